@@ -1,0 +1,62 @@
+// One error type for the whole toolkit: a stable code that callers can match,
+// a sysexits exit status that the program's edge maps to, a one-line message
+// that says what was wrong and what to do, and the original failure as cause.
+// Messages never carry a secret value: they name variables, paths and JSON
+// paths, never what was found there.
+
+/** Exit statuses, after sysexits(3). Documented in the README. */
+export const ExitCode = {
+  ok: 0,
+  /** `verify` found a leak. */
+  leak: 1,
+  usage: 64,
+  dataErr: 65,
+  noInput: 66,
+  unavailable: 69,
+  software: 70,
+  cantCreate: 73,
+  ioErr: 74,
+  noPerm: 77,
+  config: 78,
+} as const;
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export interface StackErrorOptions {
+  /** The step or command that failed, printed before the message. */
+  step?: string;
+  exitCode: ExitCodeValue;
+  cause?: unknown;
+}
+
+export class StackError extends Error {
+  override readonly name = 'StackError';
+  readonly code: string;
+  readonly exitCode: ExitCodeValue;
+  readonly step: string | undefined;
+
+  constructor(code: string, message: string, options: StackErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.exitCode = options.exitCode;
+    this.step = options.step;
+  }
+
+  /** The single line a person sees: `step: message`. */
+  oneLine(): string {
+    const text = this.message.replace(/\s*\n\s*/g, ' ');
+    return this.step ? `${this.step}: ${text}` : text;
+  }
+}
+
+export function isStackError(error: unknown): error is StackError {
+  return error instanceof StackError;
+}
+
+/** A system error's code (ENOENT, EACCES...), if it has one. */
+export function errnoCode(error: unknown): string | undefined {
+  if (error && typeof error === 'object' && 'code' in error && typeof error.code === 'string') {
+    return error.code;
+  }
+  return undefined;
+}
