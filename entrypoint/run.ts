@@ -1,0 +1,60 @@
+// The entrypoint's default command, step by step. Reading this function is
+// reading the security argument: each step fails closed with a one-line error
+// and a documented exit status before the bridge is ever started.
+import { SecretSet } from '../src/secrets/secret-set.js';
+import type { Log } from './log.js';
+import type { Settings } from './settings.js';
+import { checkEnvironment } from './steps/check-environment.js';
+import { checkOutputOnRam } from './steps/check-output.js';
+import { disableCoreDumps } from './steps/disable-core-dumps.js';
+import { dropPrivileges, type Identity } from './steps/drop-privileges.js';
+import { canExec, launch, resolveLaunch } from './steps/launch.js';
+import { proveNoLeak } from './steps/prove-no-leak.js';
+import { readToken } from './steps/read-token.js';
+import { render } from './steps/render.js';
+import { waitForAll } from './steps/wait-for.js';
+import { writeConfig } from './steps/write-config.js';
+import { redact } from '../src/redact/index.js';
+
+export const TOKEN_LABEL = 'the service-account token';
+
+export async function start(settings: Settings, env: NodeJS.ProcessEnv, log: Log): Promise<number> {
+  // 0. No core dump can ever hold a secret.
+  await disableCoreDumps();
+  // 1. The token comes from the secret file, and only from there.
+  const token = readToken(settings.tokenFile);
+  const tokenOnly = new SecretSet([{ label: TOKEN_LABEL, value: token }]);
+  log.guard(tokenOnly);
+  // 2. It must not already be in the environment, nor any 1Password credential.
+  checkEnvironment(env, tokenOnly);
+  // 3. The rendered config may only ever live in RAM.
+  checkOutputOnRam(settings.output);
+  // 4-5. Render with op inject (the token in op's environment alone) and validate.
+  const rendered = await render({ ...settings, token, env, timeoutMs: settings.opTimeoutMs, mask: (text) => redact(tokenOnly, text) });
+  const secrets = new SecretSet([{ label: TOKEN_LABEL, value: token }, ...rendered.secrets]);
+  log.guard(secrets);
+  for (const short of secrets.short) log.warn('render', `the secret at ${short.label} is shorter than 8 characters: it is too short to mask and leak checks skip it`);
+  // 7. Drop privileges for good; the token file is unreadable from here on.
+  const identity = dropPrivileges(settings.runAs, settings.tokenFile, settings.allowNoDrop);
+  // 5. Write the config atomically, 0600, owned by the bridge's user.
+  writeConfig(settings.output, rendered.text);
+  // 6. Prove that nothing the bridge gets, and nothing printed, holds a secret.
+  const target = resolveLaunch(settings.command, bridgeEnvironment(env, settings, identity));
+  proveNoLeak(secrets, target, log.transcript());
+  // 8. Wait for Mattermost (and whatever else was named).
+  await waitForAll(settings.waitFor, settings.waitTimeoutMs, log);
+  // 9. Exec the bridge, or supervise it.
+  return launch(target, canExec(settings.supervise) ? 'exec' : 'supervise', secrets, log);
+}
+
+/** The bridge's environment: the container's, minus the token file's name, plus its config and user. */
+export function bridgeEnvironment(env: NodeJS.ProcessEnv, settings: Settings, identity: Identity): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && name !== 'OP_SERVICE_ACCOUNT_TOKEN_FILE') out[name] = value;
+  }
+  out.COPILOT_BRIDGE_CONFIG = settings.output;
+  if (identity.home) out.HOME = identity.home;
+  if (identity.name) out.USER = out.LOGNAME = identity.name;
+  return out;
+}

@@ -1,0 +1,80 @@
+// The entrypoint is configured only through its environment and its
+// arguments (Docker's ENTRYPOINT + CMD). Every setting, its default, and its
+// check live here; a bad value is a configuration error (exit 78).
+import { ExitCode, StackError } from '../src/errors.js';
+
+export interface Settings {
+  tokenFile: string;
+  template: string;
+  output: string;
+  /** `name` or `uid:gid`; undefined means the image's default user. */
+  runAs: string | undefined;
+  waitFor: URL[];
+  waitTimeoutMs: number;
+  opTimeoutMs: number;
+  supervise: boolean;
+  /** Development only: run without dropping privileges when not started as root. */
+  allowNoDrop: boolean;
+  /** The command to run, Docker-style; default `copilot-bridge start`. */
+  command: string[];
+}
+
+export const DEFAULT_RUN_AS = 'bridge';
+export const DEFAULT_COMMAND = ['copilot-bridge', 'start'];
+
+/** Reads the settings; throws a StackError (exit 78) naming the variable that is wrong. */
+export function readSettings(env: NodeJS.ProcessEnv, args: readonly string[]): Settings {
+  return {
+    tokenFile: path(env, 'OP_SERVICE_ACCOUNT_TOKEN_FILE', '/run/secrets/op_sa_token'),
+    template: path(env, 'BRIDGE_CONFIG_TEMPLATE', '/etc/copilot-bridge/config.json.tpl'),
+    output: path(env, 'BRIDGE_CONFIG_OUT', '/tmp/config.json'),
+    runAs: env.BRIDGE_RUN_AS || undefined,
+    waitFor: urls(env.BRIDGE_WAIT_FOR ?? ''),
+    waitTimeoutMs: seconds(env, 'BRIDGE_WAIT_TIMEOUT', 300) * 1000,
+    opTimeoutMs: seconds(env, 'BRIDGE_OP_TIMEOUT', 60) * 1000,
+    supervise: flag(env, 'BRIDGE_SUPERVISE'),
+    allowNoDrop: flag(env, 'BRIDGE_ALLOW_NO_DROP'),
+    command: args.length > 0 ? [...args] : [...DEFAULT_COMMAND],
+  };
+}
+
+const configError = (message: string) => new StackError('settings', message, { step: 'settings', exitCode: ExitCode.config });
+
+function path(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const value = env[name] || fallback;
+  if (!value.startsWith('/')) throw configError(`${name} must be an absolute path`);
+  return value;
+}
+
+function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw configError(`${name} must be a positive number of seconds`);
+  return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw configError(`${name} must be 1 or 0`);
+}
+
+function urls(list: string): URL[] {
+  return list
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map((text) => {
+      let url: URL;
+      try {
+        url = new URL(text);
+      } catch {
+        throw configError('BRIDGE_WAIT_FOR must be a list of http(s) URLs separated by commas or spaces');
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        throw configError('BRIDGE_WAIT_FOR must be a list of http(s) URLs separated by commas or spaces');
+      }
+      return url;
+    });
+}

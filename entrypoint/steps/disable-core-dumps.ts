@@ -1,0 +1,30 @@
+// Step 0: no core dump can hold a secret. RLIMIT_CORE must be 0 (soft and
+// hard) before the token is read; the limit is inherited by op and the bridge.
+// Node has no setrlimit, so util-linux's prlimit sets it on this process,
+// unless the container already starts with it (compose `ulimits: core: 0`).
+import { readFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { ExitCode, StackError } from '../../src/errors.js';
+
+const STEP = 'core-dumps';
+
+/** Reads `Max core file size` from /proc/self/limits: [soft, hard] as written there. */
+export function coreLimit(): [string, string] {
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max core file size'));
+  const fields = line?.slice('Max core file size'.length).trim().split(/\s+/) ?? [];
+  return [fields[0] ?? '?', fields[1] ?? '?'];
+}
+
+export async function disableCoreDumps(): Promise<void> {
+  if (coreLimit().join() === '0,0') return;
+  const result = await execa('prlimit', ['--pid', String(process.pid), '--core=0:0'], { reject: false, stdin: 'ignore' });
+  if (result.failed || coreLimit().join() !== '0,0') {
+    throw new StackError('core-limit', 'could not set RLIMIT_CORE to 0; install util-linux (prlimit) in the image or start the container with `ulimits: core: 0`', {
+      step: STEP,
+      exitCode: ExitCode.unavailable,
+      cause: result,
+    });
+  }
+}

@@ -1,0 +1,61 @@
+// Step 9: hand over to the bridge. Exec mode (Node >= 22.15 has
+// process.execve): the entrypoint is replaced and nothing of it stays
+// resident; the container's init (compose `init: true`) reaps and, with
+// TINI_KILL_PROCESS_GROUP=1, signals the whole group. Supervise mode (older
+// runtimes, or BRIDGE_SUPERVISE=1): see supervise.ts.
+import { realpathSync } from 'node:fs';
+import { basename } from 'node:path';
+import { ExitCode, StackError } from '../../src/errors.js';
+import { whichCommand } from '../../src/process/which.js';
+import type { SecretSet } from '../../src/secrets/secret-set.js';
+import type { Log } from '../log.js';
+import type { Launch } from './prove-no-leak.js';
+import { supervise } from './supervise.js';
+
+const STEP = 'exec';
+
+/** The resolved command, or an error with exit status 127 (not found) or 126 (not executable). */
+export function resolveLaunch(command: readonly string[], env: Record<string, string>): Launch & { file: string } {
+  const resolved = whichCommand(command[0] ?? '', env.PATH);
+  if ('status' in resolved) {
+    throw new StackError('command', `${resolved.reason}; pass the bridge command as the container's command (default: copilot-bridge start)`, {
+      step: STEP,
+      exitCode: resolved.status as never,
+    });
+  }
+  return { file: resolved.path, argv: [...command], env };
+}
+
+export function canExec(supervise: boolean): boolean {
+  return !supervise && typeof process.execve === 'function';
+}
+
+/** Execs (never returns) or supervises (returns the child's exit status). */
+export async function launch(target: Launch & { file: string }, mode: 'exec' | 'supervise', secrets: SecretSet, log: Log): Promise<number> {
+  if (mode === 'supervise') {
+    log.info(STEP, `supervising ${target.argv.join(' ')} (output redacted)`);
+    return supervise(target, secrets, log);
+  }
+  log.info(STEP, `exec ${target.argv.join(' ')}`);
+  const reset = signalResetter();
+  const [file, argv] = reset ? [reset, ['env', '--default-signal', '--', target.file, ...target.argv.slice(1)]] : [target.file, target.argv];
+  try {
+    process.execve!(file, argv, target.env);
+  } catch (error) {
+    throw new StackError('exec-failed', `could not exec ${target.file} (${(error as Error).message})`, { step: STEP, exitCode: ExitCode.software, cause: error });
+  }
+  throw new StackError('exec-returned', 'process.execve returned', { step: STEP, exitCode: ExitCode.software });
+}
+
+/**
+ * Node ignores SIGPIPE and SIGXFSZ, and an exec'd program inherits ignored
+ * signals; GNU env's --default-signal restores them on the way to the bridge.
+ */
+function signalResetter(): string | undefined {
+  try {
+    const real = realpathSync('/usr/bin/env');
+    return basename(real) === 'env' ? '/usr/bin/env' : undefined;
+  } catch {
+    return undefined;
+  }
+}

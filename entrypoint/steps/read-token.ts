@@ -1,0 +1,56 @@
+// Step 1: read the service-account token from its Docker secret file. The
+// file must be a regular file (a symlink may only point inside /run/secrets),
+// non-empty, and hold one token-shaped line. Messages name the file and what
+// was expected; they never show what was found.
+import { closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
+import { assertTokenShape, trimOneNewline } from '../../src/secrets/token.js';
+
+const STEP = 'token';
+const SECRETS_DIR = '/run/secrets/';
+const MAX_BYTES = 64 * 1024;
+
+export function readToken(file: string): string {
+  const fail = (code: string, message: string, exitCode: typeof ExitCode[keyof typeof ExitCode], cause?: unknown): never => {
+    throw new StackError(code, message, { step: STEP, exitCode, cause });
+  };
+  let target = file;
+  try {
+    if (lstatSync(file).isSymbolicLink()) {
+      target = realpathSync(file);
+      if (!target.startsWith(SECRETS_DIR)) {
+        fail('token-symlink', `${file} is a symlink that leads out of ${SECRETS_DIR}; mount the secret file itself (compose secrets:)`, ExitCode.noPerm);
+      }
+    }
+  } catch (error) {
+    if (error instanceof StackError) throw error;
+    if (errnoCode(error) === 'ENOENT') {
+      fail('token-missing', `${file} does not exist; run \`npm run seal\` then \`npm run up\` on the host, or set OP_SERVICE_ACCOUNT_TOKEN_FILE`, ExitCode.noInput, error);
+    }
+    fail('token-unreadable', `cannot inspect ${file} (${errnoCode(error) ?? 'error'}); check the secret mount`, ExitCode.noPerm, error);
+  }
+  let fd: number;
+  try {
+    fd = openSync(target, 'r');
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'EACCES' || code === 'EPERM') {
+      return fail('token-unreadable', `${file} is not readable by uid ${process.getuid?.()}; the entrypoint must start as root (the default)`, ExitCode.noPerm, error);
+    }
+    return fail('token-unreadable', `cannot open ${file} (${code ?? 'error'}); check the secret mount`, ExitCode.noInput, error);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) fail('token-not-file', `${file} is not a regular file; it must be the secret file itself`, ExitCode.noInput);
+    const buffer = Buffer.alloc(MAX_BYTES + 1);
+    let length = 0;
+    for (let n = -1; n !== 0 && length <= MAX_BYTES; length += n) n = readSync(fd, buffer, length, buffer.length - length, null);
+    if (length > MAX_BYTES) fail('token-shape', `${file} is larger than ${MAX_BYTES} bytes; it must hold the token alone`, ExitCode.dataErr);
+    const token = trimOneNewline(buffer.toString('utf8', 0, length));
+    buffer.fill(0);
+    if (token.length === 0) fail('token-empty', `${file} is empty; seal the token again with \`npm run seal\``, ExitCode.dataErr);
+    assertTokenShape(token, STEP);
+    return token;
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,69 @@
+// Supervise mode: the bridge runs as a child in its own process group. The
+// upstream `copilot-bridge start` launcher does not forward signals to its
+// worker, so SIGTERM, SIGINT and SIGHUP go to the whole group. Its output
+// passes through the streaming redactor. When this process is PID 1, the
+// command runs under `tini -s` (a child subreaper) so that orphans of the
+// Copilot CLI's short-lived processes are reaped; Node cannot wait(2) for
+// processes it did not spawn. Exit status: the child's, or 128 + signal.
+import { constants } from 'node:os';
+import { pipeline } from 'node:stream/promises';
+import { execa } from 'execa';
+import { whichCommand } from '../../src/process/which.js';
+import { createRedactor } from '../../src/redact/index.js';
+import type { SecretSet } from '../../src/secrets/secret-set.js';
+import type { Log } from '../log.js';
+import type { Launch } from './prove-no-leak.js';
+
+const STEP = 'supervise';
+const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
+export async function supervise(target: Launch & { file: string }, secrets: SecretSet, log: Log): Promise<number> {
+  const [file, args] = reaperWrapped(target, log);
+  const child = execa(file, args, {
+    env: target.env,
+    extendEnv: false,
+    detached: true,
+    stdin: 'inherit',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+    reject: false,
+    cleanup: false,
+    stripFinalNewline: false,
+  });
+  const forward = (signal: NodeJS.Signals) => {
+    if (child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // The group is already gone.
+    }
+  };
+  for (const signal of FORWARDED) process.on(signal, forward);
+  const streams = Promise.all([
+    pipeline(child.stdout!, createRedactor(secrets), process.stdout, { end: false }),
+    pipeline(child.stderr!, createRedactor(secrets), process.stderr, { end: false }),
+  ]);
+  const result = await child;
+  await streams.catch(() => undefined);
+  for (const signal of FORWARDED) process.off(signal, forward);
+  if (result.signal) {
+    const status = 128 + (constants.signals[result.signal] ?? 0);
+    log.info(STEP, `${target.argv[0]} ended by ${result.signal}; exiting ${status}`);
+    return status;
+  }
+  if (result.exitCode === undefined) {
+    log.info(STEP, `${target.argv[0]} could not be started`);
+    return 127;
+  }
+  return result.exitCode;
+}
+
+/** As PID 1, run the command under `tini -s -g` so orphans are reaped; elsewhere the host's init reaps them. */
+function reaperWrapped(target: Launch & { file: string }, log: Log): [string, string[]] {
+  if (process.pid !== 1) return [target.file, target.argv.slice(1)];
+  const tini = whichCommand('tini', target.env.PATH);
+  if ('path' in tini) return [tini.path, ['-s', '-g', '--', target.file, ...target.argv.slice(1)]];
+  log.warn(STEP, 'running as PID 1 without tini: orphaned processes will not be reaped; install tini or use compose `init: true`');
+  return [target.file, target.argv.slice(1)];
+}

@@ -1,0 +1,47 @@
+// Writes a file so that it is either absent or complete: a fresh temp file in
+// the same directory (O_EXCL, O_NOFOLLOW, mode 0600 from the start), fsync,
+// then rename over the target. rename(2) replaces a symlink at the target
+// rather than following it.
+import { closeSync, constants, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+
+const tempPrefix = (file: string) => `.${basename(file)}.`;
+
+/** Writes `data` to `file` atomically with the given mode; the caller owns the process's uid. */
+export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): void {
+  const temp = join(dirname(file), `${tempPrefix(file)}${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+    fsyncSync(fd);
+  } catch (error) {
+    closeSync(fd);
+    unlinkSync(temp);
+    throw error;
+  }
+  closeSync(fd);
+  try {
+    renameSync(temp, file);
+  } catch (error) {
+    unlinkSync(temp);
+    throw error;
+  }
+}
+
+/** Removes temp files that an earlier, killed writer of `file` left behind (those this uid may remove). */
+export function removeStaleTemps(file: string): number {
+  let removed = 0;
+  for (const name of readdirSync(dirname(file))) {
+    if (name.startsWith(tempPrefix(file)) && name.endsWith('.tmp')) {
+      try {
+        unlinkSync(join(dirname(file), name));
+        removed++;
+      } catch {
+        // Not ours to remove (sticky directory): leave it.
+      }
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,62 @@
+// Runs the real 1Password CLI, `op inject`, on a template given on stdin and
+// returns what it printed. The token goes into this one child's environment
+// and nowhere else; OP_CONNECT_* are removed because they would take
+// precedence over it. op's own exit status is not trusted alone: its output is
+// checked by the caller. op's stderr is never printed raw.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { ExitCode, StackError } from '../errors.js';
+
+export interface InjectOptions {
+  token: string;
+  env: NodeJS.ProcessEnv;
+  timeoutMs: number;
+  /** The op binary; `op` on PATH by default. */
+  op?: string;
+}
+
+export interface InjectResult {
+  exitCode: number;
+  stdout: string;
+  /** op's stderr, for a caller that masks it before showing any of it. */
+  stderr: string;
+}
+
+/** Environment for op: the caller's, without 1Password variables, plus the token and a private config dir. */
+export function opEnvironment(env: NodeJS.ProcessEnv, token: string, configDir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && !name.startsWith('OP_')) out[name] = value;
+  }
+  out.OP_SERVICE_ACCOUNT_TOKEN = token;
+  out.OP_CONFIG_DIR = configDir;
+  return out;
+}
+
+export async function opInject(template: string, options: InjectOptions, step: string): Promise<InjectResult> {
+  const configDir = mkdtempSync(join(tmpdir(), 'op-config-'));
+  try {
+    const result = await execa(options.op ?? 'op', ['inject'], {
+      input: template,
+      env: opEnvironment(options.env, options.token, configDir),
+      extendEnv: false,
+      reject: false,
+      stripFinalNewline: false,
+      timeout: options.timeoutMs,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    if (result.failed && result.exitCode === undefined) {
+      const why = result.timedOut ? `did not finish within ${options.timeoutMs / 1000} s` : 'could not be started';
+      throw new StackError('op-unavailable', `op inject ${why}; check that the 1Password CLI is installed as \`op\` and 1Password is reachable`, {
+        step,
+        exitCode: ExitCode.unavailable,
+        cause: result.cause,
+      });
+    }
+    return { exitCode: result.exitCode ?? 1, stdout: result.stdout, stderr: result.stderr };
+  } finally {
+    rmSync(configDir, { recursive: true, force: true });
+  }
+}
