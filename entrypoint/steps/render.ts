@@ -2,6 +2,7 @@
 // before anything is written. Returns the rendered text and every substituted
 // value, labelled by its JSON path (or op:// address), for the leak checks.
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
 import type { LabeledSecret } from '../../src/secrets/secret-set.js';
 import { placeReferences } from '../../src/template/json-paths.js';
@@ -31,7 +32,7 @@ export async function render(options: RenderOptions): Promise<Rendered> {
   const template = readTemplate(options.template);
   const references = findReferences(template);
   const markers = wrapReferences(template, references);
-  const result = await opInject(markers.wrapped, options, STEP);
+  const result = await opInject(markers.wrapped, { ...options, workDir: dirname(options.output) }, STEP);
   if (result.exitCode !== 0 || result.stdout.length === 0) {
     const said = firstLine(options.mask(result.stderr));
     const what = result.exitCode !== 0 ? `exited with status ${result.exitCode}` : 'exited 0 but produced no output';

@@ -10,13 +10,12 @@ export interface RunAs {
   home: string | undefined;
 }
 
-/** Parses `name` or `uid:gid`; returns undefined when a name is not in the passwd file. */
+/** Parses `name` or `uid:gid` (which keeps the environment's HOME); undefined when a name is not in the passwd file. */
 export function resolveRunAs(spec: string, passwdFile = '/etc/passwd'): RunAs | undefined {
   const numeric = /^(\d+):(\d+)$/.exec(spec);
   if (numeric) {
     const uid = Number(numeric[1]);
-    const entry = readPasswd(passwdFile).find((e) => e.uid === uid);
-    return { name: undefined, uid, gid: Number(numeric[2]), home: entry?.home };
+    return { name: undefined, uid, gid: Number(numeric[2]), home: undefined };
   }
   const entry = readPasswd(passwdFile).find((e) => e.name === spec);
   return entry && { name: entry.name, uid: entry.uid, gid: entry.gid, home: entry.home };

@@ -4,7 +4,6 @@
 // precedence over it. op's own exit status is not trusted alone: its output is
 // checked by the caller. op's stderr is never printed raw.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ExitCode, StackError } from '../errors.js';
@@ -13,6 +12,8 @@ export interface InjectOptions {
   token: string;
   env: NodeJS.ProcessEnv;
   timeoutMs: number;
+  /** A RAM-backed directory for op's private config dir (the output's tmpfs). */
+  workDir: string;
   /** The op binary; `op` on PATH by default. */
   op?: string;
 }
@@ -24,11 +25,13 @@ export interface InjectResult {
   stderr: string;
 }
 
-/** Environment for op: the caller's, without 1Password variables, plus the token and a private config dir. */
+const DROPPED = /^(OP_CONNECT_.*|OP_SESSION_.*|OP_SERVICE_ACCOUNT_TOKEN.*|OP_CONFIG_DIR)$/;
+
+/** Environment for op: the caller's, without other 1Password credentials, plus the token and a private config dir. */
 export function opEnvironment(env: NodeJS.ProcessEnv, token: string, configDir: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
-    if (value !== undefined && !name.startsWith('OP_')) out[name] = value;
+    if (value !== undefined && !DROPPED.test(name)) out[name] = value;
   }
   out.OP_SERVICE_ACCOUNT_TOKEN = token;
   out.OP_CONFIG_DIR = configDir;
@@ -36,7 +39,7 @@ export function opEnvironment(env: NodeJS.ProcessEnv, token: string, configDir: 
 }
 
 export async function opInject(template: string, options: InjectOptions, step: string): Promise<InjectResult> {
-  const configDir = mkdtempSync(join(tmpdir(), 'op-config-'));
+  const configDir = mkdtempSync(join(options.workDir, '.op-config-'));
   try {
     const result = await execa(options.op ?? 'op', ['inject'], {
       input: template,

@@ -1,7 +1,9 @@
-// Finds the 1Password secret references in a template, exactly as `op inject`
-// reads them: `{{ op://vault/item[/section]/field }}`, spaces inside the braces
-// allowed, `${VAR}` inside a reference left for op to expand. Everything else in
-// the template is literal text that op copies through unchanged.
+// Finds the 1Password secret references in a template, as `op inject` reads
+// them: enclosed `{{ op://vault/item[/section]/field }}` (spaces inside the
+// braces allowed) and unenclosed `op://vault/item/field` (not preceded by a
+// letter, digit, `-`, `+`, `\` or `.`; ending at the first character that
+// cannot be part of one). `${VAR}` inside a reference is left for op to
+// expand. Everything else is literal text that op copies through unchanged.
 
 /** One `{{ op://... }}` occurrence in a template. */
 export interface Reference {
@@ -14,20 +16,16 @@ export interface Reference {
   ref: string;
 }
 
-const REFERENCE = /\{\{\s*(op:\/\/[^{}]*?)\s*\}\}/g;
+const ENCLOSED = /\{\{\s*(op:\/\/(?:[^{}]|\$\{[A-Za-z_][A-Za-z0-9_]*\})*?)\s*\}\}/g;
+const UNENCLOSED = /(?<![A-Za-z0-9\-+\\.])(op:\/\/(?:[A-Za-z0-9\-?_.\/=]|\$\{[A-Za-z_][A-Za-z0-9_]*\})+)/g;
 
-/** Every reference in the template, in order. */
+/** Every reference in the template, enclosed or not, in order. */
 export function findReferences(template: string): Reference[] {
-  const found: Reference[] = [];
-  for (const match of template.matchAll(REFERENCE)) {
-    found.push({
-      index: found.length,
-      start: match.index,
-      end: match.index + match[0].length,
-      ref: match[1] ?? '',
-    });
+  const spans = [...template.matchAll(ENCLOSED)].map((m) => ({ start: m.index, end: m.index + m[0].length, ref: m[1] ?? '' }));
+  for (const m of template.matchAll(UNENCLOSED)) {
+    if (!spans.some((s) => m.index >= s.start && m.index < s.end)) spans.push({ start: m.index, end: m.index + m[0].length, ref: m[1] ?? '' });
   }
-  return found;
+  return spans.sort((a, b) => a.start - b.start).map((s, index) => ({ index, ...s }));
 }
 
 /** 1-based line number of an offset, for messages that point into a file without quoting it. */

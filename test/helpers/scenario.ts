@@ -1,0 +1,107 @@
+// A complete, real stage for the entrypoint: a tmpfs mount for the rendered
+// config, a root-only token file, the fixture vault, the fixture op and bridge
+// stand-ins copied where the unprivileged bridge user can run them, and a home
+// directory owned by that user. Everything is removed in teardown.
+import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa, execaSync } from 'execa';
+import { fakeServiceAccountToken } from '../fixtures/tokens.js';
+import { standardItems, writeVault } from '../fixtures/vault.js';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const ENTRYPOINT = join(ROOT, 'dist', 'entrypoint', 'main.js');
+export const BRIDGE_UID = 65534;
+export const BRIDGE_GID = 65534;
+
+interface Teardown {
+  teardown(fn: () => void | Promise<void>): void;
+}
+
+export interface Scenario {
+  dir: string;
+  /** The tmpfs mount point; the config goes to `${tmpfs}/config.json`. */
+  tmpfs: string;
+  output: string;
+  tokenFile: string;
+  token: string;
+  items: Record<string, string>;
+  template: string;
+  home: string;
+  bin: string;
+  env: Record<string, string>;
+  /** Every secret value of this scenario: the token and each vault item. */
+  secrets(): string[];
+}
+
+export interface ScenarioOptions {
+  items?: Record<string, string>;
+  template?: string;
+}
+
+/** Mounts a fresh tmpfs (mode 1777, like /tmp) and unmounts it in teardown. */
+export function mountTmpfs(t: Teardown, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  execaSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=1777', 'tmpfs', dir]);
+  t.teardown(() => {
+    execaSync('umount', ['-l', dir], { reject: false });
+  });
+  return dir;
+}
+
+export function scenario(t: Teardown, options: ScenarioOptions = {}): Scenario {
+  const dir = mkdtempSync(join(tmpdir(), 'cbs-entrypoint-'));
+  chmodSync(dir, 0o755);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const tmpfs = mountTmpfs(t, join(dir, 'tmpfs'));
+  const secretsDir = join(dir, 'secrets');
+  mkdirSync(secretsDir, { mode: 0o755 });
+  const token = fakeServiceAccountToken();
+  const tokenFile = join(secretsDir, 'op_sa_token');
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  const items = options.items ?? standardItems();
+  const vault = writeVault(join(dir, 'vault.json'), token, items);
+  const template = join(dir, 'config.json.tpl');
+  writeFileSync(template, options.template ?? readFileSync(join(ROOT, 'test', 'fixtures', 'config.json.tpl'), 'utf8'));
+  const bin = join(dir, 'bin');
+  cpSync(join(ROOT, 'test', 'fixtures', 'op'), join(bin, 'op-fixture'), { recursive: true });
+  cpSync(join(ROOT, 'test', 'fixtures', 'copilot-bridge'), join(bin, 'copilot-bridge-fixture'), { recursive: true });
+  mkdirSync(join(bin, 'path'));
+  execaSync('ln', ['-s', '../op-fixture/op', join(bin, 'path', 'op')]);
+  execaSync('ln', ['-s', '../copilot-bridge-fixture/bin/copilot-bridge.js', join(bin, 'path', 'copilot-bridge')]);
+  execaSync('chmod', ['-R', 'a+rX', bin]);
+  const home = join(dir, 'home');
+  mkdirSync(home, { mode: 0o700 });
+  chownSync(home, BRIDGE_UID, BRIDGE_GID);
+  const env: Record<string, string> = {
+    PATH: `${join(bin, 'path')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    HOME: home,
+    LANG: 'C.UTF-8',
+    OP_SERVICE_ACCOUNT_TOKEN_FILE: tokenFile,
+    OP_FIXTURE_VAULT: vault.file,
+    BRIDGE_CONFIG_TEMPLATE: template,
+    BRIDGE_CONFIG_OUT: join(tmpfs, 'config.json'),
+    BRIDGE_RUN_AS: `${BRIDGE_UID}:${BRIDGE_GID}`,
+    AGENT_ITEM: 'lal',
+    STANDIN_OFFLINE: '1',
+  };
+  return {
+    dir, tmpfs, output: env.BRIDGE_CONFIG_OUT!, tokenFile, token, items, template, home, bin, env,
+    secrets: () => [token, ...Object.values(items)],
+  };
+}
+
+export interface Run {
+  exitCode: number | undefined;
+  signal: string | undefined;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built entrypoint with exactly this environment. */
+export async function runEntrypoint(env: Record<string, string>, args: string[] = [], node = process.execPath): Promise<Run> {
+  const result = await execa(node, [ENTRYPOINT, ...args], { env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
+  return { exitCode: result.exitCode, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+}
+
+export { execa };
