@@ -1,0 +1,114 @@
+import fc from 'fast-check';
+import t from 'tap';
+import { Matcher } from '../../src/redact/matcher.js';
+import { PrefixIndex } from '../../src/redact/prefix-index.js';
+
+/** Every [needle, start] by brute force, in order of start then needle. */
+function naiveMatches(needles: Uint8Array[], data: Uint8Array): [number, number][] {
+  const out: [number, number][] = [];
+  for (let start = 0; start < data.length; start++) {
+    needles.forEach((needle, id) => {
+      if (Buffer.from(data.subarray(start, start + needle.length)).equals(needle)) out.push([id, start]);
+    });
+  }
+  return out;
+}
+
+function naiveHeld(needles: Uint8Array[], data: Uint8Array): number {
+  for (let q = 0; q < data.length; q++) {
+    const tail = Buffer.from(data.subarray(q));
+    if (needles.some((n) => n.length > tail.length && tail.equals(n.subarray(0, tail.length)))) return q;
+  }
+  return data.length;
+}
+
+// A three-letter alphabet makes overlaps, repeats and near misses common.
+const small = fc.uint8Array({ min: 97, max: 99, minLength: 3, maxLength: 12 });
+const needleLists = fc.uniqueArray(small, { minLength: 1, maxLength: 6, selector: (n) => Buffer.from(n).toString('latin1') });
+const haystacks = fc.uint8Array({ min: 97, max: 100, maxLength: 300 });
+
+t.test('finds exactly the occurrences brute force finds, overlapping ones included', async (t) => {
+  t.doesNotThrow(() => fc.assert(
+    fc.property(needleLists, haystacks, (needles, data) => {
+      const found: [number, number][] = [];
+      new Matcher(needles).scan(data, 0, data.length, (id, start, end) => {
+        if (end !== start + needles[id]!.length) throw new Error('wrong end');
+        found.push([id, start]);
+      });
+      const expected = naiveMatches(needles, data);
+      const sort = (xs: [number, number][]) => [...xs].sort((a, b) => a[1] - b[1] || a[0] - b[0]);
+      return JSON.stringify(sort(found)) === JSON.stringify(expected) && found.every((m, i) => i === 0 || found[i - 1]![1] <= m[1]);
+    }),
+    { numRuns: 500 },
+  ));
+});
+
+// Long needles of any bytes (windows past the 200-byte cap), embedded whole and cut short.
+const longNeedles = fc.array(fc.uint8Array({ minLength: 3, maxLength: 400 }), { minLength: 1, maxLength: 5 });
+const built = longNeedles.chain((needles) =>
+  fc.tuple(
+    fc.constant(needles),
+    fc.array(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 50 }),
+        fc.nat(needles.length - 1).map((i) => needles[i]!),
+        fc.tuple(fc.nat(needles.length - 1), fc.nat(400)).map(([i, n]) => needles[i]!.subarray(0, n)),
+      ),
+      { maxLength: 12 },
+    ),
+  ),
+);
+
+t.test('finds long needles of arbitrary bytes as brute force does', async (t) => {
+  t.doesNotThrow(() => fc.assert(
+    fc.property(built, ([needles, parts]) => {
+      const data = Buffer.concat(parts);
+      const found: [number, number][] = [];
+      new Matcher(needles).scan(data, 0, data.length, (id, start) => void found.push([id, start]));
+      const key = (xs: [number, number][]) => JSON.stringify([...xs].sort((a, b) => a[1] - b[1] || a[0] - b[0]));
+      return key(found) === key(naiveMatches(needles, data));
+    }),
+    { numRuns: 300 },
+  ));
+});
+
+t.test('reports only starts in [from, to), and stops when the sink says so', async (t) => {
+  const matcher = new Matcher([Buffer.from('abcabc'), Buffer.from('cab')]);
+  const data = Buffer.from('abcabcabcabc');
+  const starts: number[] = [];
+  matcher.scan(data, 2, 6, (_id, start) => void starts.push(start));
+  t.same(starts, [2, 3, 5]);
+  let calls = 0;
+  matcher.scan(data, 0, data.length, () => ++calls === 2);
+  t.equal(calls, 2);
+});
+
+t.test('needles shorter than three bytes are refused; no needles find nothing', async (t) => {
+  t.throws(() => new Matcher([Buffer.from('ab')]), RangeError);
+  let called = false;
+  new Matcher([]).scan(Buffer.from('anything'), 0, 8, () => void (called = true));
+  t.notOk(called);
+});
+
+t.test('the held-back tail is the longest suffix that is a proper prefix of a needle', async (t) => {
+  t.doesNotThrow(() => fc.assert(
+    fc.property(needleLists, haystacks, (needles, data) => new PrefixIndex(needles).heldStart(data) === naiveHeld(needles, data)),
+    { numRuns: 1000 },
+  ));
+  t.doesNotThrow(() => fc.assert(
+    fc.property(built, ([needles, parts]) => {
+      const data = Buffer.concat(parts);
+      return new PrefixIndex(needles).heldStart(data) === naiveHeld(needles, data);
+    }),
+    { numRuns: 300 },
+  ));
+});
+
+t.test('a complete needle at the end is not held back; a newline is never held', async (t) => {
+  const index = new PrefixIndex([Buffer.from('secret-value'), Buffer.from('sec')]);
+  t.equal(index.heldStart(Buffer.from('log secret-value')), 16);
+  t.equal(index.heldStart(Buffer.from('log secret-va')), 4);
+  t.equal(index.heldStart(Buffer.from('log s')), 4);
+  t.equal(index.heldStart(Buffer.from('log se\n')), 7);
+  t.equal(index.heldStart(Buffer.from('xx secret-va'), 8), 12, 'not before from');
+});

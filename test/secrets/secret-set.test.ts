@@ -1,0 +1,60 @@
+import t from 'tap';
+import { SecretSet } from '../../src/secrets/secret-set.js';
+import { secretVariants } from '../../src/secrets/variants.js';
+
+const token = 'ops_eyJzaWduSW5BZGRyZXNzIjoibXkuMXBhc3N3b3JkLmNvbSJ9';
+
+t.test('secrets shorter than 8 code points go to short, by label, and are not matched', async (t) => {
+  const set = new SecretSet([
+    { label: 'the service-account token', value: token },
+    { label: '$.db.password', value: 'hunter2' },
+    { label: '$.empty', value: '' },
+    { label: '$.seven-accented', value: 'éééé秘密秘' },
+  ]);
+  t.same(
+    set.short.map((s) => s.label),
+    ['$.db.password', '$.empty', '$.seven-accented'],
+  );
+  t.equal(set.find('user hunter2 logged in'), undefined);
+  t.equal(set.needles.length, secretVariants(token).length, 'only the token is turned into needles');
+});
+
+t.test('needles are the UTF-8 bytes of every variant, each once across secrets', async (t) => {
+  const set = new SecretSet([
+    { label: 'a', value: 'pässwort-123' },
+    { label: 'b', value: 'pässwort-123' },
+  ]);
+  const expected = secretVariants('pässwort-123').map((v) => Buffer.from(v.text, 'utf8'));
+  t.same(set.needles, expected);
+  t.same(set.findAll('x pässwort-123 y'), [
+    { label: 'a', encoding: 'raw' },
+    { label: 'b', encoding: 'raw' },
+  ]);
+});
+
+t.test('find names the first secret in the text and its encoding, never its value', async (t) => {
+  const set = new SecretSet([
+    { label: 'the service-account token', value: token },
+    { label: '$.bots.admin.token', value: 'xoxb-1234567890-abcdefghij' },
+  ]);
+  const text = `auth=${encodeURIComponent('xoxb-1234567890-abcdefghij')} then ${Buffer.from('z' + token).toString('base64')}`;
+  const hit = set.find(text);
+  t.same(hit, { label: '$.bots.admin.token', encoding: 'raw' }, 'the URL form of this key is its raw form');
+  t.notMatch(JSON.stringify(hit), /xoxb|ops_/);
+  t.same(set.find(Buffer.from(text)), hit, 'bytes work as text does');
+  t.same(
+    set.findAll(text).sort((x, y) => x.label.localeCompare(y.label)),
+    [
+      { label: '$.bots.admin.token', encoding: 'raw' },
+      { label: 'the service-account token', encoding: 'base64' },
+    ],
+  );
+  t.equal(set.find('nothing to see'), undefined);
+  t.same(set.findAll(''), []);
+});
+
+t.test('an empty set finds nothing and has no needles', async (t) => {
+  const set = new SecretSet([]);
+  t.same(set.needles, []);
+  t.equal(set.find('anything at all'), undefined);
+});
