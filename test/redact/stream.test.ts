@@ -1,0 +1,158 @@
+import { once } from 'node:events';
+import fc from 'fast-check';
+import t from 'tap';
+import { createRedactor, MASK, redact } from '../../src/redact/index.js';
+import { SecretSet } from '../../src/secrets/secret-set.js';
+import { secretVariants } from '../../src/secrets/variants.js';
+
+/** Writes `chunks` one by one into a fresh redactor and returns all it emitted. */
+async function throughStream(set: SecretSet, chunks: Buffer[]): Promise<Buffer> {
+  const redactor = createRedactor(set);
+  const out: Buffer[] = [];
+  redactor.on('data', (chunk: Buffer) => out.push(chunk));
+  const ended = once(redactor, 'end');
+  for (const chunk of chunks) redactor.write(chunk);
+  redactor.end();
+  await ended;
+  return Buffer.concat(out);
+}
+
+/** Cuts `data` into pieces of the given sizes, used in turn. */
+function split(data: Buffer, sizes: number[]): Buffer[] {
+  const chunks: Buffer[] = [];
+  for (let at = 0, i = 0; at < data.length; i++) {
+    const size = sizes[i % sizes.length]!;
+    chunks.push(data.subarray(at, at + size));
+    at += size;
+  }
+  return chunks;
+}
+
+// Secrets with quotes, backslashes, line breaks, non-ASCII, 8..1000 units long.
+const unit = fc.oneof(
+  fc.constantFrom('"', '\\', '\n', '\r\n', "'", '/', '+', '=', '&', '<', ' ', '%', 'é', 'ß', '秘', '😀'),
+  fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }),
+  fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 }),
+);
+const secret = (maxLength: number) => fc.string({ unit, minLength: 8, maxLength });
+const secretLists = (maxLength: number) => fc.array(secret(maxLength), { minLength: 1, maxLength: 3 });
+const filler = fc.oneof(fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b)), fc.string({ maxLength: 80 }).map((s) => Buffer.from(s)));
+const chunkSizes = fc.oneof(fc.constant([1]), fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 8 }));
+
+/** Text of filler and, between, occurrences of the secrets in any of their encoded forms. */
+const textWithSecrets = (maxLength: number) =>
+  secretLists(maxLength).chain((secrets) =>
+    fc.tuple(
+      fc.constant(secrets),
+      filler,
+      fc.array(fc.tuple(fc.nat(), fc.nat(), filler), { minLength: 1, maxLength: 4 }).map((parts) =>
+        parts.flatMap(([which, form, after]) => {
+          const variants = secretVariants(secrets[which % secrets.length]!);
+          return [Buffer.from(variants[form % variants.length]!.text), after];
+        }),
+      ),
+    ),
+  );
+
+const labeled = (secrets: string[]) => new SecretSet(secrets.map((value, i) => ({ label: `secret ${i}`, value })));
+const survivors = (set: SecretSet, output: Buffer) => set.needles.filter((needle) => output.includes(needle)).length;
+
+t.test('no needle survives, the mask appears, and streaming equals one-shot, whatever the chunks', async (t) => {
+  await t.resolves(
+    fc.assert(
+      fc.asyncProperty(textWithSecrets(1000), chunkSizes, async ([secrets, before, parts], sizes) => {
+        const set = labeled(secrets);
+        const input = Buffer.concat([before, ...parts]);
+        const output = await throughStream(set, split(input, sizes));
+        return survivors(set, output) === 0 && output.includes(MASK) && output.equals(redact(set, input));
+      }),
+      { numRuns: 150 },
+    ),
+  );
+});
+
+t.test('text without a secret passes byte for byte, binary and invalid UTF-8 included', async (t) => {
+  await t.resolves(
+    fc.assert(
+      fc.asyncProperty(secretLists(100), fc.uint8Array({ maxLength: 3000 }), chunkSizes, async (secrets, bytes, sizes) => {
+        const set = labeled(secrets);
+        const input = Buffer.from(bytes);
+        fc.pre(set.find(input) === undefined);
+        return (await throughStream(set, split(input, sizes))).equals(input);
+      }),
+      { numRuns: 200 },
+    ),
+  );
+});
+
+// Big chunks are scanned in place, with only the junction copied: cut each big
+// chunk inside a secret so that every chunk starts with held-back bytes.
+t.test('chunks larger than the join limit, cut inside secrets, give the one-shot result', async (t) => {
+  await t.resolves(
+    fc.assert(
+      fc.asyncProperty(textWithSecrets(300), fc.array(fc.nat(), { minLength: 4, maxLength: 4 }), async ([secrets, , parts], cuts) => {
+        const set = labeled(secrets);
+        const pieces: Buffer[] = [];
+        const cutAt: number[] = [];
+        let length = 0;
+        parts.forEach((part, i) => {
+          const pad = Buffer.alloc(20_000 + i, 'log line ' + i + '\n');
+          pieces.push(pad, part);
+          if (i % 2 === 0 && part.length > 1) cutAt.push(length + pad.length + 1 + (cuts[i % 4]! % (part.length - 1)));
+          length += pad.length + part.length;
+        });
+        const input = Buffer.concat(pieces);
+        const chunks = [...cutAt, input.length].map((end, i, ends) => input.subarray(i ? ends[i - 1] : 0, end));
+        const output = await throughStream(set, chunks);
+        return output.equals(redact(set, input)) && survivors(set, output) === 0;
+      }),
+      { numRuns: 60 },
+    ),
+  );
+});
+
+t.test('a write ending mid-secret is held back until the rest arrives; a newline goes out at once', async (t) => {
+  const set = labeled(['sup3r-s3cret-t0ken-value']);
+  const redactor = createRedactor(set);
+  let emitted = '';
+  redactor.on('data', (chunk: Buffer) => (emitted += chunk.toString()));
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+  redactor.write('first line\n');
+  await settle();
+  t.equal(emitted, 'first line\n', 'a line ending in a newline is emitted without waiting');
+  redactor.write('auth: sup3r-s3cr');
+  await settle();
+  t.equal(emitted, 'first line\nauth: ', 'the start of the secret is held back');
+  redactor.write('et-t0ken-value done\n');
+  await settle();
+  t.equal(emitted, 'first line\nauth: <redacted> done\n');
+  redactor.write('then sup3r-s3cret-t0ken-value');
+  await settle();
+  t.equal(emitted, 'first line\nauth: <redacted> done\nthen <redacted>', 'a whole secret at the end is masked at once');
+  redactor.write('sup3r-s3cret-t0ken-value\n');
+  redactor.end('tail sup3r');
+  await once(redactor, 'end');
+  t.equal(emitted, 'first line\nauth: <redacted> done\nthen <redacted>\ntail sup3r', 'an adjacent repeat joins the mask; flush emits the rest');
+});
+
+t.test('with no needles the redactor passes chunks through untouched', async (t) => {
+  const set = new SecretSet([{ label: 'too short', value: 'hunter2' }]);
+  const redactor = createRedactor(set);
+  const chunk = Buffer.from([0xff, 0x00, 0x68, 0x75, 0x6e]);
+  const received: Buffer[] = [];
+  redactor.on('data', (c: Buffer) => received.push(c));
+  redactor.end(chunk);
+  await once(redactor, 'end');
+  t.equal(received.length, 1);
+  t.equal(received[0], chunk, 'the very same buffer');
+});
+
+t.test('a chosen mask', async (t) => {
+  const redactor = createRedactor(labeled(['correct-horse']), { mask: '***' });
+  const out: Buffer[] = [];
+  redactor.on('data', (c: Buffer) => out.push(c));
+  redactor.end('pw=correct-horse\n');
+  await once(redactor, 'end');
+  t.equal(Buffer.concat(out).toString(), 'pw=***\n');
+});
