@@ -18,7 +18,7 @@ async function throughStream(set: SecretSet, chunks: Buffer[]): Promise<Buffer> 
 }
 
 /** Cuts `data` into pieces of the given sizes, used in turn. */
-function split(data: Buffer, sizes: number[]): Buffer[] {
+function split(data: Buffer, sizes: readonly number[]): Buffer[] {
   const chunks: Buffer[] = [];
   for (let at = 0, i = 0; at < data.length; i++) {
     const size = sizes[i % sizes.length]!;
