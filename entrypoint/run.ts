@@ -13,7 +13,7 @@ import { proveNoLeak } from './steps/prove-no-leak.js';
 import { readToken } from './steps/read-token.js';
 import { render } from './steps/render.js';
 import { waitForAll } from './steps/wait-for.js';
-import { writeConfig } from './steps/write-config.js';
+import { removeConfig, writeConfig } from './steps/write-config.js';
 import { redact } from '../src/redact/index.js';
 
 export const TOKEN_LABEL = 'the service-account token';
@@ -38,13 +38,18 @@ export async function start(settings: Settings, env: NodeJS.ProcessEnv, log: Log
   const identity = dropPrivileges(settings.runAs, settings.tokenFile, settings.allowNoDrop);
   // 5. Write the config atomically, 0600, owned by the bridge's user.
   writeConfig(settings.output, rendered.text);
-  // 6. Prove that nothing the bridge gets, and nothing printed, holds a secret.
-  const target = resolveLaunch(settings.command, bridgeEnvironment(env, settings, identity));
-  proveNoLeak(secrets, target, log.transcript());
-  // 8. Wait for Mattermost (and whatever else was named).
-  await waitForAll(settings.waitFor, settings.waitTimeoutMs, log);
-  // 9. Exec the bridge, or supervise it.
-  return launch(target, canExec(settings.supervise) ? 'exec' : 'supervise', secrets, log);
+  try {
+    // 6. Prove that nothing the bridge gets, and nothing printed, holds a secret.
+    const target = resolveLaunch(settings.command, bridgeEnvironment(env, settings, identity));
+    proveNoLeak(secrets, target, log.transcript());
+    // 8. Wait for Mattermost (and whatever else was named).
+    await waitForAll(settings.waitFor, settings.waitTimeoutMs, log);
+    // 9. Exec the bridge, or supervise it.
+    return await launch(target, canExec(settings.supervise) ? 'exec' : 'supervise', secrets, log);
+  } finally {
+    // Reached only when the bridge was not exec'd: it failed to start, or it ran supervised and ended.
+    removeConfig(settings.output);
+  }
 }
 
 /** The bridge's environment: the container's, minus the token file's name, plus its config and user. */

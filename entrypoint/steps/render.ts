@@ -38,7 +38,7 @@ export async function render(options: RenderOptions): Promise<Rendered> {
     const what = result.exitCode !== 0 ? `exited with status ${result.exitCode}` : 'exited 0 but produced no output';
     throw new StackError('op-failed', `op inject ${what}${said ? ` (op said: ${said})` : ''}; check that every reference in ${options.template} exists and the service account may read its vault`, {
       step: STEP,
-      exitCode: ExitCode.unavailable,
+      exitCode: result.exitCode !== 0 ? ExitCode.unavailable : ExitCode.dataErr,
     });
   }
   const { text, values } = unwrapReferences(result.stdout, markers, references.length, STEP);

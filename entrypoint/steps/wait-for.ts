@@ -40,7 +40,11 @@ async function waitFor(url: URL, deadline: number, timeoutMs: number, log: Log):
 /** undefined when the URL answered 2xx, else a short reason. */
 async function probe(url: URL, timeoutMs: number): Promise<string | undefined> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    const headers: Record<string, string> = {};
+    if (url.username || url.password) {
+      headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+    }
+    const response = await fetch(display(url), { headers, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
     await response.body?.cancel();
     return response.status >= 200 && response.status < 300 ? undefined : `HTTP ${response.status}`;
   } catch (error) {

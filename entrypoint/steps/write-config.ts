@@ -2,6 +2,7 @@
 // mode 0600, written after the privilege drop so that it is owned by the
 // bridge's user without needing CAP_CHOWN. Temp files that a killed earlier
 // run left behind are removed first.
+import { rmSync } from 'node:fs';
 import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
 import { removeStaleTemps, writeFileAtomic } from '../../src/fs/atomic-write.js';
 
@@ -19,4 +20,9 @@ export function writeConfig(output: string, text: string): void {
       cause: error,
     });
   }
+}
+
+/** Removes the rendered config when the bridge did not start or has ended. */
+export function removeConfig(output: string): void {
+  rmSync(output, { force: true });
 }

@@ -4,12 +4,12 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { assertNoSecrets, filesUnder } from '../helpers/no-secrets.js';
-import { BRIDGE_UID, execa, runEntrypoint, scenario } from '../helpers/scenario.js';
+import { BRIDGE_UID, execa, scenario, startEntrypoint, waitForFile } from '../helpers/scenario.js';
 
 t.test('renders the config into tmpfs, drops privileges and runs the bridge', async (t) => {
   const s = scenario(t);
-  const run = await runEntrypoint({ ...s.env, STANDIN_EXIT_AFTER_MS: '200', STANDIN_EXIT_CODE: '0' });
-  t.equal(run.exitCode, 0, run.stderr);
+  const child = startEntrypoint({ ...s.env, STANDIN_EXIT_AFTER_MS: '1500', STANDIN_EXIT_CODE: '0' });
+  const workerPid = Number(await waitForFile(join(s.home, '.copilot-bridge', 'ready')));
   const config = JSON.parse(readFileSync(s.output, 'utf8'));
   t.equal(config.platforms.mattermost.bots.admin.token, s.items['op://stack/mattermost-admin/token']);
   t.equal(config.platforms.mattermost.bots.lal.token, s.items['op://stack/mattermost-lal/token'], '${VAR} inside a reference');
@@ -17,19 +17,25 @@ t.test('renders the config into tmpfs, drops privileges and runs the bridge', as
   const st = statSync(s.output);
   t.equal(st.mode & 0o777, 0o600, 'config is 0600');
   t.equal(st.uid, BRIDGE_UID, 'config is owned by the bridge user');
-  t.same(filesUnder(s.tmpfs).map(([p]) => p), [s.output], 'nothing else is left on the tmpfs');
+  t.same(filesUnder(s.tmpfs).map(([p]) => p), [s.output], 'nothing else is on the tmpfs');
+  const status = readFileSync(`/proc/${workerPid}/status`, 'utf8');
+  t.match(status, new RegExp(`\\nUid:\\s+${BRIDGE_UID}\\s+${BRIDGE_UID}\\s+${BRIDGE_UID}\\s+${BRIDGE_UID}\\n`), 'the bridge runs as the bridge user');
+  t.match(status, /\nGroups:\s+65534\s*\n/, 'with only its own group');
+  t.match(status, /\nCapEff:\s+0+\n/, 'and no capabilities');
+  t.match(readFileSync(`/proc/${workerPid}/limits`, 'utf8'), /Max core file size\s+0\s+0\s/, 'core dumps are off');
+  const environ = readFileSync(`/proc/${workerPid}/environ`, 'utf8');
+  t.match(environ, `COPILOT_BRIDGE_CONFIG=${s.output}\0`);
+  t.notMatch(environ, /OP_SERVICE_ACCOUNT_TOKEN/, 'no token variable, not even the file name');
+  assertNoSecrets(t, "the bridge's environment", environ, s.secrets());
+  const probe = await execa(process.execPath, ['-e', `require('fs').readFileSync(${JSON.stringify(s.tokenFile)})`], { uid: BRIDGE_UID, gid: BRIDGE_UID, reject: false });
+  t.match(probe.stderr, /EACCES/, 'the bridge user cannot read the token file');
+  const run = await child;
+  t.equal(run.exitCode, 0, run.stderr);
+  t.match(run.stdout, /copilot-bridge ready/, "the bridge's stdout passes through");
+  t.same(filesUnder(s.tmpfs), [], 'the config is removed once the supervised bridge has ended');
   const log = readFileSync(join(s.home, '.copilot-bridge', 'copilot-bridge.log'), 'utf8');
   t.match(log, /Loaded config .* with 2 bot/);
   assertNoSecrets(t, 'stdout', run.stdout, s.secrets());
   assertNoSecrets(t, 'stderr', run.stderr, s.secrets());
   assertNoSecrets(t, 'the bridge log', log, s.secrets());
-});
-
-t.test('the bridge user cannot read the token file', async (t) => {
-  const s = scenario(t);
-  const run = await runEntrypoint({ ...s.env, STANDIN_EXIT_AFTER_MS: '100' });
-  t.equal(run.exitCode, 0, run.stderr);
-  const probe = await execa(process.execPath, ['-e', `require('fs').readFileSync(${JSON.stringify(s.tokenFile)})`], { uid: BRIDGE_UID, gid: BRIDGE_UID, reject: false });
-  t.not(probe.exitCode, 0);
-  t.match(probe.stderr, /EACCES/);
 });

@@ -11,6 +11,7 @@ import { standardItems, writeVault } from '../fixtures/vault.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const ENTRYPOINT = join(ROOT, 'dist', 'entrypoint', 'main.js');
+export const CLEAN_ENV = join(ROOT, 'test', 'helpers', 'clean-env');
 export const BRIDGE_UID = 65534;
 export const BRIDGE_GID = 65534;
 
@@ -100,8 +101,27 @@ export interface Run {
 
 /** Runs the built entrypoint with exactly this environment. */
 export async function runEntrypoint(env: Record<string, string>, args: string[] = [], node = process.execPath): Promise<Run> {
-  const result = await execa(node, [ENTRYPOINT, ...args], { env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
+  const result = await execa(CLEAN_ENV, [node, ENTRYPOINT, ...args], { env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
   return { exitCode: result.exitCode, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Starts the built entrypoint in the background (its own process group when `detached`). */
+export function startEntrypoint(env: Record<string, string>, args: string[] = [], options: { node?: string; detached?: boolean; prefix?: string[] } = {}) {
+  const argv = [...(options.prefix ?? []), CLEAN_ENV, options.node ?? process.execPath, ENTRYPOINT, ...args];
+  return execa(argv[0]!, argv.slice(1), { env, extendEnv: false, reject: false, stdin: 'ignore', detached: options.detached ?? false, timeout: 60_000 });
+}
+
+/** Polls until a file exists, failing with its name after the timeout. */
+export async function waitForFile(file: string, timeoutMs = 15_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${file}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
 }
 
 export { execa };
