@@ -9,12 +9,13 @@
 const BLOCK = 3;
 const TABLE_BITS = 16;
 const TABLE_SIZE = 1 << TABLE_BITS;
+const HASH_SHIFT = 32 - TABLE_BITS;
 /** Longer windows would overflow the one-byte shift table, for little gain. */
 const MAX_WINDOW = 200;
 
 /** The table index of three bytes: Fibonacci hashing of the 24-bit word. Shared with PrefixIndex. */
 export function hash3(b0: number, b1: number, b2: number): number {
-  return Math.imul((b0 << 16) | (b1 << 8) | b2, 0x9e3779b1) >>> (32 - TABLE_BITS);
+  return Math.imul((b0 << 16) | (b1 << 8) | b2, 0x9e3779b1) >>> HASH_SHIFT;
 }
 
 /** Buckets of needle ids by table index, flattened: ids[start[h]..start[h+1]) (built once per needle set). */
@@ -83,7 +84,8 @@ export class Matcher {
     const limit = Math.min(length, to + m - 1);
     let pos = from + m - 1;
     while (pos < limit) {
-      const h = Math.imul((data[pos - 2]! << 16) | (data[pos - 1]! << 8) | data[pos]!, 0x9e3779b1) >>> 16;
+      // hash3 of the window's last block, written out: this loop is where the time goes.
+      const h = Math.imul((data[pos - 2]! << 16) | (data[pos - 1]! << 8) | data[pos]!, 0x9e3779b1) >>> HASH_SHIFT;
       const jump = shift[h]!;
       if (jump !== 0) {
         pos += jump;
