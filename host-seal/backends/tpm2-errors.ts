@@ -1,0 +1,78 @@
+// TPM failures mapped at the edge: the response code a tpm2 tool prints
+// becomes a StackError that says what happened and what to do. The tools'
+// stderr never holds key material; only its first TPM line is quoted.
+import { ExitCode, StackError, type ExitCodeValue } from '../../src/errors.js';
+
+export interface ToolFailure {
+  tool: string;
+  step: string;
+  tcti: string;
+  stderr: string;
+  cause: unknown;
+  /** The credential, for messages that say how to re-seal it. */
+  name?: string;
+  /** The PCRs it was sealed against, for the same. */
+  pcrs?: number[];
+}
+
+const RC_AUTH_FAIL = 0x08e;
+const RC_BAD_AUTH = 0x0a2;
+const RC_POLICY_FAIL = 0x09d;
+const RC_INTEGRITY = 0x09f;
+const RC_AUTH_UNAVAILABLE = 0x12f;
+const RC_PCR_CHANGED = 0x928;
+const RC_LOCKOUT = 0x921;
+const RC_OBJECT_MEMORY = 0x902;
+const RC_SESSION_MEMORY = 0x903;
+
+/** The TPM response code in a tool's stderr, reduced to its error number (format-one codes lose their handle bits). */
+export function responseCode(stderr: string): number | undefined {
+  const match = /_\w+\((0x[0-9a-f]+)\)/i.exec(stderr) ?? /ErrorCode \((0x[0-9a-f]+)\)/i.exec(stderr);
+  if (!match?.[1]) return undefined;
+  const rc = Number.parseInt(match[1], 16);
+  if (rc > 0xfff) return rc;
+  return rc & 0x080 ? rc & 0x0bf : rc;
+}
+
+function reseal(name: string | undefined): string {
+  return `get the token from 1Password again and re-seal it: op read "op://..." | npm run seal -- --name ${name ?? 'NAME'} --force`;
+}
+
+/** Turns a failed tool run into a StackError with a documented exit code. */
+export function tpmFailure(failure: ToolFailure): StackError {
+  const { tool, step, tcti, stderr, cause, name, pcrs } = failure;
+  const make = (code: string, message: string, exitCode: ExitCodeValue) =>
+    new StackError(code, message, { step, exitCode, cause });
+  const said = /ERROR: (?:\w+\(0x[0-9a-f]+\) - )?(.+)/i.exec(stderr)?.[1]?.trim();
+  const tpmSaid = said ? ` (${tool}: ${said.slice(0, 160)})` : '';
+  const detail = cause as { code?: string; timedOut?: boolean } | undefined;
+  if (detail?.code === 'ENOENT') {
+    return make('tpm-tools-missing', `${tool} is not installed; install tpm2-tools (apt-get install tpm2-tools)`, ExitCode.unavailable);
+  }
+  if (detail?.timedOut) {
+    return make('tpm-timeout', `the TPM did not answer ${tool} within a minute (TCTI ${tcti}); check that it is not busy or hung, then retry`, ExitCode.unavailable);
+  }
+  const rc = responseCode(stderr);
+  if (rc === RC_AUTH_FAIL || rc === RC_BAD_AUTH) {
+    if (tool === 'tpm2_createprimary') {
+      return make('tpm-owner-auth', 'the TPM owner hierarchy has a password, which this tool does not use; clear it (tpm2_changeauth -c o) or seal with --backend keychain', ExitCode.config);
+    }
+    return make('tpm-auth-failed', `the TPM refused the auth value for ${name ?? 'this credential'}; retry with the auth value given at seal time (each failure counts toward the TPM's dictionary-attack lockout)`, ExitCode.noPerm);
+  }
+  if (rc === RC_POLICY_FAIL || rc === RC_PCR_CHANGED) {
+    return make('tpm-pcr-mismatch', `the PCR values differ from those ${name ?? 'the token'} was sealed against, as after a firmware, bootloader or Secure Boot update, so the TPM refuses to release it; ${reseal(name)} --pcrs ${pcrs?.join(',') || 'LIST'}`, ExitCode.noPerm);
+  }
+  if (rc === RC_LOCKOUT) {
+    return make('tpm-lockout', 'the TPM is in dictionary-attack lockout after too many wrong auth values; wait for the lockout to expire or clear it with tpm2_dictionarylockout --clear-lockout', ExitCode.noPerm);
+  }
+  if (rc === RC_INTEGRITY || rc === RC_AUTH_UNAVAILABLE || /deserializ|valid TPM2B/i.test(stderr)) {
+    return make('tpm-blob-mismatch', `the sealed file of ${name ?? 'this credential'} does not load on this TPM (it is corrupted, or the TPM was cleared or replaced); ${reseal(name)}`, ExitCode.dataErr);
+  }
+  if (rc === RC_OBJECT_MEMORY || rc === RC_SESSION_MEMORY) {
+    return make('tpm-full', 'the TPM is out of memory for objects or sessions that another program left loaded; free them with tpm2_flushcontext -t -l -s and retry', ExitCode.unavailable);
+  }
+  if (rc === undefined || rc > 0xfff || /tcti/i.test(stderr)) {
+    return make('tpm-unreachable', `cannot talk to the TPM through TCTI ${tcti}${tpmSaid}; on a real host check that /dev/tpmrm0 exists and that you may open it (group tss), or set TPM2TOOLS_TCTI`, ExitCode.unavailable);
+  }
+  return make('tpm-failed', `${tool} failed${tpmSaid}; retry, and re-seal if it persists`, ExitCode.unavailable);
+}

@@ -1,0 +1,72 @@
+// The CLI's core: picks the command, parses its options, runs it, and maps
+// every failure to one line on stderr and a documented exit status. Only
+// main.ts touches argv and the exit status.
+import { ExitCode, isStackError } from '../src/errors.js';
+import type { Io } from './io.js';
+import { parseOptions, type OptionSpec, type Parsed } from './options.js';
+
+interface Command {
+  options: OptionSpec;
+  run(parsed: Parsed, io: Io): Promise<void>;
+}
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  seal: () => import('./commands/seal.js'),
+  unseal: () => import('./commands/unseal.js'),
+  status: () => import('./commands/status.js'),
+  forget: () => import('./commands/forget.js'),
+  up: () => import('./commands/up.js'),
+  down: () => import('./commands/down.js'),
+};
+
+export const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
+
+  seal     [--name NAME] [--backend auto|tpm2|keychain] [--pcrs LIST] [--auth | --auth-file FILE] [--force]
+           reads the token from stdin when it is a pipe (op read "op://..." | npm run seal), else asks for it hidden
+  unseal   [--name NAME] [--auth-file FILE]      writes the token to stdout, only when stdout is not a terminal
+  status                                         lists sealed names: backend, sealed at, PCRs, fingerprint, released
+  forget   [--name NAME]                         removes the seal and any released copy
+  up       [--file COMPOSE_FILE] [--timeout SECONDS] [--auth-file FILE]
+           releases every sealed name to tmpfs, runs compose up -d, waits for healthy services
+  down     [--file COMPOSE_FILE]                 stops the stack, overwrites and removes released tokens
+
+NAME defaults to op-sa-token. Exit codes: 0 ok, 64 usage, 65 bad data, 66 nothing sealed, 69 TPM, keyring
+or Docker unavailable, 70 internal error, 73 exists or cannot create, 74 i/o, 77 refused for safety,
+78 TPM configuration, 130 interrupted.
+`;
+
+/** Runs one command and returns the process exit status. */
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === '--help' || command === '-h' || command === 'help') {
+    io.stdout.write(USAGE);
+    return ExitCode.ok;
+  }
+  const load = command === undefined ? undefined : COMMANDS[command];
+  if (!load) {
+    const known = command !== undefined && /^[a-z][a-z:-]{0,20}$/.test(command);
+    io.stderr.write(`copilot-bridge-seal: ${known ? `unknown command ${command}` : 'a command is needed'}; one of ${Object.keys(COMMANDS).join(', ')} (see --help)\n`);
+    return ExitCode.usage;
+  }
+  try {
+    const module = await load();
+    if (rest.includes('--help')) {
+      io.stdout.write(USAGE);
+      return ExitCode.ok;
+    }
+    await module.run(parseOptions(rest, module.options), io);
+    return ExitCode.ok;
+  } catch (error) {
+    return report(error, io);
+  }
+}
+
+function report(error: unknown, io: Io): number {
+  if (isStackError(error)) {
+    io.stderr.write(`copilot-bridge-seal: ${error.oneLine()}\n`);
+    return error.code === 'interrupted' ? 130 : error.exitCode;
+  }
+  const what = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown failure';
+  io.stderr.write(`copilot-bridge-seal: internal error (${what.slice(0, 200)}); please report it\n`);
+  return ExitCode.software;
+}

@@ -1,0 +1,41 @@
+// `status`: one row per sealed name: backend, when sealed, PCR binding, a
+// short SHA-256 fingerprint (never the token), and whether and where it is
+// released right now. Reads metadata only; no TPM or keyring is touched.
+import type { SealedRecord } from '../backends/backend.js';
+import { backend, contextOf, sealedNames } from '../backends/registry.js';
+import { writeAll, type Io } from '../io.js';
+import type { OptionSpec, Parsed } from '../options.js';
+import { releaseDir, releasedPath } from '../release.js';
+
+export const options: OptionSpec = {};
+
+export async function run(_parsed: Parsed, io: Io): Promise<void> {
+  const context = contextOf(io);
+  const names = await sealedNames(context);
+  if (names.length === 0) {
+    io.stderr.write('nothing sealed yet; seal a token: op read "op://vault/item/credential" | npm run seal\n');
+    return;
+  }
+  const dir = releaseDir(io.env, io.platform);
+  const rows = [['NAME', 'BACKEND', 'SEALED AT', 'PCRS', 'AUTH', 'FINGERPRINT', 'RELEASED']];
+  const problems: string[] = [];
+  for (const entry of names) {
+    const record: SealedRecord | undefined = await backend(entry.backend, context).describe(entry.name);
+    if (!record) continue;
+    if (record.problem) problems.push(`${record.name} (${record.backend}): ${record.problem}`);
+    const released = await releasedPath(dir, entry.name);
+    rows.push([
+      record.name,
+      record.backend,
+      record.sealedAt,
+      record.pcrs.length > 0 ? `sha256:${record.pcrs.join(',')}` : 'none',
+      record.auth ? 'yes' : 'no',
+      record.fingerprint,
+      released ? `yes: ${released}` : 'no',
+    ]);
+  }
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
+  const text = rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()).join('\n');
+  await writeAll(io.stdout, `${text}\n`);
+  for (const problem of problems) io.stderr.write(`problem: ${problem}\n`);
+}

@@ -1,0 +1,49 @@
+// `up`: release every sealed name into the tmpfs release directory, run
+// `compose up -d` with the paths in that one command's environment, and wait
+// until the services report healthy. If compose fails to start, the released
+// files are wiped again.
+import { join } from 'node:path';
+import { ExitCode, StackError } from '../../src/errors.js';
+import { backend, contextOf, sealedNames } from '../backends/registry.js';
+import { compose, findCompose, waitHealthy } from '../compose.js';
+import type { Io } from '../io.js';
+import { secondsOption, type OptionSpec, type Parsed } from '../options.js';
+import { DEFAULT_NAME } from '../paths.js';
+import { prepareReleaseDir, releaseDir, releaseToken, wipeReleased } from '../release.js';
+import { readAuth } from '../secret-input.js';
+
+export const options: OptionSpec = { file: 'string', timeout: 'string', 'auth-file': 'string' };
+
+/** The variables a compose file uses to find released tokens; paths only. */
+export function composeEnv(dir: string, names: string[]): Record<string, string> {
+  return { COPILOT_BRIDGE_SECRETS_DIR: dir, ...(names.includes(DEFAULT_NAME) ? { OP_SA_TOKEN_FILE: join(dir, DEFAULT_NAME) } : {}) };
+}
+
+export async function run(parsed: Parsed, io: Io): Promise<void> {
+  const context = contextOf(io);
+  const timeout = secondsOption(parsed, 'timeout', 300);
+  const files = typeof parsed.file === 'string' ? ['-f', parsed.file] : [];
+  const authFile = typeof parsed['auth-file'] === 'string' ? parsed['auth-file'] : undefined;
+  const sealed = [...new Map((await sealedNames(context)).map((entry) => [entry.name, entry])).values()];
+  if (sealed.length === 0) {
+    throw new StackError('not-sealed', 'nothing is sealed, so there is no token to give the stack; seal one first: op read "op://..." | npm run seal', { step: 'up', exitCode: ExitCode.noInput });
+  }
+  const tool = await findCompose(io.env);
+  const dir = releaseDir(io.env, io.platform);
+  await prepareReleaseDir(dir, io.platform);
+  const extra = composeEnv(dir, sealed.map((entry) => entry.name));
+  try {
+    for (const entry of sealed) {
+      const token = await backend(entry.backend, context).unseal(entry.name, { askAuth: () => readAuth(io, authFile, false) });
+      const path = await releaseToken(dir, entry.name, token);
+      io.stderr.write(`up: released ${entry.name} (${entry.backend}) to ${path}\n`);
+    }
+    io.stderr.write(`up: ${tool.label} up -d\n`);
+    await compose(tool, [...files, 'up', '-d'], io.env, extra, io.stderr);
+  } catch (error) {
+    const wiped = await wipeReleased(dir);
+    if (wiped.length > 0) io.stderr.write(`up: wiped the ${wiped.length} released token file(s) again\n`);
+    throw error;
+  }
+  await waitHealthy(tool, io.env, extra, timeout, io.stderr);
+}

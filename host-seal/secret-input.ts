@@ -1,0 +1,57 @@
+// Where the token and the optional TPM auth value come from: the token from
+// stdin when it is a pipe, else a hidden prompt; never from argv. An auth value
+// from --auth-file FILE, or a hidden prompt with --auth on a terminal.
+import { readFile } from 'node:fs/promises';
+import { ExitCode, StackError } from '../src/errors.js';
+import { assertTokenShape, trimOneNewline } from '../src/secrets/token.js';
+import type { Io } from './io.js';
+import { promptHidden } from './prompt.js';
+
+const MAX_STDIN = 64 * 1024;
+
+/** Reads and shape-checks the token: all of stdin when it is not a terminal, else a hidden prompt. */
+export async function readToken(io: Io, name: string): Promise<string> {
+  let token: string;
+  if (io.stdin.isTTY) {
+    token = await promptHidden(io, `1Password service-account token for ${name} (input hidden): `);
+    io.stderr.write(`(read ${token.length} characters)\n`);
+  } else {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of io.stdin) {
+      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+      size += buffer.length;
+      if (size > MAX_STDIN) {
+        throw new StackError('token-shape', `stdin holds more than ${MAX_STDIN} bytes; pipe only the token (op read "op://vault/item/credential")`, { step: 'seal', exitCode: ExitCode.dataErr });
+      }
+      chunks.push(buffer);
+    }
+    const all = Buffer.concat(chunks);
+    token = trimOneNewline(all.toString('utf8'));
+    all.fill(0);
+  }
+  assertTokenShape(token, 'seal');
+  return token;
+}
+
+/** The auth value: from --auth-file, or asked on the terminal (twice when `confirm`). 1 to 32 bytes, one line. */
+export async function readAuth(io: Io, authFile: string | undefined, confirm: boolean): Promise<Buffer> {
+  let value: string;
+  if (authFile) {
+    value = trimOneNewline(await readFile(authFile, 'utf8').catch((error: unknown) => {
+      throw new StackError('auth-file', `cannot read the auth file ${authFile}; check the path and its mode`, { step: 'auth', exitCode: ExitCode.noInput, cause: error });
+    }));
+  } else if (io.stdin.isTTY) {
+    value = await promptHidden(io, 'TPM auth value (input hidden): ');
+    if (confirm && (await promptHidden(io, 'Again: ')) !== value) {
+      throw new StackError('auth-mismatch', 'the two auth values differ; nothing was sealed, run seal again', { step: 'auth', exitCode: ExitCode.dataErr });
+    }
+  } else {
+    throw new StackError('auth-needed', 'an auth value is needed and stdin is not a terminal: pass --auth-file FILE (a 0600 file, or /dev/fd/N)', { step: 'auth', exitCode: ExitCode.usage });
+  }
+  const bytes = Buffer.from(value, 'utf8');
+  if (bytes.length === 0 || bytes.length > 32 || /[\r\n\0]/.test(value)) {
+    throw new StackError('auth-shape', 'the auth value must be 1 to 32 bytes on one line', { step: 'auth', exitCode: ExitCode.dataErr });
+  }
+  return bytes;
+}

@@ -1,0 +1,251 @@
+// The tpm2 backend against a real (software) TPM: the round trip, a TPM
+// restart, PCR binding failing closed, a wrong auth value, a missing TPM, a TPM
+// that dies mid-operation and corrupted blob files. Every case checks the exit
+// code, that the message says what to do, that no output and no argv or
+// environment of any child holds the token, and that nothing is half-written.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { cli, sandbox, scratchLeftBy, startCli, type CliResult } from '../fixtures/host-seal/cli.js';
+import { fakeToken } from '../fixtures/host-seal/fake-token.js';
+import { filesHolding, leaks, probes } from '../fixtures/host-seal/leaks.js';
+import { startSwtpm, type SoftTpm } from '../fixtures/host-seal/swtpm.js';
+import { watchProcesses } from '../fixtures/host-seal/watch-proc.js';
+
+const token = fakeToken();
+const AUTH = 'correct horse battery';
+
+/** Asserts a run printed neither the token nor the auth value, and left no scratch directory. */
+async function clean(t: Test, result: CliResult, label: string) {
+  t.notOk(leaks(result.stdout, token) || leaks(result.stderr, token), `${label}: no token in stdout or stderr`);
+  t.notOk(result.stderr.includes(AUTH) || result.stdout.includes(AUTH), `${label}: no auth value in output`);
+  t.same(await scratchLeftBy(result.pid), [], `${label}: scratch directory removed`);
+}
+
+async function configFiles(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => []);
+}
+
+async function setup(t: Test) {
+  const box = await sandbox(t);
+  const tpm = await startSwtpm(box.root);
+  t.teardown(() => tpm.stop());
+  const env = { ...box.env, TPM2TOOLS_TCTI: tpm.tcti };
+  return { box, tpm, env };
+}
+
+/** Waits (busy, for precision) until `parent` runs a tpm2 tool as a direct child. */
+function toolRunningUnder(parent: number): boolean {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    let children: string[] = [];
+    try {
+      children = readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8').split(' ').filter(Boolean);
+    } catch {
+      return false;
+    }
+    for (const child of children) {
+      try {
+        if (readFileSync(`/proc/${child}/comm`, 'utf8').startsWith('tpm2_')) return true;
+      } catch {
+        // it ended between the two reads
+      }
+    }
+  }
+  return false;
+}
+
+t.test('seal, status, unseal and forget an 850-character token; no child sees it', async (t) => {
+  const { box, env } = await setup(t);
+  t.ok(token.length > 800 && token.length < 900, 'the fake token is about 850 characters');
+  t.notOk(leaks(fakeToken(), token), 'the leak probes are specific to this token');
+  const watch = watchProcesses([...probes(token), AUTH]);
+
+  const sealed = await cli(['seal'], { env, input: `${token}\n` });
+  t.equal(sealed.exitCode, 0, 'seal succeeds');
+  const fingerprint = createHash('sha256').update(token).digest('hex').slice(0, 12);
+  t.match(sealed.stderr, `sealed op-sa-token with tpm2 (fingerprint ${fingerprint})`);
+  await clean(t, sealed, 'seal');
+
+  const blobPath = join(box.configDir, 'op-sa-token.tpm2.json');
+  t.equal((await stat(box.configDir)).mode & 0o777, 0o700, 'config directory is 0700');
+  t.equal((await stat(blobPath)).mode & 0o777, 0o600, 'blob file is 0600');
+  t.notOk(leaks(await readFile(blobPath), token), 'the blob holds no plaintext token');
+  t.same(await configFiles(box.configDir), ['op-sa-token.tpm2.json'], 'one file, no temporary leftovers');
+
+  const status = await cli(['status'], { env });
+  t.equal(status.exitCode, 0);
+  t.match(status.stdout, /^NAME\s+BACKEND\s+SEALED AT\s+PCRS\s+AUTH\s+FINGERPRINT\s+RELEASED$/m);
+  t.match(status.stdout, new RegExp(`^op-sa-token\\s+tpm2\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+none\\s+no\\s+${fingerprint}\\s+no$`, 'm'));
+  await clean(t, status, 'status');
+
+  const unsealed = await cli(['unseal'], { env });
+  t.equal(unsealed.exitCode, 0, 'unseal succeeds');
+  t.equal(unsealed.stdout, token, 'unseal returns the token exactly, without a newline');
+  t.same(await scratchLeftBy(unsealed.pid), []);
+
+  const again = await cli(['seal'], { env, input: token });
+  t.equal(again.exitCode, 73, 'sealing over an existing token without --force is refused');
+  t.match(again.stderr, /already sealed.*--force/);
+  await clean(t, again, 'seal without --force');
+  const forced = await cli(['seal', '--force'], { env, input: token });
+  t.equal(forced.exitCode, 0, 'seal --force replaces it');
+
+  const watched = await watch.stop();
+  t.same(watched.hits, [], 'no argv or environment of any process held the token or the auth value');
+  t.ok(watched.tools.length > 0, `the watcher saw tpm2 tools run (${watched.tools.join(', ')}; ${watched.scans} scans)`);
+  t.same(await filesHolding(box.root, token), [], 'no file under HOME or the config directory holds the token');
+  t.same(await filesHolding(box.runtime, token), [], 'no file in the runtime directory holds the token');
+
+  const forgot = await cli(['forget'], { env });
+  t.equal(forgot.exitCode, 0);
+  t.match(forgot.stderr, 'forgot op-sa-token: removed the tpm2 seal');
+  t.same(await configFiles(box.configDir), [], 'the blob file is gone');
+  const gone = await cli(['unseal'], { env });
+  t.equal(gone.exitCode, 66, 'unseal after forget: nothing sealed');
+  t.match(gone.stderr, /nothing is sealed under op-sa-token; seal it first/);
+  t.equal((await cli(['forget'], { env })).exitCode, 66, 'forgetting twice: nothing to forget');
+});
+
+t.test('the seal survives a TPM restart (primary key re-derived, sealed parts reloaded)', async (t) => {
+  const { tpm, env } = await setup(t);
+  t.equal((await cli(['seal', '--name', 'agent-lal'], { env, input: token })).exitCode, 0);
+  await tpm.restart();
+  const unsealed = await cli(['unseal', '--name', 'agent-lal'], { env });
+  t.equal(unsealed.exitCode, 0);
+  t.equal(unsealed.stdout, token);
+});
+
+t.test('a PCR-bound seal fails closed after tpm2_pcrextend and says to re-seal', async (t) => {
+  const { box, tpm, env } = await setup(t);
+  const sealed = await cli(['seal', '--pcrs', '7'], { env, input: token });
+  t.equal(sealed.exitCode, 0);
+  t.match(sealed.stderr, 'bound to PCRs sha256:7');
+  t.match((await cli(['status'], { env })).stdout, /op-sa-token\s+tpm2\s+\S+\s+sha256:7\s/);
+  t.equal((await cli(['unseal'], { env })).stdout, token, 'unseals while PCR 7 is unchanged');
+
+  await tpm.pcrExtend(7);
+  const before = await readFile(join(box.configDir, 'op-sa-token.tpm2.json'));
+  const refused = await cli(['unseal'], { env });
+  t.equal(refused.exitCode, 77, 'refused for safety');
+  t.equal(refused.stdout, '', 'nothing on stdout');
+  t.match(refused.stderr, /PCR values differ .* firmware, bootloader or Secure Boot update.* re-seal it: .*--name op-sa-token --force --pcrs 7/);
+  await clean(t, refused, 'PCR mismatch');
+  t.same(await readFile(join(box.configDir, 'op-sa-token.tpm2.json')), before, 'the blob is untouched');
+
+  const resealed = await cli(['seal', '--pcrs', '7', '--force'], { env, input: token });
+  t.equal(resealed.exitCode, 0, 're-sealing against the new PCR values works');
+  t.equal((await cli(['unseal'], { env })).stdout, token);
+});
+
+t.test('an auth value: sealed via --auth-file, a wrong one is refused, never on argv', async (t) => {
+  const { box, env } = await setup(t);
+  const right = join(box.root, 'auth');
+  const wrong = join(box.root, 'wrong');
+  await writeFile(right, `${AUTH}\n`, { mode: 0o600 });
+  await writeFile(wrong, 'not the auth value', { mode: 0o600 });
+  const watch = watchProcesses([...probes(token), AUTH]);
+  t.equal((await cli(['seal', '--auth-file', right], { env, input: token })).exitCode, 0);
+  t.match((await cli(['status'], { env })).stdout, /op-sa-token\s+tpm2\s+\S+\s+none\s+yes\s/);
+
+  const refused = await cli(['unseal', '--auth-file', wrong], { env });
+  t.equal(refused.exitCode, 77);
+  t.match(refused.stderr, /the TPM refused the auth value for op-sa-token; retry with the auth value given at seal time/);
+  t.equal(refused.stdout, '');
+  await clean(t, refused, 'wrong auth');
+
+  const missing = await cli(['unseal'], { env });
+  t.equal(missing.exitCode, 64, 'no auth value and no terminal: usage');
+  t.match(missing.stderr, /pass --auth-file FILE/);
+
+  const unsealed = await cli(['unseal', '--auth-file', right], { env });
+  t.equal(unsealed.stdout, token, 'the right auth value unseals');
+  const watched = await watch.stop();
+  t.same(watched.hits, [], 'neither token nor auth value in any argv or environment');
+  t.ok(watched.tools.length > 0, 'tpm2 tools were observed');
+
+  const both = await cli(['seal', '--name', 'both', '--pcrs', '7', '--auth-file', right], { env, input: token });
+  t.equal(both.exitCode, 64, '--pcrs with an auth value is refused for now');
+});
+
+t.test('a missing TPM (TCTI to a closed port): clear error, nothing written', async (t) => {
+  const { box, tpm, env } = await setup(t);
+  const closed = { ...env, TPM2TOOLS_TCTI: `swtpm:host=127.0.0.1,port=${tpm.port + 7}` };
+  const refused = await cli(['seal'], { env: closed, input: token });
+  t.equal(refused.exitCode, 69, 'unavailable');
+  t.match(refused.stderr, /cannot talk to the TPM through TCTI swtpm:host=127\.0\.0\.1,port=\d+ .*\/dev\/tpmrm0.*TPM2TOOLS_TCTI/);
+  await clean(t, refused, 'missing TPM (seal)');
+  t.same(await configFiles(box.configDir), [], 'no blob and no temporary file');
+
+  t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
+  const before = await readFile(join(box.configDir, 'op-sa-token.tpm2.json'));
+  const forced = await cli(['seal', '--force'], { env: closed, input: token });
+  t.equal(forced.exitCode, 69, 'a failed --force seal...');
+  t.same(await readFile(join(box.configDir, 'op-sa-token.tpm2.json')), before, '...leaves the old blob intact');
+  t.same(await configFiles(box.configDir), ['op-sa-token.tpm2.json']);
+  const unseal = await cli(['unseal'], { env: closed });
+  t.equal(unseal.exitCode, 69);
+  t.equal(unseal.stdout, '');
+  await clean(t, unseal, 'missing TPM (unseal)');
+
+  const auto = await cli(['seal', '--name', 'auto'], { env: { ...box.env }, input: token });
+  t.equal(auto.exitCode, 69, 'auto on Linux without a TPM or TCTI');
+  t.match(auto.stderr, /no TPM found .*enable the TPM 2\.0 in the firmware settings.*or use --backend keychain/);
+});
+
+t.test('a TPM that stops mid-operation: clear error, nothing half-written', async (t) => {
+  for (const command of ['seal', 'unseal'] as const) {
+    const { box, tpm, env } = await setup(t);
+    let before: Buffer | undefined;
+    if (command === 'unseal') {
+      t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
+      before = await readFile(join(box.configDir, 'op-sa-token.tpm2.json'));
+    }
+    const tokenFile = join(box.root, 'token-input');
+    await writeFile(tokenFile, token, { mode: 0o600 });
+    const run = startCli([command], { env, ...(command === 'seal' ? { inputFile: tokenFile } : {}) });
+    t.ok(toolRunningUnder(run.pid), `${command}: a tpm2 tool started`);
+    tpm.kill();
+    const result = await run.result;
+    t.equal(result.exitCode, 69, `${command}: unavailable`);
+    t.match(result.stderr, /cannot talk to the TPM through TCTI|the TPM did not answer/);
+    t.equal(result.stdout, '', `${command}: nothing on stdout`);
+    await clean(t, result, `${command} with the TPM killed`);
+    if (before) t.same(await readFile(join(box.configDir, 'op-sa-token.tpm2.json')), before, 'blob untouched');
+    else t.same(await configFiles(box.configDir), [], 'no blob and no temporary file');
+    t.same(await filesHolding(box.runtime, token), [], 'no released or scratch copy in the runtime directory');
+  }
+});
+
+t.test('a corrupted blob file: clear error naming the file and the fix', async (t) => {
+  const { box, env } = await setup(t);
+  const path = join(box.configDir, 'op-sa-token.tpm2.json');
+  t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
+  const good = await readFile(path, 'utf8');
+  const flip = (b64: string) => {
+    const bytes = Buffer.from(b64, 'base64');
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
+    return bytes.toString('base64');
+  };
+  const cases: [string, string, RegExp][] = [
+    ['garbage', '{"format": "copilot-bridge-stack/tpm2-sealed/v1", "name": ', /the sealed file .*op-sa-token\.tpm2\.json is corrupted \(not JSON\); .*--force/],
+    ['ciphertext bit', JSON.stringify({ ...JSON.parse(good), cipher: { ...JSON.parse(good).cipher, data: flip(JSON.parse(good).cipher.data) } }), /does not decrypt with the key the TPM released \(it was altered\)/],
+    ['sealed private part bit', JSON.stringify({ ...JSON.parse(good), sealed: { ...JSON.parse(good).sealed, private: flip(JSON.parse(good).sealed.private) } }), /does not load on this TPM \(it is corrupted, or the TPM was cleared or replaced\); .*re-seal/],
+    ['another name', JSON.stringify({ ...JSON.parse(good), name: 'other' }), /is corrupted \(it belongs to another name\)/],
+  ];
+  for (const [label, text, message] of cases) {
+    await writeFile(path, text);
+    const result = await cli(['unseal'], { env });
+    t.equal(result.exitCode, 65, `${label}: data error`);
+    t.match(result.stderr, message, `${label}: says what is wrong and what to do`);
+    t.equal(result.stdout, '');
+    await clean(t, result, label);
+    t.equal(await readFile(path, 'utf8'), text, `${label}: the file is left as it was`);
+  }
+  await writeFile(path, '{');
+  const status = await cli(['status'], { env });
+  t.equal(status.exitCode, 0, 'status still lists a corrupted seal');
+  t.match(status.stderr, /problem: op-sa-token \(tpm2\): the sealed file .* is corrupted/);
+});
