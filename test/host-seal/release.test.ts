@@ -1,0 +1,186 @@
+// What `up`, `down` and `forget` do without a Docker daemon: where tokens are
+// released, with which owner and mode, that a wipe overwrites before it
+// unlinks, and which Compose is chosen from the real binaries on PATH. The
+// stack itself is tested with the Docker harness.
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, chown, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import t from 'tap';
+import { cli, sandbox } from '../fixtures/host-seal/cli.js';
+import { fakeToken } from '../fixtures/host-seal/fake-token.js';
+import { leaks } from '../fixtures/host-seal/leaks.js';
+import { startSwtpm } from '../fixtures/host-seal/swtpm.js';
+
+const release = (await import(new URL('../../dist/host-seal/release.js', import.meta.url).href)) as typeof import('../../host-seal/release.js');
+const composeModule = (await import(new URL('../../dist/host-seal/compose.js', import.meta.url).href)) as typeof import('../../host-seal/compose.js');
+const token = fakeToken();
+const NOBODY = 65534;
+
+/** Runs `command` as uid/gid 65534 with no capabilities: the bridge after the entrypoint dropped privileges. */
+const asNobody = (command: string[], input?: string) =>
+  execa('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--inh-caps=-all', ...command], { reject: false, ...(input ? { input } : { stdin: 'ignore' as const }) });
+/** Runs `command` as uid 0 without any capability: root in a container that dropped them all. */
+const asRootWithoutCaps = (command: string[]) =>
+  execa('setpriv', ['--inh-caps=-all', '--bounding-set=-all', ...command], { reject: false, stdin: 'ignore' });
+
+t.test('the release directory: XDG_RUNTIME_DIR, else /dev/shm; macOS: TMPDIR, not indexed', async (t) => {
+  t.equal(release.releaseDir({ XDG_RUNTIME_DIR: '/run/user/1000' }, 'linux'), '/run/user/1000/copilot-bridge-stack');
+  t.equal(release.releaseDir({}, 'linux'), '/dev/shm/copilot-bridge-stack');
+  t.equal(release.releaseDir({ TMPDIR: '/var/folders/ab/T/' }, 'darwin'), '/var/folders/ab/T/copilot-bridge-stack.noindex');
+});
+
+t.test('the release directory is 0700, ours, and in RAM', async (t) => {
+  const box = await sandbox(t);
+  const dir = release.releaseDir(box.env, 'linux');
+  await release.prepareReleaseDir(dir, 'linux');
+  t.equal((await stat(dir)).mode & 0o777, 0o700, 'created 0700');
+
+  const onDisk = join(box.root, 'not-tmpfs', 'copilot-bridge-stack');
+  await mkdir(join(box.root, 'not-tmpfs'));
+  await t.rejects(release.prepareReleaseDir(onDisk, 'linux'), { code: 'not-tmpfs', exitCode: 77, message: /is not on a tmpfs, so a released token would reach the disk; point XDG_RUNTIME_DIR at a tmpfs/ });
+  t.same(await readdir(join(box.root, 'not-tmpfs')), [], 'the refused directory is removed again');
+
+  const planted = join(box.runtime, 'planted');
+  await mkdir(join(box.runtime, 'elsewhere'));
+  await symlink(join(box.runtime, 'elsewhere'), planted);
+  await t.rejects(release.prepareReleaseDir(planted, 'linux'), { code: 'unsafe-dir', exitCode: 77 }, 'a planted symlink is refused');
+  const foreign = join(box.runtime, 'foreign');
+  await mkdir(foreign, { mode: 0o777 });
+  await chown(foreign, NOBODY, NOBODY);
+  await t.rejects(release.prepareReleaseDir(foreign, 'linux'), { code: 'unsafe-dir', message: /not a directory owned by you/ }, "another user's directory is refused");
+});
+
+t.test('as root: root:root 0400, readable by root without capabilities, not by an unprivileged uid', async (t) => {
+  const box = await sandbox(t);
+  const dir = release.releaseDir(box.env, 'linux');
+  await release.prepareReleaseDir(dir, 'linux');
+  const path = await release.releaseToken(dir, 'op-sa-token', token);
+  const info = await stat(path);
+  t.equal(info.mode & 0o777, 0o400, 'mode 0400');
+  t.same([info.uid, info.gid], [0, 0], 'owned by root:root');
+  t.equal(await readFile(path, 'utf8'), token, 'the token, exactly');
+  t.same(await readdir(dir), ['op-sa-token'], 'no temporary file left');
+  await chmod(dir, 0o711); // a bind mount exposes the file alone, so test the file's own mode
+  const bridge = await asNobody(['cat', path]);
+  t.not(bridge.exitCode, 0, 'uid 65534 cannot read it');
+  t.match(bridge.stderr, /Permission denied/);
+  const entrypoint = await asRootWithoutCaps(['cat', path]);
+  t.equal(entrypoint.stdout, token, 'root reads it even with every capability dropped');
+});
+
+t.test('as a user: mode 0000, so not even a process with the same uid and no capabilities reads it', async (t) => {
+  const box = await sandbox(t);
+  await chmod(box.runtime, 0o1777); // like /dev/shm: the user creates the release directory itself
+  const dir = join(box.runtime, 'copilot-bridge-stack');
+  const script = `const m = await import(${JSON.stringify(new URL('../../dist/host-seal/release.js', import.meta.url).href)});
+    let text = ''; for await (const c of process.stdin) text += c;
+    await m.prepareReleaseDir(process.argv[1], 'linux'); console.log(await m.releaseToken(process.argv[1], 'op-sa-token', text));`;
+  const released = await asNobody(['node', '--input-type=module', '-e', script, dir], token);
+  t.equal(released.exitCode, 0, released.stderr);
+  const path = released.stdout.trim();
+  const info = await stat(path);
+  t.equal(info.mode & 0o777, 0o000, 'mode 0000');
+  t.equal(info.uid, NOBODY, 'owned by the user');
+  const sameUid = await asNobody(['cat', path]);
+  t.not(sameUid.exitCode, 0, 'a bridge whose uid equals the user on the host still cannot read it');
+  t.equal(await readFile(path, 'utf8'), token, 'root (CAP_DAC_OVERRIDE, as the entrypoint in a rootful container) can');
+  const wiped = await asNobody(['node', '--input-type=module', '-e', `const m = await import(${JSON.stringify(new URL('../../dist/host-seal/release.js', import.meta.url).href)}); console.log((await m.wipeReleased(process.argv[1])).join(','));`, dir]);
+  t.equal(wiped.stdout.trim(), 'op-sa-token', 'the user can wipe it (chmod, overwrite, unlink)');
+  await t.rejects(stat(dir), { code: 'ENOENT' }, 'and the directory is gone');
+});
+
+t.test('a wipe overwrites the file in place before unlinking it', async (t) => {
+  const box = await sandbox(t);
+  const dir = release.releaseDir(box.env, 'linux');
+  await release.prepareReleaseDir(dir, 'linux');
+  const path = await release.releaseToken(dir, 'op-sa-token', token);
+  await release.releaseToken(dir, 'agent-lal', token);
+  const held = await open(path, 'r'); // as a container's bind mount holds the same inode
+  t.same((await release.wipeReleased(dir)).sort(), ['agent-lal', 'op-sa-token']);
+  const { buffer } = await held.read(Buffer.alloc(token.length), 0, token.length, 0);
+  await held.close();
+  t.ok(buffer.every((byte) => byte === 0), 'the inode a holder still has open reads as zeros');
+  await t.rejects(stat(dir), { code: 'ENOENT' }, 'files and directory removed');
+  t.same(await release.wipeReleased(dir), [], 'wiping again is a no-op');
+});
+
+t.test('status shows a released copy; forget wipes it with the seal', async (t) => {
+  const box = await sandbox(t);
+  const tpm = await startSwtpm(box.root);
+  t.teardown(() => tpm.stop());
+  const env = { ...box.env, TPM2TOOLS_TCTI: tpm.tcti };
+  t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
+  const dir = release.releaseDir(env, 'linux');
+  await release.prepareReleaseDir(dir, 'linux');
+  const path = await release.releaseToken(dir, 'op-sa-token', token);
+  t.match((await cli(['status'], { env })).stdout, new RegExp(`op-sa-token .* yes: ${path}$`, 'm'));
+  const forgot = await cli(['forget'], { env });
+  t.match(forgot.stderr, 'forgot op-sa-token: removed the tpm2 seal, wiped the released copy');
+  await t.rejects(stat(path), { code: 'ENOENT' });
+});
+
+/** A directory holding symlinks to only the named real binaries, to use as PATH. */
+async function pathWith(root: string, binaries: string[]): Promise<string> {
+  const dir = await mkdtemp(join(root, 'path-'));
+  for (const binary of binaries) {
+    const real = (await execa('bash', ['-c', `command -v ${binary}`], { reject: false })).stdout.trim();
+    if (real) await symlink(real, join(dir, binary));
+  }
+  return dir;
+}
+
+t.test('compose selection with the real binaries: v2 plugin, else v1, else a clear error', async (t) => {
+  const box = await sandbox(t);
+  const v2 = (await execa('docker', ['compose', 'version'], { reject: false })).exitCode === 0;
+  const v1 = (await execa('docker-compose', ['version'], { reject: false })).exitCode === 0;
+  const both = { PATH: await pathWith(box.root, ['docker', 'docker-compose']) };
+  if (v2) t.equal((await composeModule.findCompose(both)).label, 'docker compose', 'v2 preferred when its plugin runs');
+  else if (v1) t.equal((await composeModule.findCompose(both)).label, 'docker-compose', 'docker without the compose plugin: falls back to docker-compose v1');
+  if (v1) t.equal((await composeModule.findCompose({ PATH: await pathWith(box.root, ['docker-compose']) })).label, 'docker-compose', 'v1 alone');
+  else t.comment('docker-compose v1 is not installed here');
+  if (!v2) {
+    await t.rejects(composeModule.findCompose({ PATH: await pathWith(box.root, ['docker']) }), { code: 'compose-missing' }, 'docker without the plugin and no v1');
+  }
+  await t.rejects(composeModule.findCompose({ PATH: await pathWith(box.root, []) }), {
+    code: 'compose-missing',
+    exitCode: 69,
+    message: /neither `docker compose` \(the v2 plugin\) nor `docker-compose` \(v1\) runs here; install the Docker Compose plugin/,
+  });
+});
+
+t.test('up and down without a usable Compose: nothing released, or released and wiped again', async (t) => {
+  const box = await sandbox(t);
+  const tpm = await startSwtpm(box.root);
+  t.teardown(() => tpm.stop());
+  const cwd = await mkdtemp(join(box.root, 'no-compose-file-'));
+  const env = { ...box.env, TPM2TOOLS_TCTI: tpm.tcti };
+  const dir = release.releaseDir(env, 'linux');
+
+  const empty = await cli(['up'], { env, cwd });
+  t.equal(empty.exitCode, 66, 'up with nothing sealed');
+  t.match(empty.stderr, /nothing is sealed, so there is no token to give the stack/);
+
+  t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
+  const noCompose = await cli(['up'], { env: { ...env, PATH: await pathWith(box.root, ['node', 'tpm2_createprimary']) }, cwd });
+  t.equal(noCompose.exitCode, 69, 'no compose on PATH');
+  t.match(noCompose.stderr, /neither `docker compose` .* nor `docker-compose`/);
+  await t.rejects(stat(dir), { code: 'ENOENT' }, 'nothing was released');
+
+  const v1 = (await execa('docker-compose', ['version'], { reject: false })).exitCode === 0;
+  if (!v1) return t.comment('skipped: needs the real docker-compose v1 to fail on a missing compose file');
+  const failed = await cli(['up'], { env, cwd });
+  t.equal(failed.exitCode, 69, 'compose up -d fails without a compose file');
+  t.match(failed.stderr, /up: released op-sa-token \(tpm2\) to .*\/copilot-bridge-stack\/op-sa-token/);
+  t.match(failed.stderr, /up: wiped the 1 released token file\(s\) again/);
+  t.match(failed.stderr, /docker-compose up -d failed \(exit \d+\); see its output above/);
+  await t.rejects(stat(dir), { code: 'ENOENT' }, 'the released token was wiped');
+  t.notOk(leaks(failed.stdout + failed.stderr, token), 'no token in the output');
+
+  await release.prepareReleaseDir(dir, 'linux');
+  await release.releaseToken(dir, 'op-sa-token', token);
+  const down = await cli(['down'], { env, cwd });
+  t.equal(down.exitCode, 69, 'down reports that compose failed...');
+  t.match(down.stderr, /down: overwrote and removed 1 released token file\(s\)/, '...after wiping the released files anyway');
+  await t.rejects(stat(dir), { code: 'ENOENT' });
+  await rm(cwd, { recursive: true, force: true });
+});
