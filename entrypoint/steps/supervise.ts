@@ -16,6 +16,7 @@ import type { Launch } from './prove-no-leak.js';
 
 const STEP = 'supervise';
 const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+const DRAIN_GRACE_MS = 8000;
 
 export async function supervise(target: Launch & { file: string }, secrets: SecretSet, log: Log): Promise<number> {
   const [file, args] = reaperWrapped(target, log);
@@ -45,6 +46,7 @@ export async function supervise(target: Launch & { file: string }, secrets: Secr
     pipeline(child.stderr!, createRedactor(secrets), process.stderr, { end: false }),
   ]);
   const result = await child;
+  if (child.pid !== undefined) await drainGroup(child.pid, log);
   await streams.catch(() => undefined);
   for (const signal of FORWARDED) process.off(signal, forward);
   if (result.signal) {
@@ -57,6 +59,28 @@ export async function supervise(target: Launch & { file: string }, secrets: Secr
     return 127;
   }
   return result.exitCode;
+}
+
+/**
+ * The launcher may end before its worker (it dies on SIGTERM without
+ * forwarding it): wait for the rest of its process group to finish shutting
+ * down, then kill what is left after the grace period.
+ */
+async function drainGroup(pgid: number, log: Log): Promise<void> {
+  const alive = () => {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const deadline = Date.now() + DRAIN_GRACE_MS;
+  while (alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  if (alive()) {
+    log.warn(STEP, `processes of the bridge were still running ${DRAIN_GRACE_MS / 1000} s after it ended; killing them`);
+    process.kill(-pgid, 'SIGKILL');
+  }
 }
 
 /** As PID 1, run the command under `tini -s -g` so orphans are reaped; elsewhere the host's init reaps them. */

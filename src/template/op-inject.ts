@@ -3,7 +3,7 @@
 // and nowhere else; OP_CONNECT_* are removed because they would take
 // precedence over it. op's own exit status is not trusted alone: its output is
 // checked by the caller. op's stderr is never printed raw.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ExitCode, StackError } from '../errors.js';
@@ -39,6 +39,7 @@ export function opEnvironment(env: NodeJS.ProcessEnv, token: string, configDir: 
 }
 
 export async function opInject(template: string, options: InjectOptions, step: string): Promise<InjectResult> {
+  removeStaleConfigDirs(options.workDir);
   const configDir = mkdtempSync(join(options.workDir, '.op-config-'));
   try {
     const result = await execa(options.op ?? 'op', ['inject'], {
@@ -61,5 +62,12 @@ export async function opInject(template: string, options: InjectOptions, step: s
     return { exitCode: result.exitCode ?? 1, stdout: result.stdout, stderr: result.stderr };
   } finally {
     rmSync(configDir, { recursive: true, force: true });
+  }
+}
+
+/** op config dirs that a killed earlier run left behind (best effort: only this uid's). */
+function removeStaleConfigDirs(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    if (name.startsWith('.op-config-')) rmSync(join(dir, name), { recursive: true, force: true });
   }
 }

@@ -1,0 +1,140 @@
+// Real processes and real signals: SIGTERM reaches a bridge stand-in whose
+// launcher does not forward signals to its worker, in supervise mode (Node
+// 20 here, no process.execve) and in exec mode (Node 24, under tini -g as
+// compose's `init: true` runs it); exit statuses propagate; as PID 1 no orphan
+// stays a zombie; kill -9 during rendering leaves no partial config.
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { execaSync } from 'execa';
+import { join } from 'node:path';
+import t from 'tap';
+import { assertNoSecrets, filesUnder } from '../helpers/no-secrets.js';
+import { scenario, startEntrypoint, waitForFile } from '../helpers/scenario.js';
+
+const NODE24 = process.env.NODE24_BIN ?? join(import.meta.dirname, '..', '..', '.cache', 'node24', 'bin', 'node');
+const marker = (home: string, name: string) => join(home, '.copilot-bridge', name);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+t.test('supervise mode: SIGTERM reaches the worker through the whole group; status 143', async (t) => {
+  const s = scenario(t);
+  const child = startEntrypoint({ ...s.env, BRIDGE_SUPERVISE: '1' });
+  await waitForFile(marker(s.home, 'ready'));
+  child.kill('SIGTERM');
+  const run = await child;
+  t.equal(run.exitCode, 143, run.stderr);
+  t.equal(readFileSync(marker(s.home, 'shutdown-clean'), 'utf8'), 'SIGTERM', 'the worker shut down cleanly');
+  t.match(run.stdout, /Shutting down\.\.\./);
+  t.match(run.stderr, /supervise: copilot-bridge ended by SIGTERM; exiting 143/);
+  t.same(filesUnder(s.tmpfs), [], 'config removed after the bridge ended');
+});
+
+t.test("supervise mode: the bridge's own exit status propagates", async (t) => {
+  const s = scenario(t);
+  const run = await startEntrypoint({ ...s.env, BRIDGE_SUPERVISE: '1', STANDIN_EXIT_AFTER_MS: '200', STANDIN_EXIT_CODE: '3' });
+  t.equal(run.exitCode, 3, run.stderr);
+});
+
+t.test('supervise mode: secrets the bridge prints are masked, even split across writes', async (t) => {
+  const s = scenario(t);
+  const run = await startEntrypoint({ ...s.env, BRIDGE_SUPERVISE: '1', STANDIN_PRINT: 'platforms.mattermost.bots.admin.token', STANDIN_EXIT_AFTER_MS: '300' });
+  t.equal(run.exitCode, 0, run.stderr);
+  t.match(run.stdout, /^debug: value=<redacted>$/m);
+  t.match(run.stderr, /^debug: value=<redacted>$/m);
+  assertNoSecrets(t, 'stdout', run.stdout, s.secrets());
+  assertNoSecrets(t, 'stderr', run.stderr, s.secrets());
+});
+
+t.test('exec mode (Node 24): the entrypoint becomes the bridge, keeping its PID', async (t) => {
+  const s = scenario(t);
+  const child = startEntrypoint({ ...s.env, STANDIN_EXIT_AFTER_MS: '1500', STANDIN_EXIT_CODE: '3' }, [], { node: NODE24 });
+  await waitForFile(marker(s.home, 'ready'));
+  const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+  t.ok(cmdline.some((arg) => arg.endsWith('copilot-bridge')), `PID ${child.pid} now runs copilot-bridge (${cmdline.join(' ')})`);
+  t.notOk(cmdline.some((arg) => arg.includes('dist/entrypoint')), 'nothing of the entrypoint stays resident');
+  const run = await child;
+  t.equal(run.exitCode, 3, 'the bridge exit status is the process status');
+  t.match(run.stderr, /exec: exec copilot-bridge start/);
+  t.notMatch(run.stderr, /ExperimentalWarning/, 'no runtime warning in the logs');
+});
+
+t.test('exec mode (Node 24): no signal is left ignored for the bridge (Node ignores SIGPIPE)', async (t) => {
+  const s = scenario(t);
+  const run = await startEntrypoint(s.env, ['grep', 'SigIgn', '/proc/self/status'], { node: NODE24 });
+  t.equal(run.exitCode, 0, run.stderr);
+  t.match(run.stdout, /^SigIgn:\s+0+$/m);
+});
+
+t.test('exec mode (Node 24) under tini -g: SIGTERM reaches the worker; status 143', async (t) => {
+  const s = scenario(t);
+  const child = startEntrypoint({ ...s.env, TINI_KILL_PROCESS_GROUP: '1' }, [], { node: NODE24, prefix: ['tini', '-g', '--'] });
+  await waitForFile(marker(s.home, 'ready'));
+  child.kill('SIGTERM');
+  const run = await child;
+  t.equal(run.exitCode, 143, run.stderr);
+  t.equal(await waitForFile(marker(s.home, 'shutdown-clean')), 'SIGTERM', 'the worker shut down cleanly');
+});
+
+function cmdline(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return [];
+  }
+}
+
+/** Processes below `root` (by parent pid), with their state letter. */
+function descendants(root: number): Array<{ pid: number; state: string; name: string }> {
+  const all = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map((n) => {
+    try {
+      const status = readFileSync(`/proc/${n}/status`, 'utf8');
+      return { pid: Number(n), ppid: Number(/\nPPid:\s+(\d+)/.exec(status)?.[1]), state: /\nState:\s+(\w)/.exec(status)?.[1] ?? '?', name: /^Name:\s+(.*)/.exec(status)?.[1] ?? '?' };
+    } catch {
+      return undefined;
+    }
+  }).filter((p) => p !== undefined);
+  const found: Array<{ pid: number; state: string; name: string }> = [];
+  const walk = (pid: number) => all.filter((p) => p.ppid === pid).forEach((p) => (found.push(p), walk(p.pid)));
+  walk(root);
+  return found;
+}
+
+for (const withTini of [true, false]) {
+  t.test(`as PID 1 in supervise mode, orphans ${withTini ? 'are reaped (tini -s below it)' : 'stay zombies without tini (the check can fail)'}`, async (t) => {
+    const s = scenario(t);
+    // Without tini: a PATH holding only what the entrypoint and the stand-in need.
+    const bare = join(s.dir, 'bare-path');
+    mkdirSync(bare);
+    for (const tool of ['node', 'prlimit', 'bash']) symlinkSync(execaSync('which', [tool]).stdout, join(bare, tool));
+    const path = withTini ? s.env.PATH! : `${s.env.PATH!.split(':')[0]}:${bare}`;
+    const child = startEntrypoint({ ...s.env, PATH: path, BRIDGE_SUPERVISE: '1', STANDIN_ORPHANS: '4' }, [], { prefix: [execaSync('which', ['unshare']).stdout, '--pid', '--fork', '--mount-proc', '--kill-child'] });
+    await waitForFile(marker(s.home, 'ready'));
+    await sleep(1200);
+    const tree = descendants(child.pid!);
+    const zombies = tree.filter((p) => p.state === 'Z');
+    if (withTini) t.same(zombies, [], 'no zombie in the container');
+    else t.ok(zombies.length >= 1, `${zombies.length} zombie(s) without a reaper`);
+    // unshare ignores SIGTERM while it waits: signal the namespace's PID 1, the entrypoint, as `docker stop` does.
+    process.kill(tree[0]!.pid, 'SIGTERM');
+    const run = await child;
+    t.equal(run.exitCode, 143, run.stderr);
+    t.equal(await waitForFile(marker(s.home, 'shutdown-clean')), 'SIGTERM', 'the worker shut down cleanly');
+  });
+}
+
+t.test('kill -9 during rendering leaves no partial config behind', async (t) => {
+  const s = scenario(t);
+  const child = startEntrypoint({ ...s.env, OP_FIXTURE_DELAY_MS: '3000' });
+  const deadline = Date.now() + 10_000;
+  let opPid: number | undefined;
+  while (opPid === undefined && Date.now() < deadline) {
+    opPid = descendants(child.pid!).find((p) => cmdline(p.pid).some((arg) => arg.endsWith('/path/op')))?.pid;
+    if (opPid === undefined) await sleep(20);
+  }
+  t.ok(opPid, 'op is rendering');
+  child.kill('SIGKILL');
+  await child;
+  while (existsSync(`/proc/${opPid}`) && Date.now() < deadline + 5000) await sleep(50);
+  t.same(filesUnder(s.tmpfs), [], 'no config and no temp file on the tmpfs');
+  const again = await startEntrypoint({ ...s.env, STANDIN_EXIT_AFTER_MS: '100' });
+  t.equal(again.exitCode, 0, 'the next start renders normally');
+  t.same(readdirSync(s.tmpfs), [], 'and leaves nothing either');
+});
