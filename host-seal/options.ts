@@ -13,18 +13,16 @@ const usage = (message: string): StackError =>
 /** Parses `--opt value`, `--opt=value` and `--flag` against `spec`. */
 export function parseOptions(argv: readonly string[], spec: OptionSpec): Parsed {
   const parsed: Parsed = {};
+  if (argv.some((arg) => /ops_[A-Za-z0-9_-]{32}|[A-Za-z0-9_-]{64}/.test(arg))) {
+    throw new StackError(
+      'token-in-argv',
+      'the token is never accepted as an argument: pipe it (op read "op://..." | npm run seal) or type it at the hidden prompt; it may now be in your shell history, so clear that and consider rotating the token',
+      { step: 'options', exitCode: ExitCode.usage },
+    );
+  }
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i] ?? '';
-    if (!arg.startsWith('--') || arg === '--') {
-      if (/ops_|^[A-Za-z0-9_-]{40,}/.test(arg)) {
-        throw new StackError(
-          'token-in-argv',
-          'the token is never accepted as an argument: pipe it (op read "op://..." | npm run seal) or type it at the hidden prompt; it may now be in your shell history, so clear that and consider rotating the token',
-          { step: 'options', exitCode: ExitCode.usage },
-        );
-      }
-      throw usage('unexpected argument: this command takes --options only');
-    }
+    if (!arg.startsWith('--') || arg === '--') throw usage('unexpected argument: this command takes --options only');
     const eq = arg.indexOf('=');
     const key = (eq === -1 ? arg : arg.slice(0, eq)).slice(2);
     const kind = spec[key];

@@ -1,0 +1,76 @@
+// Bad input at the command line: each gets one line that says what was wrong
+// and what to do, a documented exit code, and never the token's value, even
+// when the token itself was the bad input.
+import t from 'tap';
+import { cli, sandbox } from '../fixtures/host-seal/cli.js';
+import { fakeToken } from '../fixtures/host-seal/fake-token.js';
+import { leaks } from '../fixtures/host-seal/leaks.js';
+
+const token = fakeToken();
+
+t.test('the token is never accepted as an argument, and never repeated', async (t) => {
+  const box = await sandbox(t);
+  for (const args of [['seal', token], ['seal', `--token=${token}`], ['seal', '--name', 'x', token.slice(4)], ['unseal', token], ['seal', `--${token}`], ['up', '--auth-file', token]]) {
+    const result = await cli(args, { env: box.env });
+    t.equal(result.exitCode, 64, `${args[0]} with the token on argv: usage`);
+    t.notOk(leaks(result.stdout + result.stderr, token), 'the token is not echoed');
+    t.equal(result.stderr.trim().split('\n').length, 1, 'one line');
+    t.match(result.stderr, /the token is never accepted as an argument: pipe it .* or type it at the hidden prompt; it may now be in your shell history/);
+  }
+  const other = await cli(['seal', 'op-sa-token'], { env: box.env });
+  t.match(other.stderr, /^copilot-bridge-seal: options: unexpected argument: this command takes --options only; see --help$/m, 'other positional arguments are refused without being repeated');
+  const odd = await cli(['seal', '--Weird$Option'], { env: box.env });
+  t.match(odd.stderr, /^copilot-bridge-seal: options: unknown option; see --help$/m, 'an unknown option that is not a plain name is not repeated');
+});
+
+t.test('malformed tokens on stdin: data error, shape described, value never shown', async (t) => {
+  const box = await sandbox(t, { TPM2TOOLS_TCTI: 'swtpm:host=127.0.0.1,port=1' });
+  const notJson = `ops_${Buffer.from('x'.repeat(200)).toString('base64url')}`;
+  const cases: [string, string, RegExp][] = [
+    ['empty', '', /the token is empty/],
+    ['wrong prefix', token.replace(/^ops_/, 'opx_'), /does not start with 'ops_'/],
+    ['two lines', `${token}\n${token}\n`, /characters outside base64url/],
+    ['not JSON', notJson, /does not decode to JSON/],
+  ];
+  for (const [label, input, message] of cases) {
+    const result = await cli(['seal'], { env: box.env, input });
+    t.equal(result.exitCode, 65, `${label}: exit 65`);
+    t.match(result.stderr, message, `${label}: says what is wrong`);
+    t.match(result.stderr, /expected a 1Password service-account token/, `${label}: says what is expected`);
+    t.notOk(leaks(result.stdout + result.stderr, token) || leaks(result.stderr, notJson), `${label}: no token in the output`);
+  }
+  const trailing = await cli(['seal', '--name', 'newline'], { env: box.env, input: `${token}\n` });
+  t.equal(trailing.exitCode, 69, 'one trailing newline is accepted (the shape passes; the TPM is what is missing here)');
+});
+
+t.test('options are checked before anything is read or sealed', async (t) => {
+  const box = await sandbox(t);
+  const cases: [string[], number, RegExp][] = [
+    [['seal', '--name', '../etc/passwd'], 64, /credential name must be 1 to 63 characters of a-z, 0-9/],
+    [['seal', '--name', 'Op'], 64, /credential name must be/],
+    [['seal', '--backend', 'vault'], 64, /--backend takes auto, tpm2 or keychain/],
+    [['seal', '--backend', 'tpm2', '--pcrs', '7,24'], 64, /--pcrs takes a comma-separated list of PCR indices 0 to 23/],
+    [['seal', '--backend', 'keychain', '--pcrs', '7'], 64, /--pcrs, --auth and --auth-file apply to --backend tpm2 only/],
+    [['seal', '--force=yes'], 64, /--force takes no value/],
+    [['seal', '--name'], 64, /--name needs a value/],
+    [['seal', '--name', 'a', '--name', 'b'], 64, /--name given twice/],
+    [['status', '--name', 'x'], 64, /unknown option --name/],
+    [['up', '--timeout', 'soon'], 64, /--timeout takes a whole number of seconds/],
+    [['unseal', '--name', 'never-sealed'], 66, /nothing is sealed under never-sealed; seal it first/],
+    [['forget', '--name', 'never-sealed'], 66, /nothing is sealed or released under never-sealed/],
+    [['rm'], 64, /unknown command rm; one of seal, unseal, status, forget, up, down/],
+    [[], 64, /a command is needed/],
+  ];
+  for (const [args, code, message] of cases) {
+    const result = await cli(args, { env: box.env, input: token });
+    t.equal(result.exitCode, code, `${args.join(' ') || '(no arguments)'}: exit ${code}`);
+    t.match(result.stderr, message);
+    t.equal(result.stderr.trim().split('\n').length, 1, 'one line');
+  }
+  const help = await cli(['--help'], { env: box.env });
+  t.equal(help.exitCode, 0);
+  t.match(help.stdout, /usage: copilot-bridge-seal COMMAND/);
+  const status = await cli(['status'], { env: box.env });
+  t.equal(status.exitCode, 0, 'status with nothing sealed is not an error');
+  t.match(status.stderr, /nothing sealed yet; seal a token/);
+});
