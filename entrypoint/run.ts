@@ -20,7 +20,7 @@ export const TOKEN_LABEL = 'the service-account token';
 
 export async function start(settings: Settings, env: NodeJS.ProcessEnv, log: Log): Promise<number> {
   // 0. No core dump can ever hold a secret.
-  await disableCoreDumps();
+  disableCoreDumps();
   // 1. The token comes from the secret file, and only from there.
   const token = readToken(settings.tokenFile);
   const tokenOnly = new SecretSet([{ label: TOKEN_LABEL, value: token }]);

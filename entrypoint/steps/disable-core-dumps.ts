@@ -3,7 +3,7 @@
 // Node has no setrlimit, so util-linux's prlimit sets it on this process,
 // unless the container already starts with it (compose `ulimits: core: 0`).
 import { readFileSync } from 'node:fs';
-import { execa } from 'execa';
+import { spawnSync } from 'node:child_process';
 import { ExitCode, StackError } from '../../src/errors.js';
 
 const STEP = 'core-dumps';
@@ -17,14 +17,14 @@ export function coreLimit(): [string, string] {
   return [fields[0] ?? '?', fields[1] ?? '?'];
 }
 
-export async function disableCoreDumps(): Promise<void> {
+export function disableCoreDumps(): void {
   if (coreLimit().join() === '0,0') return;
-  const result = await execa('prlimit', ['--pid', String(process.pid), '--core=0:0'], { reject: false, stdin: 'ignore' });
-  if (result.failed || coreLimit().join() !== '0,0') {
+  const result = spawnSync('prlimit', ['--pid', String(process.pid), '--core=0:0'], { stdio: 'ignore' });
+  if (result.status !== 0 || coreLimit().join() !== '0,0') {
     throw new StackError('core-limit', 'could not set RLIMIT_CORE to 0; install util-linux (prlimit) in the image or start the container with `ulimits: core: 0`', {
       step: STEP,
       exitCode: ExitCode.unavailable,
-      cause: result,
+      cause: result.error,
     });
   }
 }

@@ -7,7 +7,7 @@
 // processes it did not spawn. Exit status: the child's, or 128 + signal.
 import { constants } from 'node:os';
 import { pipeline } from 'node:stream/promises';
-import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import { whichCommand } from '../../src/process/which.js';
 import { createRedactor } from '../../src/redact/index.js';
 import type { SecretSet } from '../../src/secrets/secret-set.js';
@@ -20,17 +20,10 @@ const DRAIN_GRACE_MS = 8000;
 
 export async function supervise(target: Launch & { file: string }, secrets: SecretSet, log: Log): Promise<number> {
   const [file, args] = reaperWrapped(target, log);
-  const child = execa(file, args, {
-    env: target.env,
-    extendEnv: false,
-    detached: true,
-    stdin: 'inherit',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    buffer: false,
-    reject: false,
-    cleanup: false,
-    stripFinalNewline: false,
+  const child = spawn(file, args, { env: target.env, detached: true, stdio: ['inherit', 'pipe', 'pipe'] });
+  const ended = new Promise<{ exitCode: number | undefined; signal: NodeJS.Signals | undefined }>((resolve) => {
+    child.on('error', () => resolve({ exitCode: undefined, signal: undefined }));
+    child.on('exit', (code, signal) => resolve({ exitCode: code ?? undefined, signal: signal ?? undefined }));
   });
   const forward = (signal: NodeJS.Signals) => {
     if (child.pid === undefined) return;
@@ -42,10 +35,10 @@ export async function supervise(target: Launch & { file: string }, secrets: Secr
   };
   for (const signal of FORWARDED) process.on(signal, forward);
   const streams = Promise.all([
-    pipeline(child.stdout!, createRedactor(secrets), process.stdout, { end: false }),
-    pipeline(child.stderr!, createRedactor(secrets), process.stderr, { end: false }),
+    pipeline(child.stdout, createRedactor(secrets), process.stdout, { end: false }),
+    pipeline(child.stderr, createRedactor(secrets), process.stderr, { end: false }),
   ]);
-  const result = await child;
+  const result = await ended;
   if (child.pid !== undefined) await drainGroup(child.pid, log);
   await streams.catch(() => undefined);
   for (const signal of FORWARDED) process.off(signal, forward);

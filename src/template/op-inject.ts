@@ -5,7 +5,7 @@
 // checked by the caller. op's stderr is never printed raw.
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
+import { collect } from '../process/collect.js';
 import { ExitCode, StackError } from '../errors.js';
 
 export interface InjectOptions {
@@ -42,24 +42,21 @@ export async function opInject(template: string, options: InjectOptions, step: s
   removeStaleConfigDirs(options.workDir);
   const configDir = mkdtempSync(join(options.workDir, '.op-config-'));
   try {
-    const result = await execa(options.op ?? 'op', ['inject'], {
+    const result = await collect(options.op ?? 'op', ['inject'], {
       input: template,
       env: opEnvironment(options.env, options.token, configDir),
-      extendEnv: false,
-      reject: false,
-      stripFinalNewline: false,
-      timeout: options.timeoutMs,
+      timeoutMs: options.timeoutMs,
       maxBuffer: 16 * 1024 * 1024,
     });
-    if (result.failed && result.exitCode === undefined) {
-      const why = result.timedOut ? `did not finish within ${options.timeoutMs / 1000} s` : 'could not be started';
+    if (result.exitCode === undefined) {
+      const why = result.timedOut ? `did not finish within ${options.timeoutMs / 1000} s` : result.startError ? 'could not be started' : `was killed by ${result.signal}`;
       throw new StackError('op-unavailable', `op inject ${why}; check that the 1Password CLI is installed as \`op\` and 1Password is reachable`, {
         step,
         exitCode: ExitCode.unavailable,
-        cause: result.cause,
+        cause: result.startError,
       });
     }
-    return { exitCode: result.exitCode ?? 1, stdout: result.stdout, stderr: result.stderr };
+    return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
   } finally {
     rmSync(configDir, { recursive: true, force: true });
   }

@@ -49,7 +49,7 @@ t.test('exec mode (Node 24): the entrypoint becomes the bridge, keeping its PID'
   await waitForFile(marker(s.home, 'ready'));
   const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
   t.ok(cmdline.some((arg) => arg.endsWith('copilot-bridge')), `PID ${child.pid} now runs copilot-bridge (${cmdline.join(' ')})`);
-  t.notOk(cmdline.some((arg) => arg.includes('dist/entrypoint')), 'nothing of the entrypoint stays resident');
+  t.notOk(cmdline.some((arg) => arg.includes('copilot-bridge-entrypoint')), 'nothing of the entrypoint stays resident');
   const run = await child;
   t.equal(run.exitCode, 3, 'the bridge exit status is the process status');
   t.match(run.stderr, /exec: exec copilot-bridge start/);

@@ -10,7 +10,7 @@ import { fakeServiceAccountToken } from '../fixtures/tokens.js';
 import { standardItems, writeVault } from '../fixtures/vault.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
-export const ENTRYPOINT = join(ROOT, 'dist', 'entrypoint', 'main.js');
+export const ENTRYPOINT = join(ROOT, 'dist', 'copilot-bridge-entrypoint.mjs');
 export const CLEAN_ENV = join(ROOT, 'test', 'helpers', 'clean-env');
 export const BRIDGE_UID = 65534;
 export const BRIDGE_GID = 65534;

@@ -1,0 +1,95 @@
+// Entrypoint overhead: its wall time minus the op child's, side by side
+// (interleaved) with a bare `node -e 0` of the same Node 24 binary, in exec
+// mode with a real privilege drop, exec'ing `true`. The op child's time is
+// measured from outside by a wrapper around the op stand-in. Peak RSS: the
+// supervising entrypoint's VmHWM once it has rendered, checked and started
+// its child. Goals: overhead <= 1.5x a bare Node start; peak RSS <= 64 MB.
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { execa, execaSync } from 'execa';
+import { fakeServiceAccountToken } from '../test/fixtures/tokens.js';
+import { standardItems, writeVault } from '../test/fixtures/vault.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const RUNS = 21;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function stage() {
+  const dir = mkdtempSync('/dev/shm/cbs-bench-');
+  chmodSync(dir, 0o1777);
+  const token = fakeServiceAccountToken();
+  writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
+  writeVault(join(dir, 'vault.json'), token, standardItems());
+  cpSync(join(ROOT, 'test', 'fixtures', 'config.json.tpl'), join(dir, 'config.json.tpl'));
+  cpSync(join(ROOT, 'test', 'fixtures', 'op'), join(dir, 'op-fixture'), { recursive: true });
+  mkdirSync(join(dir, 'bin'));
+  writeFileSync(join(dir, 'bin', 'op'), `#!/bin/sh\nstart=$(date +%s%N)\n${join(dir, 'op-fixture', 'op')} "$@"\nstatus=$?\necho $(( $(date +%s%N) - start )) >> ${join(dir, 'op-times')}\nexit $status\n`, { mode: 0o755 });
+  execaSync('chmod', ['-R', 'a+rX', dir]);
+  chmodSync(join(dir, 'token'), 0o600);
+  const env = {
+    PATH: `${join(dir, 'bin')}:/usr/local/bin:/usr/bin:/bin`,
+    HOME: dir,
+    OP_SERVICE_ACCOUNT_TOKEN_FILE: join(dir, 'token'),
+    OP_FIXTURE_VAULT: join(dir, 'vault.json'),
+    BRIDGE_CONFIG_TEMPLATE: join(dir, 'config.json.tpl'),
+    BRIDGE_CONFIG_OUT: join(dir, 'config.json'),
+    BRIDGE_RUN_AS: '65534:65534',
+    AGENT_ITEM: 'lal',
+  };
+  return { dir, env };
+}
+
+async function wallMs(file: string, args: string[], env: Record<string, string>): Promise<number> {
+  const start = process.hrtime.bigint();
+  const result = await execa(file, args, { env, extendEnv: false, reject: false, stdin: 'ignore' });
+  if (result.exitCode !== 0) throw new Error(`${file} ${args.join(' ')} exited ${result.exitCode}: ${result.stderr}`);
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+export async function benchEntrypoint(node24: string): Promise<{ name: string; figures: Record<string, number | string> }> {
+  const { dir, env } = stage();
+  const entrypoint = join(ROOT, 'dist', 'copilot-bridge-entrypoint.mjs');
+  const opTimes = join(dir, 'op-times');
+  try {
+    const bare: number[] = [];
+    const overhead: number[] = [];
+    for (let i = 0; i < RUNS + 2; i++) {
+      const b = await wallMs(node24, ['-e', '0'], env);
+      rmSync(opTimes, { force: true });
+      const e = await wallMs(node24, [entrypoint, 'true'], env);
+      const op = Number(readFileSync(opTimes, 'utf8').trim()) / 1e6;
+      if (i >= 2) {
+        bare.push(b);
+        overhead.push(e - op);
+      }
+    }
+    const child = execa(node24, [entrypoint, 'sleep', '1'], { env: { ...env, BRIDGE_SUPERVISE: '1' }, extendEnv: false, reject: false });
+    let hwm = 0;
+    for (let i = 0; i < 40 && hwm === 0; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      const kids = execaSync('pgrep', ['-P', String(child.pid)], { reject: false }).stdout;
+      if (kids.trim()) hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    }
+    await child;
+    const ratio = median(overhead) / median(bare);
+    return {
+      name: 'entrypoint',
+      figures: {
+        runs: RUNS,
+        'bare node -e 0, median ms': Number(median(bare).toFixed(1)),
+        'entrypoint minus op, median ms': Number(median(overhead).toFixed(1)),
+        'ratio (goal <= 1.5)': Number(ratio.toFixed(2)),
+        'peak RSS MB (goal <= 64)': Number(hwm.toFixed(1)),
+        verdict: ratio <= 1.5 && hwm > 0 && hwm <= 64 ? 'meets the goals' : 'MISSES a goal',
+      },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { name, figures } = await benchEntrypoint(process.env.NODE24_BIN ?? join(ROOT, '.cache', 'node24', 'bin', 'node'));
+  for (const [key, value] of Object.entries(figures)) console.log(`${name}: ${key}: ${value}`);
+}
