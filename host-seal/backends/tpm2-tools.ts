@@ -21,8 +21,8 @@ export interface Tpm {
   readonly managed: boolean;
   /** Runs one tool; `input` goes to its stdin. Resolves to its stdout. */
   run(tool: string, args: string[], input?: Buffer): Promise<Buffer>;
-  /** Flushes transient objects and sessions when no resource manager does it. */
-  flush(): Promise<void>;
+  /** Flushes transient objects (and sessions, unless `objectsOnly`) when no resource manager does it. */
+  flush(objectsOnly?: boolean): Promise<void>;
 }
 
 /** Runs `body` with a TPM handle and a scratch directory; always flushes and removes the directory. */
@@ -77,9 +77,9 @@ class ToolRunner implements Tpm {
     return view(result.stdout);
   }
 
-  async flush(): Promise<void> {
+  async flush(objectsOnly = false): Promise<void> {
     if (this.managed) return;
-    await this.exec('tpm2_flushcontext', ['-t', '-l', '-s']);
+    await this.exec('tpm2_flushcontext', objectsOnly ? ['-t'] : ['-t', '-l', '-s']);
   }
 
   private exec(tool: string, args: string[], input?: Buffer) {

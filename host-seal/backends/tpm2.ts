@@ -71,7 +71,7 @@ export class Tpm2Backend implements Backend {
       await writeFile(join(tpm.dir, 'seal.priv'), Buffer.from(blob.sealed.private, 'base64'), { flag: 'wx' });
       await createPrimary(tpm);
       await tpm.run('tpm2_load', ['-C', 'primary.ctx', '-u', 'seal.pub', '-r', 'seal.priv', '-c', 'seal.ctx', '-Q']);
-      await tpm.flush();
+      await tpm.flush(true); // without a resource manager, three loaded objects fill the TPM
       const policy = blob.pcrs.length > 0 ? ['-p', `pcr:sha256:${blob.pcrs.join(',')}`] : auth ? ['-p', 'file:-'] : [];
       return tpm.run('tpm2_unseal', ['-c', 'seal.ctx', ...policy], auth);
     });
