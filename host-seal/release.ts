@@ -9,6 +9,7 @@ import { constants } from 'node:fs';
 import { lstat, open, readdir, rename, rmdir, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { execa } from 'execa';
 import { ExitCode, StackError, errnoCode } from '../src/errors.js';
 import { ensurePrivateDir, overwriteAndRemove } from './fs-safe.js';
 import { SERVICE } from './paths.js';
@@ -27,9 +28,17 @@ export function releaseMode(): number {
   return process.getuid?.() === 0 ? 0o400 : 0o000;
 }
 
-/** Creates the directory 0700 (or checks an existing one is ours) and, on Linux, that it is in RAM. */
+/**
+ * Creates the directory 0700 (or checks an existing one is ours) and, on Linux, that it is in RAM.
+ * On macOS (no RAM disk Docker Desktop can bind-mount; see README-macos.md) it is excluded from
+ * Time Machine; its `.noindex` suffix keeps Spotlight out.
+ */
 export async function prepareReleaseDir(dir: string, platform: NodeJS.Platform): Promise<void> {
   await ensurePrivateDir(dir, 'release');
+  if (platform === 'darwin') {
+    await execa('tmutil', ['addexclusion', dir], { reject: false, stdin: 'ignore' });
+    return;
+  }
   if (platform !== 'linux') return;
   const { type } = await statfs(dir);
   if (type !== TMPFS_MAGIC && type !== RAMFS_MAGIC) {

@@ -3,6 +3,7 @@
 // until the services report healthy. If compose fails to start, the released
 // files are wiped again.
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { ExitCode, StackError } from '../../src/errors.js';
 import { backend, contextOf, sealedNames } from '../backends/registry.js';
 import { compose, findCompose, waitHealthy } from '../compose.js';
@@ -19,6 +20,14 @@ export function composeEnv(dir: string, names: string[]): Record<string, string>
   return { COPILOT_BRIDGE_SECRETS_DIR: dir, ...(names.includes(DEFAULT_NAME) ? { OP_SA_TOKEN_FILE: join(dir, DEFAULT_NAME) } : {}) };
 }
 
+/** macOS keeps released tokens on disk while the stack runs (README-macos.md); say so when that disk is not encrypted. */
+async function warnWithoutFileVault(io: Io): Promise<void> {
+  const status = await execa('fdesetup', ['status'], { reject: false, stdin: 'ignore' });
+  if (/FileVault is Off/i.test(status.stdout)) {
+    io.stderr.write('up: warning: FileVault is off, so the released token sits unencrypted on disk while the stack runs; turn FileVault on (see host-seal/README-macos.md)\n');
+  }
+}
+
 export async function run(parsed: Parsed, io: Io): Promise<void> {
   const context = contextOf(io);
   const timeout = secondsOption(parsed, 'timeout', 300);
@@ -31,6 +40,7 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   const tool = await findCompose(io.env);
   const dir = releaseDir(io.env, io.platform);
   await prepareReleaseDir(dir, io.platform);
+  if (io.platform === 'darwin') await warnWithoutFileVault(io);
   const extra = composeEnv(dir, sealed.map((entry) => entry.name));
   try {
     for (const entry of sealed) {
