@@ -49,7 +49,7 @@ export function collect(file: string, args: readonly string[], options: CollectO
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({
-        exitCode: code ?? undefined,
+        exitCode: startError ? undefined : code ?? undefined,
         signal: signal ?? undefined,
         stdout: Buffer.concat(out).toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8'),
