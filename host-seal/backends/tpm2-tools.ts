@@ -3,6 +3,7 @@
 // never on argv or in the environment. Without a resource manager every tool
 // leaves its transient objects and sessions loaded, so they are flushed after
 // each operation (and once, then retried, on 0x902/0x903 from an earlier crash).
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -41,11 +42,19 @@ export async function withTpm<T>(
     });
   });
   const tpm = new ToolRunner(tcti, dir, at, env);
+  // A signal skips `finally`: remove the directory first, then die of the same signal.
+  const onSignal = (signal: NodeJS.Signals) => {
+    rmSync(dir, { recursive: true, force: true });
+    process.kill(process.pid, signal);
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const signal of signals) process.once(signal, onSignal);
   try {
     return await body(tpm);
   } finally {
     await tpm.flush().catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
+    for (const signal of signals) process.off(signal, onSignal);
   }
 }
 

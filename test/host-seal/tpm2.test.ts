@@ -219,6 +219,22 @@ t.test('a TPM that stops mid-operation: clear error, nothing half-written', asyn
   }
 });
 
+t.test('SIGTERM or Ctrl-C during a seal: the scratch directory (with the key file) is removed, nothing sealed', async (t) => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const { box, env } = await setup(t);
+    const tokenFile = join(box.root, 'token-input');
+    await writeFile(tokenFile, token, { mode: 0o600 });
+    const run = startCli(['seal'], { env, inputFile: tokenFile });
+    t.ok(toolRunningUnder(run.pid), 'a tpm2 tool started');
+    process.kill(run.pid, signal);
+    const result = await run.result;
+    t.equal(result.signal, signal, `the CLI died of ${signal}`);
+    t.same(await scratchLeftBy(run.pid), [], `${signal}: scratch directory removed`);
+    t.same(await configFiles(box.configDir), [], `${signal}: no blob and no temporary file`);
+    t.notOk(leaks(result.stdout + result.stderr, token));
+  }
+});
+
 t.test('a corrupted blob file: clear error naming the file and the fix', async (t) => {
   const { box, env } = await setup(t);
   const path = join(box.configDir, 'op-sa-token.tpm2.json');
