@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import t, { type Test } from 'tap';
 import { cli, sandbox, scratchLeftBy, startCli, type CliResult } from '../fixtures/host-seal/cli.js';
 import { fakeToken } from '../fixtures/host-seal/fake-token.js';
@@ -217,6 +218,23 @@ t.test('a TPM that stops mid-operation: clear error, nothing half-written', asyn
     else t.same(await configFiles(box.configDir), [], 'no blob and no temporary file');
     t.same(await filesHolding(box.runtime, token), [], 'no released or scratch copy in the runtime directory');
   }
+});
+
+t.test('objects another run left loaded (0x902 without a resource manager) are flushed and the step retried', async (t) => {
+  const { box, env } = await setup(t);
+  t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
+  for (let i = 0; i < 3; i += 1) {
+    await execa('tpm2_createprimary', ['-C', 'o', '-c', join(box.root, `leftover-${i}.ctx`), '-Q'], { env: { TPM2TOOLS_TCTI: env.TPM2TOOLS_TCTI } });
+  }
+  const full = await execa('tpm2_getcap', ['handles-transient'], { env: { TPM2TOOLS_TCTI: env.TPM2TOOLS_TCTI } });
+  t.equal(full.stdout.trim().split('\n').length, 3, 'the TPM holds three leftover objects');
+  const fourth = await execa('tpm2_createprimary', ['-C', 'o', '-c', join(box.root, 'fourth.ctx'), '-Q'], { env: { TPM2TOOLS_TCTI: env.TPM2TOOLS_TCTI }, reject: false });
+  t.match(fourth.stderr, /0x902/, 'and no room for another (0x902)');
+  const unsealed = await cli(['unseal'], { env });
+  t.equal(unsealed.exitCode, 0, 'unseal still works');
+  t.equal(unsealed.stdout, token);
+  const after = await execa('tpm2_getcap', ['handles-transient'], { env: { TPM2TOOLS_TCTI: env.TPM2TOOLS_TCTI } });
+  t.equal(after.stdout.trim(), '', 'and leaves no object loaded');
 });
 
 t.test('SIGTERM or Ctrl-C during a seal: the scratch directory (with the key file) is removed, nothing sealed', async (t) => {
