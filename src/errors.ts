@@ -18,6 +18,8 @@ export const ExitCode = {
   ioErr: 74,
   noPerm: 77,
   config: 78,
+  /** Interrupted by the user (Ctrl-C), as shells report SIGINT. */
+  interrupted: 130,
 } as const;
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
