@@ -13,15 +13,16 @@ import { placeReferences } from '../src/template/json-paths.js';
 import { findReferences } from '../src/template/references.js';
 import type { Log } from './log.js';
 import type { Settings } from './settings.js';
-import { dropPrivileges } from './steps/drop-privileges.js';
+import { canOpen, dropPrivileges } from './steps/drop-privileges.js';
 
 const STEP = 'verify';
 
 export function verify(settings: Settings, env: NodeJS.ProcessEnv, log: Log, out: (line: string) => void): number {
-  const identity = dropPrivileges(settings.runAs, settings.tokenFile, true);
+  const identity = dropPrivileges(settings.runAs, undefined, true);
   const secrets = new SecretSet(renderedSecrets(settings.template, env.COPILOT_BRIDGE_CONFIG || settings.output));
   log.guard(secrets);
   const findings: string[] = [];
+  if (identity.dropped && canOpen(settings.tokenFile)) findings.push(`leak: the token file ${settings.tokenFile} is readable by uid ${identity.uid}`);
   let processes = 0;
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)) {
     const environ = readable(`/proc/${pid}/environ`);

@@ -64,7 +64,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 function report(error: unknown, io: Io): number {
   if (isStackError(error)) {
     io.stderr.write(`copilot-bridge-seal: ${error.oneLine()}\n`);
-    return error.code === 'interrupted' ? 130 : error.exitCode;
+    return error.code === 'interrupted' ? ExitCode.interrupted : error.exitCode;
   }
   const what = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown failure';
   io.stderr.write(`copilot-bridge-seal: internal error (${what.slice(0, 200)}); please report it\n`);

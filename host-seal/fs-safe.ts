@@ -1,10 +1,9 @@
 // File operations for secret-adjacent files: private directories that are
 // really ours, atomic replacement (a reader sees the old file or the new one,
 // never half of one), and overwrite-then-unlink for released tokens.
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { chmod, lstat, mkdir, open, unlink } from 'node:fs/promises';
+import { writeFileAtomic as writeFileAtomicSync } from '../src/fs/atomic-write.js';
 import { ExitCode, StackError, errnoCode } from '../src/errors.js';
 
 /** Creates `dir` (and parents) as 0700, or checks that an existing one is a directory we own, then makes it 0700. */
@@ -22,31 +21,9 @@ export async function ensurePrivateDir(dir: string, step: string): Promise<void>
   if ((info.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
 }
 
-/** Writes `data` to `path` with `mode` through a temporary file and a rename; removes the temporary file on failure. */
+/** Atomic replacement, shared with the entrypoint (src/fs/atomic-write.ts). */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
-    try {
-      await handle.writeFile(data);
-      await handle.chmod(mode);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-  await syncDir(dirname(path));
-}
-
-/** Makes a rename durable; best effort (some file systems refuse to fsync a directory). */
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY).catch(() => undefined);
-  await handle?.sync().catch(() => undefined);
-  await handle?.close();
+  writeFileAtomicSync(path, data, mode);
 }
 
 /** Overwrites a regular file with zeros, syncs, then unlinks it. Absent files count as removed. */

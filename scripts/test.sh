@@ -9,6 +9,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 npm run build
+npm run typecheck
 NODE24_BIN=$(bash scripts/ensure-node24.sh)
 export NODE24_BIN
 exec npx tap "$@"

@@ -23,7 +23,8 @@ const fail = (code: string, message: string, exitCode: typeof ExitCode[keyof typ
   throw new StackError(code, message, { step: STEP, exitCode, cause });
 };
 
-export function dropPrivileges(runAs: string | undefined, tokenFile: string, allowNoDrop: boolean): Identity {
+/** Switches to the bridge's user; with `tokenFile`, also proves that the token file can no longer be opened. */
+export function dropPrivileges(runAs: string | undefined, tokenFile: string | undefined, allowNoDrop: boolean): Identity {
   const uid = process.getuid!();
   if (uid !== 0) return stayUnprivileged(uid, runAs, tokenFile, allowNoDrop);
   const spec = runAs ?? DEFAULT_RUN_AS;
@@ -43,19 +44,19 @@ export function dropPrivileges(runAs: string | undefined, tokenFile: string, all
     fail('drop-incomplete', `after switching to ${spec} the process ids are ${ids.join(',')}; refusing to continue`);
   }
   if (canRegainRoot()) fail('drop-reversible', `after switching to ${spec} the process could become root again; refusing to continue`);
-  if (canOpen(tokenFile)) {
+  if (tokenFile !== undefined && canOpen(tokenFile)) {
     fail('token-readable', `uid ${target.uid} can still read ${tokenFile}; release it readable by root only (\`npm run up\` does) so the bridge cannot read it`);
   }
   return { uid: target.uid, gid: target.gid, name: target.name, home: target.home, dropped: true };
 }
 
-function stayUnprivileged(uid: number, runAs: string | undefined, tokenFile: string, allowNoDrop: boolean): Identity {
+function stayUnprivileged(uid: number, runAs: string | undefined, tokenFile: string | undefined, allowNoDrop: boolean): Identity {
   const self = resolveRunAs(`${uid}:${process.getgid!()}`);
   if (runAs !== undefined) {
     const wanted = resolveRunAs(runAs);
     if (!wanted || wanted.uid !== uid) fail('not-root', `started as uid ${uid}, not root, so cannot switch to BRIDGE_RUN_AS=${runAs}; start the container as root (the default)`);
   }
-  if (!allowNoDrop && canOpen(tokenFile)) {
+  if (!allowNoDrop && tokenFile !== undefined && canOpen(tokenFile)) {
     fail('not-root', `started as uid ${uid}, not root: the bridge would be able to read ${tokenFile}; start as root so privileges can be dropped (BRIDGE_ALLOW_NO_DROP=1 accepts this for development)`);
   }
   return { uid, gid: process.getgid!(), name: undefined, home: self?.home, dropped: false };
@@ -75,7 +76,8 @@ function canRegainRoot(): boolean {
   }
 }
 
-function canOpen(file: string): boolean {
+/** Whether this process can open the file for reading. */
+export function canOpen(file: string): boolean {
   try {
     closeSync(openSync(file, 'r'));
     return true;

@@ -33,7 +33,7 @@ export function canExec(supervise: boolean): boolean {
 /** Execs (never returns) or supervises (returns the child's exit status). */
 export async function launch(target: Launch & { file: string }, mode: 'exec' | 'supervise', secrets: SecretSet, log: Log): Promise<number> {
   if (mode === 'supervise') {
-    log.info(STEP, `supervising ${target.argv.join(' ')} (output redacted)`);
+    log.info('supervise', `running ${target.argv.join(' ')} (output redacted)`);
     return supervise(target, secrets, log);
   }
   log.info(STEP, `exec ${target.argv.join(' ')}`);

@@ -35,7 +35,10 @@ export function readToken(file: string): string {
   } catch (error) {
     const code = errnoCode(error);
     if (code === 'EACCES' || code === 'EPERM') {
-      return fail('token-unreadable', `${file} is not readable by uid ${process.getuid?.()}; the entrypoint must start as root (the default)`, ExitCode.noPerm, error);
+      const fix = process.getuid?.() === 0
+        ? 'release it owned by root (`npm run up` does) or give the container the DAC_READ_SEARCH capability'
+        : 'the entrypoint must start as root (the default)';
+      return fail('token-unreadable', `${file} is not readable by uid ${process.getuid?.()}; ${fix}`, ExitCode.noPerm, error);
     }
     return fail('token-unreadable', `cannot open ${file} (${code ?? 'error'}); check the secret mount`, ExitCode.noInput, error);
   }

@@ -3,6 +3,7 @@
 // Service `copilot-bridge-stack`, account NAME. Non-secret metadata (sealed-at,
 // fingerprint) sits next to the tpm2 files so `status` never touches the store.
 import { readFile, unlink } from 'node:fs/promises';
+import { unlinkIfExists } from '../../src/fs/atomic-write.js';
 import { ExitCode, StackError, errnoCode, type ExitCodeValue } from '../../src/errors.js';
 import { tokenFingerprint } from '../../src/secrets/token.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs-safe.js';
@@ -61,13 +62,7 @@ export class KeychainBackend implements Backend {
 
   async forget(name: string): Promise<boolean> {
     const deleted = await native('forget', name, async () => (await item(name)).deleteCredential());
-    try {
-      await unlink(keychainMetaPath(this.context.configDir, name));
-      return true;
-    } catch (error) {
-      if (errnoCode(error) === 'ENOENT') return deleted;
-      throw error;
-    }
+    return unlinkIfExists(keychainMetaPath(this.context.configDir, name)) || deleted;
   }
 }
 

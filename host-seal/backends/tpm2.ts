@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { unlinkIfExists } from '../../src/fs/atomic-write.js';
 import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
 import { tokenFingerprint } from '../../src/secrets/token.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs-safe.js';
@@ -99,13 +100,7 @@ export class Tpm2Backend implements Backend {
   }
 
   async forget(name: string): Promise<boolean> {
-    try {
-      await unlink(tpm2BlobPath(this.context.configDir, name));
-      return true;
-    } catch (error) {
-      if (errnoCode(error) === 'ENOENT') return false;
-      throw error;
-    }
+    return unlinkIfExists(tpm2BlobPath(this.context.configDir, name));
   }
 
   private async read(name: string, step: string): Promise<Tpm2Blob | undefined> {

@@ -1,8 +1,10 @@
 // Writes a file so that it is either absent or complete: a fresh temp file in
-// the same directory (O_EXCL, O_NOFOLLOW, mode 0600 from the start), fsync,
-// then rename over the target. rename(2) replaces a symlink at the target
-// rather than following it.
-import { closeSync, constants, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+// the same directory (O_EXCL, O_NOFOLLOW, the mode set from the start and
+// again with fchmod so that the umask cannot change it), fsync, rename over
+// the target, fsync of the directory. rename(2) replaces a symlink at the
+// target rather than following it.
+import { closeSync, constants, fchmodSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { errnoCode } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 
@@ -15,6 +17,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+    fchmodSync(fd, mode);
     fsyncSync(fd);
   } catch (error) {
     closeSync(fd);
@@ -26,6 +29,32 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 
     renameSync(temp, file);
   } catch (error) {
     unlinkSync(temp);
+    throw error;
+  }
+  syncDirectory(dirname(file));
+}
+
+/** Makes a rename durable; best effort (some file systems refuse to fsync a directory). */
+function syncDirectory(dir: string): void {
+  try {
+    const fd = openSync(dir, constants.O_RDONLY);
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // tmpfs and some others: nothing to make durable.
+  }
+}
+
+/** Unlinks a file; false when it was already absent. */
+export function unlinkIfExists(file: string): boolean {
+  try {
+    unlinkSync(file);
+    return true;
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return false;
     throw error;
   }
 }

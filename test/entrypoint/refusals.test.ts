@@ -52,7 +52,7 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'token file unreadable', exit: 77, message: /token: .* is not readable by uid 0; the entrypoint must start as root/,
+    name: 'token file unreadable', exit: 77, message: /token: .* is not readable by uid 0; release it owned by root \(`npm run up` does\) or give the container the DAC_READ_SEARCH capability/,
     setup: (s) => (chmodSync(s.tokenFile, 0o000), { prefix: ['setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--'] }),
   },
   {

@@ -1,13 +1,13 @@
 // `verify` (the HEALTHCHECK) against real processes and real log files, and
 // the wait for dependencies against a real HTTP server that comes up late.
-import { appendFileSync, chownSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { assertNoSecrets } from '../helpers/no-secrets.js';
 import { BRIDGE_UID, execa, runEntrypoint, scenario, startEntrypoint, waitForFile } from '../helpers/scenario.js';
 
-async function runningBridge(t: Parameters<Parameters<typeof t.test>[1]>[0], extra: Record<string, string> = {}) {
+async function runningBridge(t: Test, extra: Record<string, string> = {}) {
   const s = scenario(t);
   const child = startEntrypoint({ ...s.env, BRIDGE_SUPERVISE: '1', ...extra });
   t.teardown(async () => {
@@ -48,6 +48,15 @@ t.test("verify: a secret (base64) in the bridge's log file is a leak", async (t)
   const run = await runEntrypoint({ ...s.env, COPILOT_BRIDGE_CONFIG: s.output }, ['verify']);
   t.equal(run.exitCode, 1, run.stderr);
   t.match(run.stdout, /leak: .*copilot-bridge\.log holds \$\.platforms\.mattermost\.bots\.admin\.token \(base64\)/);
+  assertNoSecrets(t, 'stdout', run.stdout, s.secrets());
+});
+
+t.test('verify: a token file the bridge user can read is a leak', async (t) => {
+  const s = await runningBridge(t);
+  chmodSync(s.tokenFile, 0o644);
+  const run = await runEntrypoint({ ...s.env, COPILOT_BRIDGE_CONFIG: s.output }, ['verify']);
+  t.equal(run.exitCode, 1, run.stderr);
+  t.match(run.stdout, /^leak: the token file .*op_sa_token is readable by uid 65534$/m);
   assertNoSecrets(t, 'stdout', run.stdout, s.secrets());
 });
 
