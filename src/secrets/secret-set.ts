@@ -57,27 +57,49 @@ export class SecretSet {
 
   /** the first secret found in the text (any variant), or undefined; never returns the value */
   find(haystack: string | Uint8Array): SecretHit | undefined {
-    let found: SecretHit | undefined;
-    compile(this.needles).matcher.scan(toBytes(haystack), 0, Infinity, (id) => {
-      found = { ...this.#owners[id]![0]! };
-      return true;
-    });
-    return found;
+    const [id] = this.#matchingIds(haystack, true);
+    return id === undefined ? undefined : { ...this.#owners[id]![0]! };
   }
 
   /** every distinct hit */
   findAll(haystack: string | Uint8Array): SecretHit[] {
-    const ids = new Set<number>();
-    compile(this.needles).matcher.scan(toBytes(haystack), 0, Infinity, (id) => {
-      ids.add(id);
-    });
+    const ids = this.#matchingIds(haystack, false);
     const hits = new Map<string, SecretHit>();
     for (const id of ids) {
       for (const hit of this.#owners[id]!) hits.set(JSON.stringify([hit.label, hit.encoding]), { ...hit });
     }
     return [...hits.values()];
   }
+
+  /** Ids of the needles that occur in the haystack (the first one only, when `first`). */
+  #matchingIds(haystack: string | Uint8Array, first: boolean): number[] {
+    const bytes = toBytes(haystack);
+    const ids: number[] = [];
+    if (this.needles.length * bytes.length <= DIRECT_SCAN_LIMIT) {
+      const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      let leftmost = Infinity;
+      for (let id = 0; id < this.needles.length; id++) {
+        const at = buffer.indexOf(this.needles[id]!);
+        if (at === -1) continue;
+        if (!first) ids.push(id);
+        else if (at < leftmost) [leftmost, ids[0]] = [at, id];
+      }
+      return ids;
+    }
+    compile(this.needles).matcher.scan(bytes, 0, Infinity, (id) => {
+      ids.push(id);
+      return first;
+    });
+    return [...new Set(ids)];
+  }
 }
+
+/**
+ * Below this many needle-bytes of work, searching each needle natively
+ * (Buffer#includes) is cheaper than building the matcher's tables: the
+ * entrypoint's checks of an environment and a few log lines never build them.
+ */
+const DIRECT_SCAN_LIMIT = 1 << 20;
 
 function toBytes(haystack: string | Uint8Array): Uint8Array {
   return typeof haystack === 'string' ? Buffer.from(haystack, 'utf8') : haystack;
