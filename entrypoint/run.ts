@@ -31,7 +31,7 @@ export async function start(settings: Settings, env: NodeJS.ProcessEnv, log: Log
   checkOutputOnRam(settings.output);
   // 4-5. Render with op inject (the token in op's environment alone) and validate.
   const rendered = await render({ ...settings, token, env, timeoutMs: settings.opTimeoutMs, mask: (text) => redact(tokenOnly, text) });
-  const secrets = new SecretSet([{ label: TOKEN_LABEL, value: token }, ...rendered.secrets]);
+  const secrets = tokenOnly.with(rendered.secrets);
   log.guard(secrets);
   for (const short of secrets.short) log.warn('render', `the secret at ${short.label} is shorter than 8 characters: it is too short to mask and leak checks skip it`);
   // 7. Drop privileges for good; the token file is unreadable from here on.

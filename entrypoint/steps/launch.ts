@@ -3,8 +3,6 @@
 // resident; the container's init (compose `init: true`) reaps and, with
 // TINI_KILL_PROCESS_GROUP=1, signals the whole group. Supervise mode (older
 // runtimes, or BRIDGE_SUPERVISE=1): see supervise.ts.
-import { realpathSync } from 'node:fs';
-import { basename } from 'node:path';
 import { ExitCode, StackError } from '../../src/errors.js';
 import { whichCommand } from '../../src/process/which.js';
 import type { SecretSet } from '../../src/secrets/secret-set.js';
@@ -37,10 +35,9 @@ export async function launch(target: Launch & { file: string }, mode: 'exec' | '
     return supervise(target, secrets, log);
   }
   log.info(STEP, `exec ${target.argv.join(' ')}`);
-  const reset = signalResetter();
-  const [file, argv] = reset ? [reset, ['env', '--default-signal', '--', target.file, ...target.argv.slice(1)]] : [target.file, target.argv];
+  restoreDefaultSignals();
   try {
-    process.execve!(file, argv, target.env);
+    process.execve!(target.file, target.argv, target.env);
   } catch (error) {
     throw new StackError('exec-failed', `could not exec ${target.file} (${(error as Error).message})`, { step: STEP, exitCode: ExitCode.software, cause: error });
   }
@@ -49,13 +46,12 @@ export async function launch(target: Launch & { file: string }, mode: 'exec' | '
 
 /**
  * Node ignores SIGPIPE and SIGXFSZ, and an exec'd program inherits ignored
- * signals; GNU env's --default-signal restores them on the way to the bridge.
+ * signals. Adding and removing a listener makes libuv reset each to SIG_DFL.
  */
-function signalResetter(): string | undefined {
-  try {
-    const real = realpathSync('/usr/bin/env');
-    return basename(real) === 'env' ? '/usr/bin/env' : undefined;
-  } catch {
-    return undefined;
+function restoreDefaultSignals(): void {
+  const ignore = () => undefined;
+  for (const signal of ['SIGPIPE', 'SIGXFSZ'] as const) {
+    process.on(signal, ignore);
+    process.off(signal, ignore);
   }
 }

@@ -5,14 +5,14 @@
 // target rather than following it.
 import { closeSync, constants, fchmodSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { errnoCode } from '../errors.js';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../process/random.js';
 import { basename, dirname, join } from 'node:path';
 
 const tempPrefix = (file: string) => `.${basename(file)}.`;
 
 /** Writes `data` to `file` atomically with the given mode; the caller owns the process's uid. */
 export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): void {
-  const temp = join(dirname(file), `${tempPrefix(file)}${randomBytes(6).toString('hex')}.tmp`);
+  const temp = join(dirname(file), `${tempPrefix(file)}${randomHex(6)}.tmp`);
   const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;

@@ -4,7 +4,7 @@
 // work from this one list, so they cannot disagree about what a secret is.
 // Nothing here returns or prints a value: hits carry labels and encodings.
 import { compile } from '../redact/compiled.js';
-import { codePointLength, MIN_MASK_LENGTH, secretVariants } from './variants.js';
+import { secretVariants, tooShortToMask } from './variants.js';
 
 /** A secret and where it came from; the label names a place, never the value. */
 export interface LabeledSecret {
@@ -26,14 +26,15 @@ export class SecretSet {
   readonly needles: readonly Buffer[];
   /** For each needle, every secret and encoding it stands for (the same bytes can be two secrets). */
   readonly #owners: readonly SecretHit[][];
+  readonly #byBytes: ReadonlyMap<string, number>;
 
-  constructor(secrets: Iterable<LabeledSecret>) {
-    const short: LabeledSecret[] = [];
-    const needles: Buffer[] = [];
-    const owners: SecretHit[][] = [];
-    const byBytes = new Map<string, number>();
+  constructor(secrets: Iterable<LabeledSecret>, base?: SecretSet) {
+    const short: LabeledSecret[] = [...(base?.short ?? [])];
+    const needles: Buffer[] = [...(base?.needles ?? [])];
+    const owners: SecretHit[][] = base ? base.#owners.map((hits) => [...hits]) : [];
+    const byBytes = new Map<string, number>(base ? base.#byBytes : []);
     for (const { label, value } of secrets) {
-      if (codePointLength(value) < MIN_MASK_LENGTH) {
+      if (tooShortToMask(value)) {
         short.push(Object.freeze({ label, value }));
         continue;
       }
@@ -53,6 +54,12 @@ export class SecretSet {
     this.short = Object.freeze(short);
     this.needles = Object.freeze(needles);
     this.#owners = owners;
+    this.#byBytes = byBytes;
+  }
+
+  /** This set plus more secrets, without computing this set's variants again. */
+  with(secrets: Iterable<LabeledSecret>): SecretSet {
+    return new SecretSet(secrets, this);
   }
 
   /** the first secret found in the text (any variant), or undefined; never returns the value */

@@ -2,7 +2,6 @@
 // base64url-encoded JSON (about 850 characters). Checked before the token is
 // used or sealed, so that a wrong file or a pasted note fails early. Errors
 // describe what was expected, never what was found.
-import { createHash } from 'node:crypto';
 import { ExitCode, StackError } from '../errors.js';
 
 const TOKEN_PATTERN = /^ops_[A-Za-z0-9_-]+={0,2}$/;
@@ -42,9 +41,4 @@ export function assertTokenShape(token: string, step?: string): void {
   if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) {
     fail('the token body decodes to JSON that is not an object');
   }
-}
-
-/** A short, non-reversible fingerprint for status tables: the first 12 hex digits of SHA-256. */
-export function tokenFingerprint(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex').slice(0, 12);
 }

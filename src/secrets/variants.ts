@@ -20,6 +20,11 @@ export function codePointLength(text: string): number {
   return n;
 }
 
+/** Whether `text` is too short to mask; counts code points only when UTF-16 length leaves it open. */
+export function tooShortToMask(text: string): boolean {
+  return text.length < 2 * MIN_MASK_LENGTH && codePointLength(text) < MIN_MASK_LENGTH;
+}
+
 // PEM armor lines ("-----BEGIN PRIVATE KEY-----") are public, identical in
 // every key, and would mask the headers of certificates: not a line variant.
 const PEM_ARMOR = /^-----(BEGIN|END) [A-Z0-9 ]+-----$/;
@@ -48,6 +53,24 @@ export function percentEncode(bytes: Uint8Array, form = false): string {
   return out;
 }
 
+/** URL and form encodings: native encodeURIComponent, or the byte-wise path for text it refuses (lone surrogates). */
+function urlForms(secret: string, bytes: Uint8Array): Variant[] {
+  let url: string;
+  try {
+    url = encodeURIComponent(secret);
+  } catch {
+    return [
+      { encoding: 'url', text: percentEncode(bytes) },
+      { encoding: 'form', text: percentEncode(bytes, true) },
+    ];
+  }
+  const form = url.replace(/[!'()~]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase()).replace(/%20/g, '+');
+  return [
+    { encoding: 'url', text: url },
+    { encoding: 'form', text: form },
+  ];
+}
+
 const hex4 = (char: string): string => char.charCodeAt(0).toString(16).padStart(4, '0');
 
 /** JSON string escapes without the quotes, in the flavours that common encoders write. */
@@ -73,14 +96,13 @@ export function secretVariants(secret: string): Variant[] {
     for (const line of lines) if (!PEM_ARMOR.test(line)) candidates.push({ encoding: 'line', text: line });
   }
   candidates.push(...jsonForms(secret));
-  candidates.push({ encoding: 'url', text: percentEncode(bytes) });
-  candidates.push({ encoding: 'form', text: percentEncode(bytes, true) });
+  candidates.push(...urlForms(secret, bytes));
   for (const encoding of ['base64', 'base64url'] as const) {
     for (const lead of [0, 1, 2]) candidates.push({ encoding, text: base64Aligned(bytes, lead, encoding) });
   }
   const seen = new Set<string>();
   return candidates.filter(({ text }) => {
-    if (codePointLength(text) < MIN_MASK_LENGTH || seen.has(text)) return false;
+    if (tooShortToMask(text) || seen.has(text)) return false;
     seen.add(text);
     return true;
   });

@@ -3,7 +3,7 @@
 // no secret can contain by chance, op renders the wrapped template, and the
 // markers are cut out again. The values are what the leak checks search for;
 // the unwrapped text is the rendered file.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../process/random.js';
 import { ExitCode, StackError } from '../errors.js';
 import type { Reference } from './references.js';
 
@@ -25,7 +25,7 @@ const close = (nonce: string, i: number) => `:${i}:${nonce}\u27e7`;
 
 /** Wraps each reference in nonce markers. */
 export function wrapReferences(template: string, references: readonly Reference[]): Markers {
-  const nonce = randomBytes(12).toString('hex');
+  const nonce = randomHex(12);
   let wrapped = '';
   let at = 0;
   for (const r of references) {

@@ -80,3 +80,14 @@ t.test('every variant is long enough, and none appears twice', async (t) => {
     'an ASCII-safe secret: raw, and base64 (standard and URL alphabets agree here)',
   );
 });
+
+t.test('URL and form forms agree with the byte-wise encoder, also for text encodeURIComponent refuses', async (t) => {
+  for (const secret of ["a b!c'd(e)f~g*h-i_j.k/l?m=n&o", 'pässwörd 秘密 😀 +%', 'lone \ud800 surrogate x']) {
+    const forms = Object.fromEntries(secretVariants(secret).map((v) => [v.encoding, v.text]));
+    const bytes = Buffer.from(secret, 'utf8');
+    const url = percentEncode(bytes);
+    const form = percentEncode(bytes, true);
+    if (url !== secret) t.equal(forms.url, url, `url form of #${secret.length}`);
+    if (form !== secret && form !== url) t.equal(forms.form, form, `form form of #${secret.length}`);
+  }
+});
