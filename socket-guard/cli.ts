@@ -1,0 +1,39 @@
+// docker-socket-guard's edge: settings from the environment, start listening,
+// stop on SIGTERM/SIGINT. Failures map to one line and a documented exit code.
+import { ExitCode, isStackError } from '../src/errors.js';
+import { BASE_ROUTES } from '../src/guard/policy.js';
+import { createGuard } from './server.js';
+import { readGuardSettings } from './settings.js';
+
+export async function cli(env: NodeJS.ProcessEnv): Promise<number> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  let settings;
+  try {
+    settings = readGuardSettings(env);
+  } catch (error) {
+    if (isStackError(error)) {
+      log(`docker-socket-guard: ${error.oneLine()}`);
+      return error.exitCode;
+    }
+    throw error;
+  }
+  const server = createGuard(settings, BASE_ROUTES, log);
+  const listening = await new Promise<boolean>((resolve) => {
+    server.once('error', (error: Error & { code?: string }) => {
+      log(`docker-socket-guard: cannot listen on ${settings.host}:${settings.port} (${error.code ?? error.message}); check GUARD_LISTEN`);
+      resolve(false);
+    });
+    server.listen(settings.port, settings.host, () => resolve(true));
+  });
+  if (!listening) return ExitCode.unavailable;
+  log(`docker-socket-guard: listening on ${settings.host}:${settings.port}, forwarding allowed calls to ${settings.dockerSocket}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return ExitCode.ok;
+}

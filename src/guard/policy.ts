@@ -1,0 +1,59 @@
+// What the guard lets through: an allow list of routes (method, path pattern,
+// query keys), everything else refused. A route may check and rewrite the
+// request before it is forwarded (the agents' policy adds container creation
+// with a body check); the base policy allows only what a health check and a
+// watcher need: ping, version and events.
+import { Refusal } from './refusal.js';
+import type { Target } from './request-path.js';
+
+export interface GuardRequest {
+  method: string;
+  target: Target;
+  /** The whole body, already read (size-limited), or undefined when there was none. */
+  body: Buffer | undefined;
+}
+
+/** What goes upstream: the canonical path (version prefix and query re-attached) and body. */
+export interface Forward {
+  method: string;
+  path: string;
+  body: Buffer | undefined;
+}
+
+export interface Route {
+  /** The rule's name, reported with refusals and in logs. */
+  name: string;
+  methods: readonly string[];
+  path: RegExp;
+  /** Query keys the daemon may see; others are refused. */
+  query: readonly string[];
+  /** Checks and rewrites; default: forward as is, without a body. */
+  review?: (request: GuardRequest, match: RegExpExecArray) => Promise<Forward> | Forward;
+}
+
+export const BASE_ROUTES: readonly Route[] = [
+  { name: 'ping', methods: ['GET', 'HEAD'], path: /^\/_ping$/, query: [] },
+  { name: 'version', methods: ['GET'], path: /^\/version$/, query: [] },
+  { name: 'events', methods: ['GET'], path: /^\/events$/, query: ['since', 'until', 'filters'] },
+];
+
+/** Finds the route for a request and reviews it; throws a Refusal otherwise. */
+export async function review(routes: readonly Route[], request: GuardRequest): Promise<Forward> {
+  for (const route of routes) {
+    const match = route.path.exec(request.target.path);
+    if (!match || !route.methods.includes(request.method)) continue;
+    for (const key of request.target.query.keys()) {
+      if (!route.query.includes(key)) throw new Refusal(`${route.name}-query`, `the query parameter '${key}' is not allowed for ${route.name}`);
+    }
+    if (route.review) return route.review(request, match);
+    if (request.body && request.body.length > 0) throw new Refusal(`${route.name}-body`, `${route.name} takes no request body`);
+    return { method: request.method, path: upstreamPath(request.target), body: undefined };
+  }
+  throw new Refusal('default-deny', `${request.method} ${request.target.path} is not an allowed Docker API call`);
+}
+
+/** The path to send upstream: version prefix, path and the (already checked) query. */
+export function upstreamPath(target: Target): string {
+  const query = target.query.toString();
+  return `${target.version}${target.path}${query ? `?${query}` : ''}`;
+}
