@@ -1,7 +1,9 @@
 // docker-socket-guard's edge: settings from the environment, start listening,
 // stop on SIGTERM/SIGINT. Failures map to one line and a documented exit code.
 import { ExitCode, isStackError } from '../src/errors.js';
+import { agentRoutes } from '../src/guard/agent-routes.js';
 import { BASE_ROUTES } from '../src/guard/policy.js';
+import { dockerGet } from './upstream.js';
 import { createGuard } from './server.js';
 import { readGuardSettings } from './settings.js';
 
@@ -17,7 +19,8 @@ export async function cli(env: NodeJS.ProcessEnv): Promise<number> {
     }
     throw error;
   }
-  const server = createGuard(settings, BASE_ROUTES, log);
+  const routes = settings.agents ? agentRoutes(settings.agents, dockerGet(settings.dockerSocket)) : BASE_ROUTES;
+  const server = createGuard(settings, routes, log);
   const listening = await new Promise<boolean>((resolve) => {
     server.once('error', (error: Error & { code?: string }) => {
       log(`docker-socket-guard: cannot listen on ${settings.host}:${settings.port} (${error.code ?? error.message}); check GUARD_LISTEN`);
@@ -26,7 +29,8 @@ export async function cli(env: NodeJS.ProcessEnv): Promise<number> {
     server.listen(settings.port, settings.host, () => resolve(true));
   });
   if (!listening) return ExitCode.unavailable;
-  log(`docker-socket-guard: listening on ${settings.host}:${settings.port}, forwarding allowed calls to ${settings.dockerSocket}`);
+  const scope = settings.agents ? `agent calls of project ${settings.agents.project}` : 'ping, version and events';
+  log(`docker-socket-guard: listening on ${settings.host}:${settings.port}, forwarding ${scope} to ${settings.dockerSocket}`);
   await new Promise<void>((resolve) => {
     const stop = () => {
       server.close(() => resolve());

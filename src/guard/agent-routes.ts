@@ -1,0 +1,112 @@
+// The routes the agent commands need, on top of the base policy. Containers
+// are reached only when they carry this stack's agent labels: the guard asks
+// the daemon first, then forwards the action by the container's full id (so
+// a name cannot be re-bound in between). Creation goes through the body
+// policy; volumes only by the agents' name pattern, local driver, no options.
+import { AGENT_LABEL, agentFromContainerName, PROJECT_LABEL, reviewCreateBody, type AgentPolicy } from './create-policy.js';
+import { canonicalObject, isStringMap } from './fields.js';
+import { BASE_ROUTES, upstreamPath, type Forward, type GuardRequest, type Route } from './policy.js';
+import { Refusal } from './refusal.js';
+import { parseStrictJson, stringifyJson } from './strict-json.js';
+
+/** Asks the Docker daemon (GET) and returns its status and JSON body. */
+export type Upstream = (path: string) => Promise<{ status: number; json: unknown }>;
+
+const ID = '([A-Za-z0-9][A-Za-z0-9_.-]*)';
+
+export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
+  const volumeName = new RegExp(`^${policy.project.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-agent-[a-z0-9][a-z0-9-]{0,30}-home$`);
+  const ownContainer = async (request: GuardRequest, id: string, action: string): Promise<Forward> => {
+    const { status, json } = await upstream(`/containers/${id}/json`);
+    const info = json as { Id?: string; Config?: { Labels?: Record<string, string> } };
+    const labels = info?.Config?.Labels ?? {};
+    if (status !== 200 || !info.Id || labels[PROJECT_LABEL] !== policy.project || !labels[AGENT_LABEL]) {
+      throw new Refusal('not-an-agent', `${id} is not an agent container of ${policy.project}`);
+    }
+    if (request.body?.length) throw new Refusal(`${action}-body`, `${action} takes no request body`);
+    const path = request.target.path.replace(`/containers/${id}`, `/containers/${info.Id}`);
+    return { method: request.method, path: upstreamPath({ ...request.target, path }), body: undefined };
+  };
+  const container = (name: string, methods: string[], suffix: string, query: string[]): Route => ({
+    name,
+    methods,
+    path: new RegExp(`^/containers/${ID}${suffix}$`),
+    query,
+    review: (request, match) => ownContainer(request, match[1]!, name),
+  });
+  return [
+    ...BASE_ROUTES,
+    {
+      name: 'container-list',
+      methods: ['GET'],
+      path: /^\/containers\/json$/,
+      query: ['all', 'filters', 'limit'],
+      review: (request) => {
+        const filters = parseStrictJson(request.target.query.get('filters') ?? '{}');
+        const checked = canonicalObject(filters, { label: (v) => v, name: (v) => v, status: (v) => v, health: (v) => v }, {}, 'filters');
+        const labels = checked.get('label');
+        const list = Array.isArray(labels) ? labels.filter((l): l is string => typeof l === 'string') : [];
+        checked.set('label', [...list, `${PROJECT_LABEL}=${policy.project}`, AGENT_LABEL]);
+        const query = new URLSearchParams(request.target.query);
+        query.set('filters', stringifyJson(checked));
+        return { method: 'GET', path: upstreamPath({ ...request.target, query }), body: undefined };
+      },
+    },
+    {
+      name: 'container-create',
+      methods: ['POST'],
+      path: /^\/containers\/create$/,
+      query: ['name'],
+      review: (request) => {
+        const agent = agentFromContainerName(policy, request.target.query.get('name'));
+        const body = reviewCreateBody(policy, agent, parseStrictJson(request.body?.toString('utf8') ?? ''));
+        return { method: 'POST', path: upstreamPath(request.target), body: Buffer.from(stringifyJson(body)) };
+      },
+    },
+    container('container-inspect', ['GET'], '/json', []),
+    container('container-start', ['POST'], '/start', []),
+    container('container-stop', ['POST'], '/stop', ['t']),
+    container('container-restart', ['POST'], '/restart', ['t']),
+    container('container-wait', ['POST'], '/wait', ['condition']),
+    container('container-logs', ['GET'], '/logs', ['stdout', 'stderr', 'follow', 'tail', 'timestamps', 'since']),
+    container('container-remove', ['DELETE'], '', ['force', 'v']),
+    {
+      name: 'volume-create',
+      methods: ['POST'],
+      path: /^\/volumes\/create$/,
+      query: [],
+      review: (request) => {
+        const body = canonicalObject(parseStrictJson(request.body?.toString('utf8') ?? ''), {
+          Name: (v, where) => {
+            if (typeof v !== 'string' || !volumeName.test(v)) throw new Refusal('volume-name', `${where} must be ${policy.project}-agent-NAME-home`);
+            return v;
+          },
+          Driver: (v, where) => {
+            if (v !== 'local') throw new Refusal('volume-driver', `${where} must be local`);
+            return v;
+          },
+          DriverOpts: isStringMap((key, _value, where) => {
+            throw new Refusal('volume-driver', `${where} must be empty (no bind or device options): '${key.slice(0, 20)}'`);
+          }),
+          Labels: isStringMap(),
+        }, {}, '$');
+        if (!body.has('Name')) throw new Refusal('volume-name', '$.Name is required');
+        const labels = body.get('Labels');
+        if (!(labels instanceof Map) || labels.get(PROJECT_LABEL) !== policy.project) throw new Refusal('labels', `$.Labels must carry ${PROJECT_LABEL}=${policy.project}`);
+        return { method: 'POST', path: upstreamPath(request.target), body: Buffer.from(stringifyJson(body)) };
+      },
+    },
+    ...(['GET', 'DELETE'] as const).map((method): Route => ({
+      name: method === 'GET' ? 'volume-inspect' : 'volume-remove',
+      methods: [method],
+      path: /^\/volumes\/([A-Za-z0-9][A-Za-z0-9_.-]*)$/,
+      query: method === 'DELETE' ? ['force'] : [],
+      review: (request, match) => {
+        if (!volumeName.test(match[1]!)) throw new Refusal('volume-name', `only ${policy.project}-agent-NAME-home volumes`);
+        if (request.body?.length) throw new Refusal('volume-body', 'no request body');
+        return { method, path: upstreamPath(request.target), body: undefined };
+      },
+    })),
+  ];
+}
+
