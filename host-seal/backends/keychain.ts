@@ -5,7 +5,7 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { unlinkIfExists } from '../../src/fs/atomic-write.js';
 import { ExitCode, StackError, errnoCode, type ExitCodeValue } from '../../src/errors.js';
-import { tokenFingerprint } from '../../src/secrets/token.js';
+import { tokenFingerprint } from '../../src/secrets/fingerprint.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs-safe.js';
 import { SERVICE, keychainMetaPath } from '../paths.js';
 import type { Backend, BackendContext, SealedRecord } from './backend.js';

@@ -7,7 +7,7 @@ import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { unlinkIfExists } from '../../src/fs/atomic-write.js';
 import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
-import { tokenFingerprint } from '../../src/secrets/token.js';
+import { tokenFingerprint } from '../../src/secrets/fingerprint.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs-safe.js';
 import { tpm2BlobPath } from '../paths.js';
 import type { Backend, BackendContext, SealOptions, SealedRecord, UnsealOptions } from './backend.js';
