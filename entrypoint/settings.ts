@@ -6,6 +6,8 @@ import { ExitCode, StackError } from '../src/errors.js';
 export interface Settings {
   tokenFile: string;
   template: string;
+  /** The template itself, when given inline (BRIDGE_CONFIG_TEMPLATE_TEXT, as `agent up` does); it wins over the file. */
+  templateText: string | undefined;
   output: string;
   /** `name` or `uid:gid`; undefined means the image's default user. */
   runAs: string | undefined;
@@ -27,6 +29,7 @@ export function readSettings(env: NodeJS.ProcessEnv, args: readonly string[]): S
   return {
     tokenFile: path(env, 'OP_SERVICE_ACCOUNT_TOKEN_FILE', '/run/secrets/op_sa_token'),
     template: path(env, 'BRIDGE_CONFIG_TEMPLATE', '/etc/copilot-bridge/config.json.tpl'),
+    templateText: env.BRIDGE_CONFIG_TEMPLATE_TEXT || undefined,
     output: path(env, 'BRIDGE_CONFIG_OUT', '/tmp/config.json'),
     runAs: env.BRIDGE_RUN_AS || undefined,
     waitFor: urls(env.BRIDGE_WAIT_FOR ?? ''),

@@ -19,7 +19,7 @@ const STEP = 'verify';
 
 export function verify(settings: Settings, env: NodeJS.ProcessEnv, log: Log, out: (line: string) => void): number {
   const identity = dropPrivileges(settings.runAs, undefined, true);
-  const secrets = new SecretSet(renderedSecrets(settings.template, env.COPILOT_BRIDGE_CONFIG || settings.output));
+  const secrets = new SecretSet(renderedSecrets(settings, env.COPILOT_BRIDGE_CONFIG || settings.output));
   log.guard(secrets);
   const findings: string[] = [];
   if (identity.dropped && canOpen(settings.tokenFile)) findings.push(`leak: the token file ${settings.tokenFile} is readable by uid ${identity.uid}`);
@@ -44,7 +44,8 @@ export function verify(settings: Settings, env: NodeJS.ProcessEnv, log: Log, out
   return findings.length === 0 ? ExitCode.ok : ExitCode.leak;
 }
 
-function renderedSecrets(templateFile: string, configFile: string) {
+function renderedSecrets(settings: Settings, configFile: string) {
+  const templateFile = settings.templateText === undefined ? settings.template : 'BRIDGE_CONFIG_TEMPLATE_TEXT';
   const read = (file: string, what: string) => {
     try {
       return readFileSync(file, 'utf8');
@@ -56,7 +57,7 @@ function renderedSecrets(templateFile: string, configFile: string) {
       });
     }
   };
-  const template = read(templateFile, 'template');
+  const template = settings.templateText ?? read(settings.template, 'template');
   const references = findReferences(template);
   const values = alignValues(template, references, read(configFile, 'rendered config'));
   if (!values) {

@@ -20,6 +20,7 @@ export interface Rendered {
 
 export interface RenderOptions {
   template: string;
+  templateText: string | undefined;
   output: string;
   token: string;
   env: NodeJS.ProcessEnv;
@@ -29,14 +30,14 @@ export interface RenderOptions {
 }
 
 export async function render(options: RenderOptions): Promise<Rendered> {
-  const template = readTemplate(options.template);
+  const template = options.templateText ?? readTemplate(options.template);
   const references = findReferences(template);
   const markers = wrapReferences(template, references);
   const result = await opInject(markers.wrapped, { ...options, workDir: dirname(options.output) }, STEP);
   if (result.exitCode !== 0 || result.stdout.length === 0) {
     const said = firstLine(options.mask(result.stderr));
     const what = result.exitCode !== 0 ? `exited with status ${result.exitCode}` : 'exited 0 but produced no output';
-    throw new StackError('op-failed', `op inject ${what}${said ? ` (op said: ${said})` : ''}; check that every reference in ${options.template} exists and the service account may read its vault`, {
+    throw new StackError('op-failed', `op inject ${what}${said ? ` (op said: ${said})` : ''}; check that every reference in ${options.templateText === undefined ? options.template : 'BRIDGE_CONFIG_TEMPLATE_TEXT'} exists and the service account may read its vault`, {
       step: STEP,
       exitCode: result.exitCode !== 0 ? ExitCode.unavailable : ExitCode.dataErr,
     });

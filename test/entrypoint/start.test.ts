@@ -4,7 +4,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { assertNoSecrets, filesUnder } from '../helpers/no-secrets.js';
-import { BRIDGE_UID, execa, scenario, startEntrypoint, waitForFile } from '../helpers/scenario.js';
+import { BRIDGE_UID, CLEAN_ENV, ENTRYPOINT, execa, scenario, startEntrypoint, waitForFile } from '../helpers/scenario.js';
 
 t.test('renders the config into tmpfs, drops privileges and runs the bridge', async (t) => {
   const s = scenario(t);
@@ -38,4 +38,15 @@ t.test('renders the config into tmpfs, drops privileges and runs the bridge', as
   assertNoSecrets(t, 'stdout', run.stdout, s.secrets());
   assertNoSecrets(t, 'stderr', run.stderr, s.secrets());
   assertNoSecrets(t, 'the bridge log', log, s.secrets());
+});
+
+t.test('the template can come inline, as agent containers get it', async (t) => {
+  const s = scenario(t);
+  const template = readFileSync(s.template, 'utf8');
+  const child = startEntrypoint({ ...s.env, BRIDGE_CONFIG_TEMPLATE: '/nonexistent.tpl', BRIDGE_CONFIG_TEMPLATE_TEXT: template, STANDIN_EXIT_AFTER_MS: '1500', BRIDGE_SUPERVISE: '1' });
+  await waitForFile(join(s.home, '.copilot-bridge', 'ready'));
+  t.equal(JSON.parse(readFileSync(s.output, 'utf8')).github.token, s.items['op://stack/copilot/github-token']);
+  const verify = await execa(CLEAN_ENV, [process.execPath, ENTRYPOINT, 'verify'], { env: { ...s.env, BRIDGE_CONFIG_TEMPLATE_TEXT: template }, extendEnv: false, reject: false });
+  t.equal(verify.exitCode, 0, verify.stderr);
+  t.equal((await child).exitCode, 0);
 });
