@@ -1,0 +1,58 @@
+// `agent up|down|ls|logs NAME`: the edge where argv, the environment and exit
+// codes meet the agent commands.
+import { readFileSync } from 'node:fs';
+import { findAgent, readAgentsFile } from '../src/agents/agents-file.js';
+import { agentContainer, agentContainerName, agentVolumeName } from '../src/agents/container-spec.js';
+import { AgentDocker } from '../src/agents/docker-client.js';
+import { renderAgentTemplate } from '../src/agents/render-template.js';
+import { ExitCode, isStackError, StackError } from '../src/errors.js';
+import { readAgentSettings, tokenSource } from './settings.js';
+
+const USAGE = 'usage: agent up NAME | agent down NAME [--purge] | agent ls | agent logs NAME [--follow]';
+
+export async function cli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const say = (line: string) => process.stderr.write(`agent: ${line}\n`);
+  try {
+    const [command, name, ...flags] = args;
+    const usage = (why: string) => new StackError('usage', `${why}; ${USAGE}`, { exitCode: ExitCode.usage });
+    const known: Record<string, string[]> = { up: [], down: ['--purge'], ls: [], logs: ['--follow'] };
+    if (!command || !(command in known)) throw usage(command ? `unknown command '${command}'` : 'no command');
+    if (command !== 'ls' && !name) throw usage(`${command} needs an agent name`);
+    const extra = (command === 'ls' ? [name, ...flags] : flags).filter((f): f is string => f !== undefined && !known[command]!.includes(f));
+    if (extra.length) throw usage(`unexpected '${extra[0]}'`);
+    const settings = readAgentSettings(env);
+    const docker = new AgentDocker(settings.scope.project, say);
+    const { project } = settings.scope;
+    if (command === 'up') {
+      const agent = findAgent(readAgentsFile(settings.agentsFile), name!);
+      const template = renderAgentTemplate(readFileSync(settings.template, 'utf8'), agent);
+      await docker.up(agentContainer(settings.scope, agent.name, template, tokenSource(settings, agent.name)));
+    } else if (command === 'down') {
+      await docker.down(agentContainerName(project, name!), agentVolumeName(project, name!), flags.includes('--purge'));
+    } else if (command === 'logs') {
+      await docker.logs(agentContainerName(project, name!), flags.includes('--follow'), process.stdout, process.stderr);
+    } else {
+      const rows = (await docker.list()).map((a) => [a.agent, a.state, a.health, uptime(a.startedAt, a.state), String(a.restarts)]);
+      process.stdout.write(table([['AGENT', 'STATE', 'HEALTH', 'UPTIME', 'RESTARTS'], ...rows]));
+    }
+    return ExitCode.ok;
+  } catch (error) {
+    if (isStackError(error)) {
+      process.stderr.write(`agent: ${error.oneLine()}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`agent: internal error: ${(error as Error).message}\n`);
+    return ExitCode.software;
+  }
+}
+
+function uptime(startedAt: string, state: string): string {
+  if (state !== 'running' || !startedAt) return '-';
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(startedAt)) / 1000));
+  return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m` : `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}

@@ -1,0 +1,125 @@
+// The agent commands' small view of Docker, over dockerode (which reads
+// DOCKER_HOST, so inside the admin container it reaches the socket guard).
+// Every call says what it does with the short container id; "already
+// stopped" and "already gone" count as success. dockerode sends all options
+// as both query and body unless told apart, so create calls pass _query and
+// _body explicitly: the guard sees exactly the body the policy expects.
+import Docker from 'dockerode';
+import { ExitCode, StackError } from '../errors.js';
+import { AGENT_LABEL, PROJECT_LABEL } from '../guard/create-policy.js';
+import type { AgentContainer } from './container-spec.js';
+
+export interface AgentState {
+  name: string;
+  agent: string;
+  state: string;
+  health: string;
+  startedAt: string;
+  restarts: number;
+}
+
+type Say = (line: string) => void;
+const statusOf = (error: unknown) => (error as { statusCode?: number }).statusCode;
+
+export class AgentDocker {
+  private readonly docker = new Docker();
+  constructor(private readonly project: string, private readonly say: Say) {}
+
+  /** Creates the volume and the container when missing, then starts it; idempotent. */
+  async up(spec: AgentContainer): Promise<string> {
+    await this.call('inspect volume', () => this.docker.getVolume(spec.volume).inspect()).catch(async (error) => {
+      if (statusOf(error) !== 404) throw error;
+      const body = { Name: spec.volume, Driver: 'local', Labels: { [PROJECT_LABEL]: this.project } };
+      await this.call('create volume', () => this.docker.createVolume({ _query: {}, _body: body } as never) as unknown as Promise<unknown>);
+      this.say(`created volume ${spec.volume}`);
+    });
+    let info = await this.inspect(spec.name);
+    if (!info) {
+      const created = await this.call('create container', () => this.docker.createContainer({ _query: { name: spec.name }, _body: spec.body } as never));
+      this.say(`created ${spec.name} (${created.id.slice(0, 12)})`);
+      info = await this.inspect(spec.name);
+    }
+    if (!info) throw this.fail(`${spec.name} vanished right after it was created`);
+    if (!info.State?.Running) {
+      await this.call('start', () => this.docker.getContainer(info!.Id).start());
+      this.say(`started ${spec.name} (${info.Id.slice(0, 12)})`);
+    } else this.say(`${spec.name} (${info.Id.slice(0, 12)}) is already running`);
+    return info.Id;
+  }
+
+  /** Stops and removes the container (and with `purge`, its volume); absent counts as done. */
+  async down(name: string, volume: string, purge: boolean): Promise<void> {
+    const info = await this.inspect(name);
+    if (info) {
+      await this.call('stop', () => this.docker.getContainer(info.Id).stop({ t: 10 })).catch((error) => {
+        if (statusOf(error) !== 304) throw error;
+      });
+      await this.call('remove', () => this.docker.getContainer(info.Id).remove({ force: true }));
+      this.say(`removed ${name} (${info.Id.slice(0, 12)})`);
+    } else this.say(`${name} is already gone`);
+    if (purge) {
+      await this.call('remove volume', () => this.docker.getVolume(volume).remove()).catch((error) => {
+        if (statusOf(error) !== 404) throw error;
+      });
+      this.say(`removed volume ${volume}`);
+    }
+  }
+
+  async list(): Promise<AgentState[]> {
+    const filters = { label: [`${PROJECT_LABEL}=${this.project}`, AGENT_LABEL] };
+    const containers = await this.call('list', () => this.docker.listContainers({ all: true, filters }));
+    return Promise.all(containers.map(async (c) => {
+      const info = await this.inspect(c.Id);
+      return {
+        name: (c.Names[0] ?? '').replace(/^\//, ''),
+        agent: c.Labels[AGENT_LABEL] ?? '?',
+        state: info?.State?.Status ?? c.State,
+        health: info?.State?.Health?.Status ?? '-',
+        startedAt: info?.State?.StartedAt ?? '',
+        restarts: info?.RestartCount ?? 0,
+      };
+    }));
+  }
+
+  /** Streams the container's logs to the given writers until it ends (or forever with follow). */
+  async logs(name: string, follow: boolean, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
+    const info = await this.inspect(name);
+    if (!info) throw this.fail(`${name} does not exist; start it with \`agent up\``, ExitCode.noInput);
+    const stream = (await this.call('logs', () => this.docker.getContainer(info.Id).logs({ follow: follow as true, stdout: true, stderr: true }))) as NodeJS.ReadableStream;
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.demuxStream(stream, out, err);
+      stream.on('end', resolve);
+      stream.on('error', reject);
+    });
+  }
+
+  async inspect(name: string): Promise<Docker.ContainerInspectInfo | undefined> {
+    try {
+      return await this.docker.getContainer(name).inspect();
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw this.wrap('inspect', error);
+    }
+  }
+
+  private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (statusOf(error) === 404 || statusOf(error) === 304) throw error;
+      throw this.wrap(what, error);
+    }
+  }
+
+  private wrap(what: string, error: unknown): StackError {
+    const status = statusOf(error);
+    const detail = (error as { json?: { message?: string }; message?: string }).json?.message ?? (error as Error).message;
+    if (status === 403) return this.fail(`the socket guard refused to ${what}: ${detail}`, ExitCode.noPerm, error);
+    if (status === undefined) return this.fail(`cannot reach Docker to ${what} (${detail}); check DOCKER_HOST and that the socket guard runs`, ExitCode.unavailable, error);
+    return this.fail(`Docker could not ${what}: ${detail}`, ExitCode.unavailable, error);
+  }
+
+  private fail(message: string, exitCode: typeof ExitCode[keyof typeof ExitCode] = ExitCode.software, cause?: unknown): StackError {
+    return new StackError('agent-docker', message, { step: 'agent', exitCode, cause });
+  }
+}

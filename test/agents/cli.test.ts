@@ -1,0 +1,33 @@
+// The agent command's edge, as a real process: usage, settings, and an
+// unreachable Docker each give one line and a documented exit code.
+// Against a real engine and the socket guard: test/e2e.
+import { resolve } from 'node:path';
+import t from 'tap';
+import { execa } from 'execa';
+
+const AGENT = resolve(import.meta.dirname, '..', '..', 'dist', 'agents', 'main.js');
+const CLEAN_ENV = resolve(import.meta.dirname, '..', 'helpers', 'clean-env');
+const run = (args: string[], env: Record<string, string> = {}) =>
+  execa(CLEAN_ENV, [process.execPath, AGENT, ...args], { env: { PATH: process.env.PATH!, ...env }, extendEnv: false, reject: false });
+const stack = { COMPOSE_PROJECT_NAME: 'cbs', AGENT_IMAGE: 'copilot-bridge-stack:test' };
+
+const cases: Array<[string, string[], Record<string, string>, number, RegExp]> = [
+  ['no command', [], stack, 64, /^agent: no command; usage: agent up NAME/],
+  ['unknown command', ['start', 'lal'], stack, 64, /^agent: unknown command 'start'/],
+  ['up without a name', ['up'], stack, 64, /^agent: up needs an agent name/],
+  ['an unknown flag', ['down', 'lal', '--force'], stack, 64, /^agent: unexpected '--force'/],
+  ['no project', ['ls'], { AGENT_IMAGE: 'x' }, 78, /^agent: settings: set COMPOSE_PROJECT_NAME/],
+  ['no image', ['ls'], { COMPOSE_PROJECT_NAME: 'cbs' }, 78, /^agent: settings: set AGENT_IMAGE/],
+  ['a bad memory size', ['ls'], { ...stack, AGENT_MEMORY: 'lots' }, 78, /AGENT_MEMORY must be a size/],
+  ['an unknown agent', ['up', 'nobody'], { ...stack, AGENTS_FILE: resolve(import.meta.dirname, '..', '..', 'agents.example.json') }, 64, /^agent: agents: no agent named nobody in the agents file; known: lal, data/],
+  ['Docker unreachable', ['ls'], { ...stack, DOCKER_HOST: 'tcp://127.0.0.1:1' }, 69, /^agent: agent: cannot reach Docker to list \(.*\); check DOCKER_HOST and that the socket guard runs/],
+];
+
+for (const [name, args, env, code, message] of cases) {
+  t.test(name, async (t) => {
+    const result = await run(args, env);
+    t.equal(result.exitCode, code, result.stderr);
+    t.match(result.stderr, message);
+    t.equal(result.stderr.trim().split('\n').length, 1, 'one line');
+  });
+}
