@@ -1,0 +1,12 @@
+// Where the harness keeps things, and the label on everything it creates.
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+/** Build inputs and logs (dockerd.log, npm tarball, locks); ignored by git. */
+export const CACHE_DIR = join(ROOT, '.cache', 'e2e');
+export const FIXTURES = join(ROOT, 'test', 'fixtures');
+/** On every container, and on images, the suite creates. */
+export const TEST_LABEL = 'com.copilot-bridge-stack.test';
+export const TEST_LABEL_FILTER = `label=${TEST_LABEL}=1`;
+/** Compose projects of the suite are named with this prefix. */
+export const PROJECT_PREFIX = 'cbs-e2e-';

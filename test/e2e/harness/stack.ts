@@ -1,0 +1,182 @@
+// One run of the real compose.yml, with test/fixtures/compose.test-override.yml
+// swapping only the images (stand-ins) and adding the stand-ins' inputs. The
+// secrets are made at test time: a fake service-account token released the
+// way `npm run up` releases it (root-only 0400 on a private tmpfs), and a
+// fixture vault for the op stand-in on the same tmpfs. The project is named
+// cbs-e2e-<pid>-<random>; teardown removes every container, network and
+// volume of it, also when a test failed, and unmounts the tmpfs.
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findCompose, type Compose } from '../../../host-seal/compose.js';
+import { fakeServiceAccountToken } from '../../fixtures/tokens.js';
+import { writeVault } from '../../fixtures/vault.js';
+import { removeProject } from './cleanup.js';
+import type { TestImages } from './images.js';
+import { FIXTURES, PROJECT_PREFIX, ROOT } from './paths.js';
+import { attempt, childEnv, docker, run, type RunResult } from './run.js';
+import { waitFor } from './wait.js';
+
+interface Teardown {
+  teardown(fn: () => void | Promise<void>): void;
+}
+
+export interface StackOptions {
+  /** How long the Mattermost stand-in answers its ping with 503 after each start. */
+  pingDelayMs?: number;
+}
+
+const OVERRIDE = join(FIXTURES, 'compose.test-override.yml');
+const VAULT = 'copilot-bridge';
+const lowerAlnum = (n: number) => Array.from(randomBytes(n), (b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
+
+/** The items templates/config.json.tpl references, as random test values. */
+export function stackItems(): Record<string, string> {
+  return {
+    [`op://${VAULT}/mattermost-admin-bot/token`]: lowerAlnum(26),
+    [`op://${VAULT}/mattermost-admin-bot/allowed-user`]: `e2e-admin-${lowerAlnum(8)}`,
+    [`op://${VAULT}/mattermost-admin-bot/channel-id`]: lowerAlnum(26),
+  };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export class Stack {
+  private constructor(
+    readonly project: string,
+    readonly dir: string,
+    readonly token: string,
+    readonly items: Record<string, string>,
+    readonly mattermostPort: number,
+    private readonly tool: Compose,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  /** Writes the secrets and stand-in inputs, registers teardown, and runs `compose up -d`. */
+  static async up(t: Teardown, images: TestImages, options: StackOptions = {}): Promise<Stack> {
+    const project = `${PROJECT_PREFIX}${process.pid}-${lowerAlnum(6)}`;
+    const dir = mkdtempSync(join(tmpdir(), 'cbs-e2e-'));
+    // The release directory, as `npm run up` makes it: tmpfs, 0700, root only.
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', dir]);
+    const token = fakeServiceAccountToken();
+    const items = stackItems();
+    const tokenFile = join(dir, 'op-sa-token');
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o400 });
+    writeVault(join(dir, 'vault.json'), token, items);
+    chmodSync(join(dir, 'vault.json'), 0o600);
+    const botToken = items[`op://${VAULT}/mattermost-admin-bot/token`]!;
+    const standin = { pingDelayMs: options.pingDelayMs ?? 3000, bots: [{ tokenSha256: createHash('sha256').update(botToken).digest('hex'), username: 'admin-bot' }] };
+    writeFileSync(join(dir, 'mattermost.json'), JSON.stringify(standin), { mode: 0o644 });
+    const mattermostPort = await freePort();
+    const env = childEnv({
+      OP_SA_TOKEN_FILE: tokenFile,
+      MM_DB_PASSWORD: lowerAlnum(24),
+      MM_BIND_ADDRESS: '127.0.0.1',
+      MM_HTTP_PORT: String(mattermostPort),
+      BRIDGE_IMAGE: images.bridge,
+      E2E_POSTGRES_IMAGE: images.postgres,
+      E2E_MATTERMOST_IMAGE: images.mattermost,
+      E2E_STANDIN_DIR: dir,
+    });
+    const tool = await findCompose(env);
+    const stack = new Stack(project, dir, token, items, mattermostPort, tool, env);
+    t.teardown(() => stack.destroy());
+    await stack.compose(['up', '-d', '--no-build'], 300_000);
+    return stack;
+  }
+
+  /** Every secret value of this run: the token and each vault item. */
+  secrets(): string[] {
+    return [this.token, ...Object.values(this.items)];
+  }
+
+  get composeLabel(): string {
+    return this.tool.label;
+  }
+
+  /** Runs a compose subcommand on this project; throws unless it exits 0. */
+  compose(args: string[], timeoutMs = 120_000): Promise<string> {
+    return run(this.tool.file, [...this.tool.prefix, '-p', this.project, '-f', join(ROOT, 'compose.yml'), '-f', OVERRIDE, ...args], { env: this.env, cwd: ROOT, timeoutMs });
+  }
+
+  composeAttempt(args: string[], timeoutMs = 120_000): Promise<RunResult> {
+    return attempt(this.tool.file, [...this.tool.prefix, '-p', this.project, '-f', join(ROOT, 'compose.yml'), '-f', OVERRIDE, ...args], { env: this.env, cwd: ROOT, timeoutMs });
+  }
+
+  /** The id of a service's container. */
+  async container(service: string): Promise<string> {
+    const id = (await this.compose(['ps', '-q', service])).trim();
+    if (!id) throw new Error(`service ${service} of ${this.project} has no container`);
+    return id;
+  }
+
+  async inspect(service: string): Promise<ContainerState> {
+    return JSON.parse(await docker(['inspect', await this.container(service)]))[0] as ContainerState;
+  }
+
+  async health(service: string): Promise<string> {
+    const state = (await this.inspect(service)).State;
+    return state.Health?.Status ?? state.Status;
+  }
+
+  async waitHealthy(service: string, timeoutMs: number): Promise<void> {
+    await waitFor(`${service} of ${this.project} to be healthy`, async () => (await this.health(service)) === 'healthy', {
+      timeoutMs,
+      intervalMs: 500,
+      detail: async () => `${service} is ${await this.health(service).catch(() => '?')}; its last log lines:\n${await this.logsTail(service)}`,
+    });
+  }
+
+  async logsTail(service: string, lines = 20): Promise<string> {
+    const result = await attempt('docker', ['logs', '--tail', String(lines), await this.container(service)]);
+    return `${result.stdout}\n${result.stderr}`.trim();
+  }
+
+  /** `docker exec` in a service's container. */
+  async exec(service: string, argv: string[], options: { user?: string } = {}): Promise<RunResult> {
+    return attempt('docker', ['exec', ...(options.user ? ['-u', options.user] : []), await this.container(service), ...argv], { timeoutMs: 60_000 });
+  }
+
+  /** GET on the Mattermost stand-in, through its published port. */
+  async mattermost(path: string): Promise<unknown> {
+    const response = await fetch(`http://127.0.0.1:${this.mattermostPort}${path}`, { signal: AbortSignal.timeout(5000) });
+    return response.json();
+  }
+
+  /** compose down -v, then removes whatever of the project is left, then the tmpfs. */
+  async destroy(): Promise<void> {
+    await this.composeAttempt(['down', '-v', '--remove-orphans', '-t', '10'], 180_000);
+    await removeProject(this.project);
+    await attempt('umount', ['-l', this.dir]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface ContainerState {
+  Id: string;
+  Name: string;
+  Created: string;
+  RestartCount: number;
+  Config: { Env: string[]; Labels: Record<string, string>; User: string };
+  HostConfig: Record<string, unknown>;
+  State: {
+    Status: string;
+    Pid: number;
+    ExitCode: number;
+    StartedAt: string;
+    FinishedAt: string;
+    Health?: { Status: string; Log: Array<{ Start: string; End: string; ExitCode: number; Output: string }> };
+  };
+  NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
+}
