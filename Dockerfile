@@ -1,7 +1,8 @@
 # The admin copilot-bridge image: copilot-bridge, the 1Password CLI and this
 # project's container entrypoint, which renders the bridge's config from
 # 1Password into tmpfs, drops to the unprivileged user `bridge` and starts
-# (or supervises) `copilot-bridge start`.
+# (or supervises) `copilot-bridge start`. The same image runs the Docker
+# socket guard (`docker-socket-guard`).
 #
 # Build after `npm run build` (the entrypoint is one bundled file under dist/):
 #   DOCKER_BUILDKIT=0 docker build -t copilot-bridge-stack/copilot-bridge:local .
@@ -50,11 +51,15 @@ RUN set -eu; \
     chmod 0700 /home/bridge /home/bridge/.copilot-bridge
 COPY --from=op ${OP_PATH} /usr/local/bin/op
 COPY --from=bridge-package /opt/copilot-bridge /opt/copilot-bridge
-COPY dist/copilot-bridge-entrypoint.mjs /usr/local/lib/copilot-bridge-stack/copilot-bridge-entrypoint.mjs
+# This project's programs: each one bundled file, no node_modules.
+#   copilot-bridge-entrypoint  the bridge container's entrypoint and HEALTHCHECK
+#   docker-socket-guard        the filtered Docker API (compose service socket-proxy)
+COPY dist/copilot-bridge-entrypoint.mjs dist/docker-socket-guard.mjs /usr/local/lib/copilot-bridge-stack/
 COPY templates/config.json.tpl /etc/copilot-bridge/config.json.tpl
-RUN chmod 0755 /usr/local/bin/op /usr/local/lib/copilot-bridge-stack/copilot-bridge-entrypoint.mjs \
+RUN chmod 0755 /usr/local/bin/op /usr/local/lib/copilot-bridge-stack/*.mjs \
  && chmod 0644 /etc/copilot-bridge/config.json.tpl \
  && ln -s /usr/local/lib/copilot-bridge-stack/copilot-bridge-entrypoint.mjs /usr/local/bin/copilot-bridge-entrypoint \
+ && ln -s /usr/local/lib/copilot-bridge-stack/docker-socket-guard.mjs /usr/local/bin/docker-socket-guard \
  && op --version >/dev/null
 
 ENV PATH=/opt/copilot-bridge/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

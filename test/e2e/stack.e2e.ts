@@ -4,11 +4,12 @@
 // issue 4's checks, numbered as there. One stack serves every check, in an
 // order that keeps the destructive ones last. Run after `npm run build`:
 //   npx tap test/e2e/stack.e2e.ts
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { writeVault } from '../fixtures/vault.js';
 import { assertNoSecrets } from '../helpers/no-secrets.js';
 import { removeStaleProjects } from './harness/cleanup.js';
 import { ensureDockerEngine } from './harness/engine.js';
@@ -21,7 +22,7 @@ import { waitFor } from './harness/wait.js';
 
 t.setTimeout(20 * 60_000);
 
-const SERVICES = ['postgres', 'mattermost', 'copilot-bridge'] as const;
+const SERVICES = ['postgres', 'mattermost', 'socket-proxy', 'copilot-bridge'] as const;
 const BRIDGE_UID = '61001';
 /** Long enough that Mattermost's first healthcheck (5 s after start) fails, so its health gates the bridge visibly. */
 const PING_DELAY_MS = 8000;
@@ -80,6 +81,31 @@ t.test('1. the admin bridge starts only after Mattermost is healthy, authenticat
   t.equal(verify.stdout.trim(), '', 'verify reports no finding');
   t.match(verify.stderr, /clean: checked [1-9]\d* process\(es\) and [1-9]\d* log file\(s\)/, 'verify looked at processes and the log');
   t.equal(await stack.health('copilot-bridge'), 'healthy', 'the HEALTHCHECK (verify) passes');
+});
+
+t.test('1b. a bridge given a wrong bot token fails visibly (the stand-in accepts only the vault\'s tokens)', async (t) => {
+  const items = { ...stack.items, 'op://copilot-bridge/mattermost-admin-bot/token': randomBytes(13).toString('hex') };
+  writeVault(join(stack.dir, 'wrong-vault.json'), stack.token, items);
+  chmodSync(join(stack.dir, 'wrong-vault.json'), 0o600);
+  const authBefore = (await authLog()).length;
+  const run = await attempt(
+    'docker',
+    [
+      'run', '--rm', '--label', `${TEST_LABEL}=1`, '--label', `com.copilot-bridge-stack.test.pid=${process.pid}`,
+      '--network', `${stack.project}_mattermost-net`, '--init', '--read-only', '--tmpfs', '/tmp:size=16m,mode=1777',
+      '--tmpfs', '/home/bridge:uid=61001,gid=61001,mode=0700', '--cap-drop', 'ALL', '--cap-add', 'SETUID', '--cap-add', 'SETGID',
+      '--security-opt', 'no-new-privileges:true', '--ulimit', 'core=0',
+      '-v', `${join(stack.dir, 'op-sa-token')}:/run/secrets/op_sa_token:ro`, '-v', `${join(stack.dir, 'wrong-vault.json')}:/standin/vault.json:ro`,
+      '-e', 'BRIDGE_SUPERVISE=1', '-e', 'BRIDGE_OP_VAULT=copilot-bridge', '-e', 'OP_FIXTURE_VAULT=/standin/vault.json',
+      '-e', 'BRIDGE_WAIT_FOR=http://mattermost:8065/api/v4/system/ping', images.bridge,
+    ],
+    { timeoutMs: 60_000 },
+  );
+  t.equal(run.exitCode, 1, 'the bridge exits 1');
+  t.match(run.stderr, /Fatal error: bot admin: users\/me answered 401/, 'saying that Mattermost refused its token');
+  const events = (await authLog()).slice(authBefore);
+  t.ok(events.some((e) => e.endpoint === 'users/me' && !e.ok), 'the stand-in recorded the refused token');
+  assertNoSecrets(t, 'the failed bridge output', `${run.stdout}\n${run.stderr}`, [...stack.secrets(), ...Object.values(items)]);
 });
 
 t.test('the bridge container has the hardened shape of compose.yml', async (t) => {
@@ -192,7 +218,62 @@ t.test('2. threat model: no secret where it must not be', async (t) => {
     t.equal(control.exitCode, 0, `control: Mattermost reaches postgres:5432 (${control.stdout.trim()})`);
   });
 
-  t.todo('from an agent-like container on mattermost-net, the socket proxy is unreachable (docker-socket-guard does not exist yet)', async () => {});
+  t.test('the Docker socket is mounted in the socket guard only', async (t) => {
+    for (const service of SERVICES) {
+      const mounts = ((await stack.inspect(service)) as unknown as { Mounts: Array<{ Source: string; Destination: string }> }).Mounts;
+      const socket = mounts.some((m) => m.Destination === '/var/run/docker.sock' || m.Source.endsWith('docker.sock'));
+      t.equal(socket, service === 'socket-proxy', `${service} ${service === 'socket-proxy' ? 'mounts' : 'does not mount'} the socket`);
+    }
+  });
+
+  t.test('from the bridge, the socket guard passes ping and version and refuses the rest with a 403 and a JSON reason', async (t) => {
+    const call = async (method: string, path: string, body?: unknown) => {
+      const script =
+        `fetch('http://socket-proxy:2375${path}',{method:'${method}',headers:{'content-type':'application/json'}${body ? `,body:${JSON.stringify(JSON.stringify(body))}` : ''}})` +
+        `.then(async r=>{console.log(JSON.stringify({status:r.status,body:await r.text()}))},e=>{console.log(JSON.stringify({status:0,body:String(e.cause?.code??e)}))})`;
+      const result = await stack.exec('copilot-bridge', ['node', '-e', script], { user: 'bridge' });
+      return JSON.parse(result.stdout.trim() || '{"status":-1,"body":""}') as { status: number; body: string };
+    };
+    const ping = await call('GET', '/_ping');
+    t.same([ping.status, ping.body], [200, 'OK'], 'GET /_ping reaches the engine');
+    const version = await call('GET', '/version');
+    t.equal(version.status, 200, 'GET /version reaches the engine');
+    t.match(JSON.parse(version.body || '{}'), { ApiVersion: String }, 'and answers with its version');
+    const probeId = randomBytes(8).toString('hex');
+    const refusals: Array<[string, string, unknown]> = [
+      ['GET', '/containers/json', undefined],
+      ['POST', '/containers/create', { Image: images.base, Labels: { 'com.copilot-bridge-stack.test.guard-probe': probeId }, HostConfig: { Privileged: true, Binds: ['/:/host'] } }],
+      ['GET', '/images/json', undefined],
+      ['POST', '/v1.41/exec/x/start', {}],
+    ];
+    for (const [method, path, body] of refusals) {
+      const answer = await call(method, path, body);
+      t.equal(answer.status, 403, `${method} ${path} is refused`);
+      t.match(JSON.parse(answer.body || '{}'), { message: /docker-socket-guard/, rule: String }, 'with a JSON reason naming the rule');
+    }
+    const created = await docker(['ps', '-a', '-q', '--filter', `label=com.copilot-bridge-stack.test.guard-probe=${probeId}`]);
+    t.equal(created.trim(), '', 'and no container was created through it');
+  });
+
+  t.test('from an agent-like container on mattermost-net, the socket guard is unreachable', async (t) => {
+    const guard = await stack.inspect('socket-proxy');
+    const ip = Object.entries(guard.NetworkSettings.Networks).find(([name]) => name.endsWith('_socket-proxy-net'))?.[1].IPAddress;
+    t.ok(ip, `the guard has an address on socket-proxy-net (${ip})`);
+    const probe = (host: string) =>
+      `const s=require('net').connect({host:${JSON.stringify(host)},port:2375,timeout:3000});` +
+      `s.on('connect',()=>{console.log('connected');process.exit(0)});` +
+      `s.on('timeout',()=>{console.log('timeout');process.exit(2)});s.on('error',e=>{console.log(e.code);process.exit(2)})`;
+    for (const host of ['socket-proxy', ip!]) {
+      const agent = await attempt(
+        'docker',
+        ['run', '--rm', '--label', `${TEST_LABEL}=1`, '--label', `com.copilot-bridge-stack.test.pid=${process.pid}`, '--network', `${stack.project}_mattermost-net`, '--user', '61002', '--cap-drop', 'ALL', images.base, 'node', '-e', probe(host)],
+        { timeoutMs: 60_000 },
+      );
+      t.equal(agent.exitCode, 2, `${host}:2375 does not answer an agent on mattermost-net (${agent.stdout.trim()})`);
+    }
+    const control = await stack.exec('copilot-bridge', ['node', '-e', probe('socket-proxy')], { user: 'bridge' });
+    t.equal(control.exitCode, 0, 'control: the admin bridge reaches it');
+  });
 });
 
 t.test('4. killing the bridge makes Docker restart it, and it comes back healthy', async (t) => {
