@@ -41,7 +41,40 @@ export function stackItems(): Record<string, string> {
   };
 }
 
-async function freePort(): Promise<number> {
+/**
+ * The stand-ins' inputs, in `dir`: the fixture vault for the op stand-in (root
+ * 0600: op reads it while the entrypoint is still root, the bridge user never
+ * can) and the Mattermost stand-in's config, which names the accepted bot
+ * token by its SHA-256 only.
+ */
+export function writeStandinInputs(dir: string, token: string, items: Record<string, string>, pingDelayMs: number): void {
+  writeVault(join(dir, 'vault.json'), token, items);
+  chmodSync(join(dir, 'vault.json'), 0o600);
+  const botToken = items[`op://${VAULT}/mattermost-admin-bot/token`]!;
+  const standin = { pingDelayMs, bots: [{ tokenSha256: createHash('sha256').update(botToken).digest('hex'), username: 'admin-bot' }] };
+  writeFileSync(join(dir, 'mattermost.json'), JSON.stringify(standin), { mode: 0o644 });
+}
+
+/** What compose.yml and the test override read, except OP_SA_TOKEN_FILE; none of it is a secret of the vault. */
+export function stackEnv(images: TestImages, standinDir: string, mattermostPort: number): Record<string, string> {
+  return {
+    MM_DB_PASSWORD: lowerAlnum(24),
+    MM_BIND_ADDRESS: '127.0.0.1',
+    MM_HTTP_PORT: String(mattermostPort),
+    BRIDGE_IMAGE: images.bridge,
+    E2E_POSTGRES_IMAGE: images.postgres,
+    E2E_MATTERMOST_IMAGE: images.mattermost,
+    E2E_STANDIN_DIR: standinDir,
+  };
+}
+
+/** A fresh project name that carries this process's pid (for removeStaleProjects). */
+export const projectName = () => `${PROJECT_PREFIX}${process.pid}-${lowerAlnum(6)}`;
+
+/** The compose files of a test run, as COMPOSE_FILE lists them. */
+export const COMPOSE_FILES = [join(ROOT, 'compose.yml'), OVERRIDE];
+
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.on('error', reject);
@@ -65,7 +98,7 @@ export class Stack {
 
   /** Writes the secrets and stand-in inputs, registers teardown, and runs `compose up -d`. */
   static async up(t: Teardown, images: TestImages, options: StackOptions = {}): Promise<Stack> {
-    const project = `${PROJECT_PREFIX}${process.pid}-${lowerAlnum(6)}`;
+    const project = projectName();
     const dir = mkdtempSync(join(tmpdir(), 'cbs-e2e-'));
     // The release directory, as `npm run up` makes it: tmpfs, 0700, root only.
     await run('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', dir]);
@@ -73,22 +106,9 @@ export class Stack {
     const items = stackItems();
     const tokenFile = join(dir, 'op-sa-token');
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o400 });
-    writeVault(join(dir, 'vault.json'), token, items);
-    chmodSync(join(dir, 'vault.json'), 0o600);
-    const botToken = items[`op://${VAULT}/mattermost-admin-bot/token`]!;
-    const standin = { pingDelayMs: options.pingDelayMs ?? 3000, bots: [{ tokenSha256: createHash('sha256').update(botToken).digest('hex'), username: 'admin-bot' }] };
-    writeFileSync(join(dir, 'mattermost.json'), JSON.stringify(standin), { mode: 0o644 });
+    writeStandinInputs(dir, token, items, options.pingDelayMs ?? 3000);
     const mattermostPort = await freePort();
-    const env = childEnv({
-      OP_SA_TOKEN_FILE: tokenFile,
-      MM_DB_PASSWORD: lowerAlnum(24),
-      MM_BIND_ADDRESS: '127.0.0.1',
-      MM_HTTP_PORT: String(mattermostPort),
-      BRIDGE_IMAGE: images.bridge,
-      E2E_POSTGRES_IMAGE: images.postgres,
-      E2E_MATTERMOST_IMAGE: images.mattermost,
-      E2E_STANDIN_DIR: dir,
-    });
+    const env = childEnv({ ...stackEnv(images, dir, mattermostPort), OP_SA_TOKEN_FILE: tokenFile });
     const tool = await findCompose(env);
     const stack = new Stack(project, dir, token, items, mattermostPort, tool, env);
     t.teardown(() => stack.destroy());
@@ -107,11 +127,11 @@ export class Stack {
 
   /** Runs a compose subcommand on this project; throws unless it exits 0. */
   compose(args: string[], timeoutMs = 120_000): Promise<string> {
-    return run(this.tool.file, [...this.tool.prefix, '-p', this.project, '-f', join(ROOT, 'compose.yml'), '-f', OVERRIDE, ...args], { env: this.env, cwd: ROOT, timeoutMs });
+    return run(this.tool.file, [...this.tool.prefix, '-p', this.project, ...COMPOSE_FILES.flatMap((f) => ['-f', f]), ...args], { env: this.env, cwd: ROOT, timeoutMs });
   }
 
   composeAttempt(args: string[], timeoutMs = 120_000): Promise<RunResult> {
-    return attempt(this.tool.file, [...this.tool.prefix, '-p', this.project, '-f', join(ROOT, 'compose.yml'), '-f', OVERRIDE, ...args], { env: this.env, cwd: ROOT, timeoutMs });
+    return attempt(this.tool.file, [...this.tool.prefix, '-p', this.project, ...COMPOSE_FILES.flatMap((f) => ['-f', f]), ...args], { env: this.env, cwd: ROOT, timeoutMs });
   }
 
   /** The id of a service's container. */
