@@ -4,7 +4,7 @@
 // way `npm run up` releases it (root-only 0400 on a private tmpfs), and a
 // fixture vault for the op stand-in on the same tmpfs. The project is named
 // cbs-e2e-<pid>-<random>; teardown removes every container, network and
-// volume of it, also when a test failed, and unmounts the tmpfs.
+// volume of it, also when a test or the start failed, and unmounts the tmpfs.
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -100,6 +100,14 @@ export class Stack {
   static async up(t: Teardown, images: TestImages, options: StackOptions = {}): Promise<Stack> {
     const project = projectName();
     const dir = mkdtempSync(join(tmpdir(), 'cbs-e2e-'));
+    let stack: Stack | undefined;
+    // One teardown, registered before anything can fail: the project first, then the tmpfs.
+    t.teardown(async () => {
+      await stack?.destroy();
+      await removeProject(project);
+      await attempt('umount', ['-l', dir]);
+      rmSync(dir, { recursive: true, force: true });
+    });
     // The release directory, as `npm run up` makes it: tmpfs, 0700, root only.
     await run('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', dir]);
     const token = fakeServiceAccountToken();
@@ -110,8 +118,7 @@ export class Stack {
     const mattermostPort = await freePort();
     const env = childEnv({ ...stackEnv(images, dir, mattermostPort), OP_SA_TOKEN_FILE: tokenFile });
     const tool = await findCompose(env);
-    const stack = new Stack(project, dir, token, items, mattermostPort, tool, env);
-    t.teardown(() => stack.destroy());
+    stack = new Stack(project, dir, token, items, mattermostPort, tool, env);
     await stack.compose(['up', '-d', '--no-build'], 300_000);
     return stack;
   }
@@ -174,12 +181,9 @@ export class Stack {
     return response.json();
   }
 
-  /** compose down -v, then removes whatever of the project is left, then the tmpfs. */
+  /** compose down -v (the teardown then removes whatever of the project is left, and the tmpfs). */
   async destroy(): Promise<void> {
     await this.composeAttempt(['down', '-v', '--remove-orphans', '-t', '10'], 180_000);
-    await removeProject(this.project);
-    await attempt('umount', ['-l', this.dir]);
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
