@@ -3,6 +3,7 @@
 // Not a test: it reports, and says which goals are missed.
 import { join, resolve } from 'node:path';
 import { benchEntrypoint } from './entrypoint.js';
+import { benchGuard } from './guard.js';
 import { benchRedact } from './redact.js';
 import { benchUnseal } from './unseal.js';
 
@@ -13,6 +14,7 @@ const benches: Array<[string, Bench]> = [
   ['entrypoint', () => benchEntrypoint(node24)],
   ['redact', benchRedact],
   ['unseal', benchUnseal],
+  ['guard', benchGuard],
 ];
 
 let failed = false;
