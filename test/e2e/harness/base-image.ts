@@ -6,7 +6,7 @@
 // it). Labelled with the SHA-256 of all its inputs; a run whose inputs hash
 // the same reuses the image (about 25 s saved).
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { withLock } from './lock.js';
 import { CACHE_DIR, ROOT } from './paths.js';
@@ -43,7 +43,11 @@ const sha256File = (file: string) => createHash('sha256').update(readFileSync(fi
 async function inputs() {
   const nodeBin = process.env.NODE24_BIN || (await run('bash', [join(ROOT, 'scripts', 'ensure-node24.sh')], { timeoutMs: 300_000 })).trim().split('\n').pop()!;
   const npmTgz = join(CACHE_DIR, `npm-${NPM_VERSION}.tgz`);
-  if (!existsSync(npmTgz)) await run('npm', ['pack', '--silent', '--pack-destination', CACHE_DIR, `npm@${NPM_VERSION}`], { timeoutMs: 300_000 });
+  mkdirSync(CACHE_DIR, { recursive: true });
+  // Under a lock: test files start together on a fresh machine, and one must not hash the other's half-written tarball.
+  await withLock('npm-pack', 300_000, async () => {
+    if (!existsSync(npmTgz)) await run('npm', ['pack', '--silent', '--pack-destination', CACHE_DIR, `npm@${NPM_VERSION}`], { timeoutMs: 300_000 });
+  });
   const caFile = process.env.NODE_EXTRA_CA_CERTS || process.env.SSL_CERT_FILE || '';
   const mirror = debianMirror();
   const scripts = ['build-base-image.sh', 'check-base-image.sh'].map((name) => join(ROOT, 'docker', name));
