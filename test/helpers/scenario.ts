@@ -111,16 +111,19 @@ export function startEntrypoint(env: Record<string, string>, args: string[] = []
   return execa(argv[0]!, argv.slice(1), { env, extendEnv: false, reject: false, stdin: 'ignore', detached: options.detached ?? false, timeout: 60_000 });
 }
 
-/** Polls until a file exists, failing with its name after the timeout. */
+/** Polls until a marker file exists and has its content (a writer creates it empty first), failing with its name after the timeout. */
 export async function waitForFile(file: string, timeoutMs = 15_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    let text = '';
     try {
-      return readFileSync(file, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch {
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${file}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      // Not there yet.
     }
+    if (text) return text;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${file}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 
