@@ -4,8 +4,10 @@
 // timeout that names what it waited for.
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
 import { ExitCode, StackError } from '../src/errors.js';
+
+// execa is imported where it is used, not here: this module is reached from
+// commands that never run compose, and loading execa costs about 60 ms.
 
 export interface Compose {
   /** `docker compose` or `docker-compose`, for messages. */
@@ -23,6 +25,7 @@ export async function findCompose(env: NodeJS.ProcessEnv): Promise<Compose> {
     { label: 'docker compose', file: 'docker', prefix: ['compose'] },
     { label: 'docker-compose', file: 'docker-compose', prefix: [] },
   ];
+  const { execa } = await import('execa');
   for (const candidate of candidates) {
     const probe = await execa(candidate.file, [...candidate.prefix, 'version'], { env, extendEnv: false, reject: false, timeout: 20_000, stdin: 'ignore' });
     if (!probe.failed) return candidate;
@@ -32,6 +35,7 @@ export async function findCompose(env: NodeJS.ProcessEnv): Promise<Compose> {
 
 /** Runs a compose subcommand with `extra` added to its environment only; its output goes to `progress`. */
 export async function compose(c: Compose, args: string[], env: NodeJS.ProcessEnv, extra: Record<string, string>, progress: Writable): Promise<void> {
+  const { execa } = await import('execa');
   const child = execa(c.file, [...c.prefix, ...args], { env: { ...env, ...extra }, extendEnv: false, reject: false, stdin: 'ignore', all: true });
   child.all?.pipe(progress, { end: false });
   const result = await child;
@@ -78,6 +82,7 @@ export async function waitHealthy(c: Compose, env: NodeJS.ProcessEnv, extra: Rec
 }
 
 async function inspect(c: Compose, env: NodeJS.ProcessEnv): Promise<State[]> {
+  const { execa } = await import('execa');
   const ps = await execa(c.file, [...c.prefix, 'ps', '-q'], { env, extendEnv: false, reject: false, stdin: 'ignore' });
   if (ps.failed) throw unavailable('compose-failed', `${c.label} ps failed; check that the Docker daemon runs (docker info)`, ps);
   const ids = ps.stdout.split('\n').map((line) => line.trim()).filter(Boolean);

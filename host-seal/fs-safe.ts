@@ -1,15 +1,16 @@
 // File operations for secret-adjacent files: private directories that are
 // really ours, atomic replacement (a reader sees the old file or the new one,
-// never half of one), and overwrite-then-unlink for released tokens.
-import { constants } from 'node:fs';
-import { chmod, lstat, mkdir, open, unlink } from 'node:fs/promises';
+// never half of one), and overwrite-then-unlink for released tokens. Blocking
+// calls on purpose: the files are small, nothing else runs meanwhile, and
+// node:fs/promises would cost every command about 1 ms to load.
+import { chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { writeFileAtomic as writeFileAtomicSync } from '../src/fs/atomic-write.js';
 import { ExitCode, StackError, errnoCode } from '../src/errors.js';
 
 /** Creates `dir` (and parents) as 0700, or checks that an existing one is a directory we own, then makes it 0700. */
-export async function ensurePrivateDir(dir: string, step: string): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const info = await lstat(dir);
+export function ensurePrivateDir(dir: string, step: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const info = lstatSync(dir);
   const uid = process.getuid?.();
   if (!info.isDirectory() || (uid !== undefined && info.uid !== uid)) {
     throw new StackError(
@@ -18,11 +19,11 @@ export async function ensurePrivateDir(dir: string, step: string): Promise<void>
       { step, exitCode: ExitCode.noPerm },
     );
   }
-  if ((info.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
+  if ((info.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
 }
 
 /** Atomic replacement, shared with the entrypoint (src/fs/atomic-write.ts). */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): void {
   writeFileAtomicSync(path, data, mode);
 }
 
@@ -30,21 +31,22 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
 export async function overwriteAndRemove(path: string): Promise<boolean> {
   let info;
   try {
-    info = await lstat(path);
+    info = lstatSync(path);
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return false;
     throw error;
   }
   if (info.isFile()) {
-    if ((info.mode & 0o600) !== 0o600) await chmod(path, 0o600);
-    const handle = await open(path, constants.O_WRONLY | constants.O_NOFOLLOW);
+    if ((info.mode & 0o600) !== 0o600) chmodSync(path, 0o600);
+    const fd = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW);
     try {
-      await handle.write(Buffer.alloc(info.size), 0, info.size, 0);
-      await handle.sync();
+      const zeros = Buffer.alloc(info.size);
+      for (let at = 0; at < zeros.length; ) at += writeSync(fd, zeros, at, zeros.length - at, at);
+      fsyncSync(fd);
     } finally {
-      await handle.close();
+      closeSync(fd);
     }
   }
-  await unlink(path);
+  unlinkSync(path);
   return true;
 }

@@ -11,12 +11,22 @@ export interface Io {
   platform: NodeJS.Platform;
 }
 
-/** The real process's streams and environment. */
+/**
+ * The real process's streams and environment. The streams are looked up when first used:
+ * Node builds `process.stdin` on first access (a file or /dev/null stdin costs about 3 ms of
+ * fs stream code), and `unseal`, for one, never reads stdin.
+ */
 export function processIo(): Io {
   return {
-    stdin: process.stdin,
-    stdout: process.stdout,
-    stderr: process.stderr,
+    get stdin() {
+      return process.stdin;
+    },
+    get stdout() {
+      return process.stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
     env: process.env,
     platform: process.platform,
   };

@@ -9,7 +9,6 @@ import { constants } from 'node:fs';
 import { lstat, open, readdir, rename, rmdir, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { execa } from 'execa';
 import { ExitCode, StackError, errnoCode } from '../src/errors.js';
 import { ensurePrivateDir, overwriteAndRemove } from './fs-safe.js';
 import { SERVICE } from './paths.js';
@@ -34,8 +33,9 @@ export function releaseMode(): number {
  * Time Machine; its `.noindex` suffix keeps Spotlight out.
  */
 export async function prepareReleaseDir(dir: string, platform: NodeJS.Platform): Promise<void> {
-  await ensurePrivateDir(dir, 'release');
+  ensurePrivateDir(dir, 'release');
   if (platform === 'darwin') {
+    const { execa } = await import('execa'); // loaded only where it is used: it costs about 60 ms to load
     await execa('tmutil', ['addexclusion', dir], { reject: false, stdin: 'ignore' });
     return;
   }

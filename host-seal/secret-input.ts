@@ -1,7 +1,7 @@
 // Where the token and the optional TPM auth value come from: the token from
 // stdin when it is a pipe, else a hidden prompt; never from argv. An auth value
 // from --auth-file FILE, or a hidden prompt with --auth on a terminal.
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { ExitCode, StackError } from '../src/errors.js';
 import { assertTokenShape, trimOneNewline } from '../src/secrets/token.js';
 import type { Io } from './io.js';
@@ -38,9 +38,11 @@ export async function readToken(io: Io, name: string): Promise<string> {
 export async function readAuth(io: Io, authFile: string | undefined, confirm: boolean): Promise<Buffer> {
   let value: string;
   if (authFile) {
-    value = trimOneNewline(await readFile(authFile, 'utf8').catch((error: unknown) => {
+    try {
+      value = trimOneNewline(readFileSync(authFile, 'utf8'));
+    } catch (error) {
       throw new StackError('auth-file', `cannot read the auth file ${authFile}; check the path and its mode`, { step: 'auth', exitCode: ExitCode.noInput, cause: error });
-    }));
+    }
   } else if (io.stdin.isTTY) {
     value = await promptHidden(io, 'TPM auth value (input hidden): ');
     if (confirm && (await promptHidden(io, 'Again: ')) !== value) {

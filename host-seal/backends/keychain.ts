@@ -2,10 +2,9 @@
 // (GNOME Keyring, KWallet) over D-Bus, both through @napi-rs/keyring's Entry.
 // Service `copilot-bridge-stack`, account NAME. Non-secret metadata (sealed-at,
 // fingerprint) sits next to the tpm2 files so `status` never touches the store.
-import { readFile, unlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { unlinkIfExists } from '../../src/fs/atomic-write.js';
 import { ExitCode, StackError, errnoCode, type ExitCodeValue } from '../../src/errors.js';
-import { tokenFingerprint } from '../../src/secrets/fingerprint.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs-safe.js';
 import { SERVICE, keychainMetaPath } from '../paths.js';
 import type { Backend, BackendContext, SealedRecord } from './backend.js';
@@ -25,11 +24,12 @@ export class KeychainBackend implements Backend {
 
   async seal(name: string, token: string): Promise<SealedRecord> {
     await native('seal', name, async () => (await item(name)).setPassword(token));
+    const { tokenFingerprint } = await import('../../src/secrets/fingerprint.js'); // node:crypto, for seal only
     const record: SealedRecord = { name, backend: 'keychain', sealedAt: new Date().toISOString(), fingerprint: tokenFingerprint(token), pcrs: [], auth: false };
     try {
-      await ensurePrivateDir(this.context.configDir, 'seal');
+      ensurePrivateDir(this.context.configDir, 'seal');
       const meta = { format: META_FORMAT, name, service: SERVICE, account: name, sealedAt: record.sealedAt, fingerprint: record.fingerprint };
-      await writeFileAtomic(keychainMetaPath(this.context.configDir, name), `${JSON.stringify(meta, null, 2)}\n`, 0o600);
+      writeFileAtomic(keychainMetaPath(this.context.configDir, name), `${JSON.stringify(meta, null, 2)}\n`, 0o600);
     } catch (error) {
       await native('seal', name, async () => (await item(name)).deleteCredential()).catch(() => undefined);
       throw error;
@@ -51,7 +51,7 @@ export class KeychainBackend implements Backend {
   async describe(name: string): Promise<SealedRecord | undefined> {
     let meta: { sealedAt?: unknown; fingerprint?: unknown };
     try {
-      meta = JSON.parse(await readFile(keychainMetaPath(this.context.configDir, name), 'utf8')) as typeof meta;
+      meta = JSON.parse(readFileSync(keychainMetaPath(this.context.configDir, name), 'utf8')) as typeof meta;
     } catch (error) {
       if (errnoCode(error) === 'ENOENT') return undefined;
       return { name, backend: 'keychain', sealedAt: '?', fingerprint: '?', pcrs: [], auth: false, problem: 'metadata unreadable; re-seal with --force' };

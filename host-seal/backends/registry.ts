@@ -1,7 +1,6 @@
 // Which backend holds a name, which one `--backend auto` picks, and every
 // sealed name (from the files in the config directory; no store is queried).
-import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { existsSync, readdirSync } from 'node:fs';
 import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
 import type { Backend, BackendContext, BackendName } from './backend.js';
 import { KeychainBackend } from './keychain.js';
@@ -31,7 +30,7 @@ export function autoBackend(context: BackendContext): BackendName {
 export async function sealedNames(context: BackendContext): Promise<{ name: string; backend: BackendName }[]> {
   let files: string[];
   try {
-    files = await readdir(context.configDir);
+    files = readdirSync(context.configDir);
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return [];
     throw error;
@@ -42,7 +41,15 @@ export async function sealedNames(context: BackendContext): Promise<{ name: stri
       if (file.endsWith(suffix)) found.push({ name: file.slice(0, -suffix.length), backend: kind });
     }
   }
-  return found.sort((a, b) => a.name.localeCompare(b.name) || a.backend.localeCompare(b.backend));
+  return found.sort((a, b) => byCodeUnits(a.name, b.name) || byCodeUnits(a.backend, b.backend));
+}
+
+/**
+ * Plain code-unit order: names are ASCII ([a-z0-9_-]), and localeCompare's first call loads
+ * ICU's collation data, about 7 ms of every command's start-up.
+ */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The backends that hold `name` (normally one). */

@@ -1,8 +1,7 @@
 // The one file a TPM seal leaves: the sealed key's public and private parts
 // (only this TPM can load them) and the token encrypted with that key by
-// AES-256-GCM, the credential name bound as associated data. The token is
-// longer than the 128 bytes a TPM seals, hence the key.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+// AES-256-GCM, the credential name bound as associated data (tpm2-cipher.ts).
+// The token is longer than the 128 bytes a TPM seals, hence the key.
 import { ExitCode, StackError } from '../../src/errors.js';
 
 export const BLOB_FORMAT = 'copilot-bridge-stack/tpm2-sealed/v1';
@@ -20,31 +19,6 @@ export interface Tpm2Blob {
   auth: boolean;
   sealed: { public: string; private: string };
   cipher: { alg: 'aes-256-gcm'; iv: string; tag: string; data: string };
-}
-
-const aad = (name: string) => Buffer.from(`${BLOB_FORMAT}:${name}`, 'utf8');
-
-/** Encrypts the token with a fresh IV; `key` is the 32 bytes the TPM seals. */
-export function encryptToken(key: Buffer, name: string, token: string): Tpm2Blob['cipher'] {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(aad(name));
-  const data = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()]);
-  return { alg: 'aes-256-gcm', iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
-}
-
-/** Decrypts and authenticates; a wrong key, name or any flipped bit throws `corrupt`. */
-export function decryptToken(key: Buffer, blob: Tpm2Blob, corrupt: () => StackError): string {
-  try {
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(blob.cipher.iv, 'base64'), { authTagLength: 16 })
-      .setAAD(aad(blob.name))
-      .setAuthTag(Buffer.from(blob.cipher.tag, 'base64'));
-    const plain = Buffer.concat([decipher.update(Buffer.from(blob.cipher.data, 'base64')), decipher.final()]);
-    const token = plain.toString('utf8');
-    plain.fill(0);
-    return token;
-  } catch (error) {
-    throw Object.assign(corrupt(), { cause: error });
-  }
 }
 
 /** Parses and checks a blob file's text; any deviation is a StackError naming the file and the fix. */

@@ -1,105 +1,204 @@
-// tpm2-tools through execa. Key material reaches the tools on stdin or in
-// files of a private 0700 directory on /dev/shm that is removed in `finally`,
-// never on argv or in the environment. Without a resource manager every tool
-// leaves its transient objects and sessions loaded, so they are flushed after
-// each operation (and once, then retried, on 0x902/0x903 from an earlier crash).
-import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+// tpm2-tools through node:child_process (not execa: loading execa alone costs
+// about 60 ms, three times a bare Node start, and unseal's budget is twice
+// systemd-creds). Key material reaches the tools on stdin or in files of a
+// private 0700 directory on /dev/shm that is removed in `finally`, never on
+// argv or in the environment, and comes back on stdout into buffers that the
+// caller zeroes. Without a resource manager every tool leaves its transient
+// objects (and some sessions) loaded, so they are flushed after each operation
+// (and once, then retried, on 0x902/0x903 from an earlier crash); with one
+// (`device:/dev/tpmrm*`, tabrmd) no flush runs at all.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { ExitCode, StackError } from '../../src/errors.js';
 import { tpmFailure } from './tpm2-errors.js';
 
 const SCRATCH_PARENT = '/dev/shm';
 const TOOL_TIMEOUT_MS = 60_000;
+/** tpm2 tools print a few hundred bytes; anything near this is not a tpm2 tool talking. */
+const MAX_OUTPUT = 1024 * 1024;
 
 export interface Tpm {
-  /** Private 0700 scratch directory for this operation. */
-  readonly dir: string;
   /** The TCTI in use (`TPM2TOOLS_TCTI`, default `device:/dev/tpmrm0`). */
   readonly tcti: string;
   /** Whether a resource manager flushes objects for us (kernel `tpmrm` or tabrmd). */
   readonly managed: boolean;
-  /** Runs one tool; `input` goes to its stdin. Resolves to its stdout. */
-  run(tool: string, args: string[], input?: Buffer): Promise<Buffer>;
+  /**
+   * Runs one tool (in `cwd`, default the scratch directory or `/`); `input` goes to its stdin.
+   * Resolves to its stdout, a buffer the caller owns and should zero. Failures are StackErrors.
+   */
+  run(tool: string, args: string[], input?: Buffer, cwd?: string): Promise<Buffer>;
+  /** Like `run`, but resolves to the raw outcome, for callers that classify a failure themselves. */
+  attempt(tool: string, args: string[], input?: Buffer, cwd?: string): Promise<ToolOutcome>;
+  /** The StackError a failed outcome maps to (zeroes its stdout). */
+  failure(outcome: ToolOutcome): StackError;
+  /** Runs `body` with a private 0700 scratch directory on /dev/shm, removed afterwards and on SIGINT, SIGTERM, SIGHUP. */
+  scratch<T>(body: (dir: string) => Promise<T>): Promise<T>;
   /** Flushes transient objects (and sessions, unless `objectsOnly`) when no resource manager does it. */
   flush(objectsOnly?: boolean): Promise<void>;
 }
 
-/** Runs `body` with a TPM handle and a scratch directory; always flushes and removes the directory. */
+export interface ToolOutcome {
+  ok: boolean;
+  stdout: Buffer;
+  stderr: string;
+  /** What tpm2-errors reads: `code` ENOENT when the tool is missing, `timedOut`. */
+  cause: ToolCause;
+}
+
+interface ToolCause {
+  tool: string;
+  exitCode: number | undefined;
+  signal: NodeJS.Signals | undefined;
+  code: string | undefined;
+  timedOut: boolean;
+}
+
+/**
+ * Runs `body` with a TPM handle. Afterwards, when no resource manager does it, flushes what the
+ * tools left loaded: transient objects only when every tool succeeded and none of them leaves a
+ * session behind (tpm2_unseal closes its policy session; tpm2_createpolicy leaves its trial
+ * session), else objects and sessions.
+ */
 export async function withTpm<T>(
   env: NodeJS.ProcessEnv,
   at: { step: string; name: string; pcrs?: number[] },
   body: (tpm: Tpm) => Promise<T>,
 ): Promise<T> {
-  const { step } = at;
-  const tcti = env.TPM2TOOLS_TCTI || 'device:/dev/tpmrm0';
-  const dir = await mkdtemp(join(SCRATCH_PARENT, `copilot-bridge-seal-${process.pid}-`)).catch((error: unknown) => {
-    throw new StackError('scratch', `cannot create a private directory on ${SCRATCH_PARENT} for the TPM tools; check that ${SCRATCH_PARENT} is a writable tmpfs`, {
-      step,
-      exitCode: ExitCode.cantCreate,
-      cause: error,
-    });
-  });
-  const tpm = new ToolRunner(tcti, dir, at, env);
-  // A signal skips `finally`: remove the directory first, then die of the same signal.
-  const onSignal = (signal: NodeJS.Signals) => {
-    rmSync(dir, { recursive: true, force: true });
-    process.kill(process.pid, signal);
-  };
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  for (const signal of signals) process.once(signal, onSignal);
+  const tpm = new ToolRunner(env.TPM2TOOLS_TCTI || 'device:/dev/tpmrm0', at, env);
+  let succeeded = false;
   try {
-    return await body(tpm);
+    const value = await body(tpm);
+    succeeded = true;
+    return value;
   } finally {
-    await tpm.flush().catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
-    for (const signal of signals) process.off(signal, onSignal);
+    await tpm.flush(succeeded && !tpm.sessionsMayRemain).catch(() => undefined);
   }
 }
 
-/** A Buffer over the same memory, so that zeroing it zeroes what the tool wrote. */
-const view = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-const text = (bytes: Uint8Array) => view(bytes).toString('utf8');
+/** Zeroes and releases collected chunks once they have been copied. */
+const wipe = (chunks: Buffer[]) => {
+  for (const chunk of chunks) chunk.fill(0);
+  chunks.length = 0;
+};
 
 class ToolRunner implements Tpm {
   readonly managed: boolean;
+  /** Set once a tool failed or left a session loaded; the final flush then takes sessions too. */
+  sessionsMayRemain = false;
+  private dir: string | undefined;
+  private readonly children = new Set<ChildProcess>();
 
   constructor(
     readonly tcti: string,
-    readonly dir: string,
     private readonly at: { step: string; name: string; pcrs?: number[] },
     private readonly env: NodeJS.ProcessEnv,
   ) {
     this.managed = /^(device:\/dev\/tpmrm\d*$|tabrmd)/.test(tcti);
   }
 
-  async run(tool: string, args: string[], input?: Buffer): Promise<Buffer> {
-    let result = await this.exec(tool, args, input);
-    if (result.failed && !this.managed && /\(0x0*90[23]\)/i.test(text(result.stderr))) {
+  async run(tool: string, args: string[], input?: Buffer, cwd?: string): Promise<Buffer> {
+    const outcome = await this.attempt(tool, args, input, cwd);
+    if (!outcome.ok) throw this.failure(outcome);
+    return outcome.stdout;
+  }
+
+  async attempt(tool: string, args: string[], input?: Buffer, cwd?: string): Promise<ToolOutcome> {
+    let outcome = await this.exec(tool, args, input, cwd);
+    if (!outcome.ok && !this.managed && /\(0x0*90[23]\)/i.test(outcome.stderr)) {
+      outcome.stdout.fill(0);
       await this.flush();
-      result = await this.exec(tool, args, input);
+      outcome = await this.exec(tool, args, input, cwd);
     }
-    if (result.failed) {
-      throw tpmFailure({ tool, ...this.at, tcti: this.tcti, stderr: text(result.stderr), cause: result });
+    return outcome;
+  }
+
+  /** The StackError a failed outcome maps to. */
+  failure(outcome: ToolOutcome): StackError {
+    outcome.stdout.fill(0);
+    return tpmFailure({ tool: outcome.cause.tool, ...this.at, tcti: this.tcti, stderr: outcome.stderr, cause: outcome.cause });
+  }
+
+  async scratch<T>(body: (dir: string) => Promise<T>): Promise<T> {
+    const { step } = this.at;
+    let dir: string;
+    try {
+      dir = mkdtempSync(join(SCRATCH_PARENT, `copilot-bridge-seal-${process.pid}-`));
+    } catch (error) {
+      throw new StackError('scratch', `cannot create a private directory on ${SCRATCH_PARENT} for the TPM tools; check that ${SCRATCH_PARENT} is a writable tmpfs`, {
+        step,
+        exitCode: ExitCode.cantCreate,
+        cause: error,
+      });
     }
-    return view(result.stdout);
+    // A signal skips `finally`: stop the tools, remove the directory, then die of the same signal.
+    const onSignal = (signal: NodeJS.Signals) => {
+      for (const child of this.children) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      process.kill(process.pid, signal);
+    };
+    const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+    for (const signal of signals) process.once(signal, onSignal);
+    this.dir = dir;
+    try {
+      return await body(dir);
+    } finally {
+      this.dir = undefined;
+      rmSync(dir, { recursive: true, force: true });
+      for (const signal of signals) process.off(signal, onSignal);
+    }
   }
 
   async flush(objectsOnly = false): Promise<void> {
     if (this.managed) return;
-    await this.exec('tpm2_flushcontext', objectsOnly ? ['-t'] : ['-t', '-l', '-s']);
+    // Its output is never read: a failed flush changes nothing for this operation.
+    await this.exec('tpm2_flushcontext', objectsOnly ? ['-t'] : ['-t', '-l', '-s'], undefined, undefined, true);
   }
 
-  private exec(tool: string, args: string[], input?: Buffer) {
-    return execa(tool, args, {
-      cwd: this.dir,
-      env: { ...this.env, TPM2TOOLS_TCTI: this.tcti },
-      extendEnv: false,
-      encoding: 'buffer',
-      reject: false,
-      timeout: TOOL_TIMEOUT_MS,
-      ...(input ? { input } : { stdin: 'ignore' as const }),
+  private exec(tool: string, args: string[], input?: Buffer, cwd = this.dir ?? '/', quiet = false): Promise<ToolOutcome> {
+    return new Promise((resolve) => {
+      const cause: ToolCause = { tool, exitCode: undefined, signal: undefined, code: undefined, timedOut: false };
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let size = 0;
+      const child = spawn(tool, args, {
+        cwd,
+        env: { ...this.env, TPM2TOOLS_TCTI: this.tcti },
+        stdio: [input ? 'pipe' : 'ignore', quiet ? 'ignore' : 'pipe', quiet ? 'ignore' : 'pipe'],
+      });
+      this.children.add(child);
+      const take = (into: Buffer[]) => (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_OUTPUT) child.kill('SIGKILL');
+        else into.push(chunk);
+      };
+      child.stdout?.on('data', take(out));
+      child.stderr?.on('data', take(err));
+      if (input && child.stdin) {
+        child.stdin.on('error', () => undefined); // a tool that exits without reading its stdin
+        child.stdin.end(input);
+      }
+      const timer = setTimeout(() => {
+        cause.timedOut = true;
+        child.kill('SIGKILL');
+      }, TOOL_TIMEOUT_MS);
+      const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+        clearTimeout(timer);
+        this.children.delete(child);
+        cause.exitCode = code ?? undefined;
+        cause.signal = signal ?? undefined;
+        const stdout = Buffer.concat(out);
+        wipe(out);
+        const stderr = Buffer.concat(err).toString('utf8');
+        const ok = code === 0 && !cause.timedOut && cause.code === undefined && size <= MAX_OUTPUT;
+        if (!ok || tool === 'tpm2_createpolicy') this.sessionsMayRemain = true;
+        resolve({ ok, stdout, stderr, cause });
+      };
+      // A tool that cannot be started emits 'error' (ENOENT, EACCES), then 'close'.
+      child.on('error', (error: NodeJS.ErrnoException) => {
+        cause.code = error.code ?? 'spawn-failed';
+      });
+      child.on('close', finish);
     });
   }
 }

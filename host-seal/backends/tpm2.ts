@@ -1,21 +1,39 @@
 // The tpm2 backend: a random 256-bit key sealed by the TPM under the owner
 // hierarchy (optionally bound to sha256 PCRs, or to an auth value), the token
 // encrypted with it in Node. One file per credential, NAME.tpm2.json (0600 in a
-// 0700 directory), replaced atomically.
-import { randomBytes } from 'node:crypto';
-import { readFile, unlink, writeFile } from 'node:fs/promises';
+// 0700 directory), replaced atomically. An unseal keeps the loaded sealed
+// object's context on tmpfs until the TPM resets (tpm2-cache.ts), so that the
+// next one is a single tpm2_unseal.
+//
+// node:crypto is loaded only where it is used (seal, and the decrypt that
+// follows tpm2_unseal), so that an unseal starts its first tool without it.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unlinkIfExists } from '../../src/fs/atomic-write.js';
 import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
-import { tokenFingerprint } from '../../src/secrets/fingerprint.js';
 import { ensurePrivateDir, writeFileAtomic } from '../fs-safe.js';
 import { tpm2BlobPath } from '../paths.js';
 import type { Backend, BackendContext, SealOptions, SealedRecord, UnsealOptions } from './backend.js';
-import { BLOB_FORMAT, PRIMARY, decryptToken, encryptToken, parseBlob, type Tpm2Blob } from './tpm2-blob.js';
+import { BLOB_FORMAT, PRIMARY, parseBlob, type Tpm2Blob } from './tpm2-blob.js';
+import { cachedContext, contextCacheDir, contextPath, dropContexts, storeContext } from './tpm2-cache.js';
 import { withTpm, type Tpm } from './tpm2-tools.js';
 
 const createPrimary = (tpm: Tpm) =>
   tpm.run('tpm2_createprimary', ['-C', PRIMARY.hierarchy, '-g', PRIMARY.hash, '-G', PRIMARY.template, '-c', 'primary.ctx', '-Q']);
+
+/** Failures of an unseal from a cached context that say nothing about the cache: reported, never retried. */
+const NOT_THE_CACHE = new Set(['tpm-auth-failed', 'tpm-pcr-mismatch', 'tpm-lockout', 'tpm-timeout', 'tpm-tools-missing', 'tpm-full']);
+
+/**
+ * Whether a failed unseal from a cached context means the context is stale (the TPM was reset,
+ * cleared or replaced since it was saved, or the file is damaged), so that the long way is taken
+ * once. Never for an auth or policy failure: a retry would count twice toward the TPM's
+ * dictionary-attack lockout. Never when the TCTI failed: the TPM is not answering at all.
+ */
+function staleContext(error: StackError, stderr: string): boolean {
+  if (NOT_THE_CACHE.has(error.code) || /tcti/i.test(stderr)) return false;
+  return error.code !== 'tpm-unreachable' || /Esys_ContextLoad|object context/i.test(stderr);
+}
 
 export class Tpm2Backend implements Backend {
   readonly name = 'tpm2' as const;
@@ -26,22 +44,29 @@ export class Tpm2Backend implements Backend {
     if (pcrs.length > 0 && auth) {
       throw new StackError('usage', 'a tpm2 seal takes --pcrs or an auth value, not both yet; choose one', { step: 'seal', exitCode: ExitCode.usage });
     }
+    const [{ randomBytes }, { tokenFingerprint }, { encryptToken }] = await Promise.all([
+      import('node:crypto'),
+      import('../../src/secrets/fingerprint.js'),
+      import('./tpm2-cipher.js'),
+    ]);
     const key = randomBytes(32);
     try {
-      const sealed = await withTpm(this.context.env, { step: 'seal', name }, async (tpm) => {
-        await writeFile(join(tpm.dir, 'key.bin'), key, { mode: 0o600, flag: 'wx' });
-        await createPrimary(tpm);
-        const args = ['-C', 'primary.ctx', '-g', 'sha256', '-i', 'key.bin', '-u', 'seal.pub', '-r', 'seal.priv', '-Q'];
-        if (pcrs.length > 0) {
-          await tpm.run('tpm2_createpolicy', ['--policy-pcr', '-l', `sha256:${pcrs.join(',')}`, '-L', 'pcr.policy', '-Q']);
-          args.push('-L', 'pcr.policy');
-        }
-        if (auth) args.push('-p', 'file:-');
-        await tpm.run('tpm2_create', args, auth);
-        await writeFile(join(tpm.dir, 'key.bin'), Buffer.alloc(key.length));
-        const part = async (file: string) => (await readFile(join(tpm.dir, file))).toString('base64');
-        return { public: await part('seal.pub'), private: await part('seal.priv') };
-      });
+      const sealed = await withTpm(this.context.env, { step: 'seal', name }, (tpm) =>
+        tpm.scratch(async (dir) => {
+          writeFileSync(join(dir, 'key.bin'), key, { mode: 0o600, flag: 'wx' });
+          await createPrimary(tpm);
+          const args = ['-C', 'primary.ctx', '-g', 'sha256', '-i', 'key.bin', '-u', 'seal.pub', '-r', 'seal.priv', '-Q'];
+          if (pcrs.length > 0) {
+            await tpm.run('tpm2_createpolicy', ['--policy-pcr', '-l', `sha256:${pcrs.join(',')}`, '-L', 'pcr.policy', '-Q']);
+            args.push('-L', 'pcr.policy');
+          }
+          if (auth) args.push('-p', 'file:-');
+          await tpm.run('tpm2_create', args, auth);
+          writeFileSync(join(dir, 'key.bin'), Buffer.alloc(key.length));
+          const part = (file: string) => readFileSync(join(dir, file)).toString('base64');
+          return { public: part('seal.pub'), private: part('seal.priv') };
+        }),
+      );
       const blob: Tpm2Blob = {
         format: BLOB_FORMAT,
         name,
@@ -53,8 +78,9 @@ export class Tpm2Backend implements Backend {
         sealed,
         cipher: encryptToken(key, name, token),
       };
-      await ensurePrivateDir(this.context.configDir, 'seal');
-      await writeFileAtomic(tpm2BlobPath(this.context.configDir, name), `${JSON.stringify(blob, null, 2)}\n`, 0o600);
+      ensurePrivateDir(this.context.configDir, 'seal');
+      writeFileAtomic(tpm2BlobPath(this.context.configDir, name), `${JSON.stringify(blob, null, 2)}\n`, 0o600);
+      dropContexts(contextCacheDir(this.context.env), name); // a replaced seal's loaded context is useless now
       return toRecord(blob);
     } finally {
       key.fill(0);
@@ -62,19 +88,38 @@ export class Tpm2Backend implements Backend {
   }
 
   async unseal(name: string, { askAuth }: UnsealOptions): Promise<string> {
-    const blob = await this.read(name, 'unseal');
+    const blob = this.read(name, 'unseal');
     if (!blob) {
       throw new StackError('not-sealed', `nothing is sealed under ${name} in the TPM; seal it first: op read "op://..." | npm run seal -- --name ${name}`, { step: 'unseal', exitCode: ExitCode.noInput });
     }
     const auth = blob.auth ? await askAuth(name) : undefined;
+    const policy = blob.pcrs.length > 0 ? ['-p', `pcr:sha256:${blob.pcrs.join(',')}`] : auth ? ['-p', 'file:-'] : [];
+    let cipher: Promise<typeof import('./tpm2-cipher.js')> | undefined;
     const key = await withTpm(this.context.env, { step: 'unseal', name, pcrs: blob.pcrs }, async (tpm) => {
-      await writeFile(join(tpm.dir, 'seal.pub'), Buffer.from(blob.sealed.public, 'base64'), { flag: 'wx' });
-      await writeFile(join(tpm.dir, 'seal.priv'), Buffer.from(blob.sealed.private, 'base64'), { flag: 'wx' });
-      await createPrimary(tpm);
-      await tpm.run('tpm2_load', ['-C', 'primary.ctx', '-u', 'seal.pub', '-r', 'seal.priv', '-c', 'seal.ctx', '-Q']);
-      await tpm.flush(true); // without a resource manager, three loaded objects fill the TPM
-      const policy = blob.pcrs.length > 0 ? ['-p', `pcr:sha256:${blob.pcrs.join(',')}`] : auth ? ['-p', 'file:-'] : [];
-      return tpm.run('tpm2_unseal', ['-c', 'seal.ctx', ...policy], auth);
+      const cache = contextPath(contextCacheDir(this.context.env), name, tpm.tcti, blob.sealed);
+      // The short way: the loaded object's context, saved by an earlier unseal since the TPM's last reset.
+      const cached = cachedContext(cache);
+      if (cached) {
+        const running = tpm.attempt('tpm2_unseal', ['-c', cached, ...policy], auth);
+        cipher = import('./tpm2-cipher.js'); // loads while the tool runs
+        const outcome = await running;
+        if (outcome.ok) return outcome.stdout;
+        const error = tpm.failure(outcome);
+        if (!staleContext(error, outcome.stderr)) throw error;
+        dropContexts(join(cache, '..'), name);
+      }
+      // The long way: re-create the primary, load the sealed parts, keep the loaded context for next time.
+      return tpm.scratch(async (dir) => {
+        writeFileSync(join(dir, 'seal.pub'), Buffer.from(blob.sealed.public, 'base64'), { flag: 'wx' });
+        writeFileSync(join(dir, 'seal.priv'), Buffer.from(blob.sealed.private, 'base64'), { flag: 'wx' });
+        const primary = createPrimary(tpm);
+        cipher ??= import('./tpm2-cipher.js');
+        await primary;
+        await tpm.run('tpm2_load', ['-C', 'primary.ctx', '-u', 'seal.pub', '-r', 'seal.priv', '-c', 'seal.ctx', '-Q']);
+        storeContext(cache, name, readFileSync(join(dir, 'seal.ctx')));
+        await tpm.flush(true); // without a resource manager, the primary, its reloaded copy and the sealed object fill the TPM
+        return tpm.run('tpm2_unseal', ['-c', 'seal.ctx', ...policy], auth);
+      });
     });
     try {
       const corrupt = () =>
@@ -83,6 +128,7 @@ export class Tpm2Backend implements Backend {
           exitCode: ExitCode.dataErr,
         });
       if (key.length !== 32) throw corrupt();
+      const { decryptToken } = await (cipher ?? import('./tpm2-cipher.js'));
       return decryptToken(key, blob, corrupt);
     } finally {
       key.fill(0);
@@ -91,7 +137,7 @@ export class Tpm2Backend implements Backend {
 
   async describe(name: string): Promise<SealedRecord | undefined> {
     try {
-      const blob = await this.read(name, 'status');
+      const blob = this.read(name, 'status');
       return blob && toRecord(blob);
     } catch (error) {
       const problem = error instanceof StackError ? error.message : 'unreadable';
@@ -100,14 +146,16 @@ export class Tpm2Backend implements Backend {
   }
 
   async forget(name: string): Promise<boolean> {
-    return unlinkIfExists(tpm2BlobPath(this.context.configDir, name));
+    const removed = unlinkIfExists(tpm2BlobPath(this.context.configDir, name));
+    dropContexts(contextCacheDir(this.context.env), name);
+    return removed;
   }
 
-  private async read(name: string, step: string): Promise<Tpm2Blob | undefined> {
+  private read(name: string, step: string): Tpm2Blob | undefined {
     const path = tpm2BlobPath(this.context.configDir, name);
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      text = readFileSync(path, 'utf8');
     } catch (error) {
       if (errnoCode(error) === 'ENOENT') return undefined;
       throw new StackError('blob-unreadable', `cannot read ${path}; check its owner and mode (0600, yours)`, { step, exitCode: ExitCode.noInput, cause: error });

@@ -3,7 +3,6 @@
 // until the services report healthy. If compose fails to start, the released
 // files are wiped again.
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { ExitCode, StackError } from '../../src/errors.js';
 import { backend, contextOf, sealedNames } from '../backends/registry.js';
 import { compose, findCompose, waitHealthy } from '../compose.js';
@@ -22,6 +21,7 @@ export function composeEnv(dir: string, names: string[]): Record<string, string>
 
 /** macOS keeps released tokens on disk while the stack runs (README-macos.md); say so when that disk is not encrypted. */
 async function warnWithoutFileVault(io: Io): Promise<void> {
+  const { execa } = await import('execa'); // loaded only where it is used: it costs about 60 ms to load
   const status = await execa('fdesetup', ['status'], { reject: false, stdin: 'ignore' });
   if (/FileVault is Off/i.test(status.stdout)) {
     io.stderr.write('up: warning: FileVault is off, so the released token sits unencrypted on disk while the stack runs; turn FileVault on (see host-seal/README-macos.md)\n');

@@ -9,14 +9,17 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t, { type Test } from 'tap';
-import { cli, sandbox, scratchLeftBy, startCli, type CliResult } from '../fixtures/host-seal/cli.js';
+import { MAIN, cli, sandbox, scratchLeftBy, startCli, type CliResult } from '../fixtures/host-seal/cli.js';
 import { fakeToken } from '../fixtures/host-seal/fake-token.js';
 import { filesHolding, leaks, probes } from '../fixtures/host-seal/leaks.js';
 import { startSwtpm, type SoftTpm } from '../fixtures/host-seal/swtpm.js';
+import { fnv1a64 } from '../../host-seal/backends/tpm2-cache.js';
+import { toolLog } from '../fixtures/host-seal/tool-log.js';
 import { watchProcesses } from '../fixtures/host-seal/watch-proc.js';
 
 const token = fakeToken();
 const AUTH = 'correct horse battery';
+t.comment(`CLI under test: ${MAIN}`);
 
 /** Asserts a run printed neither the token nor the auth value, and left no scratch directory. */
 async function clean(t: Test, result: CliResult, label: string) {
@@ -119,6 +122,68 @@ t.test('the seal survives a TPM restart (primary key re-derived, sealed parts re
   t.equal(unsealed.stdout, token);
 });
 
+t.test('the cache entry digest is 64-bit FNV-1a (reference vectors)', async (t) => {
+  t.equal(fnv1a64(''), 'cbf29ce484222325');
+  t.equal(fnv1a64('a'), 'af63dc4c8601ec8c');
+  t.equal(fnv1a64('foobar'), '85944171f73967e8');
+});
+
+t.test('the next unseal runs from the loaded context kept on tmpfs until the TPM resets; forget and re-seal drop it', async (t) => {
+  const { box, tpm, env: base } = await setup(t);
+  const log = toolLog(box.root, box.env.PATH ?? '/usr/bin:/bin');
+  const env = { ...base, PATH: log.path };
+  const tcti = { TPM2TOOLS_TCTI: env.TPM2TOOLS_TCTI };
+  const cacheDir = join(box.runtime, 'copilot-bridge-stack-tpm2');
+  const longWay = ['tpm2_createprimary', 'tpm2_load', 'tpm2_flushcontext', 'tpm2_unseal', 'tpm2_flushcontext'];
+  t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
+
+  log.reset();
+  const first = await cli(['unseal'], { env });
+  t.equal(first.stdout, token, 'the first unseal after a seal...');
+  t.same(log.tools(), longWay, '...re-creates the primary and loads the sealed parts');
+  const entries = await readdir(cacheDir);
+  t.equal(entries.length, 1, 'and keeps one context file');
+  t.match(entries[0], /^op-sa-token\.[0-9a-f]{16}\.ctx$/, 'named after the credential and a digest of TCTI and sealed parts');
+  const entry = join(cacheDir, entries[0] ?? '');
+  t.equal((await stat(cacheDir)).mode & 0o777, 0o700, 'in a 0700 directory');
+  t.equal((await stat(entry)).mode & 0o777, 0o600, 'mode 0600');
+  t.notOk(leaks(await readFile(entry), token), 'the context file does not hold the token');
+
+  log.reset();
+  const second = await cli(['unseal'], { env });
+  t.equal(second.exitCode, 0);
+  t.equal(second.stdout, token, 'the next unseal gives the same token...');
+  t.same(log.tools(), ['tpm2_unseal', 'tpm2_flushcontext'], '...with one tpm2_unseal (and a flush, without a resource manager)');
+  t.equal(log.calls()[0], `tpm2_unseal -c ${entry}`, 'from the cached context');
+  t.equal((await execa('tpm2_getcap', ['handles-transient'], { env: tcti })).stdout.trim(), '', 'leaving no object loaded');
+  t.equal(second.stderr, '', 'and nothing on stderr');
+  t.same(await scratchLeftBy(second.pid), [], 'no scratch directory');
+
+  await tpm.restart();
+  log.reset();
+  const rebooted = await cli(['unseal'], { env });
+  t.equal(rebooted.stdout, token, 'after a TPM reset the saved context no longer loads, and the unseal takes the long way');
+  t.same(log.tools(), ['tpm2_unseal', ...longWay]);
+  t.same(await readdir(cacheDir), entries, 'the entry is renewed');
+
+  await writeFile(entry, 'not a context');
+  log.reset();
+  const damaged = await cli(['unseal'], { env });
+  t.equal(damaged.stdout, token, 'a damaged context file: the long way too');
+  t.same(log.tools(), ['tpm2_unseal', ...longWay]);
+
+  t.equal((await cli(['seal', '--force'], { env, input: token })).exitCode, 0);
+  t.same(await readdir(cacheDir), [], 're-sealing drops the old context');
+  t.equal((await cli(['unseal'], { env })).stdout, token);
+  const renewed = await readdir(cacheDir);
+  t.equal(renewed.length, 1);
+  t.not(renewed[0], entries[0], 'the new seal has a new entry');
+
+  t.equal((await cli(['forget'], { env })).exitCode, 0);
+  t.same(await readdir(cacheDir), [], 'forget removes the cached context');
+  t.same(await filesHolding(box.runtime, token), [], 'no file in the runtime directory ever held the token');
+});
+
 t.test('a PCR-bound seal fails closed after tpm2_pcrextend and says to re-seal', async (t) => {
   const { box, tpm, env } = await setup(t);
   const sealed = await cli(['seal', '--pcrs', '7'], { env, input: token });
@@ -163,6 +228,18 @@ t.test('an auth value: sealed via --auth-file, a wrong one is refused, never on 
 
   const unsealed = await cli(['unseal', '--auth-file', right], { env });
   t.equal(unsealed.stdout, token, 'the right auth value unseals');
+
+  // The loaded context is now cached: a wrong value against it is refused and counted once, not retried the long way.
+  const failures = async () => {
+    const caps = await execa('tpm2_getcap', ['properties-variable'], { env: { TPM2TOOLS_TCTI: env.TPM2TOOLS_TCTI } });
+    return Number(/TPM2_PT_LOCKOUT_COUNTER:\s*(0x[0-9a-f]+)/i.exec(caps.stdout)?.[1]);
+  };
+  const before = await failures();
+  const cachedRefusal = await cli(['unseal', '--auth-file', wrong], { env });
+  t.equal(cachedRefusal.exitCode, 77, 'a wrong auth value against the cached context: refused');
+  t.match(cachedRefusal.stderr, /the TPM refused the auth value for op-sa-token/);
+  t.equal(await failures(), before + 1, 'and counted once toward the dictionary-attack lockout');
+  t.equal((await cli(['unseal', '--auth-file', right], { env })).stdout, token, 'the right value still unseals from the cache');
   const watched = await watch.stop();
   t.same(watched.hits, [], 'neither token nor auth value in any argv or environment');
   t.ok(watched.tools.length > 0, 'tpm2 tools were observed');
@@ -218,6 +295,24 @@ t.test('a TPM that stops mid-operation: clear error, nothing half-written', asyn
     else t.same(await configFiles(box.configDir), [], 'no blob and no temporary file');
     t.same(await filesHolding(box.runtime, token), [], 'no released or scratch copy in the runtime directory');
   }
+});
+
+t.test('a TPM that stops during an unseal from the cached context: the TCTI error, no second try the long way', async (t) => {
+  const { box, tpm, env: base } = await setup(t);
+  const log = toolLog(box.root, box.env.PATH ?? '/usr/bin:/bin', { tpm2_unseal: 0.5 });
+  const env = { ...base, PATH: log.path };
+  t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
+  t.equal((await cli(['unseal'], { env })).stdout, token, 'the first unseal caches the loaded context');
+  log.reset();
+  const run = startCli(['unseal'], { env });
+  t.ok(toolRunningUnder(run.pid), 'tpm2_unseal started');
+  tpm.kill();
+  const result = await run.result;
+  t.equal(result.exitCode, 69, 'unavailable');
+  t.match(result.stderr, /cannot talk to the TPM through TCTI/);
+  t.equal(result.stdout, '');
+  t.notOk(log.tools().includes('tpm2_createprimary'), 'a TPM that does not answer is not mistaken for a stale context');
+  await clean(t, result, 'cached unseal with the TPM killed');
 });
 
 t.test('objects another run left loaded (0x902 without a resource manager) are flushed and the step retried', async (t) => {
