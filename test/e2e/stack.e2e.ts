@@ -306,6 +306,11 @@ t.test('5. Mattermost restarting while the bridge runs is survived', async (t) =
   t.ok(after.RestartCount >= before.RestartCount, `restart count ${before.RestartCount} -> ${after.RestartCount}`);
   const verify = await stack.exec('copilot-bridge', ['copilot-bridge-entrypoint', 'verify']);
   t.equal(verify.exitCode, 0, 'verify is clean afterwards');
+  const events = await waitFor('the bridge to open its websocket to the restarted Mattermost', async () => {
+    const log = await authLog();
+    return log.some((e) => e.endpoint === 'websocket' && e.ok && e.tokenSha256 === sha256(botToken())) && log;
+  }, { timeoutMs: 30_000, intervalMs: 250 });
+  t.ok(events.length > 0, 'the bridge logged in again over the websocket of the new Mattermost process');
 });
 
 t.test('3. compose stop shuts the bridge down cleanly within 10 s', async (t) => {
