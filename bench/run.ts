@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { benchEntrypoint } from './entrypoint.js';
 import { benchGuard } from './guard.js';
 import { benchRedact } from './redact.js';
+import { benchStack } from './stack.js';
 import { benchUnseal } from './unseal.js';
 
 type Bench = () => Promise<{ name: string; figures: Record<string, number | string> }>;
@@ -15,6 +16,7 @@ const benches: Array<[string, Bench]> = [
   ['redact', benchRedact],
   ['unseal', benchUnseal],
   ['guard', benchGuard],
+  ['stack', benchStack],
 ];
 
 let failed = false;

@@ -1,7 +1,9 @@
 // Where the harness keeps things, and the label on everything it creates.
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
-export const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+// Three levels up from test/e2e/harness; one more when running compiled from dist/ (the benchmarks do).
+const up3 = resolve(import.meta.dirname, '..', '..', '..');
+export const ROOT = basename(up3) === 'dist' ? dirname(up3) : up3;
 /** Build inputs and logs (dockerd.log, npm tarball, locks); ignored by git. */
 export const CACHE_DIR = join(ROOT, '.cache', 'e2e');
 export const FIXTURES = join(ROOT, 'test', 'fixtures');
