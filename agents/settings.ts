@@ -46,5 +46,5 @@ export function tokenSource(settings: AgentSettings, agent: string): string {
   const own = `agent-${agent}`;
   if (settings.released.includes(own)) return join(settings.secretsDir, own);
   if (settings.released.includes('op-sa-token')) return join(settings.secretsDir, 'op-sa-token');
-  throw new StackError('agent-token', `no released token for ${agent}: seal one with \`npm run seal -- --name ${own}\` (or the shared op-sa-token), then \`npm run up\``, { step: 'agent', exitCode: ExitCode.noInput });
+  throw new StackError('agent-token', `no released token for ${agent}: seal one with \`npm run seal -- --name ${own}\` (or the shared op-sa-token), then \`npm run up\``, { step: 'token', exitCode: ExitCode.noInput });
 }

@@ -44,6 +44,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, settings: Guard
     const target = parseTarget(req.url ?? '');
     const body = await readBody(req, settings.maxBody);
     const forward = await review(routes, { method: req.method ?? '', target, body });
+    if ('reply' in forward) return sendJson(res, forward.reply.status, forward.reply.json);
     await proxy(req, res, settings.dockerSocket, forward.method, forward.path, forward.body);
   } catch (error) {
     if (!(error instanceof Refusal)) throw error;

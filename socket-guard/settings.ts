@@ -1,5 +1,6 @@
 // The guard is configured only through its environment, so that it runs the
 // same inside compose and outside it.
+import { posix } from 'node:path';
 import { ExitCode, StackError } from '../src/errors.js';
 import type { AgentPolicy } from '../src/guard/create-policy.js';
 
@@ -36,6 +37,8 @@ function agentPolicy(env: NodeJS.ProcessEnv): AgentPolicy | undefined {
   const network = env.GUARD_AGENT_NETWORK;
   if (!image || !network) throw bad('GUARD_PROJECT needs GUARD_AGENT_IMAGE and GUARD_AGENT_NETWORK: the image and the only network agents may use');
   const secretSources = (env.GUARD_SECRET_SOURCES ?? '').split(/[\s,:]+/).filter(Boolean);
-  if (secretSources.some((p) => !p.startsWith('/'))) throw bad('GUARD_SECRET_SOURCES must be absolute host paths of released token files');
+  if (secretSources.some((p) => !p.startsWith('/') || posix.normalize(p) !== p || p === '/')) {
+    throw bad('GUARD_SECRET_SOURCES must be absolute, normalized host paths of released token files, or of their directory ending in / (for example /dev/shm/copilot-bridge-stack/)');
+  }
   return { project, image, network, secretSources };
 }

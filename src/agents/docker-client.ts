@@ -120,6 +120,6 @@ export class AgentDocker {
   }
 
   private fail(message: string, exitCode: typeof ExitCode[keyof typeof ExitCode] = ExitCode.software, cause?: unknown): StackError {
-    return new StackError('agent-docker', message, { step: 'agent', exitCode, cause });
+    return new StackError('agent-docker', message, { step: 'docker', exitCode, cause });
   }
 }

@@ -1,11 +1,15 @@
 // The routes the agent commands need, on top of the base policy. Containers
 // are reached only when they carry this stack's agent labels: the guard asks
 // the daemon first, then forwards the action by the container's full id (so
-// a name cannot be re-bound in between). Creation goes through the body
-// policy; volumes only by the agents' name pattern, local driver, no options.
+// a name cannot be re-bound in between). A name in the agents' namespace
+// (PROJECT-agent-NAME) that no container has gets Docker's own 404, so that
+// `agent up` can tell "absent" from "refused"; any other unknown name or id
+// is refused, telling nothing about the host's other containers. Creation
+// goes through the body policy; volumes only by the agents' name pattern,
+// local driver, no options.
 import { AGENT_LABEL, agentFromContainerName, PROJECT_LABEL, reviewCreateBody, type AgentPolicy } from './create-policy.js';
 import { canonicalObject, isStringMap } from './fields.js';
-import { BASE_ROUTES, upstreamPath, type Forward, type GuardRequest, type Route } from './policy.js';
+import { BASE_ROUTES, upstreamPath, type Forward, type GuardRequest, type Reply, type Route } from './policy.js';
 import { Refusal } from './refusal.js';
 import { parseStrictJson, stringifyJson } from './strict-json.js';
 
@@ -16,8 +20,16 @@ const ID = '([A-Za-z0-9][A-Za-z0-9_.-]*)';
 
 export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
   const volumeName = new RegExp(`^${policy.project.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-agent-[a-z0-9][a-z0-9-]{0,30}-home$`);
-  const ownContainer = async (request: GuardRequest, id: string, action: string): Promise<Forward> => {
+  const isAgentName = (id: string) => {
+    try {
+      return Boolean(agentFromContainerName(policy, id));
+    } catch {
+      return false;
+    }
+  };
+  const ownContainer = async (request: GuardRequest, id: string, action: string): Promise<Forward | Reply> => {
     const { status, json } = await upstream(`/containers/${id}/json`);
+    if (status === 404 && isAgentName(id)) return { reply: { status: 404, json: { message: `No such container: ${id}` } } };
     const info = json as { Id?: string; Config?: { Labels?: Record<string, string> } };
     const labels = info?.Config?.Labels ?? {};
     if (status !== 200 || !info.Id || labels[PROJECT_LABEL] !== policy.project || !labels[AGENT_LABEL]) {

@@ -13,7 +13,11 @@ export interface AgentPolicy {
   project: string;
   image: string;
   network: string;
-  /** Host paths of released token files that may be bound read-only. */
+  /**
+   * Released token files that may be bound read-only: host paths of files, or
+   * directories (ending in `/`) whose direct entries named like a sealed
+   * credential may be bound. `agent-NAME` is agent NAME's own, never another's.
+   */
   secretSources: readonly string[];
 }
 
@@ -22,6 +26,20 @@ export const PROJECT_LABEL = 'com.copilot-bridge-stack.project';
 export const ALLOWED_CAPS = ['SETUID', 'SETGID', 'DAC_READ_SEARCH'];
 const SECRET_TARGET = '/run/secrets/op_sa_token';
 const AGENT_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
+/** A sealed credential's name, as host-seal accepts it (op-sa-token, agent-lal). */
+const CREDENTIAL_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/**
+ * Whether `agent` may bind the host file `source` as its token: a listed file,
+ * or a credential-named entry directly inside a listed directory; never
+ * another agent's own `agent-OTHER`.
+ */
+export function maySecretSource(policy: AgentPolicy, agent: string, source: string): boolean {
+  const slash = source.lastIndexOf('/');
+  const [dir, name] = [source.slice(0, slash + 1), source.slice(slash + 1)];
+  if (name.startsWith('agent-') && name !== `agent-${agent}`) return false;
+  return policy.secretSources.some((entry) => (entry.endsWith('/') ? entry === dir && CREDENTIAL_NAME.test(name) : entry === source));
+}
 
 /** The agent's name from a container name `${project}-agent-NAME`, or a refusal. */
 export function agentFromContainerName(policy: AgentPolicy, name: string | null): string {
@@ -40,8 +58,8 @@ export function reviewCreateBody(policy: AgentPolicy, agent: string, body: Json)
     const m = canonicalObject(value, { Type: isString('mounts'), Source: isString('mounts'), Target: isString('mounts'), ReadOnly: isBoolean }, { BindOptions: 'mounts', VolumeOptions: 'mounts', TmpfsOptions: 'mounts', Consistency: 'mounts' }, where);
     const [type, source, target] = [m.get('Type'), m.get('Source'), m.get('Target')];
     if (type === 'volume' && source === home && typeof target === 'string' && target.startsWith('/')) return m;
-    if (type === 'bind' && policy.secretSources.includes(source as string) && target === SECRET_TARGET && m.get('ReadOnly') === true) return m;
-    throw new Refusal('mounts', `${where} may only be the agent's own volume ${home} or a released token file bound read-only at ${SECRET_TARGET}`);
+    if (type === 'bind' && typeof source === 'string' && maySecretSource(policy, agent, source) && target === SECRET_TARGET && m.get('ReadOnly') === true) return m;
+    throw new Refusal('mounts', `${where} may only be the agent's own volume ${home} or a released token file (${agent}'s own or a shared one) bound read-only at ${SECRET_TARGET}`);
   };
   const hostConfig: FieldCheck = (value, where) => {
     const h = canonicalObject(value, {

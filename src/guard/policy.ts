@@ -20,6 +20,11 @@ export interface Forward {
   body: Buffer | undefined;
 }
 
+/** An answer the guard gives itself, without the daemon: a 404 for an agent container that does not exist. */
+export interface Reply {
+  reply: { status: number; json: Record<string, unknown> };
+}
+
 export interface Route {
   /** The rule's name, reported with refusals and in logs. */
   name: string;
@@ -28,7 +33,7 @@ export interface Route {
   /** Query keys the daemon may see; others are refused. */
   query: readonly string[];
   /** Checks and rewrites; default: forward as is, without a body. */
-  review?: (request: GuardRequest, match: RegExpExecArray) => Promise<Forward> | Forward;
+  review?: (request: GuardRequest, match: RegExpExecArray) => Promise<Forward | Reply> | Forward | Reply;
 }
 
 export const BASE_ROUTES: readonly Route[] = [
@@ -38,7 +43,7 @@ export const BASE_ROUTES: readonly Route[] = [
 ];
 
 /** Finds the route for a request and reviews it; throws a Refusal otherwise. */
-export async function review(routes: readonly Route[], request: GuardRequest): Promise<Forward> {
+export async function review(routes: readonly Route[], request: GuardRequest): Promise<Forward | Reply> {
   for (const route of routes) {
     const match = route.path.exec(request.target.path);
     if (!match || !route.methods.includes(request.method)) continue;

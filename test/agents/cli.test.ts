@@ -20,7 +20,7 @@ const cases: Array<[string, string[], Record<string, string>, number, RegExp]> =
   ['no image', ['ls'], { COMPOSE_PROJECT_NAME: 'cbs' }, 78, /^agent: settings: set AGENT_IMAGE/],
   ['a bad memory size', ['ls'], { ...stack, AGENT_MEMORY: 'lots' }, 78, /AGENT_MEMORY must be a size/],
   ['an unknown agent', ['up', 'nobody'], { ...stack, AGENTS_FILE: resolve(import.meta.dirname, '..', '..', 'agents.example.json') }, 64, /^agent: agents: no agent named nobody in the agents file; known: lal, data/],
-  ['Docker unreachable', ['ls'], { ...stack, DOCKER_HOST: 'tcp://127.0.0.1:1' }, 69, /^agent: agent: cannot reach Docker to list \(.*\); check DOCKER_HOST and that the socket guard runs/],
+  ['Docker unreachable', ['ls'], { ...stack, DOCKER_HOST: 'tcp://127.0.0.1:1' }, 69, /^agent: docker: cannot reach Docker to list \(.*\); check DOCKER_HOST and that the socket guard runs/],
 ];
 
 for (const [name, args, env, code, message] of cases) {

@@ -187,3 +187,44 @@ t.test('property: no body the guard allows reads as privileged or host-mounting 
   );
   t.ok(allowed > 0, `2000 mutated bodies: none the daemon would read as dangerous got through (${allowed} allowed, all benign)`);
 });
+
+t.test('released token files: a listed file, or a credential-named entry of a listed directory; never another agent\'s own', async (t) => {
+  const dirPolicy: AgentPolicy = { ...policy, secretSources: ['/dev/shm/copilot-bridge-stack/'] };
+  const withToken = (source: string, agent = 'lal') => {
+    const body = agentBody();
+    body.Labels[AGENT_LABEL] = agent;
+    body.HostConfig.Mounts = [
+      { Type: 'volume', Source: `cbs-agent-${agent}-home`, Target: '/home/bridge' },
+      { Type: 'bind', Source: source, Target: '/run/secrets/op_sa_token', ReadOnly: true },
+    ];
+    return JSON.stringify(body);
+  };
+  const verdict = (p: AgentPolicy, source: string, agent = 'lal') => {
+    try {
+      reviewCreateBody(p, agent, parseStrictJson(withToken(source, agent)));
+      return 'allowed';
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      return error.rule;
+    }
+  };
+  const cases: Array<[AgentPolicy, string, string, string]> = [
+    [dirPolicy, 'lal', '/dev/shm/copilot-bridge-stack/agent-lal', 'allowed'],
+    [dirPolicy, 'lal', '/dev/shm/copilot-bridge-stack/op-sa-token', 'allowed'],
+    [dirPolicy, 'data', '/dev/shm/copilot-bridge-stack/op-sa-token', 'allowed'],
+    [dirPolicy, 'data', '/dev/shm/copilot-bridge-stack/agent-lal', 'mounts'],
+    [policy, 'data', '/dev/shm/copilot-bridge-stack/agent-lal', 'mounts'],
+    [dirPolicy, 'lal', '/dev/shm/copilot-bridge-stack/.agent-lal.0a1b2c.tmp', 'mounts'],
+    [dirPolicy, 'lal', '/dev/shm/copilot-bridge-stack/vault.json', 'mounts'],
+    [dirPolicy, 'lal', '/dev/shm/copilot-bridge-stack/../../etc/shadow', 'mounts'],
+    [dirPolicy, 'lal', '/dev/shm/copilot-bridge-stack/sub/op-sa-token', 'mounts'],
+    [dirPolicy, 'lal', '/dev/shm/copilot-bridge-stack', 'mounts'],
+    [dirPolicy, 'lal', '/dev/shm/copilot-bridge-stack/', 'mounts'],
+    [dirPolicy, 'lal', '/dev/shm/copilot-bridge-stackx/op-sa-token', 'mounts'],
+    [dirPolicy, 'lal', '/dev/shm/op-sa-token', 'mounts'],
+    [policy, 'lal', '/dev/shm/copilot-bridge-stack/agent-data', 'mounts'],
+  ];
+  for (const [p, agent, source, expected] of cases) {
+    t.equal(verdict(p, source, agent), expected, `${agent} binding ${source} with sources ${p.secretSources.join(' ')}: ${expected}`);
+  }
+});

@@ -152,3 +152,12 @@ t.test('a bad GUARD_LISTEN is a configuration error', async (t) => {
   t.equal(run.exitCode, 78);
   t.match(run.stderr, /^docker-socket-guard: settings: GUARD_LISTEN must be HOST:PORT/);
 });
+
+t.test('GUARD_SECRET_SOURCES must be absolute, normalized paths (a directory ends in /)', async (t) => {
+  const agents = { GUARD_PROJECT: 'cbs', GUARD_AGENT_IMAGE: 'copilot-bridge-stack:test', GUARD_AGENT_NETWORK: 'cbs_mattermost-net', GUARD_LISTEN: '127.0.0.1:1' };
+  for (const sources of ['relative/op-sa-token', '/dev/shm/copilot-bridge-stack/../etc/', '/dev/shm//copilot-bridge-stack/', '/']) {
+    const run = await execa(CLEAN_ENV, [process.execPath, GUARD], { env: { PATH: process.env.PATH!, ...agents, GUARD_SECRET_SOURCES: sources }, extendEnv: false, reject: false, timeout: 10_000 });
+    t.equal(run.exitCode, 78, `${sources}: a configuration error`);
+    t.match(run.stderr, /GUARD_SECRET_SOURCES must be absolute, normalized host paths/, `${sources}: says what is expected`);
+  }
+});

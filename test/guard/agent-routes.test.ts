@@ -1,0 +1,71 @@
+// The agent routes' container checks, against a fake daemon (the Upstream the
+// guard asks "is this an agent container?"): an absent container in the
+// agents' namespace gets Docker's 404 (so `agent up` and `agent down` can
+// tell absent from refused: `agent up` of a new agent failed with
+// not-an-agent before), any other name or id is refused whether it exists or
+// not, and an agent is acted on by its full id. Against a real engine:
+// test/e2e/agents.e2e.ts.
+import t from 'tap';
+import { agentRoutes, type Upstream } from '../../src/guard/agent-routes.js';
+import { AGENT_LABEL, PROJECT_LABEL, type AgentPolicy } from '../../src/guard/create-policy.js';
+import { review } from '../../src/guard/policy.js';
+import { Refusal } from '../../src/guard/refusal.js';
+import { parseTarget } from '../../src/guard/request-path.js';
+
+const policy: AgentPolicy = { project: 'cbs', image: 'copilot-bridge-stack:test', network: 'cbs_mattermost-net', secretSources: ['/dev/shm/copilot-bridge-stack/'] };
+const LAL_ID = 'a'.repeat(64);
+const OTHER_ID = 'b'.repeat(64);
+
+/** A fake daemon with one agent (cbs-agent-lal), one container of another project's agent and one ordinary container. */
+function daemon(): { upstream: Upstream; asked: string[] } {
+  const containers = [
+    { Id: LAL_ID, Name: '/cbs-agent-lal', Config: { Labels: { [AGENT_LABEL]: 'lal', [PROJECT_LABEL]: 'cbs' } } },
+    { Id: 'c'.repeat(64), Name: '/other-agent-lal', Config: { Labels: { [AGENT_LABEL]: 'lal', [PROJECT_LABEL]: 'other' } } },
+    { Id: OTHER_ID, Name: '/cbs-postgres-1', Config: { Labels: { 'com.docker.compose.project': 'cbs' } } },
+  ];
+  const asked: string[] = [];
+  const upstream: Upstream = async (path) => {
+    asked.push(path);
+    const id = /^\/containers\/([^/]+)\/json$/.exec(path)?.[1] ?? '';
+    const found = containers.find((c) => c.Id === id || c.Id.startsWith(id) || c.Name === `/${id}`);
+    return found ? { status: 200, json: found } : { status: 404, json: { message: `No such container: ${id}` } };
+  };
+  return { upstream, asked };
+}
+
+const ask = async (method: string, url: string) => {
+  const { upstream, asked } = daemon();
+  try {
+    return { verdict: await review(agentRoutes(policy, upstream), { method, target: parseTarget(url), body: undefined }), asked };
+  } catch (error) {
+    if (error instanceof Refusal) return { refused: error.rule, asked };
+    throw error;
+  }
+};
+
+t.test('an absent container in the agents\' namespace gets a 404, for every container action', async (t) => {
+  for (const [method, url] of [['GET', '/v1.41/containers/cbs-agent-data/json'], ['POST', '/containers/cbs-agent-data/stop?t=10'], ['DELETE', '/containers/cbs-agent-data?force=true'], ['GET', '/containers/cbs-agent-data/logs?stdout=1']] as const) {
+    const { verdict, asked } = await ask(method, url);
+    t.same(verdict, { reply: { status: 404, json: { message: 'No such container: cbs-agent-data' } } }, `${method} ${url}: 404`);
+    t.same(asked, ['/containers/cbs-agent-data/json'], 'the daemon was only asked whether it exists');
+  }
+});
+
+t.test('any other name or id is refused, whether it exists or not', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['GET', '/containers/cbs-postgres-1/json'],
+    ['GET', `/containers/${OTHER_ID}/json`],
+    ['POST', '/containers/cbs-postgres-1/stop'],
+    ['GET', '/containers/nothing-here/json'],
+    ['GET', `/containers/${'d'.repeat(64)}/json`],
+    ['GET', '/containers/other-agent-lal/json'],
+    ['GET', '/containers/cbs-agent-Bad_Name/json'],
+  ];
+  for (const [method, url] of cases) t.match(await ask(method, url), { refused: 'not-an-agent' }, `${method} ${url}: not-an-agent`);
+});
+
+t.test('an agent is acted on by its full id', async (t) => {
+  t.match(await ask('GET', '/v1.41/containers/cbs-agent-lal/json'), { verdict: { method: 'GET', path: `/v1.41/containers/${LAL_ID}/json` } }, 'inspect by name goes to the full id');
+  t.match(await ask('POST', '/containers/cbs-agent-lal/stop?t=10'), { verdict: { method: 'POST', path: `/containers/${LAL_ID}/stop?t=10` } }, 'stop keeps its query');
+  t.match(await ask('DELETE', `/containers/${LAL_ID.slice(0, 12)}?force=true`), { verdict: { method: 'DELETE', path: `/containers/${LAL_ID}?force=true` } }, 'a short id too');
+});
