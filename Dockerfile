@@ -2,9 +2,11 @@
 # project's container entrypoint, which renders the bridge's config from
 # 1Password into tmpfs, drops to the unprivileged user `bridge` and starts
 # (or supervises) `copilot-bridge start`. The same image runs the Docker
-# socket guard (`docker-socket-guard`).
+# socket guard (`docker-socket-guard`), the agent command (`agent`, also
+# `copilot-bridge-agent`) and the agents it starts.
 #
-# Build after `npm run build` (the entrypoint is one bundled file under dist/):
+# Build after `npm run build` (the entrypoint and the guard are bundled files
+# under dist/; the agent command is bundled here, from dist/agents):
 #   DOCKER_BUILDKIT=0 docker build -t copilot-bridge-stack/copilot-bridge:local .
 # Build arguments (classic builder compatible: no --mount, no --chmod):
 #   NODE_IMAGE      Debian bookworm with Node >= 22.15 and npm
@@ -21,8 +23,40 @@ ARG OP_IMAGE=1password/op:2.31.0
 
 FROM ${OP_IMAGE} AS op
 
-# copilot-bridge and its production dependencies, installed into one prefix
-# that the runtime stage copies whole (npm and its cache stay behind).
+# The agent command: dist/agents and its production dependencies (dockerode,
+# mustache) bundled by esbuild into one file of about 2 MB (instead of about
+# 20 MB of node_modules), with the versions package-lock.json pins. The
+# package.json npm ci needs is rebuilt from the lockfile's root entry, so this
+# layer's cache changes only with the lockfile. ssh2's optional native parts
+# (cpu-features, sshcrypto.node) stay out: ssh2 falls back to pure JS.
+# The banner, run before the bundle: `require`, `__filename` and `__dirname`
+# for the bundled CommonJS (dockerode) in an ES module; and silence for
+# DEP0169, which Node 24 prints (three lines, on every command) when
+# url.parse is called from outside node_modules, as docker-modem's calls are
+# once bundled.
+FROM ${NODE_IMAGE} AS agent-cli
+WORKDIR /build
+COPY package-lock.json ./
+RUN node -e "const fs = require('fs'); const root = require('./package-lock.json').packages['']; fs.writeFileSync('package.json', JSON.stringify({ name: root.name, version: root.version, private: true, dependencies: root.dependencies, devDependencies: root.devDependencies }))" \
+ && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --no-update-notifier \
+ && npm install --prefix /opt/esbuild --ignore-scripts --no-audit --no-fund --no-update-notifier "esbuild@$(node -p "require('./package-lock.json').packages['node_modules/esbuild'].version")" \
+ && rm -rf /root/.npm
+COPY dist/agents/ dist/agents/
+COPY dist/src/ dist/src/
+RUN printf '%s\n' \
+      "import { createRequire as __cbsCreateRequire } from 'node:module';" \
+      "import { fileURLToPath as __cbsFileURLToPath } from 'node:url';" \
+      "const require = __cbsCreateRequire(import.meta.url);" \
+      "const __filename = __cbsFileURLToPath(import.meta.url);" \
+      "const __dirname = __cbsFileURLToPath(new URL('.', import.meta.url));" \
+      "const __cbsEmitWarning = process.emitWarning;" \
+      "process.emitWarning = function (warning, ...rest) { if ((rest[0]?.code ?? rest[1]) !== 'DEP0169') return __cbsEmitWarning.call(process, warning, ...rest); };" \
+      > /build/banner.js \
+ && /opt/esbuild/node_modules/.bin/esbuild dist/agents/main.js --bundle --platform=node --format=esm --target=node20 --log-level=warning \
+      --external:cpu-features --external:'*.node' --banner:js="$(cat /build/banner.js)" --outfile=/out/copilot-bridge-agent.mjs \
+ && chmod 0755 /out/copilot-bridge-agent.mjs \
+ && cd / && node /out/copilot-bridge-agent.mjs 2>&1 | grep -q '^agent: no command; usage: agent up NAME'
+
 FROM ${NODE_IMAGE} AS bridge-package
 ARG BRIDGE_PACKAGE=copilot-bridge@0.15.0
 COPY docker/packages/ /tmp/packages/
@@ -54,12 +88,21 @@ COPY --from=bridge-package /opt/copilot-bridge /opt/copilot-bridge
 # This project's programs: each one bundled file, no node_modules.
 #   copilot-bridge-entrypoint  the bridge container's entrypoint and HEALTHCHECK
 #   docker-socket-guard        the filtered Docker API (compose service socket-proxy)
+#   copilot-bridge-agent       `agent up|down|ls|logs NAME`, through the guard (DOCKER_HOST)
+# and the templates: the admin's config, and the one each agent gets (rendered
+# per agent by `agent up`). The agents file is mounted read-only by compose at
+# /etc/copilot-bridge/agents.json (AGENTS_FILE).
+COPY --from=agent-cli /out/copilot-bridge-agent.mjs /usr/local/lib/copilot-bridge-stack/
 COPY dist/copilot-bridge-entrypoint.mjs dist/docker-socket-guard.mjs /usr/local/lib/copilot-bridge-stack/
-COPY templates/config.json.tpl /etc/copilot-bridge/config.json.tpl
-RUN chmod 0755 /usr/local/bin/op /usr/local/lib/copilot-bridge-stack/*.mjs \
- && chmod 0644 /etc/copilot-bridge/config.json.tpl \
+COPY templates/config.json.tpl templates/agent.config.json.tpl /etc/copilot-bridge/
+# (chmod only what came from the build context: a chmod of the 2 MB agent
+# bundle, already 0755, would copy it into this layer again.)
+RUN chmod 0755 /usr/local/bin/op /usr/local/lib/copilot-bridge-stack/copilot-bridge-entrypoint.mjs /usr/local/lib/copilot-bridge-stack/docker-socket-guard.mjs \
+ && chmod 0644 /etc/copilot-bridge/config.json.tpl /etc/copilot-bridge/agent.config.json.tpl \
  && ln -s /usr/local/lib/copilot-bridge-stack/copilot-bridge-entrypoint.mjs /usr/local/bin/copilot-bridge-entrypoint \
  && ln -s /usr/local/lib/copilot-bridge-stack/docker-socket-guard.mjs /usr/local/bin/docker-socket-guard \
+ && ln -s /usr/local/lib/copilot-bridge-stack/copilot-bridge-agent.mjs /usr/local/bin/copilot-bridge-agent \
+ && ln -s /usr/local/lib/copilot-bridge-stack/copilot-bridge-agent.mjs /usr/local/bin/agent \
  && op --version >/dev/null
 
 ENV PATH=/opt/copilot-bridge/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -67,7 +110,9 @@ ENV PATH=/opt/copilot-bridge/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
     OP_SERVICE_ACCOUNT_TOKEN_FILE=/run/secrets/op_sa_token \
     BRIDGE_CONFIG_TEMPLATE=/etc/copilot-bridge/config.json.tpl \
     BRIDGE_CONFIG_OUT=/tmp/config.json \
-    BRIDGE_RUN_AS=bridge
+    BRIDGE_RUN_AS=bridge \
+    AGENT_TEMPLATE=/etc/copilot-bridge/agent.config.json.tpl \
+    AGENTS_FILE=/etc/copilot-bridge/agents.json
 WORKDIR /home/bridge
 # Starts as root on purpose: the entrypoint reads the root-only token file,
 # then drops to `bridge` for good before the config is written and the bridge

@@ -1,9 +1,10 @@
 // The agent commands' small view of Docker, over dockerode (which reads
 // DOCKER_HOST, so inside the admin container it reaches the socket guard).
 // Every call says what it does with the short container id; "already
-// stopped" and "already gone" count as success. dockerode sends all options
-// as both query and body unless told apart, so create calls pass _query and
-// _body explicitly: the guard sees exactly the body the policy expects.
+// stopped" and "already gone" count as success. dockerode sends a POST's
+// options as both query and body unless told apart, so POST calls pass
+// _query and _body explicitly: the guard sees exactly the body the policy
+// expects (create), or none (stop; the guard refuses a body there).
 import Docker from 'dockerode';
 import { ExitCode, StackError } from '../errors.js';
 import { AGENT_LABEL, PROJECT_LABEL } from '../guard/create-policy.js';
@@ -51,7 +52,7 @@ export class AgentDocker {
   async down(name: string, volume: string, purge: boolean): Promise<void> {
     const info = await this.inspect(name);
     if (info) {
-      await this.call('stop', () => this.docker.getContainer(info.Id).stop({ t: 10 })).catch((error) => {
+      await this.call('stop', () => this.docker.getContainer(info.Id).stop({ _query: { t: 10 }, _body: {} } as Docker.ContainerStopOptions)).catch((error) => {
         if (statusOf(error) !== 304) throw error;
       });
       await this.call('remove', () => this.docker.getContainer(info.Id).remove({ force: true }));
@@ -81,11 +82,18 @@ export class AgentDocker {
     }));
   }
 
-  /** Streams the container's logs to the given writers until it ends (or forever with follow). */
+  /** Writes the container's logs to the given writers; with follow, streams them until the container ends. */
   async logs(name: string, follow: boolean, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
     const info = await this.inspect(name);
     if (!info) throw this.fail(`${name} does not exist; start it with \`agent up\``, ExitCode.noInput);
-    const stream = (await this.call('logs', () => this.docker.getContainer(info.Id).logs({ follow: follow as true, stdout: true, stderr: true }))) as NodeJS.ReadableStream;
+    const container = this.docker.getContainer(info.Id);
+    if (!follow) {
+      // Without follow, dockerode answers with the whole log as one Buffer, not a stream.
+      const whole = await this.call('logs', () => container.logs({ follow: false, stdout: true, stderr: true }));
+      demux(whole, out, err);
+      return;
+    }
+    const stream = await this.call('logs', () => container.logs({ follow: true, stdout: true, stderr: true }));
     await new Promise<void>((resolve, reject) => {
       this.docker.modem.demuxStream(stream, out, err);
       stream.on('end', resolve);
@@ -121,5 +129,16 @@ export class AgentDocker {
 
   private fail(message: string, exitCode: typeof ExitCode[keyof typeof ExitCode] = ExitCode.software, cause?: unknown): StackError {
     return new StackError('agent-docker', message, { step: 'docker', exitCode, cause });
+  }
+}
+
+/** Splits Docker's multiplexed log (8-byte frame headers: stream, 0, 0, 0, length) into stdout and stderr. */
+export function demux(buffer: Buffer, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void {
+  let at = 0;
+  while (at + 8 <= buffer.length) {
+    const length = buffer.readUInt32BE(at + 4);
+    const frame = buffer.subarray(at + 8, at + 8 + length);
+    (buffer[at] === 2 ? err : out).write(frame);
+    at += 8 + length;
   }
 }

@@ -241,7 +241,8 @@ t.test('2. threat model: no secret where it must not be', async (t) => {
     t.match(JSON.parse(version.body || '{}'), { ApiVersion: String }, 'and answers with its version');
     const probeId = randomBytes(8).toString('hex');
     const refusals: Array<[string, string, unknown]> = [
-      ['GET', '/containers/json', undefined],
+      // Listing containers passes now (the agents' policy filters it to agents); inspecting one of the stack's own does not.
+      ['GET', `/containers/${await stack.container('postgres')}/json`, undefined],
       ['POST', '/containers/create', { Image: images.base, Labels: { 'com.copilot-bridge-stack.test.guard-probe': probeId }, HostConfig: { Privileged: true, Binds: ['/:/host'] } }],
       ['GET', '/images/json', undefined],
       ['POST', '/v1.41/exec/x/start', {}],

@@ -3,8 +3,14 @@
 //   op          the 1Password CLI stand-in image (the Dockerfile's OP_IMAGE)
 //   mattermost  the Mattermost stand-in (test/fixtures/mattermost)
 //   postgres    Debian's real PostgreSQL 15 (test/fixtures/postgres)
-//   bridge      the project's Dockerfile, built FROM the base image with the
+//   product     the project's Dockerfile, built FROM the base image with the
 //               op stand-in and a tarball of the copilot-bridge stand-in
+//   bridge      product plus one test layer, ENV OP_FIXTURE_VAULT pointing
+//               into the bridge's home: where agent containers, which can
+//               mount nothing but their own volume and their token, find the
+//               op stand-in's vault (seeded into the agent's volume by the
+//               suite, see agents.ts). The admin bridge's own
+//               OP_FIXTURE_VAULT (the override's) wins over it.
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BASE_IMAGE, ensureBaseImage } from './base-image.js';
@@ -17,6 +23,7 @@ export interface TestImages {
   op: string;
   mattermost: string;
   postgres: string;
+  product: string;
   bridge: string;
 }
 
@@ -25,17 +32,21 @@ export const IMAGES: TestImages = {
   op: 'copilot-bridge-stack/test-op:latest',
   mattermost: 'copilot-bridge-stack/test-mattermost:latest',
   postgres: 'copilot-bridge-stack/test-postgres:latest',
+  product: 'copilot-bridge-stack/copilot-bridge:e2e-product',
   bridge: 'copilot-bridge-stack/copilot-bridge:e2e',
 };
+
+/** Where agent containers' op stand-in reads its vault: inside the agent's own home volume, root-only. */
+export const AGENT_VAULT = '/home/bridge/.op-fixture/vault.json';
 
 const ENTRYPOINT_BUNDLE = join(ROOT, 'dist', 'copilot-bridge-entrypoint.mjs');
 const PACKAGES = join(ROOT, 'docker', 'packages');
 
-async function build(tag: string, context: string, args: Record<string, string>, dockerfile?: string): Promise<void> {
-  const argv = ['build', '--quiet', '--label', `${TEST_LABEL}=1`, '-t', tag];
+async function build(tag: string, context: string, args: Record<string, string>, dockerfile?: string, input?: string): Promise<void> {
+  const argv = ['build', '--quiet', '--force-rm', '--label', `${TEST_LABEL}=1`, '-t', tag];
   for (const [name, value] of Object.entries(args)) argv.push('--build-arg', `${name}=${value}`);
   if (dockerfile) argv.push('-f', dockerfile);
-  await docker([...argv, context], { timeoutMs: 600_000 });
+  await docker([...argv, context], { timeoutMs: 600_000, ...(input === undefined ? {} : { input }) });
 }
 
 /** Builds (or refreshes from cache) every image a run needs. */
@@ -49,10 +60,12 @@ export async function buildTestImages(): Promise<TestImages> {
     await build(IMAGES.postgres, join(FIXTURES, 'postgres'), base);
     const packed = (await run('npm', ['pack', '--silent', '--pack-destination', PACKAGES, join(FIXTURES, 'copilot-bridge')], { timeoutMs: 120_000 })).trim().split('\n').pop()!;
     try {
-      await build(IMAGES.bridge, ROOT, { NODE_IMAGE: BASE_IMAGE, OP_IMAGE: IMAGES.op, BRIDGE_PACKAGE: `/tmp/packages/${packed}` });
+      await build(IMAGES.product, ROOT, { NODE_IMAGE: BASE_IMAGE, OP_IMAGE: IMAGES.op, BRIDGE_PACKAGE: `/tmp/packages/${packed}` });
     } finally {
       rmSync(join(PACKAGES, packed), { force: true });
     }
+    // No context: the Dockerfile comes on stdin, and the layer holds one ENV.
+    await build(IMAGES.bridge, '-', {}, undefined, `FROM ${IMAGES.product}\nENV OP_FIXTURE_VAULT=${AGENT_VAULT}\n`);
     return IMAGES;
   });
 }

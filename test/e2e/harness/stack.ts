@@ -2,9 +2,12 @@
 // swapping only the images (stand-ins) and adding the stand-ins' inputs. The
 // secrets are made at test time: a fake service-account token released the
 // way `npm run up` releases it (root-only 0400 on a private tmpfs), and a
-// fixture vault for the op stand-in on the same tmpfs. The project is named
-// cbs-e2e-<pid>-<random>; teardown removes every container, network and
-// volume of it, also when a test or the start failed, and unmounts the tmpfs.
+// fixture vault for the op stand-in on the same tmpfs. That tmpfs is also the
+// release directory (COPILOT_BRIDGE_SECRETS_DIR), where a run may release more
+// token files (agent-NAME) as `npm run up` would. The project is named
+// cbs-e2e-<pid>-<random> (and COMPOSE_PROJECT_NAME says so, as compose.yml
+// reads it); teardown removes every container, network and volume of it,
+// agents included, also when a test or the start failed, and unmounts the tmpfs.
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -13,7 +16,7 @@ import { join } from 'node:path';
 import { findCompose, type Compose } from '../../../host-seal/compose.js';
 import { fakeServiceAccountToken } from '../../fixtures/tokens.js';
 import { writeVault } from '../../fixtures/vault.js';
-import { removeProject } from './cleanup.js';
+import { removeAgents, removeProject } from './cleanup.js';
 import type { TestImages } from './images.js';
 import { FIXTURES, PROJECT_PREFIX, ROOT } from './paths.js';
 import { attempt, childEnv, docker, run, type RunResult } from './run.js';
@@ -26,6 +29,17 @@ interface Teardown {
 export interface StackOptions {
   /** How long the Mattermost stand-in answers its ping with 503 after each start. */
   pingDelayMs?: number;
+  /** More bots the Mattermost stand-in accepts besides the admin's (agents'), by bot token. */
+  bots?: StandinBot[];
+  /** More released token files, by name (agent-lal...), written root 0400 next to op-sa-token. */
+  released?: Record<string, string>;
+  /** The agents file (its JSON), mounted into the admin bridge as AGENTS_FILE. */
+  agents?: unknown;
+}
+
+export interface StandinBot {
+  token: string;
+  username: string;
 }
 
 const OVERRIDE = join(FIXTURES, 'compose.test-override.yml');
@@ -47,11 +61,12 @@ export function stackItems(): Record<string, string> {
  * can) and the Mattermost stand-in's config, which names the accepted bot
  * token by its SHA-256 only.
  */
-export function writeStandinInputs(dir: string, token: string, items: Record<string, string>, pingDelayMs: number): void {
+export function writeStandinInputs(dir: string, token: string, items: Record<string, string>, pingDelayMs: number, bots: readonly StandinBot[] = []): void {
   writeVault(join(dir, 'vault.json'), token, items);
   chmodSync(join(dir, 'vault.json'), 0o600);
   const botToken = items[`op://${VAULT}/mattermost-admin-bot/token`]!;
-  const standin = { pingDelayMs, bots: [{ tokenSha256: createHash('sha256').update(botToken).digest('hex'), username: 'admin-bot' }] };
+  const accepted = [{ token: botToken, username: 'admin-bot' }, ...bots];
+  const standin = { pingDelayMs, bots: accepted.map((bot) => ({ tokenSha256: createHash('sha256').update(bot.token).digest('hex'), username: bot.username })) };
   writeFileSync(join(dir, 'mattermost.json'), JSON.stringify(standin), { mode: 0o644 });
 }
 
@@ -114,18 +129,33 @@ export class Stack {
     const items = stackItems();
     const tokenFile = join(dir, 'op-sa-token');
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o400 });
-    writeStandinInputs(dir, token, items, options.pingDelayMs ?? 3000);
+    for (const [name, value] of Object.entries(options.released ?? {})) writeFileSync(join(dir, name), `${value}\n`, { mode: 0o400 });
+    writeStandinInputs(dir, token, items, options.pingDelayMs ?? 3000, options.bots);
+    const agentsFile = join(dir, 'agents.json');
+    if (options.agents !== undefined) writeFileSync(agentsFile, JSON.stringify(options.agents, null, 2), { mode: 0o644 });
     const mattermostPort = await freePort();
-    const env = childEnv({ ...stackEnv(images, dir, mattermostPort), OP_SA_TOKEN_FILE: tokenFile });
+    const env = childEnv({
+      ...stackEnv(images, dir, mattermostPort),
+      COMPOSE_PROJECT_NAME: project,
+      OP_SA_TOKEN_FILE: tokenFile,
+      COPILOT_BRIDGE_SECRETS_DIR: dir,
+      COPILOT_BRIDGE_RELEASED: ['op-sa-token', ...Object.keys(options.released ?? {})].join(','),
+      ...(options.agents === undefined ? {} : { AGENTS_FILE: agentsFile }),
+    });
     const tool = await findCompose(env);
     stack = new Stack(project, dir, token, items, mattermostPort, tool, env);
     await stack.compose(['up', '-d', '--no-build'], 300_000);
     return stack;
   }
 
-  /** Every secret value of this run: the token and each vault item. */
+  /** Every secret value of this run: the token and each vault item (agents' secrets are the caller's to add). */
   secrets(): string[] {
     return [this.token, ...Object.values(this.items)];
+  }
+
+  /** The compose-made network agents join. */
+  get agentNetwork(): string {
+    return `${this.project}_mattermost-net`;
   }
 
   get composeLabel(): string {
@@ -181,8 +211,9 @@ export class Stack {
     return response.json();
   }
 
-  /** compose down -v (the teardown then removes whatever of the project is left, and the tmpfs). */
+  /** Removes the agents first (they hold mattermost-net), then compose down -v (the teardown then removes whatever of the project is left, and the tmpfs). */
   async destroy(): Promise<void> {
+    await removeAgents(this.project);
     await this.composeAttempt(['down', '-v', '--remove-orphans', '-t', '10'], 180_000);
   }
 }
