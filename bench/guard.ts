@@ -105,6 +105,7 @@ export async function benchGuard(): Promise<{ name: string; figures: Record<stri
         rps.get(target.name)!.push(await throughput(target));
       }
     }
+    for (const target of targets) target.agent.destroy();
     const m = (name: string) => median(lat.get(name)!);
     const r = (name: string) => median(rps.get(name)!);
     const added = m('guard') - m('raw socket');

@@ -1,114 +1,140 @@
-// The guard's HTTP side: every request is parsed into a canonical target,
-// its body read whole (size-limited), reviewed by the policy, and only then
-// forwarded to the Docker socket, rebuilt from what the policy returned.
-// Every refusal is a 403 with a JSON body naming the rule, and one log line.
-// Connection upgrades (attach, exec) and malformed HTTP are refused too.
-import { Agent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+// The guard's network side, at the byte level: each client connection gets
+// its own connection to the Docker socket. Requests are read with a narrow
+// head reader (http-head.ts), their bodies by Content-Length, reviewed by the
+// policy one at a time, and rewritten from what the policy returned; the
+// daemon's answers flow back untouched, in order. A refusal answers 403 with
+// the rule, logs one line, and closes both connections (a request pipelined
+// behind it is never read).
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { review, type Route } from '../src/guard/policy.js';
 import { Refusal } from '../src/guard/refusal.js';
 import { parseTarget } from '../src/guard/request-path.js';
+import { readHead, type RequestHead } from './http-head.js';
 import type { GuardSettings } from './settings.js';
 
 const PROGRAM = 'docker-socket-guard';
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer'];
-/** Request headers not forwarded: hop-by-hop, those the guard sets itself, and registry credentials. */
-const DROPPED_REQUEST = new Set([...HOP_BY_HOP, 'host', 'content-length', 'x-registry-auth', 'x-registry-config']);
-const DROPPED_RESPONSE = new Set(HOP_BY_HOP);
-/** Connections to the Docker socket are reused: a new one per request halves throughput. */
-const upstreamAgent = new Agent({ keepAlive: true, maxSockets: 64 });
+/** Request headers a client may pass on; everything else is dropped (the guard sets Host, Content-Length, Connection). */
+const PASSED = ['user-agent', 'accept', 'content-type', 'accept-encoding'];
 
 export type GuardLog = (line: string) => void;
 
-export function createGuard(settings: GuardSettings, routes: readonly Route[], log: GuardLog): Server {
-  const server = createServer((req, res) => {
-    handle(req, res, settings, routes, log).catch((error: unknown) => {
-      log(`${PROGRAM}: internal error on ${req.method} ${shown(req.url)}: ${(error as Error).message}`);
-      if (!res.headersSent) sendJson(res, 500, { message: `${PROGRAM}: internal error` });
-      else res.destroy();
+/** The guard's server; closeAllConnections ends open connections (an events stream never ends by itself). */
+export function createGuard(settings: GuardSettings, routes: readonly Route[], log: GuardLog): Server & { closeAllConnections(): void } {
+  const open = new Set<Socket>();
+  const server = createServer((client) => {
+    open.add(client);
+    client.on('close', () => open.delete(client));
+    new Connection(client, settings, routes, log);
+  });
+  return Object.assign(server, { closeAllConnections: () => open.forEach((socket) => socket.destroy()) });
+}
+
+class Connection {
+  private buffer = Buffer.alloc(0);
+  private busy = false;
+  private upstream: Socket | undefined;
+  private closed = false;
+
+  constructor(private readonly client: Socket, private readonly settings: GuardSettings, private readonly routes: readonly Route[], private readonly log: GuardLog) {
+    client.setNoDelay(true);
+    client.on('data', (chunk: Buffer) => {
+      this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : (chunk as Buffer<ArrayBuffer>);
+      void this.pump();
     });
-  });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
-    log(`${PROGRAM}: refused ${req.method} ${shown(req.url)}: no-upgrade`);
-    socket.end(rawRefusal('no-upgrade', 'connection upgrades (attach, exec, session) are refused'));
-  });
-  server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
-    log(`${PROGRAM}: refused a malformed request: http-parse (${error.code ?? error.message})`);
-    if (socket.writable) socket.end(rawRefusal('http-parse', 'the request is not well-formed HTTP/1.1'));
-  });
-  return server;
-}
-
-async function handle(req: IncomingMessage, res: ServerResponse, settings: GuardSettings, routes: readonly Route[], log: GuardLog): Promise<void> {
-  try {
-    const target = parseTarget(req.url ?? '');
-    const body = await readBody(req, settings.maxBody);
-    const forward = await review(routes, { method: req.method ?? '', target, body });
-    if ('reply' in forward) return sendJson(res, forward.reply.status, forward.reply.json);
-    await proxy(req, res, settings.dockerSocket, forward.method, forward.path, forward.body);
-  } catch (error) {
-    if (!(error instanceof Refusal)) throw error;
-    log(`${PROGRAM}: refused ${req.method} ${shown(req.url)}: ${error.rule}`);
-    // Whatever else the client sent on this connection is not read: close it.
-    res.setHeader('connection', 'close');
-    sendJson(res, 403, { message: `${PROGRAM}: ${error.message}`, rule: error.rule });
+    client.on('error', () => this.close());
+    client.on('close', () => this.close());
   }
-}
 
-/** The whole body, or undefined when there is none; refuses bodies over the limit. */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new Refusal('body-size', `request bodies are limited to ${limit} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > limit) throw new Refusal('body-size', `request bodies are limited to ${limit} bytes`);
-      chunks.push(chunk);
+  /** Handles complete requests one at a time, in order. */
+  private async pump(): Promise<void> {
+    if (this.busy || this.closed) return;
+    this.busy = true;
+    try {
+      for (;;) {
+        let head: RequestHead | undefined;
+        try {
+          head = readHead(this.buffer, this.settings.maxBody);
+        } catch (error) {
+          if (error instanceof Refusal) return this.refuse(undefined, error);
+          throw error;
+        }
+        if (!head || this.buffer.length < head.length + head.contentLength) return;
+        const body = head.contentLength ? this.buffer.subarray(head.length, head.length + head.contentLength) : undefined;
+        this.buffer = this.buffer.subarray(head.length + head.contentLength);
+        if (!(await this.forward(head, body))) return;
+      }
+    } finally {
+      this.busy = false;
     }
-  } catch (error) {
-    if (error instanceof Refusal) throw error;
-    throw new Refusal('http-parse', 'the request body could not be read');
   }
-  return size === 0 ? undefined : Buffer.concat(chunks);
-}
 
-function proxy(req: IncomingMessage, res: ServerResponse, socketPath: string, method: string, path: string, body: Buffer | undefined): Promise<void> {
-  const headers: Record<string, string | string[]> = { host: 'docker' };
-  for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && !DROPPED_REQUEST.has(name)) headers[name] = value;
-  if (body) headers['content-length'] = String(body.length);
-  return new Promise((resolve) => {
-    const upstream = httpRequest({ socketPath, method, path, headers, agent: upstreamAgent }, (answer) => {
-      const out: Record<string, string | string[]> = {};
-      for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && !DROPPED_RESPONSE.has(name)) out[name] = value;
-      res.writeHead(answer.statusCode ?? 502, out);
-      answer.pipe(res);
-      answer.on('end', resolve);
-      answer.on('error', () => (res.destroy(), resolve()));
-    });
+  /** Reviews and forwards one request; false when the connection was closed. */
+  private async forward(head: RequestHead, body: Buffer | undefined): Promise<boolean> {
+    let out;
+    try {
+      out = await review(this.routes, { method: head.method, target: parseTarget(head.target), body });
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      this.refuse(head, error);
+      return false;
+    }
+    if (this.closed) return false;
+    if ('reply' in out) {
+      // The guard's own answer (a 404 for an agent container that does not exist): sent, then the connection closes,
+      // so that it cannot overtake an answer of the daemon still on its way.
+      this.upstream?.unpipe(this.client);
+      this.upstream?.destroy();
+      this.client.end(answer(out.reply.status, out.reply.json));
+      this.closed = true;
+      return false;
+    }
+    const lines = [`${out.method} ${out.path} HTTP/1.1`, 'Host: docker'];
+    for (const name of PASSED) {
+      const value = head.headers.get(name);
+      if (value !== undefined) lines.push(`${name}: ${value}`);
+    }
+    if (out.body) lines.push(`Content-Length: ${out.body.length}`);
+    if (head.close) lines.push('Connection: close');
+    const upstream = this.connectUpstream();
+    upstream.write(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), ...(out.body ? [out.body] : [])]));
+    return true;
+  }
+
+  private connectUpstream(): Socket {
+    if (this.upstream) return this.upstream;
+    const upstream = createConnection(this.settings.dockerSocket);
+    this.upstream = upstream;
+    upstream.pipe(this.client);
     upstream.on('error', (error: Error & { code?: string }) => {
-      if (!res.headersSent) sendJson(res, 502, { message: `${PROGRAM}: the Docker daemon did not answer (${error.code ?? error.message})` });
-      else res.destroy();
-      resolve();
+      this.log(`${PROGRAM}: the Docker daemon did not answer (${error.code ?? error.message})`);
+      if (!this.client.destroyed && this.client.bytesWritten === 0) this.client.end(answer(502, { message: `${PROGRAM}: the Docker daemon did not answer (${error.code ?? error.message})` }));
+      else this.client.destroy();
     });
-    res.on('close', () => upstream.destroy());
-    upstream.end(body);
-  });
+    return upstream;
+  }
+
+  private refuse(head: RequestHead | undefined, refusal: Refusal): void {
+    const what = head ? `${head.method} ${shown(head.target)}` : 'a malformed request';
+    this.log(`${PROGRAM}: refused ${what}: ${refusal.rule}`);
+    this.upstream?.unpipe(this.client);
+    this.upstream?.destroy();
+    if (!this.client.destroyed) this.client.end(answer(403, { message: `${PROGRAM}: ${refusal.message}`, rule: refusal.rule }));
+    this.closed = true;
+  }
+
+  private close(): void {
+    this.closed = true;
+    this.upstream?.destroy();
+  }
 }
 
-function sendJson(res: ServerResponse, status: number, payload: object): void {
+function answer(status: number, payload: object): string {
   const text = JSON.stringify(payload);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function rawRefusal(rule: string, message: string): string {
-  const text = JSON.stringify({ message: `${PROGRAM}: ${message}`, rule });
-  return `HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`;
+  const reason = ({ 403: 'Forbidden', 404: 'Not Found', 502: 'Bad Gateway' } as Record<number, string>)[status] ?? 'Error';
+  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`;
 }
 
 /** A request target for a log line: bounded, printable. */
-function shown(url: string | undefined): string {
-  return (url ?? '').slice(0, 200).replace(/[^\x21-\x7e]/g, '?');
+function shown(url: string): string {
+  return url.slice(0, 200).replace(/[^\x21-\x7e]/g, '?');
 }

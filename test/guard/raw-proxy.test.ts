@@ -1,0 +1,67 @@
+// The guard's byte-level proxying: keep-alive and pipelined requests reach
+// the daemon rewritten and in order, its answers come back untouched and in
+// order; a refusal ends the connection. The upstream here is a recorder that
+// answers each request with its sequence number and path.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import t from 'tap';
+import { execa } from 'execa';
+
+const GUARD = resolve(import.meta.dirname, '..', '..', 'dist', 'docker-socket-guard.mjs');
+const CLEAN_ENV = resolve(import.meta.dirname, '..', 'helpers', 'clean-env');
+
+t.test('pipelined requests, in order; a refusal closes the connection', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cbs-raw-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const seen: string[] = [];
+  const upstream = createServer((socket) => {
+    let data = '';
+    socket.on('data', (chunk) => {
+      data += chunk.toString('latin1');
+      for (let end = data.indexOf('\r\n\r\n'); end !== -1; end = data.indexOf('\r\n\r\n')) {
+        const head = data.slice(0, end);
+        data = data.slice(end + 4);
+        seen.push(head);
+        const body = `${seen.length}:${head.split(' ')[1]}`;
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+      }
+    });
+  });
+  const socketPath = join(dir, 'docker.sock');
+  await new Promise<void>((r) => upstream.listen(socketPath, r));
+  t.teardown(() => upstream.close());
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const guard = execa(CLEAN_ENV, [process.execPath, GUARD], { env: { PATH: process.env.PATH!, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: socketPath }, extendEnv: false, reject: false });
+  t.teardown(() => {
+    guard.kill('SIGTERM');
+  });
+  let started = '';
+  guard.stderr!.on('data', (c: Buffer) => (started += c.toString()));
+  for (let i = 0; i < 200 && !started.includes('listening'); i++) await new Promise((r) => setTimeout(r, 25));
+
+  const exchange = (text: string, until: (answer: string) => boolean) =>
+    new Promise<{ answer: string; closed: boolean }>((done) => {
+      const socket = connect(port, '127.0.0.1');
+      let answer = '';
+      const finish = (closed: boolean) => done({ answer, closed });
+      socket.on('data', (c) => {
+        answer += c.toString('latin1');
+        if (until(answer)) (socket.destroy(), finish(false));
+      });
+      socket.on('close', () => finish(true));
+      socket.setTimeout(5000, () => socket.destroy());
+      socket.write(text);
+    });
+  const ping = 'GET /_ping HTTP/1.1\r\nHost: guard\r\nUser-Agent: t\r\nX-Extra: dropped\r\n\r\n';
+  const version = 'GET /v1.41/version HTTP/1.1\r\nHost: guard\r\n\r\n';
+  const both = await exchange(ping + version + ping, (a) => (a.match(/HTTP\/1\.1 200/g) ?? []).length === 3 && /3:\/_ping$/.test(a));
+  t.match(both.answer, /1:\/_ping[\s\S]*2:\/v1\.41\/version[\s\S]*3:\/_ping$/, 'three pipelined answers, in order');
+  t.equal(both.closed, false, 'the connection stays open (keep-alive)');
+  t.match(seen[0], /^GET \/_ping HTTP\/1\.1\r\nHost: docker\r\nuser-agent: t$/, 'rewritten: Host set, unknown headers dropped');
+  const refused = await exchange(ping + 'GET /containers/json HTTP/1.1\r\nHost: guard\r\n\r\n' + ping, () => false);
+  t.match(refused.answer, /HTTP\/1\.1 403 Forbidden[\s\S]*"rule":"default-deny"/, 'the refused request gets its 403');
+  t.equal(refused.closed, true, 'and the connection is closed: the request behind it is never read');
+  t.equal(seen.filter((h) => h.includes('/containers/json')).length, 0, 'the refused request never reached the daemon');
+});
