@@ -14,9 +14,14 @@ import { readAuth } from '../secret-input.js';
 
 export const options: OptionSpec = { file: 'string', timeout: 'string', 'auth-file': 'string' };
 
-/** The variables a compose file uses to find released tokens; paths only. */
+/** The variables a compose file uses to find released tokens: paths and names only. */
 export function composeEnv(dir: string, names: string[]): Record<string, string> {
-  return { COPILOT_BRIDGE_SECRETS_DIR: dir, ...(names.includes(DEFAULT_NAME) ? { OP_SA_TOKEN_FILE: join(dir, DEFAULT_NAME) } : {}) };
+  return {
+    COPILOT_BRIDGE_SECRETS_DIR: dir,
+    // Which credentials exist, so that `agent up NAME` binds agent-NAME when it was sealed.
+    COPILOT_BRIDGE_RELEASED: names.join(','),
+    ...(names.includes(DEFAULT_NAME) ? { OP_SA_TOKEN_FILE: join(dir, DEFAULT_NAME) } : {}),
+  };
 }
 
 /** macOS keeps released tokens on disk while the stack runs (README-macos.md); say so when that disk is not encrypted. */

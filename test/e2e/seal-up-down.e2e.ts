@@ -17,6 +17,7 @@ import { assertNoSecrets } from '../helpers/no-secrets.js';
 import { removeProject, removeStaleProjects } from './harness/cleanup.js';
 import { ensureDockerEngine } from './harness/engine.js';
 import { buildTestImages } from './harness/images.js';
+import { TEST_LABEL } from './harness/paths.js';
 import { attempt, docker, run } from './harness/run.js';
 import { COMPOSE_FILES, freePort, projectName, stackEnv, stackItems, writeStandinInputs } from './harness/stack.js';
 
@@ -70,10 +71,17 @@ t.test('up releases the sealed token and brings the stack up healthy; down stops
   t.ok(log.events.some((e) => e.endpoint === 'users/me' && e.ok && e.tokenSha256 === botHash), 'the bridge authenticated with the bot token rendered from the sealed token');
   const verify = await attempt('docker', ['exec', bridge, 'copilot-bridge-entrypoint', 'verify']);
   t.equal(verify.exitCode, 0, 'verify is clean');
+  const bridgeEnv = await docker(['inspect', '--format', '{{range .Config.Env}}{{println .}}{{end}}', bridge]);
+  t.match(bridgeEnv, /^COPILOT_BRIDGE_RELEASED=op-sa-token$/m, 'up tells the admin which credentials were released');
+  // An agent (not a compose service) on mattermost-net, holding a released token: down must remove it first.
+  await docker(['run', '-d', '--network', `${project}_mattermost-net`, '--label', 'com.copilot-bridge-stack.agent=lal', '--label', `com.copilot-bridge-stack.project=${project}`,
+    '--label', `${TEST_LABEL}=1`, '--mount', `type=bind,source=${released},target=/run/secrets/op_sa_token,readonly`, '--entrypoint', 'sleep', images.bridge, '300']);
 
   const down = await cli(['down'], { env, cwd: box.root });
   t.equal(down.exitCode, 0, `down succeeds (${String(down.stderr).split('\n').slice(-2).join(' | ')})`);
   t.notOk(existsSync(released), 'the released token is wiped');
+  t.match(String(down.stderr), /down: removing 1 agent container\(s\) of /, 'down removed the agent first');
   const left = await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`]);
   t.equal(left.trim(), '', 'no container of the stack is left');
+  t.equal((await docker(['ps', '-aq', '--filter', `label=com.copilot-bridge-stack.project=${project}`])).trim(), '', 'nor any agent of it');
 });

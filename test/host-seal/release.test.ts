@@ -184,3 +184,19 @@ t.test('up and down without a usable Compose: nothing released, or released and 
   await t.rejects(stat(dir), { code: 'ENOENT' });
   await rm(cwd, { recursive: true, force: true });
 });
+
+t.test('the stack project that down looks for agents in: environment, then .env, then the default', async (t) => {
+  const { stackProject } = await import('../../host-seal/commands/down.js');
+  t.equal(stackProject({ COMPOSE_PROJECT_NAME: 'from-env' }, 'COMPOSE_PROJECT_NAME=from-file\n'), 'from-env');
+  t.equal(stackProject({}, '# settings\nCOMPOSE_PROJECT_NAME = from-file\nOTHER=x\n'), 'from-file');
+  t.equal(stackProject({}, undefined), 'copilot-bridge-stack');
+});
+
+t.test('compose learns the released names, for per-agent credentials', async (t) => {
+  const { composeEnv } = await import('../../host-seal/commands/up.js');
+  t.same(composeEnv('/dev/shm/copilot-bridge-stack', ['op-sa-token', 'agent-lal']), {
+    COPILOT_BRIDGE_SECRETS_DIR: '/dev/shm/copilot-bridge-stack',
+    COPILOT_BRIDGE_RELEASED: 'op-sa-token,agent-lal',
+    OP_SA_TOKEN_FILE: '/dev/shm/copilot-bridge-stack/op-sa-token',
+  });
+});
