@@ -26,19 +26,20 @@ export const PROJECT_LABEL = 'com.copilot-bridge-stack.project';
 export const ALLOWED_CAPS = ['SETUID', 'SETGID', 'DAC_READ_SEARCH'];
 const SECRET_TARGET = '/run/secrets/op_sa_token';
 const AGENT_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
-/** A sealed credential's name, as host-seal accepts it (op-sa-token, agent-lal). */
-const CREDENTIAL_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** The service-account token shared by every agent that has no credential of its own. */
+const SHARED_TOKEN = 'op-sa-token';
 
 /**
  * Whether `agent` may bind the host file `source` as its token: a listed file,
- * or a credential-named entry directly inside a listed directory; never
- * another agent's own `agent-OTHER`.
+ * or, inside a listed directory, the shared token or the agent's own
+ * `agent-NAME`; never another agent's, nor any other released secret (such as
+ * the database password) that lives in the same directory.
  */
 export function maySecretSource(policy: AgentPolicy, agent: string, source: string): boolean {
   const slash = source.lastIndexOf('/');
   const [dir, name] = [source.slice(0, slash + 1), source.slice(slash + 1)];
   if (name.startsWith('agent-') && name !== `agent-${agent}`) return false;
-  return policy.secretSources.some((entry) => (entry.endsWith('/') ? entry === dir && CREDENTIAL_NAME.test(name) : entry === source));
+  return policy.secretSources.some((entry) => (entry.endsWith('/') ? entry === dir && (name === SHARED_TOKEN || name === `agent-${agent}`) : entry === source));
 }
 
 /** The agent's name from a container name `${project}-agent-NAME`, or a refusal. */

@@ -188,7 +188,7 @@ t.test('property: no body the guard allows reads as privileged or host-mounting 
   t.ok(allowed > 0, `2000 mutated bodies: none the daemon would read as dangerous got through (${allowed} allowed, all benign)`);
 });
 
-t.test('released token files: a listed file, or a credential-named entry of a listed directory; never another agent\'s own', async (t) => {
+t.test('released token files: a listed file, or the shared token or the agent\'s own in a listed directory; nothing else there', async (t) => {
   const dirPolicy: AgentPolicy = { ...policy, secretSources: ['/dev/shm/copilot-bridge-stack/'] };
   const withToken = (source: string, agent = 'lal') => {
     const body = agentBody();
@@ -216,6 +216,8 @@ t.test('released token files: a listed file, or a credential-named entry of a li
     [policy, 'data', '/dev/shm/copilot-bridge-stack/agent-lal', 'mounts'],
     [dirPolicy, 'lal', '/dev/shm/copilot-bridge-stack/.agent-lal.0a1b2c.tmp', 'mounts'],
     [dirPolicy, 'lal', '/dev/shm/copilot-bridge-stack/vault.json', 'mounts'],
+    [dirPolicy, 'lal', '/dev/shm/copilot-bridge-stack/mm-db-password', 'mounts'],
+    [dirPolicy, 'lal', '/dev/shm/copilot-bridge-stack/another-credential', 'mounts'],
     [dirPolicy, 'lal', '/dev/shm/copilot-bridge-stack/../../etc/shadow', 'mounts'],
     [dirPolicy, 'lal', '/dev/shm/copilot-bridge-stack/sub/op-sa-token', 'mounts'],
     [dirPolicy, 'lal', '/dev/shm/copilot-bridge-stack', 'mounts'],
