@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { ExitCode, StackError } from '../src/errors.js';
 
 export const DEFAULT_NAME = 'op-sa-token';
+/** Mattermost's database password: generated and sealed at the first `up`, released like the token. */
+export const DB_PASSWORD_NAME = 'mm-db-password';
 export const SERVICE = 'copilot-bridge-stack';
 const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 

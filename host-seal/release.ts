@@ -28,6 +28,13 @@ export function releaseMode(): number {
 }
 
 /**
+ * The database password is read by the database containers' own unprivileged
+ * users (postgres, mattermost), so it is released 0444; on the host the 0700
+ * directory keeps it from other users, and only those two services mount it.
+ */
+export const SERVICE_SECRET_MODE = 0o444;
+
+/**
  * Creates the directory 0700 (or checks an existing one is ours) and, on Linux, that it is in RAM.
  * On macOS (no RAM disk Docker Desktop can bind-mount; see README-macos.md) it is excluded from
  * Time Machine; its `.noindex` suffix keeps Spotlight out.
@@ -51,7 +58,7 @@ export async function prepareReleaseDir(dir: string, platform: NodeJS.Platform):
 }
 
 /** Writes `token` to `dir/name` through a temporary file: never readable by others, replaced atomically. */
-export async function releaseToken(dir: string, name: string, token: string): Promise<string> {
+export async function releaseToken(dir: string, name: string, token: string, mode = releaseMode()): Promise<string> {
   const path = join(dir, name);
   const temp = join(dir, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
   try {
@@ -60,7 +67,7 @@ export async function releaseToken(dir: string, name: string, token: string): Pr
       await handle.writeFile(token, 'utf8');
       await handle.sync();
       if (process.getuid?.() === 0) await handle.chown(0, 0);
-      await handle.chmod(releaseMode());
+      await handle.chmod(mode);
     } finally {
       await handle.close();
     }

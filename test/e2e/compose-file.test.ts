@@ -28,14 +28,14 @@ t.test('Compose renders it with the defaults of .env.example, and refuses to run
   // Only these two come from the caller; one of ours set in this shell must not leak in.
   const compose = (extra: Record<string, string>) =>
     attempt(tool.file, [...tool.prefix, '--env-file', join(ROOT, '.env.example'), '-f', join(ROOT, 'compose.yml'), 'config'], {
-      env: { OP_SA_TOKEN_FILE: undefined, MM_DB_PASSWORD: undefined, ...extra },
+      env: { OP_SA_TOKEN_FILE: undefined, MM_DB_PASSWORD_FILE: undefined, ...extra },
       cwd: ROOT,
     });
-  const rendered = await compose({ OP_SA_TOKEN_FILE: '/dev/null', MM_DB_PASSWORD: 'not-a-secret' });
+  const rendered = await compose({ OP_SA_TOKEN_FILE: '/dev/null', MM_DB_PASSWORD_FILE: '/dev/null' });
   t.equal(rendered.exitCode, 0, `${tool.label} config succeeds (${rendered.stderr.split('\n')[0]})`);
   t.match(rendered.stdout, /read_only: true/, 'the bridge is read-only');
   t.match(rendered.stdout, /BRIDGE_SUPERVISE: "1"|BRIDGE_SUPERVISE: '1'/, 'and supervised');
-  const withoutToken = await compose({ MM_DB_PASSWORD: 'not-a-secret' });
+  const withoutToken = await compose({ MM_DB_PASSWORD_FILE: '/dev/null' });
   t.not(withoutToken.exitCode, 0, 'without OP_SA_TOKEN_FILE it fails');
   t.match(withoutToken.stderr, /run npm run seal, then npm run up/, 'and says what to do');
 });

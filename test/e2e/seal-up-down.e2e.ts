@@ -61,6 +61,9 @@ t.test('up releases the sealed token and brings the stack up healthy; down stops
   const released = join(box.runtime, 'copilot-bridge-stack', 'op-sa-token');
   const info = statSync(released);
   t.same([info.uid, info.mode & 0o777], [0, 0o400], 'the released token is root-only 0400 while the stack runs');
+  t.match(String(up.stderr), /up: generated and sealed mm-db-password with tpm2/, "the first up makes Mattermost's database password and seals it");
+  const releasedPassword = join(box.runtime, 'copilot-bridge-stack', 'mm-db-password');
+  t.equal(statSync(releasedPassword).mode & 0o777, 0o444, 'it is released 0444, for the database containers\' own users');
   assertNoSecrets(t, "up's output", `${up.stdout}\n${up.stderr}`, [token, ...Object.values(items)]);
 
   const bridge = (await docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'label=com.docker.compose.service=copilot-bridge'])).trim();
@@ -80,6 +83,7 @@ t.test('up releases the sealed token and brings the stack up healthy; down stops
   const down = await cli(['down'], { env, cwd: box.root });
   t.equal(down.exitCode, 0, `down succeeds (${String(down.stderr).split('\n').slice(-2).join(' | ')})`);
   t.notOk(existsSync(released), 'the released token is wiped');
+  t.notOk(existsSync(releasedPassword), 'and so is the database password');
   t.match(String(down.stderr), /down: removing 1 agent container\(s\) of /, 'down removed the agent first');
   const left = await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`]);
   t.equal(left.trim(), '', 'no container of the stack is left');

@@ -170,6 +170,9 @@ t.test('2. threat model: no secret where it must not be', async (t) => {
   });
 
   t.test('not in /proc/*/environ or cmdline of any process in any container (read from the host, so nothing is hidden)', async (t) => {
+    // The one exception, by design: Mattermost takes its connection string only from its environment (or a config
+    // file on disk), so its own server process holds the database password there; nothing else anywhere does.
+    let datasourceHolders = 0;
     for (const service of SERVICES) {
       const pids = await containerPids(await stack.container(service));
       t.ok(pids.length > 0, `${service} has ${pids.length} process(es)`);
@@ -181,10 +184,14 @@ t.test('2. threat model: no secret where it must not be', async (t) => {
           } catch {
             continue; // the process ended meanwhile
           }
-          assertNoSecrets(t, `/proc/${pid}/${file} of ${service}`, text, secrets);
+          const datasource = service === 'mattermost' && file === 'environ' && /(^|\0)MM_SQLSETTINGS_DATASOURCE=/.test(text);
+          if (datasource) datasourceHolders++;
+          const cleaned = datasource ? text.replace(/(^|\0)MM_SQLSETTINGS_DATASOURCE=[^\0]*/, '$1') : text;
+          assertNoSecrets(t, `/proc/${pid}/${file} of ${service}`, cleaned, secrets);
         }
       }
     }
+    t.equal(datasourceHolders, 1, "only Mattermost's server process holds the database password (in its connection string)");
   });
 
   t.test('the bridge runs as its user and that user cannot read /run/secrets/op_sa_token', async (t) => {
@@ -216,6 +223,22 @@ t.test('2. threat model: no secret where it must not be', async (t) => {
     t.equal(byAddress.exitCode, 2, `its db-net address does not answer the bridge (${byAddress.stdout.trim()})`);
     const control = await stack.exec('mattermost', ['node', '-e', probe('postgres')]);
     t.equal(control.exitCode, 0, `control: Mattermost reaches postgres:5432 (${control.stdout.trim()})`);
+  });
+
+  t.test("the database password reaches PostgreSQL and Mattermost as a file, never as configuration", async (t) => {
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    for (const service of ['postgres', 'mattermost']) {
+      const info = await stack.inspect(service);
+      t.notOk(JSON.stringify(info.Config.Env).includes(stack.databasePassword), `not in ${service}'s environment configuration`);
+    }
+    const seen = (await stack.mattermost('/__standin/database')) as { passwordSha256: string };
+    t.equal(seen.passwordSha256, sha(stack.databasePassword), 'Mattermost connects with the released password');
+    const login = (password: string) =>
+      stack.exec('postgres', ['sh', '-c', `PGPASSWORD="${password}" psql -h 127.0.0.1 -U mmuser -d mattermost -tAc 'select 1'`]);
+    const right = await stack.exec('postgres', ['sh', '-c', `PGPASSWORD="$(cat /run/secrets/mm_db_password)" psql -h 127.0.0.1 -U mmuser -d mattermost -tAc 'select 1'`]);
+    t.equal(right.stdout.trim(), '1', `PostgreSQL accepts the released password over TCP (${right.stderr.trim()})`);
+    const wrong = await login('not-the-password');
+    t.not(wrong.exitCode, 0, 'control: a wrong password is refused');
   });
 
   t.test('the Docker socket is mounted in the socket guard only', async (t) => {
