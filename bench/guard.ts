@@ -8,11 +8,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ensureDockerEngine } from '../test/e2e/harness/engine.js';
+import { freePort } from '../test/e2e/harness/stack.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const SOCKET = '/var/run/docker.sock';
@@ -51,14 +51,6 @@ async function throughput(target: Target): Promise<number> {
     while (next++ < THROUGHPUT_REQUESTS) await get(target, '/_ping');
   }));
   return THROUGHPUT_REQUESTS / (Number(process.hrtime.bigint() - start) / 1e9);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 async function started(child: ChildProcess, port: number, what: string): Promise<void> {

@@ -59,13 +59,7 @@ const upTimes: Partial<Record<Agent, { command: number; running: number }>> = {}
 /** Every secret of the run: the shared token and vault items, lal's token, both bot tokens. */
 const secrets = () => [...stack.secrets(), lalServiceAccount, botTokens.lal, botTokens.data];
 
-interface AuthEvent {
-  at: string;
-  endpoint: string;
-  tokenSha256: string | null;
-  ok: boolean;
-}
-const authLog = async () => ((await stack.mattermost('/__standin/auth-log')) as { events: AuthEvent[] }).events;
+const authLog = () => stack.authLog();
 
 /** `agent ...` inside the admin container, as its bridge user (as the admin bot's shell commands would run it). */
 const agentCli = (args: string[]) => attempt('docker', ['exec', '-u', 'bridge', admin, 'agent', ...args], { timeoutMs: 120_000 });

@@ -34,13 +34,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 const botToken = () => stack.items['op://copilot-bridge/mattermost-admin-bot/token']!;
 const describe = (findings: Finding[]) => findings.map((f) => `${f.secret < 0 ? 'a token-shaped string' : `secret #${f.secret}`} in ${f.where}`);
 
-interface AuthEvent {
-  at: string;
-  endpoint: string;
-  tokenSha256: string | null;
-  ok: boolean;
-}
-const authLog = async () => ((await stack.mattermost('/__standin/auth-log')) as { events: AuthEvent[] }).events;
+const authLog = () => stack.authLog();
 
 t.before(async () => {
   const started = Date.now();

@@ -216,11 +216,24 @@ export class Stack {
     return response.json();
   }
 
+  /** Every authentication attempt the Mattermost stand-in saw (hashes only). */
+  async authLog(): Promise<AuthEvent[]> {
+    return ((await this.mattermost('/__standin/auth-log')) as { events: AuthEvent[] }).events;
+  }
+
   /** Removes the agents first (they hold mattermost-net), then compose down -v (the teardown then removes whatever of the project is left, and the tmpfs). */
   async destroy(): Promise<void> {
     await removeAgents(this.project);
     await this.composeAttempt(['down', '-v', '--remove-orphans', '-t', '10'], 180_000);
   }
+}
+
+/** One authentication attempt at the Mattermost stand-in. */
+export interface AuthEvent {
+  at: string;
+  endpoint: string;
+  tokenSha256: string | null;
+  ok: boolean;
 }
 
 export interface ContainerState {
