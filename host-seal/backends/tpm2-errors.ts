@@ -1,18 +1,12 @@
-// TPM failures mapped at the edge: the response code a tpm2 tool prints
-// becomes a StackError that says what happened and what to do. The tools'
-// stderr never holds key material; only its first TPM line is quoted.
+// TPM failures mapped at the edge: the response code a tpm2 tool prints, or
+// the one the TPM returns to a command sent directly (tpm2-direct.ts), becomes
+// a StackError that says what happened and what to do. The tools' stderr never
+// holds key material; only its first TPM line is quoted.
 import { ExitCode, StackError, type ExitCodeValue } from '../../src/errors.js';
 
-export interface ToolFailure {
+export interface ToolFailure extends FailureContext {
   tool: string;
-  step: string;
-  tcti: string;
   stderr: string;
-  cause: unknown;
-  /** The credential, for messages that say how to re-seal it. */
-  name?: string;
-  /** The PCRs it was sealed against, for the same. */
-  pcrs?: number[];
 }
 
 const RC_AUTH_FAIL = 0x08e;
@@ -29,7 +23,11 @@ const RC_SESSION_MEMORY = 0x903;
 export function responseCode(stderr: string): number | undefined {
   const match = /_\w+\((0x[0-9a-f]+)\)/i.exec(stderr) ?? /ErrorCode \((0x[0-9a-f]+)\)/i.exec(stderr);
   if (!match?.[1]) return undefined;
-  const rc = Number.parseInt(match[1], 16);
+  return reduceCode(Number.parseInt(match[1], 16));
+}
+
+/** A response code without the handle, session or parameter number of format-one codes; TSS layer codes (above 0xfff) as they are. */
+export function reduceCode(rc: number): number {
   if (rc > 0xfff) return rc;
   return rc & 0x080 ? rc & 0x0bf : rc;
 }
@@ -38,23 +36,26 @@ function reseal(name: string | undefined): string {
   return `get the token from 1Password again and re-seal it: op read "op://..." | npm run seal -- --name ${name ?? 'NAME'} --force`;
 }
 
-/** Turns a failed tool run into a StackError with a documented exit code. */
-export function tpmFailure(failure: ToolFailure): StackError {
-  const { tool, step, tcti, stderr, cause, name, pcrs } = failure;
-  const make = (code: string, message: string, exitCode: ExitCodeValue) =>
-    new StackError(code, message, { step, exitCode, cause });
-  const said = /ERROR: (?:\w+\(0x[0-9a-f]+\) - )?(.+)/i.exec(stderr)?.[1]?.trim();
-  const tpmSaid = said ? ` (${tool}: ${said.slice(0, 160)})` : '';
-  const detail = cause as { code?: string; timedOut?: boolean } | undefined;
-  if (detail?.code === 'ENOENT') {
-    return make('tpm-tools-missing', `${tool} is not installed; install tpm2-tools (apt-get install tpm2-tools)`, ExitCode.unavailable);
-  }
-  if (detail?.timedOut) {
-    return make('tpm-timeout', `the TPM did not answer ${tool} within a minute (TCTI ${tcti}); check that it is not busy or hung, then retry`, ExitCode.unavailable);
-  }
-  const rc = responseCode(stderr);
+/** What a failure is about, for the messages: the step, the TPM, and the credential with its PCRs. */
+export interface FailureContext {
+  step: string;
+  tcti: string;
+  cause: unknown;
+  /** The credential, for messages that say how to re-seal it. */
+  name?: string;
+  /** The PCRs it was sealed against, for the same. */
+  pcrs?: number[];
+}
+
+type Make = (code: string, message: string, exitCode: ExitCodeValue) => StackError;
+
+const maker = ({ step, cause }: FailureContext): Make => (code, message, exitCode) => new StackError(code, message, { step, exitCode, cause });
+
+/** The StackError for a TPM response code with a meaning of its own here (reduced by responseCode), or undefined. */
+function knownCode(rc: number, command: string, context: FailureContext, make: Make): StackError | undefined {
+  const { name, pcrs } = context;
   if (rc === RC_AUTH_FAIL || rc === RC_BAD_AUTH) {
-    if (tool === 'tpm2_createprimary') {
+    if (command === 'tpm2_createprimary') {
       return make('tpm-owner-auth', 'the TPM owner hierarchy has a password, which this tool does not use; clear it (tpm2_changeauth -c o) or seal with --backend keychain', ExitCode.config);
     }
     return make('tpm-auth-failed', `the TPM refused the auth value for ${name ?? 'this credential'}; retry with the auth value given at seal time (each failure counts toward the TPM's dictionary-attack lockout)`, ExitCode.noPerm);
@@ -65,14 +66,53 @@ export function tpmFailure(failure: ToolFailure): StackError {
   if (rc === RC_LOCKOUT) {
     return make('tpm-lockout', 'the TPM is in dictionary-attack lockout after too many wrong auth values; wait for the lockout to expire or clear it with tpm2_dictionarylockout --clear-lockout', ExitCode.noPerm);
   }
-  if (rc === RC_INTEGRITY || rc === RC_AUTH_UNAVAILABLE || /deserializ|valid TPM2B/i.test(stderr)) {
+  if (rc === RC_INTEGRITY || rc === RC_AUTH_UNAVAILABLE) {
     return make('tpm-blob-mismatch', `the sealed file of ${name ?? 'this credential'} does not load on this TPM (it is corrupted, or the TPM was cleared or replaced); ${reseal(name)}`, ExitCode.dataErr);
   }
   if (rc === RC_OBJECT_MEMORY || rc === RC_SESSION_MEMORY) {
     return make('tpm-full', 'the TPM is out of memory for objects or sessions that another program left loaded; free them with tpm2_flushcontext -t -l -s and retry', ExitCode.unavailable);
   }
-  if (rc === undefined || rc > 0xfff || /tcti/i.test(stderr)) {
-    return make('tpm-unreachable', `cannot talk to the TPM through TCTI ${tcti}${tpmSaid}; on a real host check that /dev/tpmrm0 exists and that you may open it (group tss), or set TPM2TOOLS_TCTI`, ExitCode.unavailable);
+  return undefined;
+}
+
+/** Whether a response code says the TPM is out of room for objects or sessions (0x902, 0x903). */
+export const isTpmFull = (rc: number) => {
+  const reduced = reduceCode(rc);
+  return reduced === RC_OBJECT_MEMORY || reduced === RC_SESSION_MEMORY;
+};
+
+/** The message for a TPM that cannot be reached through its TCTI. */
+export function unreachable(context: FailureContext, detail?: string): StackError {
+  const said = detail ? ` (${detail.slice(0, 160)})` : '';
+  return maker(context)('tpm-unreachable', `cannot talk to the TPM through TCTI ${context.tcti}${said}; on a real host check that /dev/tpmrm0 exists and that you may open it (group tss), or set TPM2TOOLS_TCTI`, ExitCode.unavailable);
+}
+
+/** The message for a TPM that did not answer `what` in time. */
+export function timedOut(context: FailureContext, what: string): StackError {
+  return maker(context)('tpm-timeout', `the TPM did not answer ${what} within a minute (TCTI ${context.tcti}); check that it is not busy or hung, then retry`, ExitCode.unavailable);
+}
+
+/** Turns a TPM response code to a command sent directly (not through a tool) into a StackError. */
+export function tpmCodeFailure(command: string, rc: number, context: FailureContext): StackError {
+  const make = maker(context);
+  return knownCode(reduceCode(rc), command, context, make) ?? make('tpm-failed', `${command} failed (TPM response code 0x${rc.toString(16)}); retry, and re-seal if it persists`, ExitCode.unavailable);
+}
+
+/** Turns a failed tool run into a StackError with a documented exit code. */
+export function tpmFailure(failure: ToolFailure): StackError {
+  const { tool, stderr, cause } = failure;
+  const make = maker(failure);
+  const said = /ERROR: (?:\w+\(0x[0-9a-f]+\) - )?(.+)/i.exec(stderr)?.[1]?.trim();
+  const tpmSaid = said ? ` (${tool}: ${said.slice(0, 160)})` : '';
+  const detail = cause as { code?: string; timedOut?: boolean } | undefined;
+  if (detail?.code === 'ENOENT') {
+    return make('tpm-tools-missing', `${tool} is not installed; install tpm2-tools (apt-get install tpm2-tools)`, ExitCode.unavailable);
   }
+  if (detail?.timedOut) return timedOut(failure, tool);
+  const rc = responseCode(stderr);
+  const known = rc === undefined || rc > 0xfff ? undefined : knownCode(rc, tool, failure, make);
+  if (known) return known;
+  if (/deserializ|valid TPM2B/i.test(stderr)) return knownCode(RC_INTEGRITY, tool, failure, make)!;
+  if (rc === undefined || rc > 0xfff || /tcti/i.test(stderr)) return unreachable(failure, said && `${tool}: ${said}`);
   return make('tpm-failed', `${tool} failed${tpmSaid}; retry, and re-seal if it persists`, ExitCode.unavailable);
 }

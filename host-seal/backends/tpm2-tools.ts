@@ -65,7 +65,7 @@ export async function withTpm<T>(
   at: { step: string; name: string; pcrs?: number[] },
   body: (tpm: Tpm) => Promise<T>,
 ): Promise<T> {
-  const tpm = new ToolRunner(env.TPM2TOOLS_TCTI || 'device:/dev/tpmrm0', at, env);
+  const tpm = new ToolRunner(tctiOf(env), at, env);
   let succeeded = false;
   try {
     const value = await body(tpm);
@@ -75,6 +75,9 @@ export async function withTpm<T>(
     await tpm.flush(succeeded && !tpm.sessionsMayRemain).catch(() => undefined);
   }
 }
+
+/** The TCTI the tools and the direct path use: `TPM2TOOLS_TCTI`, else the kernel's resource manager. */
+export const tctiOf = (env: NodeJS.ProcessEnv) => env.TPM2TOOLS_TCTI || 'device:/dev/tpmrm0';
 
 /** Zeroes and releases collected chunks once they have been copied. */
 const wipe = (chunks: Buffer[]) => {

@@ -1,13 +1,16 @@
 // The tpm2 backend: a random 256-bit key sealed by the TPM under the owner
 // hierarchy (optionally bound to sha256 PCRs, or to an auth value), the token
 // encrypted with it in Node. One file per credential, NAME.tpm2.json (0600 in a
-// 0700 directory), replaced atomically. An unseal keeps the loaded sealed
-// object's context on tmpfs until the TPM resets (tpm2-cache.ts), so that the
-// next one is a single tpm2_unseal.
+// 0700 directory), replaced atomically. Sealing runs tpm2 tools. An unseal
+// keeps the loaded sealed object's context on tmpfs until the TPM resets
+// (tpm2-cache.ts); the next one sends that context to the TPM directly, a few
+// raw commands over the TCTI (tpm2-direct.ts), or runs tpm2_unseal on it when
+// the TCTI is not one Node speaks (tabrmd, mssim).
 //
-// node:crypto is loaded only where it is used (seal, and the decrypt that
-// follows tpm2_unseal), so that an unseal starts its first tool without it.
-import { readFileSync, writeFileSync } from 'node:fs';
+// node:crypto is loaded only where it is used (seal, the nonce of a policy
+// session, and the decrypt after the unseal), so that the TPM's work starts
+// without it.
+import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unlinkIfExists } from '../../src/fs/atomic-write.js';
 import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
@@ -16,10 +19,33 @@ import { tpm2BlobPath } from '../paths.js';
 import type { Backend, BackendContext, SealOptions, SealedRecord, UnsealOptions } from './backend.js';
 import { BLOB_FORMAT, PRIMARY, parseBlob, type Tpm2Blob } from './tpm2-blob.js';
 import { cachedContext, contextCacheDir, contextPath, dropContexts, storeContext } from './tpm2-cache.js';
-import { withTpm, type Tpm } from './tpm2-tools.js';
+import { unsealDirect } from './tpm2-direct.js';
+import type { FailureContext } from './tpm2-errors.js';
+import { tctiOf, withTpm, type Tpm } from './tpm2-tools.js';
+import { openTransport } from './tpm2-transport.js';
 
 const createPrimary = (tpm: Tpm) =>
   tpm.run('tpm2_createprimary', ['-C', PRIMARY.hierarchy, '-g', PRIMARY.hash, '-G', PRIMARY.template, '-c', 'primary.ctx', '-Q']);
+
+/**
+ * The auth value as tpm2 tools must read it from `file:-` to take its bytes as they are: without
+ * the `str:` prefix a value that starts with `hex:`, `str:` or `file:` would be decoded, or name
+ * another file to read (tpm2-tools lib/tpm2_auth_util.c). The direct path sends the bytes as they
+ * are, so both agree. readAuth allows no line break or NUL, which the tools would cut at.
+ */
+const literalAuth = (auth: Buffer) => Buffer.concat([Buffer.from('str:'), auth]);
+
+/** 16 bytes from the kernel's CSPRNG, for a policy session's nonce, without loading node:crypto first. */
+function randomNonce(): Buffer {
+  const nonce = Buffer.alloc(16);
+  const fd = openSync('/dev/urandom', 'r');
+  try {
+    if (readSync(fd, nonce) !== nonce.length) throw new Error('short read from /dev/urandom');
+  } finally {
+    closeSync(fd);
+  }
+  return nonce;
+}
 
 /** Failures of an unseal from a cached context that say nothing about the cache: reported, never retried. */
 const NOT_THE_CACHE = new Set(['tpm-auth-failed', 'tpm-pcr-mismatch', 'tpm-lockout', 'tpm-timeout', 'tpm-tools-missing', 'tpm-full']);
@@ -61,7 +87,8 @@ export class Tpm2Backend implements Backend {
             args.push('-L', 'pcr.policy');
           }
           if (auth) args.push('-p', 'file:-');
-          await tpm.run('tpm2_create', args, auth);
+          const input = auth && literalAuth(auth);
+          await tpm.run('tpm2_create', args, input).finally(() => input?.fill(0));
           writeFileSync(join(dir, 'key.bin'), Buffer.alloc(key.length));
           const part = (file: string) => readFileSync(join(dir, file)).toString('base64');
           return { public: part('seal.pub'), private: part('seal.priv') };
@@ -93,16 +120,58 @@ export class Tpm2Backend implements Backend {
       throw new StackError('not-sealed', `nothing is sealed under ${name} in the TPM; seal it first: op read "op://..." | npm run seal -- --name ${name}`, { step: 'unseal', exitCode: ExitCode.noInput });
     }
     const auth = blob.auth ? await askAuth(name) : undefined;
-    const policy = blob.pcrs.length > 0 ? ['-p', `pcr:sha256:${blob.pcrs.join(',')}`] : auth ? ['-p', 'file:-'] : [];
-    let cipher: Promise<typeof import('./tpm2-cipher.js')> | undefined;
-    const key = await withTpm(this.context.env, { step: 'unseal', name, pcrs: blob.pcrs }, async (tpm) => {
-      const cache = contextPath(contextCacheDir(this.context.env), name, tpm.tcti, blob.sealed);
+    const tcti = tctiOf(this.context.env);
+    const cache = contextPath(contextCacheDir(this.context.env), name, tcti, blob.sealed);
+    let cached = cachedContext(cache);
+    let key: Buffer | undefined;
+    try {
       // The short way: the loaded object's context, saved by an earlier unseal since the TPM's last reset.
-      const cached = cachedContext(cache);
+      const direct = cached ? this.unsealDirect(tcti, cached, blob, auth, { step: 'unseal', tcti, name, pcrs: blob.pcrs, cause: undefined }) : undefined;
+      // Loaded (node:crypto, about 3 ms) while the TPM loads the context: the direct path has sent its first command by now.
+      const cipher = import('./tpm2-cipher.js');
+      key = await direct;
+      if (direct && !key) {
+        dropContexts(join(cache, '..'), name);
+        cached = undefined;
+      }
+      key ??= await this.unsealWithTools(name, blob, auth, cache, cached);
+      const corrupt = () =>
+        new StackError('blob-corrupt', `the sealed file of ${name} does not decrypt with the key the TPM released (it was altered); get the token from 1Password again and re-seal it with --force`, {
+          step: 'unseal',
+          exitCode: ExitCode.dataErr,
+        });
+      if (key.length !== 32) throw corrupt();
+      const { decryptToken } = await cipher;
+      return decryptToken(key, blob, corrupt);
+    } finally {
+      key?.fill(0);
+      auth?.fill(0);
+    }
+  }
+
+  /**
+   * Unseals from the cached context with raw TPM commands (tpm2-direct.ts), sending the first one
+   * before it returns. Undefined: no transport for this TCTI, or take the long way.
+   */
+  private unsealDirect(tcti: string, cached: string, blob: Tpm2Blob, auth: Buffer | undefined, context: FailureContext): Promise<Buffer | undefined> {
+    let contextFile: Buffer;
+    try {
+      contextFile = readFileSync(cached);
+    } catch {
+      return Promise.resolve(undefined); // removed since it was checked: no cache
+    }
+    const transport = openTransport(tcti);
+    if (!transport) return Promise.resolve(undefined);
+    return unsealDirect(transport, { contextFile, pcrs: blob.pcrs, auth, nonce: randomNonce }, context);
+  }
+
+  /** Unseals with tpm2 tools: from the cached context when there is one and no direct transport, else the long way. */
+  private unsealWithTools(name: string, blob: Tpm2Blob, auth: Buffer | undefined, cache: string, cached: string | undefined): Promise<Buffer> {
+    const policy = blob.pcrs.length > 0 ? ['-p', `pcr:sha256:${blob.pcrs.join(',')}`] : auth ? ['-p', 'file:-'] : [];
+    const input = auth && literalAuth(auth);
+    return withTpm(this.context.env, { step: 'unseal', name, pcrs: blob.pcrs }, async (tpm) => {
       if (cached) {
-        const running = tpm.attempt('tpm2_unseal', ['-c', cached, ...policy], auth);
-        cipher = import('./tpm2-cipher.js'); // loads while the tool runs
-        const outcome = await running;
+        const outcome = await tpm.attempt('tpm2_unseal', ['-c', cached, ...policy], input);
         if (outcome.ok) return outcome.stdout;
         const error = tpm.failure(outcome);
         if (!staleContext(error, outcome.stderr)) throw error;
@@ -112,27 +181,13 @@ export class Tpm2Backend implements Backend {
       return tpm.scratch(async (dir) => {
         writeFileSync(join(dir, 'seal.pub'), Buffer.from(blob.sealed.public, 'base64'), { flag: 'wx' });
         writeFileSync(join(dir, 'seal.priv'), Buffer.from(blob.sealed.private, 'base64'), { flag: 'wx' });
-        const primary = createPrimary(tpm);
-        cipher ??= import('./tpm2-cipher.js');
-        await primary;
+        await createPrimary(tpm);
         await tpm.run('tpm2_load', ['-C', 'primary.ctx', '-u', 'seal.pub', '-r', 'seal.priv', '-c', 'seal.ctx', '-Q']);
         storeContext(cache, name, readFileSync(join(dir, 'seal.ctx')));
         await tpm.flush(true); // without a resource manager, the primary, its reloaded copy and the sealed object fill the TPM
-        return tpm.run('tpm2_unseal', ['-c', 'seal.ctx', ...policy], auth);
+        return tpm.run('tpm2_unseal', ['-c', 'seal.ctx', ...policy], input);
       });
-    });
-    try {
-      const corrupt = () =>
-        new StackError('blob-corrupt', `the sealed file of ${name} does not decrypt with the key the TPM released (it was altered); get the token from 1Password again and re-seal it with --force`, {
-          step: 'unseal',
-          exitCode: ExitCode.dataErr,
-        });
-      if (key.length !== 32) throw corrupt();
-      const { decryptToken } = await (cipher ?? import('./tpm2-cipher.js'));
-      return decryptToken(key, blob, corrupt);
-    } finally {
-      key.fill(0);
-    }
+    }).finally(() => input?.fill(0));
   }
 
   async describe(name: string): Promise<SealedRecord | undefined> {
