@@ -15,6 +15,8 @@ import { filesHolding, leaks, probes } from '../fixtures/host-seal/leaks.js';
 import { startSwtpm, type SoftTpm } from '../fixtures/host-seal/swtpm.js';
 import { fnv1a64 } from '../../host-seal/backends/tpm2-cache.js';
 import { toolLog } from '../fixtures/host-seal/tool-log.js';
+import { startTpmRelay } from '../fixtures/host-seal/tpm-relay.js';
+import { CC, tpmsContextFromToolsFile } from '../../host-seal/backends/tpm2-wire.js';
 import { watchProcesses } from '../fixtures/host-seal/watch-proc.js';
 
 const token = fakeToken();
@@ -128,11 +130,13 @@ t.test('the cache entry digest is 64-bit FNV-1a (reference vectors)', async (t) 
   t.equal(fnv1a64('foobar'), '85944171f73967e8');
 });
 
-t.test('the next unseal runs from the loaded context kept on tmpfs until the TPM resets; forget and re-seal drop it', async (t) => {
+t.test('the next unseal sends the loaded context kept on tmpfs to the TPM directly, until the TPM resets; forget and re-seal drop it', async (t) => {
   const { box, tpm, env: base } = await setup(t);
+  const relay = await startTpmRelay(tpm.port);
+  t.teardown(() => relay.close());
   const log = toolLog(box.root, box.env.PATH ?? '/usr/bin:/bin');
-  const env = { ...base, PATH: log.path };
-  const tcti = { TPM2TOOLS_TCTI: env.TPM2TOOLS_TCTI };
+  const env = { ...base, PATH: log.path, TPM2TOOLS_TCTI: relay.tcti };
+  const tcti = { TPM2TOOLS_TCTI: tpm.tcti };
   const cacheDir = join(box.runtime, 'copilot-bridge-stack-tpm2');
   const longWay = ['tpm2_createprimary', 'tpm2_load', 'tpm2_flushcontext', 'tpm2_unseal', 'tpm2_flushcontext'];
   t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
@@ -140,7 +144,7 @@ t.test('the next unseal runs from the loaded context kept on tmpfs until the TPM
   log.reset();
   const first = await cli(['unseal'], { env });
   t.equal(first.stdout, token, 'the first unseal after a seal...');
-  t.same(log.tools(), longWay, '...re-creates the primary and loads the sealed parts');
+  t.same(log.tools(), longWay, '...re-creates the primary and loads the sealed parts with tpm2 tools');
   const entries = await readdir(cacheDir);
   t.equal(entries.length, 1, 'and keeps one context file');
   t.match(entries[0], /^op-sa-token\.[0-9a-f]{16}\.ctx$/, 'named after the credential and a digest of TCTI and sealed parts');
@@ -150,27 +154,32 @@ t.test('the next unseal runs from the loaded context kept on tmpfs until the TPM
   t.notOk(leaks(await readFile(entry), token), 'the context file does not hold the token');
 
   log.reset();
+  relay.reset();
   const second = await cli(['unseal'], { env });
   t.equal(second.exitCode, 0);
   t.equal(second.stdout, token, 'the next unseal gives the same token...');
-  t.same(log.tools(), ['tpm2_unseal', 'tpm2_flushcontext'], '...with one tpm2_unseal (and a flush, without a resource manager)');
-  t.equal(log.calls()[0], `tpm2_unseal -c ${entry}`, 'from the cached context');
+  t.same(log.tools(), [], '...without running any tpm2 tool');
+  t.same(relay.codes(), [CC.ContextLoad, CC.Unseal, CC.FlushContext], 'three commands on the wire: ContextLoad, Unseal, FlushContext');
+  const saved = tpmsContextFromToolsFile(await readFile(entry));
+  t.ok(saved && relay.exchanges[0]?.command.subarray(10).equals(saved), 'the context loaded is the cached one');
   t.equal((await execa('tpm2_getcap', ['handles-transient'], { env: tcti })).stdout.trim(), '', 'leaving no object loaded');
   t.equal(second.stderr, '', 'and nothing on stderr');
   t.same(await scratchLeftBy(second.pid), [], 'no scratch directory');
 
   await tpm.restart();
   log.reset();
+  relay.reset();
   const rebooted = await cli(['unseal'], { env });
   t.equal(rebooted.stdout, token, 'after a TPM reset the saved context no longer loads, and the unseal takes the long way');
-  t.same(log.tools(), ['tpm2_unseal', ...longWay]);
+  t.equal(relay.exchanges[0]?.response?.readUInt32BE(6) !== 0 && relay.codes()[0], CC.ContextLoad, 'the TPM refused the stale context first');
+  t.same(log.tools(), longWay);
   t.same(await readdir(cacheDir), entries, 'the entry is renewed');
 
   await writeFile(entry, 'not a context');
   log.reset();
   const damaged = await cli(['unseal'], { env });
   t.equal(damaged.stdout, token, 'a damaged context file: the long way too');
-  t.same(log.tools(), ['tpm2_unseal', ...longWay]);
+  t.same(log.tools(), longWay);
 
   t.equal((await cli(['seal', '--force'], { env, input: token })).exitCode, 0);
   t.same(await readdir(cacheDir), [], 're-sealing drops the old context');
@@ -192,10 +201,17 @@ t.test('a PCR-bound seal fails closed after tpm2_pcrextend and says to re-seal',
   t.match((await cli(['status'], { env })).stdout, /op-sa-token\s+tpm2\s+\S+\s+sha256:7\s/);
   t.equal((await cli(['unseal'], { env })).stdout, token, 'unseals while PCR 7 is unchanged');
 
+  t.equal((await cli(['unseal'], { env })).stdout, token, 'and again from the cached context, through a policy session');
+
   await tpm.pcrExtend(7);
   const before = await readFile(join(box.configDir, 'op-sa-token.tpm2.json'));
-  const refused = await cli(['unseal'], { env });
+  const log = toolLog(box.root, box.env.PATH ?? '/usr/bin:/bin');
+  const refused = await cli(['unseal'], { env: { ...env, PATH: log.path } });
   t.equal(refused.exitCode, 77, 'refused for safety');
+  t.same(log.tools(), [], 'by the TPM, to the direct unseal from the cached context (no tool, no second try the long way)');
+  const tcti = { TPM2TOOLS_TCTI: env.TPM2TOOLS_TCTI };
+  t.equal((await execa('tpm2_getcap', ['handles-loaded-session'], { env: tcti })).stdout.trim(), '', 'the policy session is flushed');
+  t.equal((await execa('tpm2_getcap', ['handles-transient'], { env: tcti })).stdout.trim(), '', 'and the object too');
   t.equal(refused.stdout, '', 'nothing on stdout');
   t.match(refused.stderr, /PCR values differ .* firmware, bootloader or Secure Boot update.* re-seal it: .*--name op-sa-token --force --pcrs 7/);
   await clean(t, refused, 'PCR mismatch');
@@ -246,6 +262,27 @@ t.test('an auth value: sealed via --auth-file, a wrong one is refused, never on 
 
   const both = await cli(['seal', '--name', 'both', '--pcrs', '7', '--auth-file', right], { env, input: token });
   t.equal(both.exitCode, 64, '--pcrs with an auth value is refused for now');
+});
+
+t.test('an auth value is taken literally: "hex:41" is those six bytes to the tools and to the direct path, not "A"', async (t) => {
+  const { box, env } = await setup(t);
+  const literal = join(box.root, 'literal');
+  const decoded = join(box.root, 'decoded');
+  await writeFile(literal, 'hex:41', { mode: 0o600 });
+  await writeFile(decoded, 'A', { mode: 0o600 });
+  t.equal((await cli(['seal', '--auth-file', literal], { env, input: token })).exitCode, 0);
+  const log = toolLog(box.root, box.env.PATH ?? '/usr/bin:/bin');
+  const logged = { ...env, PATH: log.path };
+  t.equal((await cli(['unseal', '--auth-file', decoded], { env: logged })).exitCode, 77, 'the decoded value is refused by the tools (the long way)');
+  t.ok(log.tools().includes('tpm2_unseal'), 'which tpm2_unseal ran');
+  t.equal((await cli(['unseal', '--auth-file', literal], { env: logged })).stdout, token, 'the literal value unseals the long way');
+  log.reset();
+  t.equal((await cli(['unseal', '--auth-file', literal], { env: logged })).stdout, token, 'and directly from the cached context');
+  t.same(log.tools(), [], 'with no tool');
+  const refused = await cli(['unseal', '--auth-file', decoded], { env: logged });
+  t.equal(refused.exitCode, 77, 'where the decoded value is refused too');
+  t.match(refused.stderr, /the TPM refused the auth value for op-sa-token/);
+  t.notOk(refused.stderr.includes('hex:41'), 'no auth value in the message');
 });
 
 t.test('a missing TPM (TCTI to a closed port): clear error, nothing written', async (t) => {
@@ -299,19 +336,24 @@ t.test('a TPM that stops mid-operation: clear error, nothing half-written', asyn
 
 t.test('a TPM that stops during an unseal from the cached context: the TCTI error, no second try the long way', async (t) => {
   const { box, tpm, env: base } = await setup(t);
-  const log = toolLog(box.root, box.env.PATH ?? '/usr/bin:/bin', { tpm2_unseal: 0.5 });
-  const env = { ...base, PATH: log.path };
+  const relay = await startTpmRelay(tpm.port);
+  t.teardown(() => relay.close());
+  const log = toolLog(box.root, box.env.PATH ?? '/usr/bin:/bin');
+  const env = { ...base, PATH: log.path, TPM2TOOLS_TCTI: relay.tcti };
   t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
   t.equal((await cli(['unseal'], { env })).stdout, token, 'the first unseal caches the loaded context');
   log.reset();
-  const run = startCli(['unseal'], { env });
-  t.ok(toolRunningUnder(run.pid), 'tpm2_unseal started');
-  tpm.kill();
-  const result = await run.result;
+  relay.reset();
+  relay.onCommand(CC.Unseal, async () => {
+    tpm.kill();
+    await tpm.stop();
+  });
+  const result = await cli(['unseal'], { env });
+  t.same(relay.codes(), [CC.ContextLoad, CC.Unseal], 'the TPM loaded the context and died as the Unseal reached it');
   t.equal(result.exitCode, 69, 'unavailable');
-  t.match(result.stderr, /cannot talk to the TPM through TCTI/);
+  t.match(result.stderr, /cannot talk to the TPM through TCTI swtpm:host=127\.0\.0\.1,port=\d+ \(TPM2_Unseal: /);
   t.equal(result.stdout, '');
-  t.notOk(log.tools().includes('tpm2_createprimary'), 'a TPM that does not answer is not mistaken for a stale context');
+  t.same(log.tools(), [], 'a TPM that does not answer is not mistaken for a stale context');
   await clean(t, result, 'cached unseal with the TPM killed');
 });
 
@@ -330,6 +372,17 @@ t.test('objects another run left loaded (0x902 without a resource manager) are f
   t.equal(unsealed.stdout, token);
   const after = await execa('tpm2_getcap', ['handles-transient'], { env: { TPM2TOOLS_TCTI: env.TPM2TOOLS_TCTI } });
   t.equal(after.stdout.trim(), '', 'and leaves no object loaded');
+
+  // Now the context is cached: the direct ContextLoad meets a full TPM (0x902) and hands over to the tools.
+  for (let i = 0; i < 3; i += 1) {
+    await execa('tpm2_createprimary', ['-C', 'o', '-c', join(box.root, `leftover-again-${i}.ctx`), '-Q'], { env: { TPM2TOOLS_TCTI: env.TPM2TOOLS_TCTI } });
+  }
+  const log = toolLog(box.root, box.env.PATH ?? '/usr/bin:/bin');
+  const warm = await cli(['unseal'], { env: { ...env, PATH: log.path } });
+  t.equal(warm.stdout, token, 'a full TPM under the cached context: unseal still works');
+  t.same(log.tools().slice(0, 2), ['tpm2_createprimary', 'tpm2_flushcontext'], 'the long way, whose first tool meets 0x902, flushes and retries');
+  const afterWarm = await execa('tpm2_getcap', ['handles-transient'], { env: { TPM2TOOLS_TCTI: env.TPM2TOOLS_TCTI } });
+  t.equal(afterWarm.stdout.trim(), '', 'and leaves no object loaded');
 });
 
 t.test('SIGTERM or Ctrl-C during a seal: the scratch directory (with the key file) is removed, nothing sealed', async (t) => {
