@@ -10,16 +10,18 @@
 // The CLI keeps the loaded sealed object's context on tmpfs until the TPM
 // resets (host-seal/README.md, "Latency"), so two CLI figures: `cli_pcr7`, an
 // unseal with that context present (every unseal after the first since the
-// TPM's last reset), and `cli_pcr7_cold`, with it removed first (the first
-// unseal after a boot or a seal). systemd-creds has no such cache; every
-// decrypt of it does the whole chain. The goal is judged on `cli_pcr7`; the
-// cold ratio is printed next to it.
+// TPM's last reset), which sends it to the TPM directly (ContextLoad, a policy
+// session, Unseal, flushes: no tool process), and `cli_pcr7_cold`, with it
+// removed first (the first unseal after a boot or a seal: tpm2 tools re-create
+// the primary and load the sealed parts). systemd-creds has no such cache;
+// every decrypt of it does the whole chain. The goal is judged on `cli_pcr7`;
+// the cold ratio is printed next to it. The warm CLI runs with an empty PATH,
+// so a run that fell back to the tools would fail rather than be timed.
 //
-// Where the time goes: a bare `node -e 0`; the CLI's tool chains alone, run
-// from sh (warm: tpm2_unseal from the context plus the flush a TPM without a
-// resource manager needs; cold: create the primary, load, flush, unseal,
-// flush); and the floor for any Node program running the warm chain, a
-// `node -e` that only loads node:child_process and spawns those two tools.
+// Where the time goes: a bare `node -e 0`, and the tool chains the CLI used
+// before (and still uses cold), run from sh: warm, tpm2_unseal from the
+// context plus the flush a TPM without a resource manager needs; cold, create
+// the primary, load, flush, unseal, flush.
 // Goal: the CLI within 2x of systemd-creds. Runnable alone: node dist/bench/unseal.js
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -97,7 +99,8 @@ export async function benchUnseal(): Promise<{ name: string; figures: Record<str
     await mkdir(chain, { mode: 0o700 });
     await writeFile(join(chain, 'seal.pub'), Buffer.from(blob.sealed.public, 'base64'));
     await writeFile(join(chain, 'seal.priv'), Buffer.from(blob.sealed.private, 'base64'));
-    await timed('node', [MAIN, 'unseal', '--name', 'pcr7'], env, token);
+    await timed(process.execPath, [MAIN, 'unseal', '--name', 'pcr7'], env, token);
+    await timed(process.execPath, [MAIN, 'unseal', '--name', 'unbound'], env, token);
     const cacheDir = join(runtime, 'copilot-bridge-stack-tpm2');
     const cached = (await readdir(cacheDir)).find((entry) => entry.startsWith('pcr7.'));
     if (!cached) throw new Error('the CLI kept no context file for pcr7');
@@ -109,22 +112,20 @@ export async function benchUnseal(): Promise<{ name: string; figures: Record<str
       'tpm2_flushcontext -t',
     ].join(' && ');
     const warm = [`tpm2_unseal -c ${join(cacheDir, cached)} -p pcr:sha256:7 > /dev/null`, 'tpm2_flushcontext -t'].join(' && ');
-    // The floor for any Node CLI that runs those two tools: Node, node:child_process, two spawns.
-    const spawnBoth = `const { spawn } = require('node:child_process');
-const run = (args) => new Promise((done) => spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).on('close', done).stdout.resume());
-run(${JSON.stringify(['tpm2_unseal', '-c', join(cacheDir, cached), '-p', 'pcr:sha256:7'])}).then(() => run(['tpm2_flushcontext', '-t']));`;
+    // The direct path needs no tool: with no PATH, a fallback to the tools fails instead of being timed.
+    const noTools = { ...env, PATH: '/nonexistent' };
+    const node = process.execPath;
     const dropCache = async () => {
       for (const entry of await readdir(cacheDir)) if (entry.startsWith('pcr7.')) await rm(join(cacheDir, entry));
     };
 
     type Subject = { run: () => Promise<number>; before?: () => Promise<unknown> };
     const subjects: Record<string, Subject> = {
-      cli_pcr7: { run: () => timed('node', [MAIN, 'unseal', '--name', 'pcr7'], env, token) },
+      cli_pcr7: { run: () => timed(node, [MAIN, 'unseal', '--name', 'pcr7'], noTools, token) },
       systemd_creds_pcr7: { run: () => timed('systemd-creds', ['decrypt', device, '--name=bench', credential, '-'], env, token) },
-      cli_pcr7_cold: { before: dropCache, run: () => timed('node', [MAIN, 'unseal', '--name', 'pcr7'], env, token) },
-      cli_unbound: { run: () => timed('node', [MAIN, 'unseal', '--name', 'unbound'], env, token) },
-      node_startup: { run: () => timed('node', ['-e', '0'], env) },
-      node_spawning_warm_tools: { run: () => timed('node', ['-e', spawnBoth], env) },
+      cli_pcr7_cold: { before: dropCache, run: () => timed(node, [MAIN, 'unseal', '--name', 'pcr7'], env, token) },
+      cli_unbound: { run: () => timed(node, [MAIN, 'unseal', '--name', 'unbound'], noTools, token) },
+      node_startup: { run: () => timed(node, ['-e', '0'], env) },
       tpm2_tools_warm_alone: { run: () => timed('sh', ['-c', warm], env) },
       tpm2_tools_cold_alone: { run: () => timed('sh', ['-c', `cd ${chain} && ${cold}`], env) },
     };

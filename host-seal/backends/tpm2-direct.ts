@@ -38,6 +38,8 @@ export interface DirectUnseal {
   auth: Buffer | undefined;
   /** 16 random bytes, the caller's nonce for a policy session. */
   nonce: () => Buffer;
+  /** Runs once, when the first command is with the TPM: time to do other work while it loads the context. */
+  whileWaiting?: () => void;
 }
 
 /** The key the TPM released (the caller zeroes it), a StackError thrown, or undefined: take the long way. */
@@ -49,10 +51,10 @@ export async function unsealDirect(transport: Transport, request: DirectUnseal, 
   }
   const loaded: number[] = [];
   let broken = false;
-  const call = async (name: wire.CommandName, bytes: Buffer) => {
+  const call = async (name: wire.CommandName, bytes: Buffer, written?: () => void) => {
     let response: Buffer;
     try {
-      response = await transport.send(bytes);
+      response = await transport.send(bytes, written);
     } catch (error) {
       broken = true;
       throw transportFailure(error, name, context);
@@ -66,7 +68,7 @@ export async function unsealDirect(transport: Transport, request: DirectUnseal, 
     }
   };
   try {
-    const load = await call('ContextLoad', wire.contextLoad(saved));
+    const load = await call('ContextLoad', wire.contextLoad(saved), request.whileWaiting);
     if (load.rc !== 0 || load.handle === undefined) return undefined; // stale, damaged or no room: the long way
     loaded.push(load.handle);
 

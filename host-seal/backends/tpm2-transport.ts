@@ -19,8 +19,11 @@ import { MAX_RESPONSE, announcedSize } from './tpm2-wire.js';
 export const COMMAND_TIMEOUT_MS = 60_000;
 
 export interface Transport {
-  /** Sends one command and resolves to its whole response; rejects with a TransportError. */
-  send(command: Buffer): Promise<Buffer>;
+  /**
+   * Sends one command and resolves to its whole response; rejects with a TransportError.
+   * `written` runs once the command is with the kernel (the TPM is working on it).
+   */
+  send(command: Buffer, written?: () => void): Promise<Buffer>;
   close(): void;
 }
 
@@ -143,7 +146,7 @@ class SocketTransport implements Transport {
     socket.on('close', () => fail(new TransportError('the TPM closed the connection')));
   }
 
-  send(command: Buffer): Promise<Buffer> {
+  send(command: Buffer, written?: () => void): Promise<Buffer> {
     if (this.failure) return Promise.reject(this.failure);
     const reader = new ResponseReader();
     return withTimeout<Buffer>(
@@ -164,7 +167,7 @@ class SocketTransport implements Transport {
             reject(error as Error);
           }
         };
-        this.socket.write(command);
+        this.socket.write(command, (error) => error || written?.());
       },
       () => {
         this.pending = undefined;
@@ -189,7 +192,7 @@ class DeviceTransport implements Transport {
     private readonly timeoutMs: number,
   ) {}
 
-  async send(command: Buffer): Promise<Buffer> {
+  async send(command: Buffer, written?: () => void): Promise<Buffer> {
     this.fd ??= new Promise<number>((resolve, reject) =>
       // O_NOCTTY: a test may stand a pseudo-terminal in for the device; it must not become ours.
       open(this.path, constants.O_RDWR | constants.O_NOCTTY, (error, fd) => (error ? reject(new TransportError(`cannot open ${this.path}: ${error.code ?? error.message}`, false, { cause: error })) : resolve(fd))),
@@ -203,9 +206,11 @@ class DeviceTransport implements Transport {
           reader.wipe();
           reject(error instanceof TransportError ? error : new TransportError(`${this.path}: ${error.code ?? error.message}`, false, { cause: error }));
         };
-        write(fd, command, 0, command.length, null, (error, written) => {
+        const whenWritten = written;
+        write(fd, command, 0, command.length, null, (error, count) => {
           if (error) return failed(error);
-          if (written !== command.length) return failed(new TransportError(`${this.path} took ${written} of ${command.length} bytes`));
+          if (count !== command.length) return failed(new TransportError(`${this.path} took ${count} of ${command.length} bytes`));
+          whenWritten?.();
           const chunk = Buffer.alloc(MAX_RESPONSE);
           const next = () =>
             read(fd, chunk, 0, chunk.length, null, (readError, count) => {

@@ -126,10 +126,13 @@ export class Tpm2Backend implements Backend {
     let key: Buffer | undefined;
     try {
       // The short way: the loaded object's context, saved by an earlier unseal since the TPM's last reset.
-      const direct = cached ? this.unsealDirect(tcti, cached, blob, auth, { step: 'unseal', tcti, name, pcrs: blob.pcrs, cause: undefined }) : undefined;
-      // Loaded (node:crypto, about 3 ms) while the TPM loads the context: the direct path has sent its first command by now.
-      const cipher = import('./tpm2-cipher.js');
+      // The decrypt's module (node:crypto, about 3 ms) loads while the TPM loads the context.
+      let loadCipher!: () => void;
+      const cipher = new Promise<typeof import('./tpm2-cipher.js')>((resolve) => (loadCipher = () => resolve(import('./tpm2-cipher.js'))));
+      const context = { step: 'unseal', tcti, name, pcrs: blob.pcrs, cause: undefined };
+      const direct = cached ? this.unsealDirect(tcti, cached, blob, auth, context, loadCipher) : undefined;
       key = await direct;
+      loadCipher(); // when the direct path did not run or did not get that far (a second call changes nothing)
       if (direct && !key) {
         dropContexts(join(cache, '..'), name);
         cached = undefined;
@@ -153,7 +156,7 @@ export class Tpm2Backend implements Backend {
    * Unseals from the cached context with raw TPM commands (tpm2-direct.ts), sending the first one
    * before it returns. Undefined: no transport for this TCTI, or take the long way.
    */
-  private unsealDirect(tcti: string, cached: string, blob: Tpm2Blob, auth: Buffer | undefined, context: FailureContext): Promise<Buffer | undefined> {
+  private unsealDirect(tcti: string, cached: string, blob: Tpm2Blob, auth: Buffer | undefined, context: FailureContext, whileWaiting: () => void): Promise<Buffer | undefined> {
     let contextFile: Buffer;
     try {
       contextFile = readFileSync(cached);
@@ -162,7 +165,7 @@ export class Tpm2Backend implements Backend {
     }
     const transport = openTransport(tcti);
     if (!transport) return Promise.resolve(undefined);
-    return unsealDirect(transport, { contextFile, pcrs: blob.pcrs, auth, nonce: randomNonce }, context);
+    return unsealDirect(transport, { contextFile, pcrs: blob.pcrs, auth, nonce: randomNonce, whileWaiting }, context);
   }
 
   /** Unseals with tpm2 tools: from the cached context when there is one and no direct transport, else the long way. */
