@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs, when missing, the Debian packages the test suite runs against for real:
 # a Docker engine, a software TPM with tpm2-tools, a Secret Service (gnome-keyring
-# on a D-Bus session), tini, debootstrap, HAProxy and hyperfine for the benchmarks.
+# on a D-Bus session), tini, debootstrap, HAProxy and hyperfine for the benchmarks,
+# and python3 (the pty that stands in for a TPM character device needs openpty).
 set -euo pipefail
 packages=(
   docker.io docker-compose
   swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
   gnome-keyring dbus dbus-x11 libsecret-tools
   tini util-linux coreutils sed procps iproute2
-  debootstrap haproxy hyperfine
+  debootstrap haproxy hyperfine python3
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -154,8 +154,12 @@ class ToolRunner implements Tpm {
 
   async flush(objectsOnly = false): Promise<void> {
     if (this.managed) return;
-    // Its output is never read: a failed flush changes nothing for this operation.
-    await this.exec('tpm2_flushcontext', objectsOnly ? ['-t'] : ['-t', '-l', '-s'], undefined, undefined, true);
+    // One kind per run: tpm2_flushcontext -t -l -s (tpm2-tools 5.4) stops at the first handle
+    // that fails to flush and leaves transient objects loaded when a session is loaded too.
+    // The output is never read: a failed flush changes nothing for this operation.
+    for (const kind of objectsOnly ? ['-t'] : ['-t', '-l', '-s']) {
+      await this.exec('tpm2_flushcontext', [kind], undefined, undefined, true);
+    }
   }
 
   private exec(tool: string, args: string[], input?: Buffer, cwd = this.dir ?? '/', quiet = false): Promise<ToolOutcome> {
