@@ -16,6 +16,7 @@ import { filesHolding, leaks } from '../fixtures/host-seal/leaks.js';
 import { startSwtpmDevice, type DeviceTpm } from '../fixtures/host-seal/swtpm-chardev.js';
 import { toolLog, type ToolLog } from '../fixtures/host-seal/tool-log.js';
 import { contextCacheDir, contextPath } from '../../host-seal/backends/tpm2-cache.js';
+import { TransportError, openTransport } from '../../host-seal/backends/tpm2-transport.js';
 
 const token = fakeToken();
 const AUTH = 'correct horse battery';
@@ -193,4 +194,23 @@ t.test('a device path that does not exist, with a cached context present: unavai
   t.match(cold.stderr, /cannot talk to the TPM through TCTI device:\/dev\/nonexistent-tpm/);
   t.equal(cold.stdout, '');
   await clean(t, cold, 'missing device, no cache');
+});
+
+t.test('a device that takes a command and never answers: the transport gives up with a timeout', async (t) => {
+  // A raw pty with nothing on its master side: writes are taken, reads block for good. A kernel TPM
+  // driver bounds every command with the chip's own timeouts, so this is worse than any real device.
+  const holder = execa('python3', ['-c', 'import os, sys, tty\nm, s = os.openpty()\ntty.setraw(s)\nprint(os.ttyname(s), flush=True)\nsys.stdin.read()'], { stdin: 'pipe', reject: false });
+  const path = await new Promise<string>((resolve) => holder.stdout?.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
+  t.match(path, /^\/dev\/pts\/\d+$/, 'a silent pseudo-terminal');
+  const started = Date.now();
+  const transport = openTransport(`device:${path}`, 300);
+  t.ok(transport, 'device:PATH has a transport');
+  const error = await transport!.send(Buffer.from('80010000000c0000017b0008', 'hex')).catch((caught: unknown) => caught);
+  t.type(error, TransportError, 'the command fails with a TransportError');
+  t.equal((error as TransportError).timedOut, true, 'marked as a timeout (reported as "the TPM did not answer")');
+  t.ok(Date.now() - started < 5000, 'when the timeout expires');
+  transport!.close();
+  // The read left blocked ends when the pty goes: the holder closes it, and the read fails with EIO.
+  holder.stdin?.end();
+  await holder;
 });
