@@ -29,6 +29,12 @@ import { isTpmFull, timedOut, tpmCodeFailure, unreachable, type FailureContext }
 import { TransportError, type Transport } from './tpm2-transport.js';
 import * as wire from './tpm2-wire.js';
 
+/** TPM_RC_YIELDED, TPM_RC_TESTING, TPM_RC_RETRY: warnings that mean "not run, send it again". */
+const RESUBMIT = new Set([0x908, 0x90a, 0x922]);
+/** As many submissions as the TSS (ESYS) makes before it gives up. */
+const MAX_SUBMISSIONS = 5;
+const RESUBMIT_DELAY_MS = 10;
+
 export interface DirectUnseal {
   /** The cached context file, as tpm2-tools saved it. */
   contextFile: Buffer;
@@ -52,19 +58,25 @@ export async function unsealDirect(transport: Transport, request: DirectUnseal, 
   const loaded: number[] = [];
   let broken = false;
   const call = async (name: wire.CommandName, bytes: Buffer, written?: () => void) => {
-    let response: Buffer;
-    try {
-      response = await transport.send(bytes, written);
-    } catch (error) {
-      broken = true;
-      throw transportFailure(error, name, context);
-    }
-    try {
-      return { response, ...wire.parseResponse(wire.CC[name], response) };
-    } catch (error) {
-      response.fill(0);
-      broken = true;
-      throw unreachable({ ...context, cause: error }, `TPM2_${name}: ${(error as Error).message}`);
+    for (let submission = 1; ; submission += 1) {
+      let response: Buffer;
+      try {
+        response = await transport.send(bytes, submission === 1 ? written : undefined);
+      } catch (error) {
+        broken = true;
+        throw transportFailure(error, name, context);
+      }
+      let parsed: wire.Response;
+      try {
+        parsed = wire.parseResponse(wire.CC[name], response);
+      } catch (error) {
+        response.fill(0);
+        broken = true;
+        throw unreachable({ ...context, cause: error }, `TPM2_${name}: ${(error as Error).message}`);
+      }
+      // The TPM did not run the command and asks for it again (as the TSS under the tools does).
+      if (!RESUBMIT.has(parsed.rc) || submission === MAX_SUBMISSIONS) return { response, ...parsed };
+      await new Promise((resolve) => setTimeout(resolve, RESUBMIT_DELAY_MS * submission));
     }
   };
   try {

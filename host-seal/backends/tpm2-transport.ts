@@ -58,10 +58,13 @@ export function parseTcti(tcti: string): Endpoint | undefined {
   }
   const path = options.get('path');
   if (path !== undefined) return options.size === 1 && path.startsWith('/') ? { kind: 'unix', path } : undefined;
-  const port = Number(options.get('port') ?? '2321');
+  const portText = options.get('port') ?? '2321';
   const host = options.get('host') ?? 'localhost';
   if ([...options.keys()].some((key) => key !== 'host' && key !== 'port')) return undefined;
-  if (!Number.isInteger(port) || port < 1 || port > 65535 || host === '') return undefined;
+  // Decimal digits only: Number() reads 1e3 or 0x10 where the tools' strtoul reads 1 or 0.
+  if (!/^\d{1,5}$/.test(portText) || host === '') return undefined;
+  const port = Number(portText);
+  if (port < 1 || port > 65535) return undefined;
   return { kind: 'tcp', host, port };
 }
 
