@@ -57,7 +57,15 @@ export async function unsealDirect(transport: Transport, request: DirectUnseal, 
   }
   const loaded: number[] = [];
   let broken = false;
+  /** Sends a command (resubmitting it when the TPM asks) and parses the answer; the command is zeroed after (an Unseal's carries the auth value). */
   const call = async (name: wire.CommandName, bytes: Buffer, written?: () => void) => {
+    try {
+      return await submit(name, bytes, written);
+    } finally {
+      bytes.fill(0);
+    }
+  };
+  const submit = async (name: wire.CommandName, bytes: Buffer, written?: () => void) => {
     for (let submission = 1; ; submission += 1) {
       let response: Buffer;
       try {

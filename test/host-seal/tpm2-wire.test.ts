@@ -654,3 +654,32 @@ t.test('"not run, send it again" (TPM_RC_RETRY, YIELDED, TESTING) is resent, as 
   t.match((error as StackError).message, /TPM2_Unseal failed \(TPM response code 0x922\)/);
   t.equal(stubborn.commands.filter((command) => code(command) === wire.CC.Unseal).length, 5, 'five submissions, no more');
 });
+
+t.test('the command that carries the auth value is zeroed once answered, and so is the response with the key', async (t) => {
+  const key = Buffer.alloc(32, 0x42);
+  const sent: Buffer[] = [];
+  const received: Buffer[] = [];
+  const answer = (command: Buffer): Buffer => {
+    const cc = code(command);
+    if (cc === wire.CC.ContextLoad) return tpmResponse(0, Buffer.from([0x80, 0, 0, 1]));
+    if (cc === wire.CC.Unseal) return tpmResponse(0, Buffer.concat([Buffer.from([0, 0, 0, 34, 0, 32]), key, Buffer.from([0, 0, 1, 0, 0])]), 0x8002);
+    return tpmResponse(0);
+  };
+  const transport: Transport = {
+    send: async (command, written) => {
+      sent.push(command);
+      const auth = Buffer.from(command).includes(Buffer.from('correct horse'));
+      written?.();
+      const response = answer(command);
+      received.push(response);
+      t.ok(code(command) !== wire.CC.Unseal || auth, 'the Unseal carries the auth value in its password session');
+      return response;
+    },
+    close: () => undefined,
+  };
+  const released = await unsealDirect(transport, { contextFile: syntheticContextFile(), pcrs: [], auth: Buffer.from('correct horse'), nonce: () => Buffer.alloc(16) }, context('swtpm:port=1', []));
+  t.same(released, key, 'the key is released');
+  const unsealCommand = sent.find((command, index) => index === 1);
+  t.ok(unsealCommand && unsealCommand.every((byte) => byte === 0), 'the Unseal command (with the auth value) is all zeros afterwards');
+  t.ok(received[1]?.every((byte) => byte === 0), 'the Unseal response (with the key) is all zeros afterwards');
+});
