@@ -9,6 +9,7 @@
 import { PROJECT_LABEL } from '../../../src/guard/create-policy.js';
 import { PROJECT_PREFIX, TEST_LABEL_FILTER } from './paths.js';
 import { dockerAttempt } from './run.js';
+import { processAlive as alive } from '../../helpers/alive.js';
 
 const ids = async (args: string[]) => (await dockerAttempt(args)).stdout.split('\n').map((line) => line.trim()).filter(Boolean);
 
@@ -33,14 +34,6 @@ export async function removeProject(project: string): Promise<void> {
   if (volumes.length > 0) await dockerAttempt(['volume', 'rm', '-f', ...volumes]);
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Removes the projects of earlier runs whose test process died before its teardown ran. */
 export async function removeStaleProjects(): Promise<string[]> {

@@ -5,15 +5,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CACHE_DIR } from './paths.js';
 import { waitFor } from './wait.js';
+import { processAlive as alive } from '../../helpers/alive.js';
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 export async function withLock<T>(name: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
   mkdirSync(CACHE_DIR, { recursive: true });
