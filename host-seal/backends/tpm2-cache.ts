@@ -1,8 +1,8 @@
 // A per-boot cache of the sealed key's loaded form: the context file that
 // tpm2_load saves (TPM2_ContextSave of the loaded sealing object). With it an
-// unseal is one tool run (tpm2_unseal -c FILE, plus tpm2_flushcontext without
-// a resource manager) instead of re-creating the primary key and loading the
-// sealed parts again.
+// unseal sends the context to the TPM directly (tpm2-direct.ts; or runs
+// tpm2_unseal -c FILE on a TCTI Node does not speak) instead of re-creating
+// the primary key and loading the sealed parts again.
 //
 // What the file is: the sealed object's sensitive part encrypted and
 // integrity-protected by the TPM with a key only this TPM holds, valid until
