@@ -18,8 +18,13 @@ export async function waitForAll(urls: readonly URL[], timeoutMs: number, log: L
 async function waitFor(url: URL, deadline: number, timeoutMs: number, log: Log): Promise<void> {
   const shown = display(url);
   const started = Date.now();
+  let previous: string | undefined;
   for (let delay = FIRST_DELAY_MS; ; delay = Math.min(delay * 2, MAX_DELAY_MS)) {
-    const why = await probe(url, Math.min(REQUEST_TIMEOUT_MS, Math.max(1, deadline - Date.now())));
+    const budget = Math.min(REQUEST_TIMEOUT_MS, Math.max(1, deadline - Date.now()));
+    const answer = await probe(url, budget);
+    // A probe cut short by the deadline says only that time ran out: the reason worth showing is the one before it.
+    const why = answer === 'TimeoutError' && budget < REQUEST_TIMEOUT_MS && previous ? previous : answer;
+    previous = why;
     if (why === undefined) {
       log.info(STEP, `${shown} is up after ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return;
