@@ -1,32 +1,35 @@
-// `agent up|down|ls|logs NAME`: the edge where argv, the environment and exit
-// codes meet the agent commands.
+// `agent up|down|ls|logs|spec NAME`: the edge where argv, the environment and
+// exit codes meet the agent commands.
 import { readFileSync } from 'node:fs';
 import { findAgent, readAgentsFile } from '../src/agents/agents-file.js';
-import { agentContainer, agentContainerName, agentVolumeName } from '../src/agents/container-spec.js';
+import { agentContainer, type AgentContainer } from '../src/agents/container-spec.js';
 import { AgentDocker } from '../src/agents/docker-client.js';
-import { renderAgentTemplate } from '../src/agents/render-template.js';
-import { ExitCode, isStackError, StackError } from '../src/errors.js';
-import { readAgentSettings, tokenSource } from './settings.js';
+import { agentContainerName, agentVolumeName } from '../src/contract.js';
+import { ExitCode, errnoCode, isStackError, StackError } from '../src/errors.js';
+import { readAgentSettings, type AgentSettings } from './settings.js';
 
-const USAGE = 'usage: agent up NAME | agent down NAME [--purge] | agent ls | agent logs NAME [--follow]';
+const USAGE = 'usage: agent up NAME | agent down NAME [--purge] | agent ls | agent logs NAME [--follow] | agent spec NAME';
 
 export async function cli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const say = (line: string) => process.stderr.write(`agent: ${line}\n`);
   try {
     const [command, name, ...flags] = args;
     const usage = (why: string) => new StackError('usage', `${why}; ${USAGE}`, { exitCode: ExitCode.usage });
-    const known: Record<string, string[]> = { up: [], down: ['--purge'], ls: [], logs: ['--follow'] };
+    const known: Record<string, string[]> = { up: [], down: ['--purge'], ls: [], logs: ['--follow'], spec: [] };
     if (!command || !(command in known)) throw usage(command ? `unknown command '${command}'` : 'no command');
     if (command !== 'ls' && !name) throw usage(`${command} needs an agent name`);
     const extra = (command === 'ls' ? [name, ...flags] : flags).filter((f): f is string => f !== undefined && !known[command]!.includes(f));
     if (extra.length) throw usage(`unexpected '${extra[0]}'`);
     const settings = readAgentSettings(env);
-    const docker = new AgentDocker(settings.scope.project, say);
-    const { project } = settings.scope;
+    if (command === 'spec') {
+      // Exactly the body `agent up` sends, and the guard builds to compare with.
+      process.stdout.write(`${JSON.stringify(buildSpec(settings, name!).body, null, 2)}\n`);
+      return ExitCode.ok;
+    }
+    const docker = new AgentDocker(settings.stack.project, say);
+    const { project } = settings.stack;
     if (command === 'up') {
-      const agent = findAgent(readAgentsFile(settings.agentsFile), name!);
-      const template = renderAgentTemplate(readFileSync(settings.template, 'utf8'), agent);
-      await docker.up(agentContainer(settings.scope, agent.name, template, tokenSource(settings, agent.name)));
+      await docker.up(buildSpec(settings, name!));
     } else if (command === 'down') {
       await docker.down(agentContainerName(project, name!), agentVolumeName(project, name!), flags.includes('--purge'));
     } else if (command === 'logs') {
@@ -41,8 +44,22 @@ export async function cli(args: readonly string[], env: NodeJS.ProcessEnv): Prom
       process.stderr.write(`agent: ${error.oneLine()}\n`);
       return error.exitCode;
     }
-    process.stderr.write(`agent: internal error: ${(error as Error).message}\n`);
+    process.stderr.write(`agent: internal error: ${(error as Error)?.name ?? 'unknown'}; please report it\n`);
     return ExitCode.software;
+  }
+}
+
+/** The agent's container as the agents file and the agent template define it. */
+function buildSpec(settings: AgentSettings, name: string): AgentContainer {
+  const agent = findAgent(readAgentsFile(settings.agentsFile), name);
+  return agentContainer(settings.stack, agent, readTemplate(settings.template));
+}
+
+function readTemplate(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new StackError('agent-template', `cannot read the agent template ${file} (${errnoCode(error) ?? 'error'}); set AGENT_TEMPLATE to templates/agent.config.json.tpl`, { step: 'agents', exitCode: ExitCode.noInput, cause: error });
   }
 }
 

@@ -1,7 +1,9 @@
 // The guard is configured only through its environment, so that it runs the
 // same inside compose and outside it.
-import { posix } from 'node:path';
-import { ExitCode, StackError } from '../src/errors.js';
+import { existsSync } from 'node:fs';
+import { readAgentStack } from '../src/agents/stack-settings.js';
+import { IMAGE_AGENT_TEMPLATE } from '../src/contract.js';
+import { ExitCode, isStackError, StackError } from '../src/errors.js';
 import type { AgentPolicy } from '../src/guard/create-policy.js';
 
 export interface GuardSettings {
@@ -10,7 +12,7 @@ export interface GuardSettings {
   dockerSocket: string;
   /** Largest request body read, in bytes. */
   maxBody: number;
-  /** The agents' policy, when GUARD_PROJECT is set; otherwise only ping, version and events pass. */
+  /** The agents' policy, when GUARD_AGENTS_FILE is set; otherwise only ping and version pass. */
   agents: AgentPolicy | undefined;
 }
 
@@ -28,17 +30,23 @@ export function readGuardSettings(env: NodeJS.ProcessEnv): GuardSettings {
   return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port, dockerSocket, maxBody: 64 * 1024, agents: agentPolicy(env) };
 }
 
+/**
+ * With GUARD_AGENTS_FILE, the guard builds each agent's container itself and
+ * compares; the stack's settings are the same variables the agent command
+ * reads (compose.yml gives both the same block).
+ */
 function agentPolicy(env: NodeJS.ProcessEnv): AgentPolicy | undefined {
-  const project = env.GUARD_PROJECT;
-  if (!project) return undefined;
+  const agentsFile = env.GUARD_AGENTS_FILE;
+  if (!agentsFile) return undefined;
   const bad = (message: string) => new StackError('guard-agents', message, { step: 'settings', exitCode: ExitCode.config });
-  if (!/^[a-z0-9][a-z0-9_-]*$/.test(project)) throw bad('GUARD_PROJECT must be a compose project name (lower-case letters, digits, _ and -)');
-  const image = env.GUARD_AGENT_IMAGE;
-  const network = env.GUARD_AGENT_NETWORK;
-  if (!image || !network) throw bad('GUARD_PROJECT needs GUARD_AGENT_IMAGE and GUARD_AGENT_NETWORK: the image and the only network agents may use');
-  const secretSources = (env.GUARD_SECRET_SOURCES ?? '').split(/[\s,:]+/).filter(Boolean);
-  if (secretSources.some((p) => !p.startsWith('/') || posix.normalize(p) !== p || p === '/')) {
-    throw bad('GUARD_SECRET_SOURCES must be absolute, normalized host paths of released token files, or of their directory ending in / (for example /dev/shm/copilot-bridge-stack/)');
+  if (!agentsFile.startsWith('/')) throw bad('GUARD_AGENTS_FILE must be the absolute path of the agents file (compose.yml mounts it read-only)');
+  if (!existsSync(agentsFile)) throw bad(`GUARD_AGENTS_FILE names ${agentsFile}, which does not exist; mount the agents file there (AGENTS_FILE in .env)`);
+  try {
+    const stack = readAgentStack(env);
+    if (!stack.secretsDir) throw bad('GUARD_AGENTS_FILE needs COPILOT_BRIDGE_SECRETS_DIR and COPILOT_BRIDGE_RELEASED: the released tokens agents may bind (`npm run up` sets both)');
+    return { stack, agentsFile, template: env.AGENT_TEMPLATE || IMAGE_AGENT_TEMPLATE };
+  } catch (error) {
+    if (isStackError(error) && error.code === 'agent-settings') throw bad(error.message);
+    throw error;
   }
-  return { project, image, network, secretSources };
 }

@@ -2,6 +2,7 @@
 // non-secret values of its config (channels, persona, model). Secrets stay
 // op:// references in the template; nothing here is secret.
 import { readFileSync } from 'node:fs';
+import { AGENT_NAME, RESERVED_AGENT_NAMES } from '../contract.js';
 import { ExitCode, StackError, errnoCode } from '../errors.js';
 
 export interface AgentDefinition {
@@ -14,8 +15,6 @@ export interface AgentDefinition {
   /** Mattermost user names allowed to talk to it (none: everyone is denied, as copilot-bridge does without an access list). */
   users?: string[];
 }
-
-const NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
 
 export function readAgentsFile(file: string): AgentDefinition[] {
   const fail = (message: string, exitCode: typeof ExitCode[keyof typeof ExitCode] = ExitCode.config, cause?: unknown): never => {
@@ -32,9 +31,20 @@ export function readAgentsFile(file: string): AgentDefinition[] {
   if (!Array.isArray(list)) return fail(`${file} must be an object with an "agents" list`);
   return list.map((a, i) => {
     const agent = a as Partial<AgentDefinition>;
-    if (typeof agent.name !== 'string' || !NAME.test(agent.name)) fail(`agents[${i}].name must be lower-case letters, digits and dashes (at most 31)`);
+    if (typeof agent.name !== 'string' || !AGENT_NAME.test(agent.name)) fail(`agents[${i}].name must be lower-case letters, digits and dashes (at most 31)`);
+    if (RESERVED_AGENT_NAMES.includes(agent.name!)) fail(`agents[${i}].name '${agent.name}' is reserved (a service of the stack, or a name Docker keeps); choose another`);
+    if (list.findIndex((other) => (other as { name?: unknown })?.name === agent.name) !== i) fail(`agents[${i}].name '${agent.name}' is listed twice; give each agent its own name`);
     if (typeof agent.botTokenItem !== 'string' || !/^op:\/\/[^/\s]+\/[^/\s]+$/.test(agent.botTokenItem)) fail(`agents[${i}].botTokenItem must be op://VAULT/ITEM`);
     if (!Array.isArray(agent.channels) || agent.channels.some((c) => typeof c?.id !== 'string' || typeof c?.name !== 'string')) fail(`agents[${i}].channels must be a list of { "id", "name" }`);
+    if (agent.users !== undefined && (!Array.isArray(agent.users) || agent.users.some((u) => typeof u !== 'string'))) fail(`agents[${i}].users must be a list of Mattermost user names`);
+    for (const key of ['persona', 'model'] as const) if (agent[key] !== undefined && typeof agent[key] !== 'string') fail(`agents[${i}].${key} must be a string`);
+    // Values reach the agent's template as text: none may add a reference of its own (only botTokenItem names an item).
+    const values: Array<[string, string]> = [
+      ...(['persona', 'model'] as const).filter((key) => agent[key] !== undefined).map((key): [string, string] => [key, agent[key]!]),
+      ...agent.channels!.flatMap((c, j): Array<[string, string]> => [[`channels[${j}].id`, c.id], [`channels[${j}].name`, c.name]]),
+      ...(agent.users ?? []).map((u, j): [string, string] => [`users[${j}]`, u]),
+    ];
+    for (const [where, value] of values) if (/\{\{|\}\}|op:\/\//.test(value)) fail(`agents[${i}].${where} must not contain '{{', '}}' or 'op://'; only botTokenItem names a 1Password item`);
     return agent as AgentDefinition;
   });
 }

@@ -1,58 +1,88 @@
-// What `agent up NAME` asks Docker to create: the body the socket guard's
-// create policy accepts (the tests hold the two together), so an agent gets
-// the stack's image and entrypoint, the agents' network only, its own home
-// volume, its token file read-only, a read-only root, no capabilities but
-// those the privilege drop needs, no-new-privileges, memory and pids limits.
-import { AGENT_LABEL, PROJECT_LABEL } from '../guard/create-policy.js';
-
-export interface StackScope {
-  project: string;
-  image: string;
-  network: string;
-  memoryBytes: number;
-  pids: number;
-}
+// The one builder of an agent's container. `agent up` sends what it returns;
+// the socket guard builds it again for the name asked and lets a create
+// through only when the client's body is the same. So the client names an
+// agent and never designs its container: the image, the user, the command,
+// the environment, the token, the mounts, the network alias, the
+// capabilities and the limits all come from here.
+import { join } from 'node:path';
+import {
+  AGENT_LABEL, agentContainerName, agentCredential, agentVolumeName, BRIDGE_HOME, MATTERMOST_PING,
+  PROJECT_LABEL, SHARED_TOKEN, TOKEN_TARGET,
+} from '../contract.js';
+import { ExitCode, StackError } from '../errors.js';
+import type { AgentDefinition } from './agents-file.js';
+import { renderAgentTemplate } from './render-template.js';
+import type { AgentStack } from './stack-settings.js';
 
 export interface AgentContainer {
   name: string;
   volume: string;
+  /** The body of POST /containers/create?name=NAME. */
   body: Record<string, unknown>;
+  /** The body of POST /volumes/create for the agent's home. */
+  volumeBody: Record<string, unknown>;
 }
 
-export const agentContainerName = (project: string, agent: string) => `${project}-agent-${agent}`;
-export const agentVolumeName = (project: string, agent: string) => `${project}-agent-${agent}-home`;
+/** What the image's entrypoint runs: the bridge, and nothing a client chose. */
+export const AGENT_COMMAND = ['copilot-bridge', 'start'];
 
-export function agentContainer(scope: StackScope, agent: string, template: string, tokenSource: string): AgentContainer {
-  const volume = agentVolumeName(scope.project, agent);
+/** The agent's container, volume and token, from its entry in the agents file and the image's agent template. */
+export function agentContainer(stack: AgentStack, agent: AgentDefinition, template: string): AgentContainer {
+  if (agent.name.startsWith(`${stack.project}-`)) {
+    throw new StackError('agent-name', `the agent name ${agent.name} starts with the project's name; choose one that cannot be mistaken for a container of the stack`, { step: 'agents', exitCode: ExitCode.config });
+  }
+  const volume = agentVolumeName(stack.project, agent.name);
+  const labels = { [AGENT_LABEL]: agent.name, [PROJECT_LABEL]: stack.project };
   return {
-    name: agentContainerName(scope.project, agent),
+    name: agentContainerName(stack.project, agent.name),
     volume,
+    volumeBody: { Name: volume, Driver: 'local', Labels: { [PROJECT_LABEL]: stack.project } },
     body: {
-      Image: scope.image,
+      Image: stack.image,
+      // Root for the entrypoint's root phase, asked for explicitly: the image's own user is `bridge`.
+      User: '0:0',
+      Cmd: [...AGENT_COMMAND],
       Env: [
         'BRIDGE_SUPERVISE=1',
-        'BRIDGE_WAIT_FOR=http://mattermost:8065/api/v4/system/ping',
-        `BRIDGE_CONFIG_TEMPLATE_TEXT=${template}`,
+        `BRIDGE_WAIT_FOR=${MATTERMOST_PING}`,
+        `BRIDGE_CONFIG_TEMPLATE_TEXT=${renderAgentTemplate(template, agent)}`,
       ],
-      Labels: { [AGENT_LABEL]: agent, [PROJECT_LABEL]: scope.project },
+      Labels: labels,
       HostConfig: {
-        NetworkMode: scope.network,
+        NetworkMode: stack.network,
         ReadonlyRootfs: true,
         CapDrop: ['ALL'],
-        CapAdd: ['SETUID', 'SETGID', 'DAC_READ_SEARCH'],
+        // The privilege drop only: root reads the root-owned token file without any capability.
+        CapAdd: ['SETUID', 'SETGID'],
         SecurityOpt: ['no-new-privileges:true'],
         Mounts: [
-          { Type: 'volume', Source: volume, Target: '/home/bridge' },
-          { Type: 'bind', Source: tokenSource, Target: '/run/secrets/op_sa_token', ReadOnly: true },
+          { Type: 'volume', Source: volume, Target: BRIDGE_HOME },
+          { Type: 'bind', Source: tokenSource(stack, agent.name), Target: TOKEN_TARGET, ReadOnly: true },
         ],
         Tmpfs: { '/tmp': 'size=64m,mode=1777,nosuid,nodev' },
-        Memory: scope.memoryBytes,
-        PidsLimit: scope.pids,
-        Init: true,
-        RestartPolicy: { Name: 'unless-stopped' },
+        Memory: stack.memoryBytes,
+        MemorySwap: stack.memoryBytes,
+        PidsLimit: stack.pids,
+        NanoCpus: stack.nanoCpus,
+        // No init process: the entrypoint is PID 1 and forwards `docker stop` to the bridge itself
+        // (an init running as root would need CAP_KILL to signal the bridge's user).
+        Init: false,
+        RestartPolicy: { Name: 'unless-stopped', MaximumRetryCount: 0 },
         Ulimits: [{ Name: 'core', Soft: 0, Hard: 0 }],
+        LogConfig: { Type: 'json-file', Config: { 'max-file': String(stack.logMaxFile), 'max-size': stack.logMaxSize } },
       },
-      NetworkingConfig: { EndpointsConfig: { [scope.network]: { Aliases: [agent] } } },
+      NetworkingConfig: { EndpointsConfig: { [stack.network]: { Aliases: [agent.name] } } },
     },
   };
+}
+
+/** The host path of the token an agent gets: its own sealed credential when released, else the shared one. */
+export function tokenSource(stack: AgentStack, agent: string): string {
+  if (!stack.secretsDir) {
+    throw new StackError('agent-token', 'COPILOT_BRIDGE_SECRETS_DIR is not set: start the stack with `npm run up`, which releases the tokens and sets it', { step: 'token', exitCode: ExitCode.config });
+  }
+  const own = agentCredential(agent);
+  if (stack.released.includes(own)) return join(stack.secretsDir, own);
+  if (stack.released.includes(SHARED_TOKEN)) return join(stack.secretsDir, SHARED_TOKEN);
+  throw new StackError('agent-token', `no released token for ${agent}: seal one with \`npm run seal -- --name ${own}\` (or the shared ${SHARED_TOKEN}), then \`npm run up\``, { step: 'token', exitCode: ExitCode.noInput });
 }

@@ -7,7 +7,7 @@
 // expects (create), or none (stop; the guard refuses a body there).
 import Docker from 'dockerode';
 import { ExitCode, StackError } from '../errors.js';
-import { AGENT_LABEL, PROJECT_LABEL } from '../guard/create-policy.js';
+import { AGENT_LABEL, PROJECT_LABEL } from '../contract.js';
 import type { AgentContainer } from './container-spec.js';
 
 export interface AgentState {
@@ -30,8 +30,7 @@ export class AgentDocker {
   async up(spec: AgentContainer): Promise<string> {
     await this.call('inspect volume', () => this.docker.getVolume(spec.volume).inspect()).catch(async (error) => {
       if (statusOf(error) !== 404) throw error;
-      const body = { Name: spec.volume, Driver: 'local', Labels: { [PROJECT_LABEL]: this.project } };
-      await this.call('create volume', () => this.docker.createVolume({ _query: {}, _body: body } as never) as unknown as Promise<unknown>);
+      await this.call('create volume', () => this.docker.createVolume({ _query: {}, _body: spec.volumeBody } as never) as unknown as Promise<unknown>);
       this.say(`created volume ${spec.volume}`);
     });
     let info = await this.inspect(spec.name);

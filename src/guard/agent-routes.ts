@@ -4,11 +4,12 @@
 // a name cannot be re-bound in between). A name in the agents' namespace
 // (PROJECT-agent-NAME) that no container has gets Docker's own 404, so that
 // `agent up` can tell "absent" from "refused"; any other unknown name or id
-// is refused, telling nothing about the host's other containers. Creation
-// goes through the body policy; volumes only by the agents' name pattern,
-// local driver, no options.
-import { AGENT_LABEL, agentFromContainerName, PROJECT_LABEL, reviewCreateBody, type AgentPolicy } from './create-policy.js';
-import { canonicalObject, isStringMap } from './fields.js';
+// is refused, telling nothing about the host's other containers. A create
+// passes only as the very body the builder makes for a listed agent, and so
+// does the agent's home volume (create-policy.ts).
+import { AGENT_LABEL, PROJECT_LABEL } from '../contract.js';
+import { agentFromContainerName, reviewCreateBody, reviewVolumeBody, type AgentPolicy } from './create-policy.js';
+import { canonicalObject } from './fields.js';
 import { BASE_ROUTES, upstreamPath, type Forward, type GuardRequest, type Reply, type Route } from './policy.js';
 import { Refusal } from './refusal.js';
 import { parseStrictJson, stringifyJson } from './strict-json.js';
@@ -19,10 +20,11 @@ export type Upstream = (path: string) => Promise<{ status: number; json: unknown
 const ID = '([A-Za-z0-9][A-Za-z0-9_.-]*)';
 
 export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
-  const volumeName = new RegExp(`^${policy.project.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-agent-[a-z0-9][a-z0-9-]{0,30}-home$`);
+  const { project } = policy.stack;
+  const volumeName = new RegExp(`^${project.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-agent-[a-z0-9][a-z0-9-]{0,30}-home$`);
   const isAgentName = (id: string) => {
     try {
-      return Boolean(agentFromContainerName(policy, id));
+      return Boolean(agentFromContainerName(project, id));
     } catch {
       return false;
     }
@@ -32,8 +34,8 @@ export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
     if (status === 404 && isAgentName(id)) return { reply: { status: 404, json: { message: `No such container: ${id}` } } };
     const info = json as { Id?: string; Config?: { Labels?: Record<string, string> } };
     const labels = info?.Config?.Labels ?? {};
-    if (status !== 200 || !info.Id || labels[PROJECT_LABEL] !== policy.project || !labels[AGENT_LABEL]) {
-      throw new Refusal('not-an-agent', `${id} is not an agent container of ${policy.project}`);
+    if (status !== 200 || !info.Id || labels[PROJECT_LABEL] !== project || !labels[AGENT_LABEL]) {
+      throw new Refusal('not-an-agent', `${id} is not an agent container of ${project}`);
     }
     if (request.body?.length) throw new Refusal(`${action}-body`, `${action} takes no request body`);
     const path = request.target.path.replace(`/containers/${id}`, `/containers/${info.Id}`);
@@ -58,7 +60,7 @@ export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
         const checked = canonicalObject(filters, { label: (v) => v, name: (v) => v, status: (v) => v, health: (v) => v }, {}, 'filters');
         const labels = checked.get('label');
         const list = Array.isArray(labels) ? labels.filter((l): l is string => typeof l === 'string') : [];
-        checked.set('label', [...list, `${PROJECT_LABEL}=${policy.project}`, AGENT_LABEL]);
+        checked.set('label', [...list, `${PROJECT_LABEL}=${project}`, AGENT_LABEL]);
         const query = new URLSearchParams(request.target.query);
         query.set('filters', stringifyJson(checked));
         return { method: 'GET', path: upstreamPath({ ...request.target, query }), body: undefined };
@@ -70,9 +72,9 @@ export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
       path: /^\/containers\/create$/,
       query: ['name'],
       review: (request) => {
-        const agent = agentFromContainerName(policy, request.target.query.get('name'));
+        const agent = agentFromContainerName(project, request.target.query.get('name'));
         const body = reviewCreateBody(policy, agent, parseStrictJson(request.body?.toString('utf8') ?? ''));
-        return { method: 'POST', path: upstreamPath(request.target), body: Buffer.from(stringifyJson(body)) };
+        return { method: 'POST', path: upstreamPath(request.target), body };
       },
     },
     container('container-inspect', ['GET'], '/json', []),
@@ -87,26 +89,7 @@ export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
       methods: ['POST'],
       path: /^\/volumes\/create$/,
       query: [],
-      review: (request) => {
-        const body = canonicalObject(parseStrictJson(request.body?.toString('utf8') ?? ''), {
-          Name: (v, where) => {
-            if (typeof v !== 'string' || !volumeName.test(v)) throw new Refusal('volume-name', `${where} must be ${policy.project}-agent-NAME-home`);
-            return v;
-          },
-          Driver: (v, where) => {
-            if (v !== 'local') throw new Refusal('volume-driver', `${where} must be local`);
-            return v;
-          },
-          DriverOpts: isStringMap((key, _value, where) => {
-            throw new Refusal('volume-driver', `${where} must be empty (no bind or device options): '${key.slice(0, 20)}'`);
-          }),
-          Labels: isStringMap(),
-        }, {}, '$');
-        if (!body.has('Name')) throw new Refusal('volume-name', '$.Name is required');
-        const labels = body.get('Labels');
-        if (!(labels instanceof Map) || labels.get(PROJECT_LABEL) !== policy.project) throw new Refusal('labels', `$.Labels must carry ${PROJECT_LABEL}=${policy.project}`);
-        return { method: 'POST', path: upstreamPath(request.target), body: Buffer.from(stringifyJson(body)) };
-      },
+      review: (request) => ({ method: 'POST', path: upstreamPath(request.target), body: reviewVolumeBody(policy, parseStrictJson(request.body?.toString('utf8') ?? '')) }),
     },
     ...(['GET', 'DELETE'] as const).map((method): Route => ({
       name: method === 'GET' ? 'volume-inspect' : 'volume-remove',
@@ -114,7 +97,7 @@ export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
       path: /^\/volumes\/([A-Za-z0-9][A-Za-z0-9_.-]*)$/,
       query: method === 'DELETE' ? ['force'] : [],
       review: (request, match) => {
-        if (!volumeName.test(match[1]!)) throw new Refusal('volume-name', `only ${policy.project}-agent-NAME-home volumes`);
+        if (!volumeName.test(match[1]!)) throw new Refusal('volume-name', `only ${project}-agent-NAME-home volumes`);
         if (request.body?.length) throw new Refusal('volume-body', 'no request body');
         return { method, path: upstreamPath(request.target), body: undefined };
       },

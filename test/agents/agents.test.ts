@@ -1,7 +1,6 @@
 // The agent commands' pure parts: the agents file, the per-agent template,
-// and the container body, which must be exactly what the socket guard's
-// create policy accepts (the two are written apart; this test holds them
-// together).
+// the stack settings and the one builder of an agent's container (the guard
+// compares with the same builder: test/guard/create-policy.test.ts).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,13 +8,12 @@ import t from 'tap';
 import { readAgentsFile, findAgent, type AgentDefinition } from '../../src/agents/agents-file.js';
 import { agentContainer } from '../../src/agents/container-spec.js';
 import { renderAgentTemplate } from '../../src/agents/render-template.js';
-import { reviewCreateBody } from '../../src/guard/create-policy.js';
-import { parseStrictJson } from '../../src/guard/strict-json.js';
+import { readAgentStack } from '../../src/agents/stack-settings.js';
 import { findReferences } from '../../src/template/references.js';
+import { AGENTS, STACK, TEMPLATE as TEMPLATE_FILE } from '../helpers/agent-stack.js';
 
-const TEMPLATE = readFileSync(resolve(import.meta.dirname, '..', '..', 'templates', 'agent.config.json.tpl'), 'utf8');
-const lal: AgentDefinition = { name: 'lal', botTokenItem: 'op://stack/mattermost-lal', persona: 'Lal "the" helper', channels: [{ id: 'abc123', name: 'town-square' }, { id: 'def456', name: 'dev' }], users: ['ray'] };
-const scope = { project: 'cbs', image: 'copilot-bridge-stack:test', network: 'cbs_mattermost-net', memoryBytes: 512 << 20, pids: 256 };
+const TEMPLATE = readFileSync(TEMPLATE_FILE, 'utf8');
+const [lal, data] = AGENTS as [AgentDefinition, AgentDefinition];
 
 t.test('the template renders per agent, leaving op references for op inject', async (t) => {
   const text = renderAgentTemplate(TEMPLATE, lal);
@@ -28,15 +26,54 @@ t.test('the template renders per agent, leaving op references for op inject', as
   t.same(rendered.platforms.mattermost.access.users, ['ray']);
 });
 
-t.test("the container body is one the guard's create policy accepts, unchanged", async (t) => {
-  for (const source of ['/dev/shm/copilot-bridge-stack/agent-lal', '/dev/shm/copilot-bridge-stack/op-sa-token']) {
-    const spec = agentContainer(scope, 'lal', renderAgentTemplate(TEMPLATE, lal), source);
-    t.equal(spec.name, 'cbs-agent-lal');
-    t.equal(spec.volume, 'cbs-agent-lal-home');
-    const policy = { project: scope.project, image: scope.image, network: scope.network, secretSources: [source] };
-    const checked = reviewCreateBody(policy, 'lal', parseStrictJson(JSON.stringify(spec.body)));
-    t.same(JSON.parse(JSON.stringify(checked, (_k, v) => (v instanceof Map ? Object.fromEntries(v) : v))), spec.body, `accepted as is (token from ${source})`);
-  }
+t.test('the builder: the agent names its container, the stack settings shape it', async (t) => {
+  const spec = agentContainer(STACK, lal, TEMPLATE);
+  const body = spec.body as Record<string, any>;
+  t.equal(spec.name, 'cbs-agent-lal');
+  t.equal(spec.volume, 'cbs-agent-lal-home');
+  t.same(spec.volumeBody, { Name: 'cbs-agent-lal-home', Driver: 'local', Labels: { 'com.copilot-bridge-stack.project': 'cbs' } });
+  t.equal(body.Image, STACK.image, "the stack's image");
+  t.equal(body.User, '0:0', 'root for the root phase, asked for explicitly');
+  t.same(body.Cmd, ['copilot-bridge', 'start'], 'the bridge command only');
+  t.same(body.Env.map((e: string) => e.slice(0, e.indexOf('='))), ['BRIDGE_SUPERVISE', 'BRIDGE_WAIT_FOR', 'BRIDGE_CONFIG_TEMPLATE_TEXT'], 'a fixed environment');
+  t.equal(body.Env[2], `BRIDGE_CONFIG_TEMPLATE_TEXT=${renderAgentTemplate(TEMPLATE, lal)}`, "the template rendered for lal, from the image's template");
+  t.notOk('Healthcheck' in body, "no healthcheck of its own: the image's");
+  t.notOk('Entrypoint' in body, "no entrypoint of its own: the image's");
+  const host = body.HostConfig;
+  t.same(host.CapAdd, ['SETUID', 'SETGID'], 'exactly SETUID and SETGID added back');
+  t.same(host.CapDrop, ['ALL']);
+  t.same(host.SecurityOpt, ['no-new-privileges:true']);
+  t.equal(host.ReadonlyRootfs, true);
+  t.same(host.Mounts, [
+    { Type: 'volume', Source: 'cbs-agent-lal-home', Target: '/home/bridge' },
+    { Type: 'bind', Source: '/dev/shm/copilot-bridge-stack/agent-lal', Target: '/run/secrets/op_sa_token', ReadOnly: true },
+  ], 'its home at /home/bridge, its own token read-only');
+  t.match(host, { Memory: STACK.memoryBytes, MemorySwap: STACK.memoryBytes, PidsLimit: STACK.pids, NanoCpus: STACK.nanoCpus }, 'memory (no swap), pids and CPU limits');
+  t.same(host.LogConfig, { Type: 'json-file', Config: { 'max-file': '3', 'max-size': '10m' } }, 'log rotation');
+  t.same(body.NetworkingConfig, { EndpointsConfig: { 'cbs_mattermost-net': { Aliases: ['lal'] } } }, 'its name as its only alias, on the one network');
+  t.equal((agentContainer(STACK, data, TEMPLATE).body as any).HostConfig.Mounts[1].Source, '/dev/shm/copilot-bridge-stack/op-sa-token', 'data has no token of its own: the shared one');
+  t.throws(() => agentContainer({ ...STACK, released: [] }, lal, TEMPLATE), { code: 'agent-token', exitCode: 66, message: /no released token for lal: seal one with `npm run seal -- --name agent-lal`/ });
+  t.throws(() => agentContainer({ ...STACK, secretsDir: undefined }, lal, TEMPLATE), { code: 'agent-token', exitCode: 78 });
+  t.throws(() => agentContainer(STACK, { ...lal, name: 'cbs-mattermost-1' }, TEMPLATE), { code: 'agent-name', message: /starts with the project's name/ });
+});
+
+t.test('the stack settings: from the environment, each bad value named', async (t) => {
+  const env = { COMPOSE_PROJECT_NAME: 'cbs', AGENT_IMAGE: 'img:1', COPILOT_BRIDGE_SECRETS_DIR: '/dev/shm/x', COPILOT_BRIDGE_RELEASED: 'op-sa-token, agent-lal' };
+  t.match(readAgentStack(env), { project: 'cbs', image: 'img:1', network: 'cbs_mattermost-net', memoryBytes: 1 << 30, pids: 512, nanoCpus: 1e9, logMaxSize: '10m', logMaxFile: 3, secretsDir: '/dev/shm/x', released: ['op-sa-token', 'agent-lal'] }, 'defaults');
+  t.match(readAgentStack({ ...env, AGENT_MEMORY: '512m', AGENT_PIDS: '64', AGENT_CPUS: '0.5', AGENT_LOG_MAX_SIZE: '1m', AGENT_LOG_MAX_FILE: '2' }), { memoryBytes: 512 << 20, pids: 64, nanoCpus: 5e8, logMaxSize: '1m', logMaxFile: 2 });
+  const bad: Array<[Record<string, string>, RegExp]> = [
+    [{ COMPOSE_PROJECT_NAME: 'Bad Name' }, /COMPOSE_PROJECT_NAME/],
+    [{ AGENT_IMAGE: '' }, /AGENT_IMAGE/],
+    [{ AGENT_MEMORY: '1t' }, /AGENT_MEMORY must be a size/],
+    [{ AGENT_MEMORY: '1k' }, /at least 6m/],
+    [{ AGENT_PIDS: '-1' }, /AGENT_PIDS must be a positive whole number/],
+    [{ AGENT_CPUS: '0' }, /AGENT_CPUS/],
+    [{ AGENT_CPUS: 'all' }, /AGENT_CPUS/],
+    [{ AGENT_LOG_MAX_SIZE: '10' }, /AGENT_LOG_MAX_SIZE/],
+    [{ AGENT_LOG_MAX_FILE: '0' }, /AGENT_LOG_MAX_FILE/],
+    [{ COPILOT_BRIDGE_SECRETS_DIR: 'relative' }, /COPILOT_BRIDGE_SECRETS_DIR must be an absolute path/],
+  ];
+  for (const [patch, message] of bad) t.throws(() => readAgentStack({ ...env, ...patch }), { code: 'agent-settings', exitCode: 78, message }, JSON.stringify(patch));
 });
 
 t.test('the agents file: clear errors', async (t) => {
@@ -50,6 +87,18 @@ t.test('the agents file: clear errors', async (t) => {
   t.throws(() => readAgentsFile(file), { exitCode: 78, message: /agents\[0\]\.name must be lower-case/ });
   writeFileSync(file, JSON.stringify({ agents: [{ name: 'lal', botTokenItem: 'token-in-clear', channels: [] }] }));
   t.throws(() => readAgentsFile(file), { exitCode: 78, message: /botTokenItem must be op:\/\/VAULT\/ITEM/ });
+  for (const name of ['mattermost', 'postgres', 'copilot-bridge', 'socket-proxy', 'localhost']) {
+    writeFileSync(file, JSON.stringify({ agents: [{ ...lal, name }] }));
+    t.throws(() => readAgentsFile(file), { exitCode: 78, message: new RegExp(`agents\\[0\\]\\.name '${name}' is reserved`) }, `${name} is reserved`);
+  }
+  writeFileSync(file, JSON.stringify({ agents: [lal, { ...data, name: 'lal' }] }));
+  t.throws(() => readAgentsFile(file), { exitCode: 78, message: /agents\[1\]\.name 'lal' is listed twice/ });
+  for (const [where, patch] of [['channels[0].name', { channels: [{ id: 'a', name: '{{ op://stack/other/token }}' }] }], ['persona', { persona: 'op://stack/other/token' }], ['users[0]', { users: ['}}'] }]] as const) {
+    writeFileSync(file, JSON.stringify({ agents: [{ ...lal, ...patch }] }));
+    t.throws(() => readAgentsFile(file), { exitCode: 78, message: `agents[0].${where} must not contain '{{', '}}' or 'op://'; only botTokenItem names a 1Password item` }, `${where}: no reference of its own`);
+  }
+  writeFileSync(file, JSON.stringify({ agents: [{ ...lal, users: 'ray' }] }));
+  t.throws(() => readAgentsFile(file), { exitCode: 78, message: /users must be a list/ });
   writeFileSync(file, JSON.stringify({ agents: [lal] }));
   t.equal(findAgent(readAgentsFile(file), 'lal').name, 'lal');
   t.throws(() => findAgent(readAgentsFile(file), 'data'), { exitCode: 64, message: /no agent named data in the agents file; known: lal/ });

@@ -1,15 +1,20 @@
 // The agent command's edge, as a real process: usage, settings, and an
 // unreachable Docker each give one line and a documented exit code.
 // Against a real engine and the socket guard: test/e2e.
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import t from 'tap';
 import { execa } from 'execa';
+import { findAgent, readAgentsFile } from '../../src/agents/agents-file.js';
+import { agentContainer } from '../../src/agents/container-spec.js';
+import { readAgentStack } from '../../src/agents/stack-settings.js';
 
 const AGENT = resolve(import.meta.dirname, '..', '..', 'dist', 'agents', 'main.js');
 const CLEAN_ENV = resolve(import.meta.dirname, '..', 'helpers', 'clean-env');
 const run = (args: string[], env: Record<string, string> = {}) =>
   execa(CLEAN_ENV, [process.execPath, AGENT, ...args], { env: { PATH: process.env.PATH!, ...env }, extendEnv: false, reject: false });
 const stack = { COMPOSE_PROJECT_NAME: 'cbs', AGENT_IMAGE: 'copilot-bridge-stack:test' };
+const EXAMPLE = resolve(import.meta.dirname, '..', '..', 'agents.example.json');
 
 const cases: Array<[string, string[], Record<string, string>, number, RegExp]> = [
   ['no command', [], stack, 64, /^agent: no command; usage: agent up NAME/],
@@ -21,6 +26,11 @@ const cases: Array<[string, string[], Record<string, string>, number, RegExp]> =
   ['a bad memory size', ['ls'], { ...stack, AGENT_MEMORY: 'lots' }, 78, /AGENT_MEMORY must be a size/],
   ['an unknown agent', ['up', 'nobody'], { ...stack, AGENTS_FILE: resolve(import.meta.dirname, '..', '..', 'agents.example.json') }, 64, /^agent: agents: no agent named nobody in the agents file; known: lal, data/],
   ['Docker unreachable', ['ls'], { ...stack, DOCKER_HOST: 'tcp://127.0.0.1:1' }, 69, /^agent: docker: cannot reach Docker to list \(.*\); check DOCKER_HOST and that the socket guard runs/],
+  ['spec without a name', ['spec'], stack, 64, /^agent: spec needs an agent name/],
+  ['spec of an unknown agent', ['spec', 'nobody'], { ...stack, AGENTS_FILE: EXAMPLE }, 64, /^agent: agents: no agent named nobody/],
+  ['spec with no release directory', ['spec', 'lal'], { ...stack, AGENTS_FILE: EXAMPLE }, 78, /^agent: token: COPILOT_BRIDGE_SECRETS_DIR is not set: start the stack with `npm run up`/],
+  ['spec with no released token', ['spec', 'lal'], { ...stack, AGENTS_FILE: EXAMPLE, COPILOT_BRIDGE_SECRETS_DIR: '/dev/shm/x', COPILOT_BRIDGE_RELEASED: '' }, 66, /^agent: token: no released token for lal/],
+  ['spec with a missing template', ['spec', 'lal'], { ...stack, AGENTS_FILE: EXAMPLE, COPILOT_BRIDGE_SECRETS_DIR: '/dev/shm/x', COPILOT_BRIDGE_RELEASED: 'op-sa-token', AGENT_TEMPLATE: '/nonexistent.tpl' }, 66, /^agent: agents: cannot read the agent template \/nonexistent\.tpl \(ENOENT\)/],
 ];
 
 for (const [name, args, env, code, message] of cases) {
@@ -31,3 +41,14 @@ for (const [name, args, env, code, message] of cases) {
     t.equal(result.stderr.trim().split('\n').length, 1, 'one line');
   });
 }
+
+t.test('agent spec prints the body the builder makes, as JSON on stdout', async (t) => {
+  const env = { ...stack, AGENTS_FILE: EXAMPLE, COPILOT_BRIDGE_SECRETS_DIR: '/dev/shm/x', COPILOT_BRIDGE_RELEASED: 'op-sa-token,agent-lal', AGENT_CPUS: '0.5' };
+  const result = await run(['spec', 'lal'], env);
+  t.equal(result.exitCode, 0, result.stderr);
+  t.equal(result.stderr, '', 'nothing on stderr');
+  const agents = readAgentsFile(EXAMPLE);
+  const expected = agentContainer(readAgentStack(env), findAgent(agents, 'lal'), readFileSync(resolve(import.meta.dirname, '..', '..', 'templates', 'agent.config.json.tpl'), 'utf8')).body;
+  t.same(JSON.parse(result.stdout), expected, 'exactly what agent up sends');
+  t.match(JSON.parse(result.stdout), { HostConfig: { NanoCpus: 5e8, Mounts: [{}, { Source: '/dev/shm/x/agent-lal' }] } }, 'shaped by the settings');
+});

@@ -23,6 +23,7 @@ const CLEAN_ENV = join(ROOT, 'test', 'helpers', 'clean-env');
 const PROJECT = 'cbs';
 const IMAGE = 'copilot-bridge-stack:test';
 const SECRETS = '/dev/shm/copilot-bridge-stack';
+const TEMPLATE = join(ROOT, 'templates', 'agent.config.json.tpl');
 
 interface FakeContainer {
   Id: string;
@@ -115,8 +116,12 @@ t.test('agent up, ls, logs and down pass the guard, each call as the policy expe
   const daemon = await fakeDaemon(join(dir, 'docker.sock'));
   t.teardown(() => daemon.server.close());
   const port = 20000 + Math.floor(Math.random() * 20000);
+  const agentsFile = join(dir, 'agents.json');
+  writeFileSync(agentsFile, JSON.stringify({ agents: [{ name: 'lal', botTokenItem: 'op://stack/mattermost-lal', channels: [{ id: 'abc', name: 'lal' }] }] }));
+  // The same stack settings for both, as compose.yml gives the admin and the guard one block.
+  const stackEnv = { COMPOSE_PROJECT_NAME: PROJECT, AGENT_IMAGE: IMAGE, COPILOT_BRIDGE_SECRETS_DIR: SECRETS, COPILOT_BRIDGE_RELEASED: 'op-sa-token,agent-lal', AGENT_TEMPLATE: TEMPLATE };
   const guard = execa(CLEAN_ENV, [process.execPath, GUARD], {
-    env: { PATH: process.env.PATH!, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: join(dir, 'docker.sock'), GUARD_PROJECT: PROJECT, GUARD_AGENT_IMAGE: IMAGE, GUARD_AGENT_NETWORK: `${PROJECT}_mattermost-net`, GUARD_SECRET_SOURCES: `${SECRETS}/` },
+    env: { PATH: process.env.PATH!, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: join(dir, 'docker.sock'), GUARD_AGENTS_FILE: agentsFile, ...stackEnv },
     extendEnv: false,
     reject: false,
   });
@@ -126,13 +131,11 @@ t.test('agent up, ls, logs and down pass the guard, each call as the policy expe
   let guardLog = '';
   guard.stderr!.on('data', (chunk: Buffer) => (guardLog += chunk.toString()));
   for (let i = 0; i < 200 && !guardLog.includes('listening on'); i++) await new Promise((r) => setTimeout(r, 25));
-  t.match(guardLog, /forwarding agent calls of project cbs/, 'the guard runs with the agents\' policy');
+  t.match(guardLog, /forwarding agent calls .*of project cbs/, 'the guard runs with the agents\' policy');
 
-  const agentsFile = join(dir, 'agents.json');
-  writeFileSync(agentsFile, JSON.stringify({ agents: [{ name: 'lal', botTokenItem: 'op://stack/mattermost-lal', channels: [{ id: 'abc', name: 'lal' }] }] }));
   const agent = (...args: string[]) =>
     execa(CLEAN_ENV, [process.execPath, AGENT, ...args], {
-      env: { PATH: process.env.PATH!, DOCKER_HOST: `tcp://127.0.0.1:${port}`, COMPOSE_PROJECT_NAME: PROJECT, AGENT_IMAGE: IMAGE, AGENTS_FILE: agentsFile, COPILOT_BRIDGE_SECRETS_DIR: SECRETS, COPILOT_BRIDGE_RELEASED: 'op-sa-token,agent-lal' },
+      env: { PATH: process.env.PATH!, DOCKER_HOST: `tcp://127.0.0.1:${port}`, AGENTS_FILE: agentsFile, ...stackEnv },
       extendEnv: false,
       reject: false,
       stripFinalNewline: false,
@@ -143,6 +146,11 @@ t.test('agent up, ls, logs and down pass the guard, each call as the policy expe
   t.match(up.stderr, /created volume cbs-agent-lal-home\nagent: created cbs-agent-lal \([0-9a-f]{12}\)\nagent: started cbs-agent-lal/, 'creates the volume and the container, and starts it');
   const lal = [...daemon.containers.values()][0]!;
   t.equal(lal.Name, '/cbs-agent-lal', 'the daemon has cbs-agent-lal');
+  const spec = await agent('spec', 'lal');
+  t.equal(spec.exitCode, 0, `agent spec lal exits 0 (${spec.stderr.trim()})`);
+  const created = daemon.requests.filter((r) => r.method === 'POST' && r.path === '/containers/create?name=cbs-agent-lal');
+  t.equal(created.length, 1, 'one create reached the daemon');
+  t.same(JSON.parse(created[0]!.body), JSON.parse(spec.stdout), 'and its body is what agent spec prints');
   t.match(lal.HostConfig, { Mounts: [{ Source: 'cbs-agent-lal-home' }, { Source: `${SECRETS}/agent-lal`, ReadOnly: true }] }, "with lal's own token (released as agent-lal)");
   const again = await agent('up', 'lal');
   t.equal(again.exitCode, 0, 'agent up lal again exits 0');

@@ -7,12 +7,14 @@
 // test/e2e/agents.e2e.ts.
 import t from 'tap';
 import { agentRoutes, type Upstream } from '../../src/guard/agent-routes.js';
-import { AGENT_LABEL, PROJECT_LABEL, type AgentPolicy } from '../../src/guard/create-policy.js';
+import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
+import type { AgentPolicy } from '../../src/guard/create-policy.js';
 import { review } from '../../src/guard/policy.js';
 import { Refusal } from '../../src/guard/refusal.js';
 import { parseTarget } from '../../src/guard/request-path.js';
+import { agentPolicy } from '../helpers/agent-stack.js';
 
-const policy: AgentPolicy = { project: 'cbs', image: 'copilot-bridge-stack:test', network: 'cbs_mattermost-net', secretSources: ['/dev/shm/copilot-bridge-stack/'] };
+const policy: AgentPolicy = agentPolicy(t);
 const LAL_ID = 'a'.repeat(64);
 const OTHER_ID = 'b'.repeat(64);
 

@@ -1,0 +1,39 @@
+// What the programs, compose.yml and the socket guard must agree on, in one
+// place: labels, names, paths and patterns. If one copy drifted, agents would
+// stop starting or the guard's policy would open a hole, so there is no copy.
+
+/** Label on every agent container: the agent's name. */
+export const AGENT_LABEL = 'com.copilot-bridge-stack.agent';
+/** Label on every agent container and volume: the compose project it belongs to. */
+export const PROJECT_LABEL = 'com.copilot-bridge-stack.project';
+
+/** Where every bridge container finds its service-account token (a Docker secret or a read-only bind). */
+export const TOKEN_TARGET = '/run/secrets/op_sa_token';
+/** The sealed credential, and released file, of the service-account token that agents share. */
+export const SHARED_TOKEN = 'op-sa-token';
+/** An agent's own sealed service-account token, when it has one. */
+export const agentCredential = (agent: string) => `agent-${agent}`;
+
+/** Agent names: lower-case letters, digits and dashes, at most 31 (they become DNS aliases and container names). */
+export const AGENT_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;
+/** Compose project names as Compose itself accepts them. */
+export const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+
+/**
+ * Names an agent may not take: the stack's services (an agent's network alias
+ * would answer for them on mattermost-net) and names Docker or DNS reserve.
+ */
+export const RESERVED_AGENT_NAMES: readonly string[] = [
+  'mattermost', 'postgres', 'copilot-bridge', 'socket-proxy',
+  'localhost', 'host', 'bridge', 'none', 'default', 'gateway', 'host-gateway',
+];
+
+export const agentContainerName = (project: string, agent: string) => `${project}-agent-${agent}`;
+export const agentVolumeName = (project: string, agent: string) => `${project}-agent-${agent}-home`;
+
+/** Where the image keeps the template every agent's config is rendered from. */
+export const IMAGE_AGENT_TEMPLATE = '/etc/copilot-bridge/agent.config.json.tpl';
+/** The bridge's home in every bridge container: its volume is mounted here. */
+export const BRIDGE_HOME = '/home/bridge';
+/** Mattermost's health endpoint, as the stack's services see it. */
+export const MATTERMOST_PING = 'http://mattermost:8065/api/v4/system/ping';

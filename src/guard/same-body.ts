@@ -1,0 +1,66 @@
+// Whether a client's JSON body is the body the builder made, read the way the
+// Docker daemon reads it: Go's encoding/json matches a struct's field names
+// case-insensitively (goFold), while the keys of a map field (labels, tmpfs
+// paths, networks) are taken exactly. The guard never forwards the client's
+// bytes, only the builder's body, so this decides equality and nothing else.
+import { goFold } from './fields.js';
+import type { Json } from './strict-json.js';
+
+/**
+ * Fields that are Go maps, by their path of canonical names (`*` for a map's
+ * key): their keys are data, compared exactly, not field names.
+ */
+export type MapFields = ReadonlySet<string>;
+
+/** The first JSON path at which `actual` differs from `expected`, with what is wrong there; undefined when they are the same. */
+export function firstDifference(actual: Json, expected: unknown, maps: MapFields): string | undefined {
+  return walk(actual, expected, '$', '', maps);
+}
+
+function walk(actual: Json, expected: unknown, path: string, schema: string, maps: MapFields): string | undefined {
+  if (Array.isArray(expected)) {
+    if (!Array.isArray(actual)) return `${path} is not a list`;
+    if (actual.length !== expected.length) return `${path} has ${actual.length} entries, not ${expected.length}`;
+    for (let i = 0; i < expected.length; i++) {
+      const found = walk(actual[i]!, expected[i], `${path}[${i}]`, schema, maps);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (expected !== null && typeof expected === 'object') {
+    if (!(actual instanceof Map)) return `${path} is not an object`;
+    return maps.has(schema) ? walkMap(actual, expected as Record<string, unknown>, path, schema, maps) : walkStruct(actual, expected as Record<string, unknown>, path, schema, maps);
+  }
+  return actual === expected ? undefined : `${path} differs`;
+}
+
+function walkStruct(actual: Map<string, Json>, expected: Record<string, unknown>, path: string, schema: string, maps: MapFields): string | undefined {
+  const byFold = new Map(Object.keys(expected).map((name) => [goFold(name), name]));
+  const seen = new Set<string>();
+  for (const [key, value] of actual) {
+    const name = byFold.get(goFold(key));
+    if (name === undefined) return `${path}.${shown(key)} is not part of the spec`;
+    if (seen.has(name)) return `${path}.${name} is given twice (keys differing only in case)`;
+    seen.add(name);
+    const found = walk(value, expected[name], `${path}.${name}`, schema ? `${schema}.${name}` : name, maps);
+    if (found) return found;
+  }
+  const missing = Object.keys(expected).find((name) => !seen.has(name));
+  return missing === undefined ? undefined : `${path}.${missing} is missing`;
+}
+
+function walkMap(actual: Map<string, Json>, expected: Record<string, unknown>, path: string, schema: string, maps: MapFields): string | undefined {
+  for (const [key, value] of actual) {
+    if (!Object.hasOwn(expected, key)) return `${path}[${JSON.stringify(shown(key))}] is not part of the spec`;
+    const found = walk(value, expected[key], `${path}[${JSON.stringify(key)}]`, `${schema}.*`, maps);
+    if (found) return found;
+  }
+  const missing = Object.keys(expected).find((key) => !actual.has(key));
+  return missing === undefined ? undefined : `${path}[${JSON.stringify(missing)}] is missing`;
+}
+
+/** A client's key for a message: printable ASCII, at most 40 characters. */
+function shown(key: string): string {
+  const printable = key.replace(/[^\x20-\x7e]/g, '?');
+  return printable.length > 40 ? `${printable.slice(0, 40)}...` : printable;
+}
