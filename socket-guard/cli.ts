@@ -29,7 +29,7 @@ export async function cli(env: NodeJS.ProcessEnv): Promise<number> {
     server.listen(settings.port, settings.host, () => resolve(true));
   });
   if (!listening) return ExitCode.unavailable;
-  const scope = settings.agents ? `agent calls of project ${settings.agents.project}` : 'ping, version and events';
+  const scope = settings.agents ? `agent calls and agent events of project ${settings.agents.stack.project}` : 'ping and version';
   log(`docker-socket-guard: listening on ${settings.host}:${settings.port}, forwarding ${scope} to ${settings.dockerSocket}`);
   await new Promise<void>((resolve) => {
     const stop = () => {

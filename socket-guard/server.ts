@@ -4,9 +4,13 @@
 // policy one at a time, and rewritten from what the policy returned; the
 // daemon's answers flow back untouched, in order. A refusal answers 403 with
 // the rule, logs one line, and closes both connections (a request pipelined
-// behind it is never read).
+// behind it is never read). Events are the one answer the guard writes
+// itself: it reads the daemon's stream event by event and passes on only what
+// the policy's filter returns, then closes the connection.
+import { request as daemonRequest, STATUS_CODES, type ClientRequest, type IncomingMessage } from 'node:http';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { review, type Route } from '../src/guard/policy.js';
+import { EventLines } from '../src/guard/events.js';
+import { review, type Route, type Stream } from '../src/guard/policy.js';
 import { Refusal } from '../src/guard/refusal.js';
 import { parseTarget } from '../src/guard/request-path.js';
 import { readHead, type RequestHead } from './http-head.js';
@@ -33,11 +37,15 @@ class Connection {
   private buffer = Buffer.alloc(0);
   private busy = false;
   private upstream: Socket | undefined;
+  /** The daemon's event stream this connection is answering with, if any. */
+  private events: ClientRequest | undefined;
   private closed = false;
 
   constructor(private readonly client: Socket, private readonly settings: GuardSettings, private readonly routes: readonly Route[], private readonly log: GuardLog) {
     client.setNoDelay(true);
     client.on('data', (chunk: Buffer) => {
+      // Nothing more is read once the connection is ending (after a refusal, or during an event stream): no unbounded buffer.
+      if (this.closed) return;
       this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : (chunk as Buffer<ArrayBuffer>);
       void this.pump();
     });
@@ -79,13 +87,14 @@ class Connection {
       return false;
     }
     if (this.closed) return false;
-    if ('reply' in out) {
-      // The guard's own answer (a 404 for an agent container that does not exist): sent, then the connection closes,
-      // so that it cannot overtake an answer of the daemon still on its way.
+    if ('reply' in out || 'stream' in out) {
+      // The guard's own answer (a 404 for an agent container that does not exist, or the filtered events): sent, then
+      // the connection closes, so that it cannot overtake an answer of the daemon still on its way.
       this.upstream?.unpipe(this.client);
       this.upstream?.destroy();
-      this.client.end(answer(out.reply.status, out.reply.json));
       this.closed = true;
+      if ('reply' in out) this.client.end(answer(out.reply.status, out.reply.json));
+      else this.streamEvents(head, out.stream);
       return false;
     }
     const lines = [`${out.method} ${out.path} HTTP/1.1`, 'Host: docker'];
@@ -113,6 +122,70 @@ class Connection {
     return upstream;
   }
 
+  /** Answers with the daemon's events as the policy's filter shows them, one JSON line per chunk, until the daemon ends. */
+  private streamEvents(head: RequestHead, stream: Stream['stream']): void {
+    const userAgent = head.headers.get('user-agent');
+    // Its own connection (agent: false), closed after the answer: nothing is pooled that could outlive the client.
+    const upstream = daemonRequest({
+      socketPath: this.settings.dockerSocket,
+      method: 'GET',
+      path: stream.path,
+      agent: false,
+      headers: { host: 'docker', connection: 'close', ...(userAgent === undefined ? {} : { 'user-agent': userAgent }) },
+    });
+    this.events = upstream;
+    upstream.on('error', (error: Error & { code?: string }) => {
+      if (this.client.destroyed) return;
+      this.log(`${PROGRAM}: the Docker daemon did not answer (${error.code ?? error.message})`);
+      if (this.client.bytesWritten === 0) this.client.end(answer(502, { message: `${PROGRAM}: the Docker daemon did not answer (${error.code ?? error.message})` }));
+      else this.client.destroy();
+    });
+    upstream.on('response', (response) => {
+      // Cut off by the daemon: the client sees the connection close without a complete answer (no terminating chunk).
+      response.on('close', () => {
+        if (!response.complete) this.client.destroy();
+      });
+      if (response.statusCode !== 200) return this.passDaemonError(response);
+      this.client.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n');
+      const lines = new EventLines();
+      response.on('data', (chunk: Buffer) => {
+        for (const line of lines.push(chunk)) {
+          const shown = filtered(line, stream.filter);
+          if (shown === undefined) continue;
+          // One event, one chunk, written at once (no delay on the client socket): events are live.
+          const ok = this.client.write(`${Buffer.byteLength(shown).toString(16)}\r\n${shown}\r\n`);
+          if (!ok && !response.isPaused()) {
+            response.pause();
+            this.client.once('drain', () => response.resume());
+          }
+        }
+      });
+      response.on('end', () => this.client.end('0\r\n\r\n'));
+    });
+    upstream.end();
+  }
+
+  /** The daemon's refusal of the events request (a bad since or filter): its status and message, nothing else. */
+  private passDaemonError(response: IncomingMessage): void {
+    const status = response.statusCode ?? 502;
+    const chunks: Buffer[] = [];
+    let length = 0;
+    response.on('data', (chunk: Buffer) => {
+      if (length < 64 * 1024) chunks.push(chunk);
+      length += chunk.length;
+    });
+    response.on('end', () => {
+      let message = `the Docker daemon answered ${status}`;
+      try {
+        const json = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { message?: unknown };
+        if (typeof json.message === 'string') message = json.message.slice(0, 1000);
+      } catch {
+        // Not JSON: the status alone.
+      }
+      this.client.end(answer(status, { message }));
+    });
+  }
+
   private refuse(head: RequestHead | undefined, refusal: Refusal): void {
     const what = head ? `${head.method} ${shown(head.target)}` : 'a malformed request';
     this.log(`${PROGRAM}: refused ${what}: ${refusal.rule}`);
@@ -125,12 +198,25 @@ class Connection {
   private close(): void {
     this.closed = true;
     this.upstream?.destroy();
+    this.events?.destroy();
   }
+}
+
+/** One daemon event line as the client may see it (a JSON line), or undefined: not JSON, or nothing of it may be shown. */
+function filtered(line: Buffer, filter: Stream['stream']['filter']): string | undefined {
+  let event: unknown;
+  try {
+    event = JSON.parse(line.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const shown = filter(event);
+  return shown === undefined ? undefined : `${JSON.stringify(shown)}\n`;
 }
 
 function answer(status: number, payload: object): string {
   const text = JSON.stringify(payload);
-  const reason = ({ 403: 'Forbidden', 404: 'Not Found', 502: 'Bad Gateway' } as Record<number, string>)[status] ?? 'Error';
+  const reason = STATUS_CODES[status] ?? 'Error';
   return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`;
 }
 

@@ -1,4 +1,5 @@
-// The routes the agent commands need, on top of the base policy. Containers
+// The routes the agent commands need, on top of the base policy: events of
+// this project's agents only (events.ts), and containers and volumes. Containers
 // are reached only when they carry this stack's agent labels: the guard asks
 // the daemon first, then forwards the action by the container's full id (so
 // a name cannot be re-bound in between). A name in the agents' namespace
@@ -9,6 +10,7 @@
 // does the agent's home volume (create-policy.ts).
 import { AGENT_LABEL, PROJECT_LABEL } from '../contract.js';
 import { agentFromContainerName, reviewCreateBody, reviewVolumeBody, type AgentPolicy } from './create-policy.js';
+import { eventsRoute } from './events.js';
 import { canonicalObject } from './fields.js';
 import { BASE_ROUTES, upstreamPath, type Forward, type GuardRequest, type Reply, type Route } from './policy.js';
 import { Refusal } from './refusal.js';
@@ -50,6 +52,7 @@ export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
   });
   return [
     ...BASE_ROUTES,
+    eventsRoute(project),
     {
       name: 'container-list',
       methods: ['GET'],

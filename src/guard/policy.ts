@@ -1,8 +1,10 @@
 // What the guard lets through: an allow list of routes (method, path pattern,
 // query keys), everything else refused. A route may check and rewrite the
 // request before it is forwarded (the agents' policy adds container creation
-// with a body check); the base policy allows only what a health check and a
-// watcher need: ping, version and events.
+// with a body check), answer it itself, or have the guard answer with a
+// filtered event stream (events.ts). The base policy allows only what a health
+// check needs: ping and version. Events are not in it: unfiltered, they show
+// every container's labels and every `docker exec` command line on the host.
 import { Refusal } from './refusal.js';
 import type { Target } from './request-path.js';
 
@@ -25,6 +27,14 @@ export interface Reply {
   reply: { status: number; json: Record<string, unknown> };
 }
 
+/** An event stream the guard answers itself: it GETs `path` from the daemon and sends each event as `filter` returns it (none when undefined). */
+export interface Stream {
+  stream: { path: string; filter: (event: unknown) => Record<string, unknown> | undefined };
+}
+
+/** What a route decides for an allowed request. */
+export type Verdict = Forward | Reply | Stream;
+
 export interface Route {
   /** The rule's name, reported with refusals and in logs. */
   name: string;
@@ -33,17 +43,16 @@ export interface Route {
   /** Query keys the daemon may see; others are refused. */
   query: readonly string[];
   /** Checks and rewrites; default: forward as is, without a body. */
-  review?: (request: GuardRequest, match: RegExpExecArray) => Promise<Forward | Reply> | Forward | Reply;
+  review?: (request: GuardRequest, match: RegExpExecArray) => Promise<Verdict> | Verdict;
 }
 
 export const BASE_ROUTES: readonly Route[] = [
   { name: 'ping', methods: ['GET', 'HEAD'], path: /^\/_ping$/, query: [] },
   { name: 'version', methods: ['GET'], path: /^\/version$/, query: [] },
-  { name: 'events', methods: ['GET'], path: /^\/events$/, query: ['since', 'until', 'filters'] },
 ];
 
 /** Finds the route for a request and reviews it; throws a Refusal otherwise. */
-export async function review(routes: readonly Route[], request: GuardRequest): Promise<Forward | Reply> {
+export async function review(routes: readonly Route[], request: GuardRequest): Promise<Verdict> {
   for (const route of routes) {
     const match = route.path.exec(request.target.path);
     if (!match || !route.methods.includes(request.method)) continue;
