@@ -11,6 +11,7 @@ import { dropPrivileges, type Identity } from './steps/drop-privileges.js';
 import { canExec, launch, resolveLaunch } from './steps/launch.js';
 import { proveNoLeak } from './steps/prove-no-leak.js';
 import { readToken } from './steps/read-token.js';
+import { refuseLoaderVariables } from './steps/refuse-loader-variables.js';
 import { render } from './steps/render.js';
 import { waitForAll } from './steps/wait-for.js';
 import { removeConfig, writeConfig } from './steps/write-config.js';
@@ -19,32 +20,34 @@ import { redact } from '../src/redact/index.js';
 export const TOKEN_LABEL = 'the service-account token';
 
 export async function start(settings: Settings, env: NodeJS.ProcessEnv, log: Log): Promise<number> {
-  // 0. No core dump can ever hold a secret.
+  // 0. As root, nothing in the environment may change what a root process loads (the launcher refused it before Node started).
+  refuseLoaderVariables(env);
+  // 1. No core dump can ever hold a secret; prlimit, if needed, runs by its fixed path with a fixed PATH.
   disableCoreDumps();
-  // 1. The token comes from the secret file, and only from there.
+  // 2. The token comes from the secret file, and only from there.
   const token = readToken(settings.tokenFile);
   const tokenOnly = new SecretSet([{ label: TOKEN_LABEL, value: token }]);
   log.guard(tokenOnly);
-  // 2. It must not already be in the environment, nor any 1Password credential.
+  // 3. It must not already be in the environment, nor any 1Password credential.
   checkEnvironment(env, tokenOnly);
-  // 3. The rendered config may only ever live in RAM.
+  // 4. The rendered config may only ever live in RAM.
   checkOutputOnRam(settings.output);
-  // 4-5. Render with op inject (the token in op's environment alone) and validate.
+  // 5-6. Render with op inject (by its fixed path; an allow-listed environment, the token in it alone) and validate.
   const rendered = await render({ ...settings, token, env, timeoutMs: settings.opTimeoutMs, mask: (text) => redact(tokenOnly, text) });
   const secrets = tokenOnly.with(rendered.secrets);
   log.guard(secrets);
   for (const short of secrets.short) log.warn('render', `the secret at ${short.label} is shorter than 8 characters: it is too short to mask and leak checks skip it`);
-  // 7. Drop privileges for good; the token file is unreadable from here on.
+  // 7. Drop privileges for good; the token file is unreadable from here on. Nothing runs as root after this.
   const identity = dropPrivileges(settings.runAs, settings.tokenFile, settings.allowNoDrop);
-  // 5. Write the config atomically, 0600, owned by the bridge's user.
+  // 8. Write the config atomically, 0600, owned by the bridge's user.
   writeConfig(settings.output, rendered.text);
   try {
-    // 6. Prove that nothing the bridge gets, and nothing printed, holds a secret.
-    const target = resolveLaunch(settings.command, bridgeEnvironment(env, settings, identity));
+    // 9. Prove that nothing the bridge gets, and nothing printed, holds a secret.
+    const target = resolveLaunch(settings.command, bridgeEnvironment(env, settings, identity), identity.home);
     proveNoLeak(secrets, target, log.transcript());
-    // 8. Wait for Mattermost (and whatever else was named).
+    // 10. Wait for Mattermost (and whatever else was named).
     await waitForAll(settings.waitFor, settings.waitTimeoutMs, log);
-    // 9. Exec the bridge, or supervise it.
+    // 11. Exec the bridge in its home, or supervise it.
     return await launch(target, canExec(settings.supervise) ? 'exec' : 'supervise', secrets, log);
   } finally {
     // Reached only when the bridge was not exec'd: it failed to start, or it ran supervised and ended.

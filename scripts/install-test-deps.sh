@@ -9,7 +9,7 @@ packages=(
   swtpm swtpm-tools tpm2-tools libtss2-tcti-swtpm0
   gnome-keyring dbus dbus-x11 libsecret-tools
   tini util-linux coreutils sed procps iproute2
-  debootstrap haproxy hyperfine python3
+  debootstrap haproxy hyperfine python3 gcc musl-tools
 )
 missing=()
 for p in "${packages[@]}"; do

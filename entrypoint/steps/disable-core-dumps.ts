@@ -1,10 +1,13 @@
-// Step 0: no core dump can hold a secret. RLIMIT_CORE must be 0 (soft and
+// Step 1: no core dump can hold a secret. RLIMIT_CORE must be 0 (soft and
 // hard) before the token is read; the limit is inherited by op and the bridge.
 // Node has no setrlimit, so util-linux's prlimit sets it on this process,
 // unless the container already starts with it (compose `ulimits: core: 0`).
+// prlimit runs as root: by its fixed path, with the fixed PATH only.
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { ExitCode, StackError } from '../../src/errors.js';
+import { ROOT_PATH, ROOT_TOOLS } from '../root-tools.js';
+import { trustedTool } from '../trusted-path.js';
 
 const STEP = 'core-dumps';
 
@@ -19,7 +22,8 @@ export function coreLimit(): [string, string] {
 
 export function disableCoreDumps(): void {
   if (coreLimit().join() === '0,0') return;
-  const result = spawnSync('prlimit', ['--pid', String(process.pid), '--core=0:0'], { stdio: 'ignore' });
+  const prlimit = trustedTool(ROOT_TOOLS.prlimit, 'prlimit (util-linux)', STEP, 'install util-linux in the image, or start the container with `ulimits: core: 0`');
+  const result = spawnSync(prlimit, ['--pid', String(process.pid), '--core=0:0'], { stdio: 'ignore', env: { PATH: ROOT_PATH }, cwd: '/' });
   if (result.status !== 0 || coreLimit().join() !== '0,0') {
     throw new StackError('core-limit', 'could not set RLIMIT_CORE to 0; install util-linux (prlimit) in the image or start the container with `ulimits: core: 0`', {
       step: STEP,

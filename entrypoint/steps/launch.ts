@@ -12,8 +12,8 @@ import { supervise } from './supervise.js';
 
 const STEP = 'exec';
 
-/** The resolved command, or an error with exit status 127 (not found) or 126 (not executable). */
-export function resolveLaunch(command: readonly string[], env: Record<string, string>): Launch & { file: string } {
+/** The resolved command (run in `cwd`, the bridge's home, when given), or an error with exit status 127 (not found) or 126 (not executable). */
+export function resolveLaunch(command: readonly string[], env: Record<string, string>, cwd?: string): Launch & { file: string } {
   const resolved = whichCommand(command[0] ?? '', env.PATH);
   if ('status' in resolved) {
     throw new StackError('command', `${resolved.reason}; pass the bridge command as the container's command (default: copilot-bridge start)`, {
@@ -21,7 +21,7 @@ export function resolveLaunch(command: readonly string[], env: Record<string, st
       exitCode: resolved.status as never,
     });
   }
-  return { file: resolved.path, argv: [...command], env };
+  return { file: resolved.path, argv: [...command], env, cwd };
 }
 
 export function canExec(supervise: boolean): boolean {
@@ -37,6 +37,7 @@ export async function launch(target: Launch & { file: string }, mode: 'exec' | '
   log.info(STEP, `exec ${target.argv.join(' ')}`);
   restoreDefaultSignals();
   try {
+    if (target.cwd) process.chdir(target.cwd);
     process.execve!(target.file, target.argv, target.env);
   } catch (error) {
     throw new StackError('exec-failed', `could not exec ${target.file} (${(error as Error).message})`, { step: STEP, exitCode: ExitCode.software, cause: error });

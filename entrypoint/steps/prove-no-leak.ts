@@ -11,6 +11,8 @@ export interface Launch {
   /** argv of the bridge, argv[0] first. */
   argv: string[];
   env: Record<string, string>;
+  /** Where it runs (the bridge's home); the entrypoint's own directory when undefined. */
+  cwd?: string | undefined;
 }
 
 export function proveNoLeak(secrets: SecretSet, launch: Launch, transcript: string): void {

@@ -8,10 +8,11 @@
 import { constants } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { spawn } from 'node:child_process';
-import { whichCommand } from '../../src/process/which.js';
 import { createRedactor } from '../../src/redact/index.js';
 import type { SecretSet } from '../../src/secrets/secret-set.js';
 import type { Log } from '../log.js';
+import { ROOT_TOOLS } from '../root-tools.js';
+import { untrustedReason } from '../trusted-path.js';
 import type { Launch } from './prove-no-leak.js';
 
 const STEP = 'supervise';
@@ -20,7 +21,7 @@ const DRAIN_GRACE_MS = 8000;
 
 export async function supervise(target: Launch & { file: string }, secrets: SecretSet, log: Log): Promise<number> {
   const [file, args] = reaperWrapped(target, log);
-  const child = spawn(file, args, { env: target.env, detached: true, stdio: ['inherit', 'pipe', 'pipe'] });
+  const child = spawn(file, args, { env: target.env, cwd: target.cwd, detached: true, stdio: ['inherit', 'pipe', 'pipe'] });
   const ended = new Promise<{ exitCode: number | undefined; signal: NodeJS.Signals | undefined }>((resolve) => {
     child.on('error', () => resolve({ exitCode: undefined, signal: undefined }));
     child.on('exit', (code, signal) => resolve({ exitCode: code ?? undefined, signal: signal ?? undefined }));
@@ -76,11 +77,11 @@ async function drainGroup(pgid: number, log: Log): Promise<void> {
   }
 }
 
-/** As PID 1, run the command under `tini -s -g` so orphans are reaped; elsewhere the host's init reaps them. */
+/** As PID 1, run the command under `tini -s -g` (by its fixed path) so orphans are reaped; elsewhere the host's init reaps them. */
 function reaperWrapped(target: Launch & { file: string }, log: Log): [string, string[]] {
   if (process.pid !== 1) return [target.file, target.argv.slice(1)];
-  const tini = whichCommand('tini', target.env.PATH);
-  if ('path' in tini) return [tini.path, ['-s', '-g', '--', target.file, ...target.argv.slice(1)]];
-  log.warn(STEP, 'running as PID 1 without tini: orphaned processes will not be reaped; install tini or use compose `init: true`');
+  const why = untrustedReason(ROOT_TOOLS.tini);
+  if (why === undefined) return [ROOT_TOOLS.tini, ['-s', '-g', '--', target.file, ...target.argv.slice(1)]];
+  log.warn(STEP, `running as PID 1 without tini (${why}): orphaned processes will not be reaped; install tini at ${ROOT_TOOLS.tini}`);
   return [target.file, target.argv.slice(1)];
 }

@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 export interface CollectOptions {
   input: string;
   env: Record<string, string>;
+  /** The child's working directory (default: this process's). */
+  cwd?: string;
   timeoutMs: number;
   maxBuffer: number;
 }
@@ -24,7 +26,7 @@ export interface Collected {
 
 export function collect(file: string, args: readonly string[], options: CollectOptions): Promise<Collected> {
   return new Promise((resolve) => {
-    const child = spawn(file, args, { env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env: options.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let size = 0;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { assertNoSecrets, filesUnder } from '../helpers/no-secrets.js';
 import { CLEAN_ENV, ENTRYPOINT, execa, scenario, type Scenario } from '../helpers/scenario.js';
-import { awkwardItems, standardItems, writeVault } from '../fixtures/vault.js';
+import { awkwardItems, standardItems, type VaultBehaviour } from '../fixtures/vault.js';
 import { fakeServiceAccountToken } from '../fixtures/tokens.js';
 
 interface Case {
@@ -16,6 +16,7 @@ interface Case {
   message: RegExp;
   items?: Record<string, string>;
   template?: string;
+  behaviour?: VaultBehaviour;
   /** Changes the stage; returns extra environment, arguments, a command prefix, and extra secrets to look for. */
   setup?: (s: Scenario) => Promise<Partial<Prepared>> | Partial<Prepared>;
 }
@@ -85,13 +86,14 @@ const cases: Case[] = [
   { name: 'output not on tmpfs', exit: 77, message: /output: .* is not on tmpfs or ramfs \(file system type 0x[0-9a-f]+\); mount a tmpfs/, setup: (s) => ({ env: { BRIDGE_CONFIG_OUT: join(s.dir, 'config.json') } }) },
   { name: 'output directory missing', exit: 73, message: /output: the directory of .* cannot be inspected \(ENOENT\)/, setup: (s) => ({ env: { BRIDGE_CONFIG_OUT: join(s.tmpfs, 'nope', 'config.json') } }) },
   // 4. Rendering.
-  { name: 'op not installed', exit: 69, message: /render: op inject could not be started; check that the 1Password CLI is installed/, setup: () => ({ env: { PATH: '/usr/local/bin:/usr/bin:/bin' } }) },
+  { name: 'a template reference naming the token variable', exit: 65, message: /render: a reference in .* uses \$\{OP_SERVICE_ACCOUNT_TOKEN\}: op's own settings and credentials \(OP_\*\), PATH and HOME cannot be part of a reference/, template: jsonTemplate('"x": "{{ op://${OP_SERVICE_ACCOUNT_TOKEN}/item/field }}"') },
+  { name: 'a template reference naming PATH', exit: 65, message: /render: a reference in .* uses \$\{PATH\}/, template: jsonTemplate('"x": "{{ op://stack/${PATH}/field }}"') },
   { name: 'unresolved reference', exit: 69, message: /render: op inject exited with status 1; check that every reference in .* exists/, template: jsonTemplate('"x": "{{ op://stack/missing/field }}"') },
   {
     name: 'op refuses the token and quotes it in its error', exit: 69, message: /render: op inject exited with status 1 \(op said: .*authentication failed for token <redacted>\)/,
-    setup: (s) => (writeVault(join(s.dir, 'vault.json'), fakeServiceAccountToken(), s.items), { env: { OP_FIXTURE_ECHO_TOKEN: '1' } }),
+    behaviour: { reject: true, echoToken: true },
   },
-  { name: 'op hangs', exit: 69, message: /render: op inject did not finish within 1 s/, setup: () => ({ env: { OP_FIXTURE_DELAY_MS: '5000', BRIDGE_OP_TIMEOUT: '1' } }) },
+  { name: 'op hangs', exit: 69, message: /render: op inject did not finish within 1 s/, behaviour: { delayMs: 5000 }, setup: () => ({ env: { BRIDGE_OP_TIMEOUT: '1' } }) },
   { name: 'template missing', exit: 66, message: /render: cannot read the template .* \(ENOENT\); set BRIDGE_CONFIG_TEMPLATE/, setup: (s) => (rmSync(s.template), {}) },
   // 5. Validation.
   { name: 'secret with a quote inside a JSON string', exit: 65, message: /render: the secret at \$\.awkward\.quote contains a quote, backslash or control character that breaks the JSON/, items: { ...standardItems(), ...awkwardItems() }, template: jsonTemplate('"awkward": { "quote": "{{ op://stack/awkward/quote }}" }') },
@@ -139,7 +141,7 @@ const cases: Case[] = [
 
 for (const c of cases) {
   t.test(c.name, async (t) => {
-    const s = scenario(t, { items: c.items, template: c.template });
+    const s = scenario(t, { items: c.items, template: c.template, behaviour: c.behaviour });
     const prepared: Prepared = { env: {}, args: [], prefix: [], secrets: [], ...(await c.setup?.(s)) };
     const env = { ...s.env, ...prepared.env };
     const argv = [...prepared.prefix, CLEAN_ENV, process.execPath, ENTRYPOINT, ...prepared.args];

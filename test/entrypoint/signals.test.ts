@@ -2,13 +2,17 @@
 // launcher does not forward signals to its worker, in supervise mode (Node
 // 20 here, no process.execve) and in exec mode (Node 24, under tini -g as
 // compose's `init: true` runs it); exit statuses propagate; as PID 1 no orphan
-// stays a zombie; kill -9 during rendering leaves no partial config.
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+// stays a zombie (tini, by its fixed path); kill -9 during rendering leaves
+// no partial config.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execaSync } from 'execa';
 import { join } from 'node:path';
 import t from 'tap';
 import { assertNoSecrets, filesUnder } from '../helpers/no-secrets.js';
 import { scenario, startEntrypoint, waitForFile } from '../helpers/scenario.js';
+import { TEST_OP } from '../helpers/test-build.js';
+import { fakeServiceAccountToken } from '../fixtures/tokens.js';
+import { hostVault } from '../fixtures/vault.js';
 
 const NODE24 = process.env.NODE24_BIN ?? join(import.meta.dirname, '..', '..', '.cache', 'node24', 'bin', 'node');
 const marker = (home: string, name: string) => join(home, '.copilot-bridge', name);
@@ -97,36 +101,32 @@ function descendants(root: number): Array<{ pid: number; state: string; name: st
   return found;
 }
 
-for (const withTini of [true, false]) {
-  t.test(`as PID 1 in supervise mode, orphans ${withTini ? 'are reaped (tini -s below it)' : 'stay zombies without tini (the check can fail)'}`, async (t) => {
-    const s = scenario(t);
-    // Without tini: a PATH holding only what the entrypoint and the stand-in need.
-    const bare = join(s.dir, 'bare-path');
-    mkdirSync(bare);
-    for (const tool of ['node', 'prlimit', 'bash']) symlinkSync(execaSync('which', [tool]).stdout, join(bare, tool));
-    const path = withTini ? s.env.PATH! : `${s.env.PATH!.split(':')[0]}:${bare}`;
-    const child = startEntrypoint({ ...s.env, PATH: path, BRIDGE_SUPERVISE: '1', STANDIN_ORPHANS: '4' }, [], { prefix: [execaSync('which', ['unshare']).stdout, '--pid', '--fork', '--mount-proc', '--kill-child'] });
-    await waitForFile(marker(s.home, 'ready'));
-    await sleep(1200);
-    const tree = descendants(child.pid!);
-    const zombies = tree.filter((p) => p.state === 'Z');
-    if (withTini) t.same(zombies, [], 'no zombie in the container');
-    else t.ok(zombies.length >= 1, `${zombies.length} zombie(s) without a reaper`);
-    // unshare ignores SIGTERM while it waits: signal the namespace's PID 1, the entrypoint, as `docker stop` does.
-    process.kill(tree[0]!.pid, 'SIGTERM');
-    const run = await child;
-    t.equal(run.exitCode, 143, run.stderr);
-    t.equal(await waitForFile(marker(s.home, 'shutdown-clean')), 'SIGTERM', 'the worker shut down cleanly');
-  });
-}
+t.test('as PID 1 in supervise mode, orphans are reaped by tini (by its fixed path) below the entrypoint', async (t) => {
+  const s = scenario(t);
+  // No tini on this PATH: the entrypoint runs it by the path fixed at build time, never a PATH lookup.
+  const bare = join(s.dir, 'bare-path');
+  mkdirSync(bare);
+  for (const tool of ['node', 'bash']) symlinkSync(execaSync('which', [tool]).stdout, join(bare, tool));
+  const child = startEntrypoint({ ...s.env, PATH: `${s.env.PATH!.split(':')[0]}:${bare}`, BRIDGE_SUPERVISE: '1', STANDIN_ORPHANS: '4' }, [], { prefix: [execaSync('which', ['unshare']).stdout, '--pid', '--fork', '--mount-proc', '--kill-child'] });
+  await waitForFile(marker(s.home, 'ready'));
+  await sleep(1200);
+  const tree = descendants(child.pid!);
+  t.ok(tree.some((p) => p.name === 'tini' && cmdline(p.pid)[0] === '/usr/bin/tini'), `tini runs below the entrypoint, from /usr/bin/tini (${tree.map((p) => p.name).join(', ')})`);
+  t.same(tree.filter((p) => p.state === 'Z'), [], 'no zombie in the container');
+  // unshare ignores SIGTERM while it waits: signal the namespace's PID 1, the entrypoint, as `docker stop` does.
+  process.kill(tree[0]!.pid, 'SIGTERM');
+  const run = await child;
+  t.equal(run.exitCode, 143, run.stderr);
+  t.equal(await waitForFile(marker(s.home, 'shutdown-clean')), 'SIGTERM', 'the worker shut down cleanly');
+});
 
 t.test('kill -9 during rendering leaves no partial config behind', async (t) => {
-  const s = scenario(t);
-  const child = startEntrypoint({ ...s.env, OP_FIXTURE_DELAY_MS: '3000' });
+  const s = scenario(t, { behaviour: { delayMs: 3000 } });
+  const child = startEntrypoint(s.env);
   const deadline = Date.now() + 10_000;
   let opPid: number | undefined;
   while (opPid === undefined && Date.now() < deadline) {
-    opPid = descendants(child.pid!).find((p) => cmdline(p.pid).some((arg) => arg.endsWith('/path/op')))?.pid;
+    opPid = descendants(child.pid!).find((p) => cmdline(p.pid).some((arg) => arg === TEST_OP))?.pid;
     if (opPid === undefined) await sleep(20);
   }
   t.ok(opPid, 'op is rendering');
@@ -134,6 +134,10 @@ t.test('kill -9 during rendering leaves no partial config behind', async (t) => 
   await child;
   while (existsSync(`/proc/${opPid}`) && Date.now() < deadline + 5000) await sleep(50);
   t.same(filesUnder(s.tmpfs), [], 'no config and no temp file on the tmpfs');
+  rmSync(s.tokenFile);
+  const token = fakeServiceAccountToken();
+  writeFileSync(s.tokenFile, `${token}\n`, { mode: 0o600 });
+  hostVault(t, token, s.items);
   const again = await startEntrypoint({ ...s.env, STANDIN_EXIT_AFTER_MS: '100' });
   t.equal(again.exitCode, 0, 'the next start renders normally');
   t.same(readdirSync(s.tmpfs), [], 'and leaves nothing either');

@@ -1,16 +1,19 @@
 // A complete, real stage for the entrypoint: a tmpfs mount for the rendered
-// config, a root-only token file, the fixture vault, the fixture op and bridge
-// stand-ins copied where the unprivileged bridge user can run them, and a home
-// directory owned by that user. Everything is removed in teardown.
+// config, a root-only token file, the fixture vault (where the op stand-in at
+// the test build's fixed path finds it), the bridge stand-in copied where the
+// unprivileged bridge user can run it, and a home directory owned by that
+// user. Everything is removed in teardown. The entrypoint is the test build
+// (test-build.ts): the image's bundle with op's fixed path at the stand-in.
 import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa, execaSync } from 'execa';
 import { fakeServiceAccountToken } from '../fixtures/tokens.js';
-import { standardItems, writeVault } from '../fixtures/vault.js';
+import { hostVault, standardItems, type VaultBehaviour } from '../fixtures/vault.js';
+import { requireTestBuild, TEST_ENTRYPOINT } from './test-build.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
-export const ENTRYPOINT = join(ROOT, 'dist', 'copilot-bridge-entrypoint.mjs');
+export const ENTRYPOINT = TEST_ENTRYPOINT;
 export const CLEAN_ENV = join(ROOT, 'test', 'helpers', 'clean-env');
 export const BRIDGE_UID = 65534;
 export const BRIDGE_GID = 65534;
@@ -38,6 +41,8 @@ export interface Scenario {
 export interface ScenarioOptions {
   items?: Record<string, string>;
   template?: string;
+  /** The op stand-in's knobs for this scenario's token. */
+  behaviour?: VaultBehaviour;
 }
 
 /** Mounts a fresh tmpfs (mode 1777, like /tmp) and unmounts it in teardown. */
@@ -51,6 +56,7 @@ export function mountTmpfs(t: Teardown, dir: string): string {
 }
 
 export function scenario(t: Teardown, options: ScenarioOptions = {}): Scenario {
+  requireTestBuild();
   const dir = mkdtempSync(join(tmpdir(), 'cbs-entrypoint-'));
   chmodSync(dir, 0o755);
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -61,14 +67,12 @@ export function scenario(t: Teardown, options: ScenarioOptions = {}): Scenario {
   const tokenFile = join(secretsDir, 'op_sa_token');
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   const items = options.items ?? standardItems();
-  const vault = writeVault(join(dir, 'vault.json'), token, items);
+  hostVault(t, token, items, options.behaviour);
   const template = join(dir, 'config.json.tpl');
   writeFileSync(template, options.template ?? readFileSync(join(ROOT, 'test', 'fixtures', 'config.json.tpl'), 'utf8'));
   const bin = join(dir, 'bin');
-  cpSync(join(ROOT, 'test', 'fixtures', 'op'), join(bin, 'op-fixture'), { recursive: true });
   cpSync(join(ROOT, 'test', 'fixtures', 'copilot-bridge'), join(bin, 'copilot-bridge-fixture'), { recursive: true });
   mkdirSync(join(bin, 'path'));
-  execaSync('ln', ['-s', '../op-fixture/op', join(bin, 'path', 'op')]);
   execaSync('ln', ['-s', '../copilot-bridge-fixture/bin/copilot-bridge.js', join(bin, 'path', 'copilot-bridge')]);
   execaSync('chmod', ['-R', 'a+rX', bin]);
   const home = join(dir, 'home');
@@ -79,7 +83,6 @@ export function scenario(t: Teardown, options: ScenarioOptions = {}): Scenario {
     HOME: home,
     LANG: 'C.UTF-8',
     OP_SERVICE_ACCOUNT_TOKEN_FILE: tokenFile,
-    OP_FIXTURE_VAULT: vault.file,
     BRIDGE_CONFIG_TEMPLATE: template,
     BRIDGE_CONFIG_OUT: join(tmpfs, 'config.json'),
     BRIDGE_RUN_AS: `${BRIDGE_UID}:${BRIDGE_GID}`,

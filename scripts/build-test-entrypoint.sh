@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The entrypoint as the host tests run it: the same bundle as the image's,
+# built from dist/ with one build-time difference, op's fixed path pointing at
+# the stand-in (test/fixtures/op/op), and the launcher compiled for this
+# host's Node and that bundle. It goes under /usr/local/lib, in a directory
+# named after this checkout, because the root phase runs only files that only
+# root can change (a checkout may live anywhere). Run after `npm run build`
+# (npm test does both). Prints the directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd -P)
+[ -f dist/entrypoint/main.js ] || { echo "build-test-entrypoint: dist/ is missing; run npm run build first" >&2; exit 66; }
+base=/usr/local/lib/copilot-bridge-stack-test
+dir=$base/$(printf '%s' "$root" | sha256sum | cut -c1-12)
+mkdir -p "$base"
+chmod 0755 "$base"
+tmp=$(mktemp -d "$base/.build.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+chmod 0755 "$tmp"
+install -m 0755 test/fixtures/op/op "$tmp/op"
+tools=$(printf '{"op":"%s/op","prlimit":"/usr/bin/prlimit","tini":"/usr/bin/tini"}' "$dir")
+node_modules/.bin/esbuild dist/entrypoint/main.js --bundle --platform=node --format=esm --target=node20 --log-level=warning \
+  "--define:CBS_ROOT_TOOLS=$tools" --outfile="$tmp/copilot-bridge-entrypoint.mjs"
+chmod 0755 "$tmp/copilot-bridge-entrypoint.mjs"
+bash scripts/build-launcher.sh "$tmp/launcher" "$(node -p process.execPath)" "$dir/copilot-bridge-entrypoint.mjs"
+rm -rf "$dir"
+mv "$tmp" "$dir"
+trap - EXIT
+echo "$dir"
