@@ -36,7 +36,10 @@ t.test('as root, each loader variable is refused before anything runs: exit 77, 
     const s = scenario(t, { behaviour: { reportTo: join(tmpdir(), `cbs-op-report-${process.pid}-${name}`) } });
     // Values Node and the loader accept silently (this is the entrypoint started without its launcher, so they
     // apply to Node itself): the refusal must come from the entrypoint. The launcher's test shows payloads never run.
-    const value = name.startsWith('NODE_') ? '--no-warnings' : name.startsWith('LD_') ? '' : `/nonexistent/${CANARY}`;
+    // (NODE_V8_COVERAGE and NODE_REDIRECT_WARNINGS make Node itself write there, as root: a scratch directory.)
+    const scratch = join(tmpdir(), `cbs-node-variable-${process.pid}`);
+    t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
+    const value = name === 'NODE_OPTIONS' ? '--no-warnings' : name.startsWith('NODE_') ? scratch : name.startsWith('LD_') ? '' : `/nonexistent/${CANARY}`;
     // Set after clean-env, which strips the test runner's own NODE_OPTIONS.
     const run = await execa(CLEAN_ENV, ['/usr/bin/env', `${name}=${value}`, process.execPath, ENTRYPOINT], { env: { ...s.env, STANDIN_EXIT_AFTER_MS: '100' }, extendEnv: false, reject: false, stdin: 'ignore' });
     t.equal(run.exitCode, 77, `${name}: exit 77 (${run.stderr.trim()})`);
