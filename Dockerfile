@@ -5,6 +5,14 @@
 # socket guard (`docker-socket-guard`), the agent command (`agent`, also
 # `copilot-bridge-agent`) and the agents it starts.
 #
+# The ENTRYPOINT is a static launcher (entrypoint/launcher/launcher.c): as
+# root it refuses every variable that changes what a root process loads
+# (NODE_OPTIONS, LD_PRELOAD...) before Node or a dynamic loader can act on
+# it, then execs Node with the bundled entrypoint. The image's user is
+# `bridge`, so a `docker exec` or healthcheck that does not ask for root runs
+# as `bridge`; compose.yml and the agent builder ask for root (0:0) for the
+# entrypoint's root phase.
+#
 # Build after `npm run build` (the entrypoint and the guard are bundled files
 # under dist/; the agent command is bundled here, from dist/agents):
 #   DOCKER_BUILDKIT=0 docker build -t copilot-bridge-stack/copilot-bridge:local .
@@ -22,6 +30,18 @@ ARG NODE_IMAGE=node:24-bookworm-slim
 ARG OP_IMAGE=1password/op:2.31.0
 
 FROM ${OP_IMAGE} AS op
+
+# The launcher: C, linked statically against musl (no dynamic loader, so no
+# LD_PRELOAD and no glibc tunables before it looks). Its Node and bundle paths
+# are the runtime stage's below.
+FROM ${NODE_IMAGE} AS launcher
+RUN set -eu; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends gcc musl-tools; \
+    rm -rf /var/lib/apt/lists/*
+COPY entrypoint/launcher/launcher.c /build/entrypoint/launcher/launcher.c
+COPY scripts/build-launcher.sh /build/scripts/build-launcher.sh
+RUN mkdir -p /out && bash /build/scripts/build-launcher.sh /out/copilot-bridge-launcher /usr/local/bin/node /usr/local/lib/copilot-bridge-stack/copilot-bridge-entrypoint.mjs
 
 # The agent command: dist/agents and its production dependencies (dockerode,
 # mustache) bundled by esbuild into one file of about 2 MB (instead of about
@@ -67,13 +87,14 @@ RUN npm install --global --prefix /opt/copilot-bridge --omit=dev --no-audit --no
 FROM ${NODE_IMAGE} AS runtime
 ARG OP_PATH=/usr/local/bin/op
 ARG BRIDGE_UID=61001
-# tini: the reaper the entrypoint runs under when it is PID 1 without
-# `init: true`; util-linux: prlimit, for RLIMIT_CORE when the container does
-# not set `ulimits: core: 0`. Installed only when NODE_IMAGE lacks them.
+# tini: the reaper the bridge runs under when the entrypoint is PID 1 (agents);
+# util-linux: prlimit, for RLIMIT_CORE when the container does not set
+# `ulimits: core: 0`. Installed only when NODE_IMAGE lacks them; the root
+# phase runs them by these fixed paths only (/usr/bin/tini, /usr/bin/prlimit).
 # The bridge user: a fixed uid far from the usual host uids (0-60000), a
 # private home that the compose file mounts a named volume over.
 RUN set -eu; \
-    if ! command -v tini >/dev/null || ! command -v prlimit >/dev/null; then \
+    if [ ! -x /usr/bin/tini ] || [ ! -x /usr/bin/prlimit ]; then \
       apt-get update; \
       apt-get install -y --no-install-recommends tini util-linux; \
       rm -rf /var/lib/apt/lists/*; \
@@ -85,8 +106,10 @@ RUN set -eu; \
     chmod 0700 /home/bridge /home/bridge/.copilot-bridge
 COPY --from=op ${OP_PATH} /usr/local/bin/op
 COPY --from=bridge-package /opt/copilot-bridge /opt/copilot-bridge
+COPY --from=launcher /out/copilot-bridge-launcher /usr/local/lib/copilot-bridge-stack/copilot-bridge-launcher
 # This project's programs: each one bundled file, no node_modules.
 #   copilot-bridge-entrypoint  the bridge container's entrypoint and HEALTHCHECK
+#                              (the launcher, which runs the bundle)
 #   docker-socket-guard        the filtered Docker API (compose service socket-proxy)
 #   copilot-bridge-agent       `agent up|down|ls|logs NAME`, through the guard (DOCKER_HOST)
 # and the templates: the admin's config, and the one each agent gets (rendered
@@ -99,11 +122,12 @@ COPY templates/config.json.tpl templates/agent.config.json.tpl /etc/copilot-brid
 # bundle, already 0755, would copy it into this layer again.)
 RUN chmod 0755 /usr/local/bin/op /usr/local/lib/copilot-bridge-stack/copilot-bridge-entrypoint.mjs /usr/local/lib/copilot-bridge-stack/docker-socket-guard.mjs \
  && chmod 0644 /etc/copilot-bridge/config.json.tpl /etc/copilot-bridge/agent.config.json.tpl \
- && ln -s /usr/local/lib/copilot-bridge-stack/copilot-bridge-entrypoint.mjs /usr/local/bin/copilot-bridge-entrypoint \
+ && ln -s /usr/local/lib/copilot-bridge-stack/copilot-bridge-launcher /usr/local/bin/copilot-bridge-entrypoint \
  && ln -s /usr/local/lib/copilot-bridge-stack/docker-socket-guard.mjs /usr/local/bin/docker-socket-guard \
  && ln -s /usr/local/lib/copilot-bridge-stack/copilot-bridge-agent.mjs /usr/local/bin/copilot-bridge-agent \
  && ln -s /usr/local/lib/copilot-bridge-stack/copilot-bridge-agent.mjs /usr/local/bin/agent \
- && op --version >/dev/null
+ && op --version >/dev/null \
+ && test -x /usr/local/bin/node && test -x /usr/bin/tini && test -x /usr/bin/prlimit
 
 ENV PATH=/opt/copilot-bridge/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     NODE_ENV=production \
@@ -114,12 +138,15 @@ ENV PATH=/opt/copilot-bridge/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
     AGENT_TEMPLATE=/etc/copilot-bridge/agent.config.json.tpl \
     AGENTS_FILE=/etc/copilot-bridge/agents.json
 WORKDIR /home/bridge
-# Starts as root on purpose: the entrypoint reads the root-only token file,
-# then drops to `bridge` for good before the config is written and the bridge
-# runs. Needs only the SETUID and SETGID capabilities (see compose.yml).
-ENTRYPOINT ["copilot-bridge-entrypoint"]
+# Whatever does not ask for root runs as `bridge`. The bridge containers ask
+# for root (compose.yml `user: "0:0"`, the agent builder's User): the
+# entrypoint reads the root-only token file, then drops to `bridge` for good
+# before the config is written and the bridge runs. It needs only the SETUID
+# and SETGID capabilities. Programs by absolute path: no PATH lookup.
+USER bridge
+ENTRYPOINT ["/usr/local/lib/copilot-bridge-stack/copilot-bridge-launcher"]
 CMD ["copilot-bridge", "start"]
-HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["copilot-bridge-entrypoint", "verify"]
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["/usr/local/lib/copilot-bridge-stack/copilot-bridge-launcher", "verify"]
 LABEL org.opencontainers.image.title="copilot-bridge (admin)" \
       org.opencontainers.image.description="copilot-bridge with a 1Password-rendered config on tmpfs, run unprivileged" \
       org.opencontainers.image.licenses="MIT"

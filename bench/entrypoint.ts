@@ -4,12 +4,15 @@
 // that of the same `op inject` run alone, in the same loop. Peak RSS: the
 // supervising entrypoint's VmHWM once it has rendered, checked and started
 // its child. Goals: overhead <= 1.5x a bare Node start; peak RSS <= 64 MB.
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+// The entrypoint is the host tests' build (the image's bundle with op's fixed
+// path at the stand-in; scripts/build-test-entrypoint.sh, which npm test runs).
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa, execaSync } from 'execa';
 import { fakeServiceAccountToken } from '../test/fixtures/tokens.js';
-import { standardItems, writeVault } from '../test/fixtures/vault.js';
+import { HOST_VAULTS, standardItems, writeVault } from '../test/fixtures/vault.js';
+import { requireTestBuild, TEST_ENTRYPOINT, TEST_OP } from '../test/helpers/test-build.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const RUNS = 21;
@@ -20,24 +23,22 @@ function stage() {
   chmodSync(dir, 0o1777);
   const token = fakeServiceAccountToken();
   writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
-  writeVault(join(dir, 'vault.json'), token, standardItems());
+  mkdirSync(HOST_VAULTS, { recursive: true, mode: 0o700 });
+  const vault = join(HOST_VAULTS, `bench-${process.pid}.json`);
+  writeVault(vault, token, standardItems());
   cpSync(join(ROOT, 'test', 'fixtures', 'config.json.tpl'), join(dir, 'config.json.tpl'));
-  cpSync(join(ROOT, 'test', 'fixtures', 'op'), join(dir, 'op-fixture'), { recursive: true });
-  mkdirSync(join(dir, 'bin'));
-  symlinkSync(join(dir, 'op-fixture', 'op'), join(dir, 'bin', 'op'));
   execaSync('chmod', ['-R', 'a+rX', dir]);
   chmodSync(join(dir, 'token'), 0o600);
   const env = {
-    PATH: `${join(dir, 'bin')}:/usr/local/bin:/usr/bin:/bin`,
+    PATH: '/usr/local/bin:/usr/bin:/bin',
     HOME: dir,
     OP_SERVICE_ACCOUNT_TOKEN_FILE: join(dir, 'token'),
-    OP_FIXTURE_VAULT: join(dir, 'vault.json'),
     BRIDGE_CONFIG_TEMPLATE: join(dir, 'config.json.tpl'),
     BRIDGE_CONFIG_OUT: join(dir, 'config.json'),
     BRIDGE_RUN_AS: '65534:65534',
     AGENT_ITEM: 'lal',
   };
-  return { dir, env, token };
+  return { dir, env, token, vault };
 }
 
 async function wallMs(file: string, args: string[], env: Record<string, string>, input?: string): Promise<number> {
@@ -48,17 +49,19 @@ async function wallMs(file: string, args: string[], env: Record<string, string>,
 }
 
 export async function benchEntrypoint(node24: string): Promise<{ name: string; figures: Record<string, number | string> }> {
-  const { dir, env, token } = stage();
-  const entrypoint = join(ROOT, 'dist', 'copilot-bridge-entrypoint.mjs');
+  requireTestBuild();
+  const { dir, env, token, vault } = stage();
+  const entrypoint = TEST_ENTRYPOINT;
   const template = readFileSync(env.BRIDGE_CONFIG_TEMPLATE, 'utf8');
-  const opEnv = { ...env, OP_SERVICE_ACCOUNT_TOKEN: token };
+  // What the entrypoint gives op: the fixed PATH, a private home and config dir, the template's variable, the token.
+  const opEnv = { PATH: env.PATH, HOME: dir, AGENT_ITEM: env.AGENT_ITEM, OP_SERVICE_ACCOUNT_TOKEN: token, OP_CONFIG_DIR: dir };
   try {
     const bare: number[] = [];
     const whole: number[] = [];
     const opAlone: number[] = [];
     for (let i = 0; i < RUNS + 2; i++) {
       const b = await wallMs(node24, ['-e', '0'], env);
-      const o = await wallMs(join(dir, 'bin', 'op'), ['inject'], opEnv, template);
+      const o = await wallMs(TEST_OP, ['inject'], opEnv, template);
       const e = await wallMs(node24, [entrypoint, 'true'], env);
       if (i >= 2) {
         bare.push(b);
@@ -91,6 +94,7 @@ export async function benchEntrypoint(node24: string): Promise<{ name: string; f
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    rmSync(vault, { force: true });
   }
 }
 

@@ -2,8 +2,10 @@
 // by side with its baseline in the same run, printed as a figure per line.
 // Not a test: it reports, and says which goals are missed.
 import { join, resolve } from 'node:path';
+import { benchAgents } from './agents.js';
 import { benchEntrypoint } from './entrypoint.js';
 import { benchGuard } from './guard.js';
+import { benchGuardCreate } from './guard-create.js';
 import { benchRedact } from './redact.js';
 import { benchStack } from './stack.js';
 import { benchUnseal } from './unseal.js';
@@ -16,7 +18,9 @@ const benches: Array<[string, Bench]> = [
   ['redact', benchRedact],
   ['unseal', benchUnseal],
   ['guard', benchGuard],
+  ['guard create', benchGuardCreate],
   ['stack', benchStack],
+  ['agents', benchAgents],
 ];
 
 let failed = false;

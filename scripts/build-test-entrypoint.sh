@@ -23,6 +23,8 @@ node_modules/.bin/esbuild dist/entrypoint/main.js --bundle --platform=node --for
   "--define:CBS_ROOT_TOOLS=$tools" --outfile="$tmp/copilot-bridge-entrypoint.mjs"
 chmod 0755 "$tmp/copilot-bridge-entrypoint.mjs"
 bash scripts/build-launcher.sh "$tmp/launcher" "$(node -p process.execPath)" "$dir/copilot-bridge-entrypoint.mjs"
+# What it was built from, for test/helpers/test-build.ts to tell a stale build.
+cat dist/copilot-bridge-entrypoint.mjs test/fixtures/op/op entrypoint/launcher/launcher.c | sha256sum | cut -d' ' -f1 > "$tmp/inputs.sha256"
 rm -rf "$dir"
 mv "$tmp" "$dir"
 trap - EXIT

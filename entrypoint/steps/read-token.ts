@@ -36,7 +36,7 @@ export function readToken(file: string): string {
     const code = errnoCode(error);
     if (code === 'EACCES' || code === 'EPERM') {
       const fix = process.getuid?.() === 0
-        ? 'release it owned by root (`npm run up` does) or give the container the DAC_READ_SEARCH capability'
+        ? 'release it owned by root (`npm run up` run as root does): root in the container reads it with no capability, and has none to spare'
         : 'the entrypoint must start as root (the default)';
       return fail('token-unreadable', `${file} is not readable by uid ${process.getuid?.()}; ${fix}`, ExitCode.noPerm, error);
     }

@@ -6,12 +6,10 @@ import { compose, findCompose } from '../compose.js';
 import type { Io } from '../io.js';
 import type { OptionSpec, Parsed } from '../options.js';
 import { releaseDir, wipeReleased } from '../release.js';
+import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 import { composeEnv } from './up.js';
 
 export const options: OptionSpec = { file: 'string' };
-
-const AGENT_LABEL = 'com.copilot-bridge-stack.agent';
-const PROJECT_LABEL = 'com.copilot-bridge-stack.project';
 
 /** The stack's project as compose.yml names it: COMPOSE_PROJECT_NAME from the environment, else from .env, else the default. */
 export function stackProject(env: NodeJS.ProcessEnv, dotEnv: string | undefined): string {

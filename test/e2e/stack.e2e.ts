@@ -89,8 +89,8 @@ t.test('1b. a bridge given a wrong bot token fails visibly (the stand-in accepts
       '--network', `${stack.project}_mattermost-net`, '--init', '--read-only', '--tmpfs', '/tmp:size=16m,mode=1777',
       '--tmpfs', '/home/bridge:uid=61001,gid=61001,mode=0700', '--cap-drop', 'ALL', '--cap-add', 'SETUID', '--cap-add', 'SETGID',
       '--security-opt', 'no-new-privileges:true', '--ulimit', 'core=0',
-      '-v', `${join(stack.dir, 'op-sa-token')}:/run/secrets/op_sa_token:ro`, '-v', `${join(stack.dir, 'wrong-vault.json')}:/standin/vault.json:ro`,
-      '-e', 'BRIDGE_SUPERVISE=1', '-e', 'BRIDGE_OP_VAULT=copilot-bridge', '-e', 'OP_FIXTURE_VAULT=/standin/vault.json',
+      '-u', '0:0', '-v', `${join(stack.dir, 'op-sa-token')}:/run/secrets/op_sa_token:ro`, '-v', `${join(stack.dir, 'wrong-vault.json')}:/run/op-fixture/vault.json:ro`,
+      '-e', 'BRIDGE_SUPERVISE=1', '-e', 'BRIDGE_OP_VAULT=copilot-bridge',
       '-e', 'BRIDGE_WAIT_FOR=http://mattermost:8065/api/v4/system/ping', images.bridge,
     ],
     { timeoutMs: 60_000 },
@@ -113,7 +113,7 @@ t.test('the bridge container has the hardened shape of compose.yml', async (t) =
   t.equal(host.Init, true, 'init: true');
   t.equal(host.RestartPolicy?.Name, 'unless-stopped', 'restart unless-stopped');
   t.same((host.Ulimits ?? []).filter((u: { Name: string }) => u.Name === 'core'), [{ Name: 'core', Soft: 0, Hard: 0 }], 'core dumps off');
-  t.equal(bridge.Config.User, '', 'starts as root (the entrypoint drops to bridge itself)');
+  t.equal(bridge.Config.User, '0:0', 'starts as root, asked for explicitly (the image\'s user is bridge; the entrypoint drops to it itself)');
 });
 
 t.test('2. threat model: no secret where it must not be', async (t) => {

@@ -53,7 +53,7 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'token file unreadable', exit: 77, message: /token: .* is not readable by uid 0; release it owned by root \(`npm run up` does\) or give the container the DAC_READ_SEARCH capability/,
+    name: 'token file unreadable', exit: 77, message: /token: .* is not readable by uid 0; release it owned by root \(`npm run up` run as root does\): root in the container reads it with no capability/,
     setup: (s) => (chmodSync(s.tokenFile, 0o000), { prefix: ['setpriv', '--bounding-set', '-dac_override,-dac_read_search', '--'] }),
   },
   {

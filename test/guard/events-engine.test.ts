@@ -11,7 +11,7 @@ import { request as httpRequest } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import t, { type Test } from 'tap';
-import { AGENT_LABEL, PROJECT_LABEL } from '../../src/guard/create-policy.js';
+import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 import { eventsRoute } from '../../src/guard/events.js';
 import { BASE_ROUTES } from '../../src/guard/policy.js';
 import { createGuard } from '../../socket-guard/server.js';

@@ -11,7 +11,7 @@ import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { AGENT_LABEL, PROJECT_LABEL } from '../../src/guard/create-policy.js';
+import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 import { EventLines, eventFilters, eventsRoute, visibleEvent } from '../../src/guard/events.js';
 import { BASE_ROUTES, review } from '../../src/guard/policy.js';
 import { Refusal } from '../../src/guard/refusal.js';

@@ -2,22 +2,26 @@
 // the agent containers `agent up` makes (found by the labels the guard
 // requires, so cleanup.ts removes them with the project).
 //
-// The op stand-in reads its vault from a file (OP_FIXTURE_VAULT) where the
-// real `op` asks 1Password over the network. An agent container can mount
-// nothing but its own volume and its token file (the guard's policy), so the
-// suite creates the agent's volume before `agent up`, with the labels `agent
-// up` gives it, and puts the agent's fixture vault into it, root-only 0600,
-// where the test image's OP_FIXTURE_VAULT points (images.ts). Docker copies
-// the image's /home/bridge into the empty volume on that first mount, as it
-// would for `agent up`; `agent up` then finds the volume and uses it.
-import { createHash } from 'node:crypto';
-import { AGENT_LABEL, PROJECT_LABEL } from '../../../src/guard/create-policy.js';
+// The op stand-in reads its vault from a file where the real `op` asks
+// 1Password over the network. An agent container can mount nothing but its
+// own volume and its token file (the guard's policy), so the suite creates
+// the agent's volume before `agent up`, with the labels `agent up` gives it,
+// and puts the agent's fixture vault into it, root-only 0600, at
+// AGENT_VAULT, one of the places the stand-in looks. Docker copies the
+// image's /home/bridge into the empty volume on that first mount, as it
+// would for `agent up`; `agent up` then finds the volume and uses it. The
+// stand-in runs as root without any capability (agents have none but SETUID
+// and SETGID), so the home is made 0711 for it to pass through, where the
+// image leaves it 0700: a concession of the stand-in only (the real op asks
+// 1Password, and the root phase never reads the home).
+import { createHash, randomBytes } from 'node:crypto';
+import { AGENT_LABEL, agentContainerName, agentVolumeName, PROJECT_LABEL } from '../../../src/contract.js';
+import { fakeServiceAccountToken } from '../../fixtures/tokens.js';
 import { AGENT_VAULT } from './images.js';
 import { TEST_LABEL } from './paths.js';
 import { docker } from './run.js';
 
-export const agentContainerName = (project: string, agent: string) => `${project}-agent-${agent}`;
-export const agentVolumeName = (project: string, agent: string) => `${project}-agent-${agent}-home`;
+export { agentContainerName, agentVolumeName };
 
 /** Creates the agent's home volume as `agent up` would, and seeds the op stand-in's vault (token hash and items) into it. */
 export async function seedAgentVolume(project: string, agent: string, image: string, token: string, items: Record<string, string>): Promise<string> {
@@ -29,8 +33,8 @@ export async function seedAgentVolume(project: string, agent: string, image: str
   await docker(
     [
       'run', '--rm', '-i', '--label', `${TEST_LABEL}=1`, '--label', `${TEST_LABEL}.pid=${process.pid}`, '--network', 'none',
-      '-v', `${volume}:/home/bridge`, '--entrypoint', 'sh', image,
-      '-c', `umask 077 && mkdir -p ${dir} && cat > ${AGENT_VAULT} && chown -R 0:0 ${dir}`,
+      '-v', `${volume}:/home/bridge`, '-u', '0:0', '--entrypoint', 'sh', image,
+      '-c', `umask 077 && mkdir -p ${dir} && cat > ${AGENT_VAULT} && chown -R 0:0 ${dir} && chmod 0711 /home/bridge`,
     ],
     { input: vault, timeoutMs: 60_000 },
   );
@@ -49,4 +53,36 @@ export async function agentContainers(project: string): Promise<Array<{ id: stri
 /** The agent's volumes of a project. */
 export async function agentVolumes(project: string): Promise<string[]> {
   return (await docker(['volume', 'ls', '-q', '--filter', `label=${PROJECT_LABEL}=${project}`])).split('\n').filter(Boolean);
+}
+
+export const AGENTS = ['lal', 'data'] as const;
+export type Agent = (typeof AGENTS)[number];
+const VAULT = 'copilot-bridge';
+const random = (n: number) => Array.from(randomBytes(n), (b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
+
+/**
+ * The agents of the agent suites, with fresh secrets: lal with a service
+ * account of its own (released as agent-lal, reading only lal's item), data
+ * with the shared one; a random bot token and channel id each.
+ */
+export function twoAgents() {
+  const lalServiceAccount = fakeServiceAccountToken();
+  const botTokens: Record<Agent, string> = { lal: random(26), data: random(26) };
+  const item = (agent: Agent) => `op://${VAULT}/mattermost-${agent}/token`;
+  const agentsFile = {
+    agents: AGENTS.map((name) => ({ name, botTokenItem: `op://${VAULT}/mattermost-${name}`, persona: name, channels: [{ id: random(26), name }], users: [`e2e-${random(6)}`] })),
+  };
+  return {
+    lalServiceAccount,
+    botTokens,
+    item,
+    agentsFile,
+    /** What Stack.up needs for them: the stand-in's bots, lal's released token, the agents file. */
+    stackOptions: () => ({ bots: AGENTS.map((name) => ({ token: botTokens[name], username: `${name}-bot` })), released: { 'agent-lal': lalServiceAccount }, agents: agentsFile }),
+    /** Seeds each agent's vault: lal's account reads lal's item; the shared one the shared vault and data's item. */
+    seed: async (stack: { project: string; token: string; items: Record<string, string> }, image: string) => {
+      await seedAgentVolume(stack.project, 'lal', image, lalServiceAccount, { [item('lal')]: botTokens.lal });
+      await seedAgentVolume(stack.project, 'data', image, stack.token, { ...stack.items, [item('data')]: botTokens.data });
+    },
+  };
 }

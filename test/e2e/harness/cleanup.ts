@@ -6,7 +6,7 @@
 // the creating pid). Images are
 // kept on purpose: they are the build cache (remove them with
 // `docker image prune -a --filter label=com.copilot-bridge-stack.test=1`).
-import { PROJECT_LABEL } from '../../../src/guard/create-policy.js';
+import { PROJECT_LABEL } from '../../../src/contract.js';
 import { PROJECT_PREFIX, TEST_LABEL_FILTER } from './paths.js';
 import { dockerAttempt } from './run.js';
 import { processAlive as alive } from '../../helpers/alive.js';

@@ -5,12 +5,10 @@
 //   postgres    Debian's real PostgreSQL 15 (test/fixtures/postgres)
 //   product     the project's Dockerfile, built FROM the base image with the
 //               op stand-in and a tarball of the copilot-bridge stand-in
-//   bridge      product plus one test layer, ENV OP_FIXTURE_VAULT pointing
-//               into the bridge's home: where agent containers, which can
-//               mount nothing but their own volume and their token, find the
-//               op stand-in's vault (seeded into the agent's volume by the
-//               suite, see agents.ts). The admin bridge's own
-//               OP_FIXTURE_VAULT (the override's) wins over it.
+//   bridge      the same image under the name the stack runs (agent
+//               containers, which can mount nothing but their own volume and
+//               their token, find the op stand-in's vault in their home, where
+//               the suite seeds it: agents.ts)
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BASE_IMAGE, ensureBaseImage } from './base-image.js';
@@ -64,8 +62,7 @@ export async function buildTestImages(): Promise<TestImages> {
     } finally {
       rmSync(join(PACKAGES, packed), { force: true });
     }
-    // No context: the Dockerfile comes on stdin, and the layer holds one ENV.
-    await build(IMAGES.bridge, '-', {}, undefined, `FROM ${IMAGES.product}\nENV OP_FIXTURE_VAULT=${AGENT_VAULT}\n`);
+    await docker(['tag', IMAGES.product, IMAGES.bridge]);
     return IMAGES;
   });
 }

@@ -33,8 +33,10 @@ export interface StackOptions {
   bots?: StandinBot[];
   /** More released token files, by name (agent-lal...), written root 0400 next to op-sa-token. */
   released?: Record<string, string>;
-  /** The agents file (its JSON), mounted into the admin bridge as AGENTS_FILE. */
+  /** The agents file (its JSON), mounted into the admin bridge and the guard as AGENTS_FILE. */
   agents?: unknown;
+  /** The socket the guard is given as the Docker socket (DOCKER_SOCKET; a recording relay, say). */
+  dockerSocket?: string;
 }
 
 export interface StandinBot {
@@ -146,6 +148,7 @@ export class Stack {
       COPILOT_BRIDGE_SECRETS_DIR: dir,
       COPILOT_BRIDGE_RELEASED: ['op-sa-token', ...Object.keys(options.released ?? {})].join(','),
       ...(options.agents === undefined ? {} : { AGENTS_FILE: agentsFile }),
+      ...(options.dockerSocket === undefined ? {} : { DOCKER_SOCKET: options.dockerSocket }),
     });
     const tool = await findCompose(env);
     stack = new Stack(project, dir, token, items, databasePassword, mattermostPort, tool, env);
@@ -241,7 +244,7 @@ export interface ContainerState {
   Name: string;
   Created: string;
   RestartCount: number;
-  Config: { Env: string[]; Labels: Record<string, string>; User: string };
+  Config: { Env: string[]; Labels: Record<string, string>; User: string; Cmd?: string[]; Healthcheck?: { Test?: string[] } };
   HostConfig: Record<string, unknown>;
   State: {
     Status: string;
