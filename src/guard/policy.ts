@@ -51,8 +51,23 @@ export const BASE_ROUTES: readonly Route[] = [
   { name: 'version', methods: ['GET'], path: /^\/version$/, query: [] },
 ];
 
+/**
+ * The oldest API version a request may name: older versions make the daemon
+ * read a body by older rules (fields added since, such as NanoCpus or Mounts,
+ * ignored), so the body it acts on would not be the one the policy checked.
+ */
+export const OLDEST_API_VERSION = [1, 40] as const;
+
 /** Finds the route for a request and reviews it; throws a Refusal otherwise. */
 export async function review(routes: readonly Route[], request: GuardRequest): Promise<Verdict> {
+  const version = /^\/v(\d+)\.(\d+)$/.exec(request.target.version);
+  if (version && (Number(version[1]) < OLDEST_API_VERSION[0] || (Number(version[1]) === OLDEST_API_VERSION[0] && Number(version[2]) < OLDEST_API_VERSION[1]))) {
+    throw new Refusal('api-version', `API version ${request.target.version.slice(1)} is older than v${OLDEST_API_VERSION.join('.')}; use a current Docker client, or no version prefix`);
+  }
+  const keys = [...request.target.query.keys()];
+  const repeated = keys.find((key, i) => keys.indexOf(key) !== i);
+  // The daemon and the policy would each pick one of the values, not necessarily the same.
+  if (repeated !== undefined) throw new Refusal('query-repeated', `the query parameter '${repeated.slice(0, 40)}' is given more than once`);
   for (const route of routes) {
     const match = route.path.exec(request.target.path);
     if (!match || !route.methods.includes(request.method)) continue;

@@ -71,3 +71,19 @@ t.test('an agent is acted on by its full id', async (t) => {
   t.match(await ask('POST', '/containers/cbs-agent-lal/stop?t=10'), { verdict: { method: 'POST', path: `/containers/${LAL_ID}/stop?t=10` } }, 'stop keeps its query');
   t.match(await ask('DELETE', `/containers/${LAL_ID.slice(0, 12)}?force=true`), { verdict: { method: 'DELETE', path: `/containers/${LAL_ID}?force=true` } }, 'a short id too');
 });
+
+t.test('an API version older than v1.40 is refused: the daemon would read a body by older rules', async (t) => {
+  for (const url of ['/v1.24/containers/create?name=cbs-agent-lal', '/v1.39/_ping', '/v0.99/version', '/v1.12/containers/json']) {
+    const method = url.includes('create') ? 'POST' : 'GET';
+    t.match(await ask(method, url), { refused: 'api-version' }, url);
+  }
+  t.match(await ask('GET', '/v1.40/_ping'), { verdict: { path: '/v1.40/_ping' } }, 'v1.40 passes');
+  t.match(await ask('GET', '/v1.41/_ping'), { verdict: { path: '/v1.41/_ping' } }, 'v1.41 passes');
+  t.match(await ask('GET', '/_ping'), { verdict: { path: '/_ping' } }, 'no prefix passes');
+});
+
+t.test('a query parameter given twice is refused: the daemon and the policy could each take another one', async (t) => {
+  t.match(await ask('POST', '/containers/create?name=cbs-agent-lal&name=cbs-agent-data'), { refused: 'query-repeated' });
+  t.match(await ask('GET', '/events?filters=%7B%7D&filters=%7B%22type%22%3A%5B%22network%22%5D%7D'), { refused: 'query-repeated' });
+  t.match(await ask('POST', '/containers/cbs-agent-lal/stop?t=1&t=2'), { refused: 'query-repeated' });
+});
