@@ -11,7 +11,7 @@ import { dropPrivileges, type Identity } from './steps/drop-privileges.js';
 import { canExec, launch, resolveLaunch } from './steps/launch.js';
 import { proveNoLeak } from './steps/prove-no-leak.js';
 import { readToken } from './steps/read-token.js';
-import { refuseLoaderVariables } from './steps/refuse-loader-variables.js';
+import { refuseLoaderVariables, refuseOpenInspector } from './steps/refuse-loader-variables.js';
 import { render } from './steps/render.js';
 import { waitForAll } from './steps/wait-for.js';
 import { removeConfig, writeConfig } from './steps/write-config.js';
@@ -20,8 +20,10 @@ import { redact } from '../src/redact/index.js';
 export const TOKEN_LABEL = 'the service-account token';
 
 export async function start(settings: Settings, env: NodeJS.ProcessEnv, log: Log): Promise<number> {
-  // 0. As root, nothing in the environment may change what a root process loads (the launcher refused it before Node started).
+  // 0. As root, nothing in the environment may change what a root process loads (the launcher refused it before Node
+  //    started), and no signal may open Node's inspector once the bridge's user could send one.
   refuseLoaderVariables(env);
+  refuseOpenInspector();
   // 1. No core dump can ever hold a secret; prlimit, if needed, runs by its fixed path with a fixed PATH.
   disableCoreDumps();
   // 2. The token comes from the secret file, and only from there.

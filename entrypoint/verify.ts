@@ -14,13 +14,14 @@ import { findReferences } from '../src/template/references.js';
 import type { Log } from './log.js';
 import type { Settings } from './settings.js';
 import { canOpen, dropPrivileges } from './steps/drop-privileges.js';
-import { refuseLoaderVariables } from './steps/refuse-loader-variables.js';
+import { refuseLoaderVariables, refuseOpenInspector } from './steps/refuse-loader-variables.js';
 
 const STEP = 'verify';
 
 export function verify(settings: Settings, env: NodeJS.ProcessEnv, log: Log, out: (line: string) => void): number {
   // A healthcheck runs as the container's user, root in the stack: the same rule as the start, then straight to the bridge's user.
   refuseLoaderVariables(env);
+  refuseOpenInspector();
   const identity = dropPrivileges(settings.runAs, undefined, true);
   const secrets = new SecretSet(renderedSecrets(settings, env.COPILOT_BRIDGE_CONFIG || settings.output));
   log.guard(secrets);

@@ -10,8 +10,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 npm run build
 npm run typecheck
-# The host tests' entrypoint: the same bundle with op's fixed path at the stand-in, and its launcher.
-bash scripts/build-test-entrypoint.sh >/dev/null
 NODE24_BIN=$(bash scripts/ensure-node24.sh)
 export NODE24_BIN
+# The host tests' entrypoint: the same bundle with op's fixed path at the stand-in, Node 24, and its launcher.
+bash scripts/build-test-entrypoint.sh >/dev/null
 exec npx tap "$@"

@@ -17,6 +17,8 @@ import { readHead, type RequestHead } from './http-head.js';
 import type { GuardSettings } from './settings.js';
 
 const PROGRAM = 'docker-socket-guard';
+/** Unread bytes a client may have waiting (a few pipelined requests); past this, its socket is paused until the guard catches up. */
+const HIGH_WATER = 256 * 1024;
 /** Request headers a client may pass on; everything else is dropped (the guard sets Host, Content-Length, Connection). */
 const PASSED = ['user-agent', 'accept', 'content-type', 'accept-encoding'];
 
@@ -40,6 +42,8 @@ class Connection {
   /** The daemon's event stream this connection is answering with, if any. */
   private events: ClientRequest | undefined;
   private closed = false;
+  /** The daemon's socket has more queued than it took: wait for its drain before reading more from the client. */
+  private upstreamFull = false;
 
   constructor(private readonly client: Socket, private readonly settings: GuardSettings, private readonly routes: readonly Route[], private readonly log: GuardLog) {
     client.setNoDelay(true);
@@ -47,6 +51,8 @@ class Connection {
       // Nothing more is read once the connection is ending (after a refusal, or during an event stream): no unbounded buffer.
       if (this.closed) return;
       this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : (chunk as Buffer<ArrayBuffer>);
+      // A client that sends faster than the guard and the daemon take it waits: memory stays bounded.
+      if (this.buffer.length > HIGH_WATER) client.pause();
       void this.pump();
     });
     client.on('error', () => this.close());
@@ -73,6 +79,7 @@ class Connection {
       }
     } finally {
       this.busy = false;
+      this.resumeWhenDrained();
     }
   }
 
@@ -105,8 +112,20 @@ class Connection {
     if (out.body) lines.push(`Content-Length: ${out.body.length}`);
     if (head.close) lines.push('Connection: close');
     const upstream = this.connectUpstream();
-    upstream.write(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), ...(out.body ? [out.body] : [])]));
+    if (!upstream.write(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), ...(out.body ? [out.body] : [])]))) {
+      this.upstreamFull = true;
+      this.client.pause();
+      upstream.once('drain', () => {
+        this.upstreamFull = false;
+        this.resumeWhenDrained();
+      });
+    }
     return true;
+  }
+
+  /** Reads from the client again once what it sent is taken and the daemon keeps up. */
+  private resumeWhenDrained(): void {
+    if (!this.closed && this.client.isPaused() && !this.upstreamFull && this.buffer.length <= HIGH_WATER) this.client.resume();
   }
 
   private connectUpstream(): Socket {

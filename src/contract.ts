@@ -6,6 +6,8 @@
 export const AGENT_LABEL = 'com.copilot-bridge-stack.agent';
 /** Label on every agent container and volume: the compose project it belongs to. */
 export const PROJECT_LABEL = 'com.copilot-bridge-stack.project';
+/** Label on every agent container: the SHA-256 of the rest of its create body, so that `agent up` can tell a stale one. */
+export const SPEC_LABEL = 'com.copilot-bridge-stack.spec';
 
 /** Where every bridge container finds its service-account token (a Docker secret or a read-only bind). */
 export const TOKEN_TARGET = '/run/secrets/op_sa_token';

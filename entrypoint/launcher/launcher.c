@@ -10,7 +10,10 @@
  *   1. root phase only: refuse every variable that changes what a root process loads;
  *   2. root phase only: refuse a Node or an entrypoint that anyone but root can change;
  *   3. chdir("/");
- *   4. execve(CBS_NODE, {CBS_NODE, CBS_ENTRYPOINT, argv[1..]}, environ), environment unchanged.
+ *   4. execve(CBS_NODE, {CBS_NODE, "--disable-sigusr1", CBS_ENTRYPOINT, argv[1..]}, environ),
+ *      environment unchanged. Without --disable-sigusr1 (Node >= 22.14), SIGUSR1 opens Node's
+ *      inspector: after the privilege drop the bridge's user could send it to the supervisor
+ *      (same uid) and read the token from its memory, which being non-dumpable does not stop.
  * Failures: one line on stderr; 77 refused, 70 chdir, 127 Node missing, 126 Node not runnable.
  * Built by scripts/build-launcher.sh; tested by test/entrypoint/launcher.test.ts.
  */
@@ -199,17 +202,19 @@ static void change_to_root_directory(void)
     exit(70);
 }
 
-/* Step 4: Node, our bundle, then the container's arguments as the bundle's own arguments. */
+/* Step 4: Node with SIGUSR1 kept from opening its inspector, our bundle, then the container's
+ * arguments as the bundle's own arguments. */
 static void run_entrypoint(int argc, char **argv)
 {
-    char **args = calloc((size_t)(argc > 1 ? argc : 1) + 2, sizeof *args);
+    char **args = calloc((size_t)(argc > 1 ? argc : 1) + 3, sizeof *args);
     if (args == NULL) {
         say(PREFIX "launcher: out of memory");
         exit(70);
     }
     args[0] = CBS_NODE;
-    args[1] = CBS_ENTRYPOINT;
-    for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
+    args[1] = "--disable-sigusr1";
+    args[2] = CBS_ENTRYPOINT;
+    for (int i = 1; i < argc; i++) args[i + 2] = argv[i];
     execve(CBS_NODE, args, environ);
     int error = errno;
     say(PREFIX "launcher: cannot run %s (%s); install Node >= 22.15 there, or rebuild the launcher with scripts/build-launcher.sh OUT NODE",

@@ -32,3 +32,24 @@ export function refuseLoaderVariables(env: NodeJS.ProcessEnv, uid = process.getu
     });
   }
 }
+
+/**
+ * As root, the entrypoint must run with --disable-sigusr1 (the launcher
+ * passes it): otherwise SIGUSR1 opens Node's inspector, and after the drop
+ * the bridge's user (the same uid) could send it and read the token from this
+ * process's memory, which being non-dumpable does not protect. SIGUSR1 is
+ * then an ordinary signal, whose default would end the process: it is
+ * ignored instead.
+ */
+export function refuseOpenInspector(execArgv: readonly string[] = process.execArgv, uid = process.getuid!()): void {
+  process.on('SIGUSR1', ignoreSignal);
+  if (uid !== 0 || execArgv.includes('--disable-sigusr1')) return;
+  throw new StackError('inspector-signal', "Node was started without --disable-sigusr1, so after the drop the bridge's user could open its inspector and read the token; start the entrypoint through its launcher (the image's ENTRYPOINT), which passes it", {
+    step: 'runtime',
+    exitCode: ExitCode.noPerm,
+  });
+}
+
+function ignoreSignal(): void {
+  // Nothing: SIGUSR1 means nothing to the entrypoint.
+}

@@ -4,10 +4,11 @@
 // agent and never designs its container: the image, the user, the command,
 // the environment, the token, the mounts, the network alias, the
 // capabilities and the limits all come from here.
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import {
   AGENT_LABEL, agentContainerName, agentCredential, agentVolumeName, BRIDGE_HOME, MATTERMOST_PING,
-  PROJECT_LABEL, SHARED_TOKEN, TOKEN_TARGET,
+  PROJECT_LABEL, SHARED_TOKEN, SPEC_LABEL, TOKEN_TARGET,
 } from '../contract.js';
 import { ExitCode, StackError } from '../errors.js';
 import type { AgentDefinition } from './agents-file.js';
@@ -32,48 +33,58 @@ export function agentContainer(stack: AgentStack, agent: AgentDefinition, templa
     throw new StackError('agent-name', `the agent name ${agent.name} starts with the project's name; choose one that cannot be mistaken for a container of the stack`, { step: 'agents', exitCode: ExitCode.config });
   }
   const volume = agentVolumeName(stack.project, agent.name);
-  const labels = { [AGENT_LABEL]: agent.name, [PROJECT_LABEL]: stack.project };
+  const labels: Record<string, string> = { [AGENT_LABEL]: agent.name, [PROJECT_LABEL]: stack.project };
+  const body: Record<string, unknown> = {
+    Image: stack.image,
+    // Root for the entrypoint's root phase, asked for explicitly: the image's own user is `bridge`.
+    User: '0:0',
+    Cmd: [...AGENT_COMMAND],
+    Env: [
+      'BRIDGE_SUPERVISE=1',
+      `BRIDGE_WAIT_FOR=${MATTERMOST_PING}`,
+      `BRIDGE_CONFIG_TEMPLATE_TEXT=${renderAgentTemplate(template, agent)}`,
+    ],
+    Labels: labels,
+    HostConfig: {
+      NetworkMode: stack.network,
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      // The privilege drop only: root reads the root-owned token file without any capability.
+      CapAdd: ['SETUID', 'SETGID'],
+      SecurityOpt: ['no-new-privileges:true'],
+      Mounts: [
+        { Type: 'volume', Source: volume, Target: BRIDGE_HOME },
+        { Type: 'bind', Source: tokenSource(stack, agent.name), Target: TOKEN_TARGET, ReadOnly: true },
+      ],
+      Tmpfs: { '/tmp': 'size=64m,mode=1777,nosuid,nodev' },
+      Memory: stack.memoryBytes,
+      MemorySwap: stack.memoryBytes,
+      PidsLimit: stack.pids,
+      NanoCpus: stack.nanoCpus,
+      // No init process: the entrypoint is PID 1 and forwards `docker stop` to the bridge itself
+      // (an init running as root would need CAP_KILL to signal the bridge's user).
+      Init: false,
+      RestartPolicy: { Name: 'unless-stopped', MaximumRetryCount: 0 },
+      Ulimits: [{ Name: 'core', Soft: 0, Hard: 0 }],
+      LogConfig: { Type: 'json-file', Config: { 'max-file': String(stack.logMaxFile), 'max-size': stack.logMaxSize } },
+    },
+    NetworkingConfig: { EndpointsConfig: { [stack.network]: { Aliases: [agent.name] } } },
+  };
+  // Last, over everything above: the body's own fingerprint, by which `agent up` tells a container made from another spec.
+  labels[SPEC_LABEL] = specHash(body);
   return {
     name: agentContainerName(stack.project, agent.name),
     volume,
     volumeBody: { Name: volume, Driver: 'local', Labels: { [PROJECT_LABEL]: stack.project } },
-    body: {
-      Image: stack.image,
-      // Root for the entrypoint's root phase, asked for explicitly: the image's own user is `bridge`.
-      User: '0:0',
-      Cmd: [...AGENT_COMMAND],
-      Env: [
-        'BRIDGE_SUPERVISE=1',
-        `BRIDGE_WAIT_FOR=${MATTERMOST_PING}`,
-        `BRIDGE_CONFIG_TEMPLATE_TEXT=${renderAgentTemplate(template, agent)}`,
-      ],
-      Labels: labels,
-      HostConfig: {
-        NetworkMode: stack.network,
-        ReadonlyRootfs: true,
-        CapDrop: ['ALL'],
-        // The privilege drop only: root reads the root-owned token file without any capability.
-        CapAdd: ['SETUID', 'SETGID'],
-        SecurityOpt: ['no-new-privileges:true'],
-        Mounts: [
-          { Type: 'volume', Source: volume, Target: BRIDGE_HOME },
-          { Type: 'bind', Source: tokenSource(stack, agent.name), Target: TOKEN_TARGET, ReadOnly: true },
-        ],
-        Tmpfs: { '/tmp': 'size=64m,mode=1777,nosuid,nodev' },
-        Memory: stack.memoryBytes,
-        MemorySwap: stack.memoryBytes,
-        PidsLimit: stack.pids,
-        NanoCpus: stack.nanoCpus,
-        // No init process: the entrypoint is PID 1 and forwards `docker stop` to the bridge itself
-        // (an init running as root would need CAP_KILL to signal the bridge's user).
-        Init: false,
-        RestartPolicy: { Name: 'unless-stopped', MaximumRetryCount: 0 },
-        Ulimits: [{ Name: 'core', Soft: 0, Hard: 0 }],
-        LogConfig: { Type: 'json-file', Config: { 'max-file': String(stack.logMaxFile), 'max-size': stack.logMaxSize } },
-      },
-      NetworkingConfig: { EndpointsConfig: { [stack.network]: { Aliases: [agent.name] } } },
-    },
+    body,
   };
+}
+
+/** The SHA-256 of a create body as JSON, its spec label left out. */
+export function specHash(body: Record<string, unknown>): string {
+  const labels = { ...(body.Labels as Record<string, string>) };
+  delete labels[SPEC_LABEL];
+  return createHash('sha256').update(JSON.stringify({ ...body, Labels: labels })).digest('hex');
 }
 
 /** The host path of the token an agent gets: its own sealed credential when released, else the shared one. */

@@ -7,7 +7,7 @@
 // expects (create), or none (stop; the guard refuses a body there).
 import Docker from 'dockerode';
 import { ExitCode, StackError } from '../errors.js';
-import { AGENT_LABEL, PROJECT_LABEL } from '../contract.js';
+import { AGENT_LABEL, PROJECT_LABEL, SPEC_LABEL } from '../contract.js';
 import type { AgentContainer } from './container-spec.js';
 
 export interface AgentState {
@@ -26,7 +26,7 @@ export class AgentDocker {
   private readonly docker = new Docker();
   constructor(private readonly project: string, private readonly say: Say) {}
 
-  /** Creates the volume and the container when missing, then starts it; idempotent. */
+  /** Creates the volume and the container when missing (or made from another spec), then starts it; idempotent. */
   async up(spec: AgentContainer): Promise<string> {
     await this.call('inspect volume', () => this.docker.getVolume(spec.volume).inspect()).catch(async (error) => {
       if (statusOf(error) !== 404) throw error;
@@ -34,6 +34,13 @@ export class AgentDocker {
       this.say(`created volume ${spec.volume}`);
     });
     let info = await this.inspect(spec.name);
+    const wanted = (spec.body.Labels as Record<string, string>)[SPEC_LABEL];
+    if (info && info.Config?.Labels?.[SPEC_LABEL] !== wanted) {
+      // Made from another spec (the agents file or the stack's settings changed since): what runs must be what agent spec prints.
+      this.say(`${spec.name} (${info.Id.slice(0, 12)}) was made from another spec; recreating it`);
+      await this.down(spec.name, spec.volume, false);
+      info = undefined;
+    }
     if (!info) {
       const created = await this.call('create container', () => this.docker.createContainer({ _query: { name: spec.name }, _body: spec.body } as never));
       this.say(`created ${spec.name} (${created.id.slice(0, 12)})`);

@@ -99,9 +99,15 @@ export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
       methods: [method],
       path: /^\/volumes\/([A-Za-z0-9][A-Za-z0-9_.-]*)$/,
       query: method === 'DELETE' ? ['force'] : [],
-      review: (request, match) => {
-        if (!volumeName.test(match[1]!)) throw new Refusal('volume-name', `only ${project}-agent-NAME-home volumes`);
+      review: async (request, match) => {
+        const name = match[1]!;
+        if (!volumeName.test(name)) throw new Refusal('volume-name', `only ${project}-agent-NAME-home volumes`);
         if (request.body?.length) throw new Refusal('volume-body', 'no request body');
+        // The name alone could be another project's (one named PROJECT-agent-X): the label says whose it is.
+        const { status, json } = await upstream(`/volumes/${name}`);
+        if (status === 404) return { reply: { status: 404, json: { message: `get ${name}: no such volume` } } };
+        const labels = (json as { Labels?: Record<string, string> | null } | undefined)?.Labels ?? {};
+        if (status !== 200 || labels[PROJECT_LABEL] !== project) throw new Refusal('not-an-agent', `${name} is not an agent volume of ${project}`);
         return { method, path: upstreamPath(request.target), body: undefined };
       },
     })),

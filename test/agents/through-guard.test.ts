@@ -35,9 +35,9 @@ interface FakeContainer {
 }
 
 /** The fake daemon: in-memory containers and volumes; records every request (method, path, body length). */
-function fakeDaemon(socket: string): Promise<{ server: Server; requests: Array<{ method: string; path: string; body: string }>; containers: Map<string, FakeContainer>; volumes: Set<string> }> {
+function fakeDaemon(socket: string): Promise<{ server: Server; requests: Array<{ method: string; path: string; body: string }>; containers: Map<string, FakeContainer>; volumes: Map<string, Record<string, string>> }> {
   const containers = new Map<string, FakeContainer>();
-  const volumes = new Set<string>();
+  const volumes = new Map<string, Record<string, string>>();
   const requests: Array<{ method: string; path: string; body: string }> = [];
   const json = (res: ServerResponse, status: number, body?: unknown) => {
     res.writeHead(status, body === undefined ? {} : { 'content-type': 'application/json' });
@@ -49,11 +49,11 @@ function fakeDaemon(socket: string): Promise<{ server: Server; requests: Array<{
     const path = url.pathname.replace(/^\/v\d+\.\d+/, '');
     requests.push({ method: req.method ?? '', path: `${path}${url.search}`, body });
     let m: RegExpExecArray | null;
-    if (req.method === 'GET' && (m = /^\/volumes\/([^/]+)$/.exec(path))) return volumes.has(m[1]!) ? json(res, 200, { Name: m[1], Driver: 'local' }) : json(res, 404, { message: 'no such volume' });
+    if (req.method === 'GET' && (m = /^\/volumes\/([^/]+)$/.exec(path))) return volumes.has(m[1]!) ? json(res, 200, { Name: m[1], Driver: 'local', Labels: volumes.get(m[1]!) }) : json(res, 404, { message: 'no such volume' });
     if (req.method === 'DELETE' && (m = /^\/volumes\/([^/]+)$/.exec(path))) return volumes.delete(m[1]!) ? json(res, 204) : json(res, 404, { message: 'no such volume' });
     if (req.method === 'POST' && path === '/volumes/create') {
-      const { Name } = JSON.parse(body) as { Name: string };
-      volumes.add(Name);
+      const { Name, Labels } = JSON.parse(body) as { Name: string; Labels: Record<string, string> };
+      volumes.set(Name, Labels);
       return json(res, 201, { Name, Driver: 'local' });
     }
     if (req.method === 'POST' && path === '/containers/create') {
@@ -155,6 +155,16 @@ t.test('agent up, ls, logs and down pass the guard, each call as the policy expe
   const again = await agent('up', 'lal');
   t.equal(again.exitCode, 0, 'agent up lal again exits 0');
   t.match(again.stderr, /is already running/, 'and changes nothing');
+  // The agents file changes: agent up makes what agent spec now prints, not what ran before.
+  writeFileSync(agentsFile, JSON.stringify({ agents: [{ name: 'lal', botTokenItem: 'op://stack/mattermost-lal', persona: 'changed', channels: [{ id: 'abc', name: 'lal' }] }] }));
+  const changed = await agent('up', 'lal');
+  t.equal(changed.exitCode, 0, `agent up lal after a change exits 0 (${changed.stderr.trim()})`);
+  t.match(changed.stderr, /cbs-agent-lal \([0-9a-f]{12}\) was made from another spec; recreating it\n[\s\S]*agent: created cbs-agent-lal/, 'it recreates the container');
+  const recreated = [...daemon.containers.values()];
+  t.equal(recreated.length, 1, 'one lal, the new one');
+  t.not(recreated[0]!.Id, lal.Id, 'not the old one');
+  const specNow = await agent('spec', 'lal');
+  t.same(JSON.parse(daemon.requests.filter((r) => r.path === '/containers/create?name=cbs-agent-lal').at(-1)!.body), JSON.parse(specNow.stdout), 'made from what agent spec prints now');
 
   const ls = await agent('ls');
   t.equal(ls.exitCode, 0, `agent ls exits 0 (${ls.stderr.trim()})`);
@@ -167,6 +177,7 @@ t.test('agent up, ls, logs and down pass the guard, each call as the policy expe
 
   const down = await agent('down', 'lal');
   t.equal(down.exitCode, 0, `agent down lal exits 0 (${down.stderr.trim()})`);
+  const lalNow = recreated[0]!;
   t.equal(daemon.containers.size, 0, 'the container is gone');
   t.ok(daemon.volumes.has('cbs-agent-lal-home'), 'the volume stays');
   const gone = await agent('down', 'lal', '--purge');
@@ -175,6 +186,6 @@ t.test('agent up, ls, logs and down pass the guard, each call as the policy expe
   t.equal(daemon.volumes.size, 0, 'no volume is left');
 
   t.notMatch(guardLog, /refused/, 'the guard refused nothing');
-  const stop = daemon.requests.find((r) => r.method === 'POST' && r.path.startsWith(`/containers/${lal.Id}/stop`));
-  t.same(stop, { method: 'POST', path: `/containers/${lal.Id}/stop?t=10`, body: '' }, 'stop reached the daemon by full id, with t=10 and no body');
+  const stop = daemon.requests.find((r) => r.method === 'POST' && r.path.startsWith(`/containers/${lalNow.Id}/stop`));
+  t.same(stop, { method: 'POST', path: `/containers/${lalNow.Id}/stop?t=10`, body: '' }, 'stop reached the daemon by full id, with t=10 and no body');
 });

@@ -467,6 +467,16 @@ t.test('what the admin bot\'s shell can and cannot reach, proven from inside the
   t.equal((await connect('postgres', 5432)).exitCode, 2, 'cannot reach PostgreSQL');
   t.equal((await connect('socket-proxy', 2375)).exitCode, 0, 'reaches the guard (and only through its policy, above)');
   t.equal((await connect('mattermost', 8065)).exitCode, 0, 'reaches Mattermost');
+  // The supervisor runs as bridge too (after the drop) and holds the token in its memory; being non-dumpable keeps
+  // /proc/PID/mem and ptrace out, and --disable-sigusr1 keeps SIGUSR1 from opening Node's inspector on port 9229.
+  const inspector =
+    "const fs=require('fs');const pid=fs.readdirSync('/proc').filter((p)=>/^\\d+$/.test(p)).find((p)=>{try{return p!==String(process.pid)&&fs.readFileSync('/proc/'+p+'/cmdline','utf8').includes('copilot-bridge-entrypoint.mjs')}catch{return false}});" +
+    "process.kill(Number(pid),'SIGUSR1');setTimeout(()=>{const s=require('net').connect(9229,'127.0.0.1');" +
+    "s.on('connect',()=>{console.log('inspector open');process.exit(0)});s.on('error',(e)=>{console.log(pid+' '+e.code);process.exit(2)})},1500)";
+  const usr1 = await asBridge(['node', '-e', inspector]);
+  t.match(usr1.stdout.trim(), /^\d+ ECONNREFUSED$/, `SIGUSR1 to the supervisor opens no inspector (${usr1.stdout.trim()})`);
+  const supervisorAlive = await asBridge(['sh', '-c', `kill -0 ${usr1.stdout.trim().split(' ')[0]} && echo alive`]);
+  t.equal(supervisorAlive.stdout.trim(), 'alive', 'and the supervisor goes on');
   const regain = await asBridge(['node', '-e', 'try{process.setuid(0);console.log("root")}catch(e){console.log(e.code)}']);
   t.equal(regain.stdout.trim(), 'EPERM', 'cannot become root again');
   const exec = await one({ method: 'POST', path: `/v1.41/containers/${ids.lal}/exec`, body: { Cmd: ['cat', '/run/secrets/op_sa_token'] } });

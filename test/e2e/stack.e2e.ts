@@ -114,6 +114,11 @@ t.test('the bridge container has the hardened shape of compose.yml', async (t) =
   t.equal(host.RestartPolicy?.Name, 'unless-stopped', 'restart unless-stopped');
   t.same((host.Ulimits ?? []).filter((u: { Name: string }) => u.Name === 'core'), [{ Name: 'core', Soft: 0, Hard: 0 }], 'core dumps off');
   t.equal(bridge.Config.User, '0:0', 'starts as root, asked for explicitly (the image\'s user is bridge; the entrypoint drops to it itself)');
+  t.ok(host.Memory > 0 && host.MemorySwap === host.Memory, `memory limited, no swap (${host.Memory})`);
+  t.equal(host.PidsLimit, 1024, 'processes limited');
+  t.equal(host.NanoCpus, 1e9, 'one CPU');
+  const guard = (await stack.inspect('socket-proxy')) as unknown as { HostConfig: Record<string, any> };
+  t.match(guard.HostConfig, { Memory: 256 * 1024 * 1024, PidsLimit: 64, NanoCpus: 5e8 }, 'the guard is limited too');
 });
 
 t.test('2. threat model: no secret where it must not be', async (t) => {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { execa, ROOT } from '../helpers/scenario.js';
+import { requireTestBuild, TEST_NODE } from '../helpers/test-build.js';
 
 const BUILD = join(ROOT, 'scripts', 'build-launcher.sh');
 const NOBODY = 65534;
@@ -32,6 +33,7 @@ interface Run {
 
 interface Probe {
   argv: string[];
+  execArgv: string[];
   env: Record<string, string>;
   cwd: string;
   uid: number;
@@ -46,10 +48,13 @@ const trusted = mkdtempSync('/usr/local/lib/cbs-launcher-test-');
 chmodSync(trusted, 0o755);
 t.teardown(() => rmSync(trusted, { recursive: true, force: true }));
 
-const PROBE_SOURCE = `process.stdout.write(JSON.stringify({ argv: process.argv, env: process.env, cwd: process.cwd(), uid: process.getuid() }));\n`;
+const PROBE_SOURCE = `process.stdout.write(JSON.stringify({ argv: process.argv, execArgv: process.execArgv, env: process.env, cwd: process.cwd(), uid: process.getuid() }));\n`;
 const probe = join(trusted, 'probe.mjs');
 writeFileSync(probe, PROBE_SOURCE, { mode: 0o644 });
-const launcher = await build('launcher', process.execPath, probe);
+// The Node the image runs (24: --disable-sigusr1 needs 22.14 or later), where only root can change it.
+requireTestBuild();
+const NODE = TEST_NODE;
+const launcher = await build('launcher', NODE, probe);
 
 async function build(name: string, node: string, entrypoint: string): Promise<string> {
   const out = join(work, name);
@@ -181,7 +186,8 @@ t.test('as root, the allowed NODE_ variables and ordinary variables pass unchang
   const args = ['start', 'with space', '', '--import=x', '--', '-e', 'process.exit(3)', '--inspect', 'ünï'];
   const seen = probed(t, await run(launcher, args, env));
   t.same(seen.env, env, 'the environment arrives exactly');
-  t.same(seen.argv, [process.execPath, probe, ...args], 'node, the entrypoint, then every argument as a script argument');
+  t.same(seen.argv, [NODE, probe, ...args], 'node, the entrypoint, then every argument as a script argument');
+  t.same(seen.execArgv, ['--disable-sigusr1'], "Node's one flag: SIGUSR1 cannot open its inspector");
   t.equal(seen.cwd, '/', 'cwd is / although started in another directory');
   t.equal(seen.uid, 0, 'ran as root');
 });
@@ -233,7 +239,7 @@ t.test('trust: only files that only root can change run as root', async (t) => {
   ];
   for (const [name, entrypoint, why] of refusals) {
     await t.test(name, async (t) => {
-      const built = await build(`launcher-${randomUUID()}`, process.execPath, entrypoint);
+      const built = await build(`launcher-${randomUUID()}`, NODE, entrypoint);
       assertRefused(t, await run(built, [], { PATH }), 77, untrustedLine(entrypoint, why));
     });
   }
@@ -260,13 +266,13 @@ t.test('trust: only files that only root can change run as root', async (t) => {
     chmodSync(sticky, 0o1777);
     writeFileSync(join(sticky, 'probe.mjs'), PROBE_SOURCE, { mode: 0o644 });
     for (const entrypoint of [join(trusted, 'good-link.mjs'), join(sticky, 'probe.mjs')]) {
-      const built = await build(`launcher-${randomUUID()}`, process.execPath, entrypoint);
+      const built = await build(`launcher-${randomUUID()}`, NODE, entrypoint);
       t.same(probed(t, await run(built, ['x'], { PATH })).argv.slice(1), [entrypoint, 'x'], entrypoint);
     }
   });
 
   await t.test('a non-root start does not check trust', async (t) => {
-    const built = await build('launcher-open', process.execPath, join(open, 'probe.mjs'));
+    const built = await build('launcher-open', NODE, join(open, 'probe.mjs'));
     t.equal(probed(t, await run(built, [], { PATH }, AS_NOBODY)).uid, NOBODY);
   });
 });

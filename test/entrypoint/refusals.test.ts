@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { assertNoSecrets, filesUnder } from '../helpers/no-secrets.js';
-import { CLEAN_ENV, ENTRYPOINT, execa, scenario, type Scenario } from '../helpers/scenario.js';
+import { CLEAN_ENV, ENTRYPOINT_ARGV, execa, scenario, type Scenario } from '../helpers/scenario.js';
 import { awkwardItems, standardItems, type VaultBehaviour } from '../fixtures/vault.js';
 import { fakeServiceAccountToken } from '../fixtures/tokens.js';
 
@@ -144,7 +144,7 @@ for (const c of cases) {
     const s = scenario(t, { items: c.items, template: c.template, behaviour: c.behaviour });
     const prepared: Prepared = { env: {}, args: [], prefix: [], secrets: [], ...(await c.setup?.(s)) };
     const env = { ...s.env, ...prepared.env };
-    const argv = [...prepared.prefix, CLEAN_ENV, process.execPath, ENTRYPOINT, ...prepared.args];
+    const argv = [...prepared.prefix, CLEAN_ENV, ...ENTRYPOINT_ARGV, ...prepared.args];
     const run = await execa(argv[0]!, argv.slice(1), { env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 30_000 });
     t.equal(run.exitCode, c.exit, `exit status (stderr: ${run.stderr})`);
     if (process.env.DEBUG_REFUSALS) t.comment(run.stderr);

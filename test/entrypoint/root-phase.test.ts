@@ -5,7 +5,7 @@
 // come from their fixed paths, never from PATH (a directory of traps first on
 // PATH catches nothing run as root); op gets an environment from an allow
 // list; and the whole chain, launcher then bundle, starts the bridge.
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import t from 'tap';
@@ -13,8 +13,8 @@ import { isLoaderVariable, LOADER_VARIABLE_EXCEPTIONS, LOADER_VARIABLES } from '
 import { ROOT_PATH } from '../../entrypoint/root-tools.js';
 import { trustedTool, untrustedReason } from '../../entrypoint/trusted-path.js';
 import { assertNoSecrets } from '../helpers/no-secrets.js';
-import { CLEAN_ENV, ENTRYPOINT, execa, runEntrypoint, scenario } from '../helpers/scenario.js';
-import { TEST_LAUNCHER, TEST_OP } from '../helpers/test-build.js';
+import { BRIDGE_UID, CLEAN_ENV, ENTRYPOINT_ARGV, execa, runEntrypoint, scenario, waitForFile } from '../helpers/scenario.js';
+import { TEST_LAUNCHER, TEST_NODE, TEST_OP } from '../helpers/test-build.js';
 
 const LAUNCHER_SOURCE = resolve(import.meta.dirname, '..', '..', 'entrypoint', 'launcher', 'launcher.c');
 const CANARY = 'canary-value-must-not-be-printed';
@@ -41,7 +41,7 @@ t.test('as root, each loader variable is refused before anything runs: exit 77, 
     t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
     const value = name === 'NODE_OPTIONS' ? '--no-warnings' : name.startsWith('NODE_') ? scratch : name.startsWith('LD_') ? '' : `/nonexistent/${CANARY}`;
     // Set after clean-env, which strips the test runner's own NODE_OPTIONS.
-    const run = await execa(CLEAN_ENV, ['/usr/bin/env', `${name}=${value}`, process.execPath, ENTRYPOINT], { env: { ...s.env, STANDIN_EXIT_AFTER_MS: '100' }, extendEnv: false, reject: false, stdin: 'ignore' });
+    const run = await execa(CLEAN_ENV, ['/usr/bin/env', `${name}=${value}`, ...ENTRYPOINT_ARGV], { env: { ...s.env, STANDIN_EXIT_AFTER_MS: '100' }, extendEnv: false, reject: false, stdin: 'ignore' });
     t.equal(run.exitCode, 77, `${name}: exit 77 (${run.stderr.trim()})`);
     t.equal(run.stderr.trim(), `copilot-bridge-entrypoint: environment: ${name} is set, and it changes what a root process loads; remove it from the container's environment`, `${name}: one line naming it`);
     t.notMatch(run.stderr + run.stdout, CANARY, `${name}: the value is not shown`);
@@ -88,7 +88,7 @@ t.test('with a directory of traps first on PATH, the root phase runs none of the
   // The traps go first on the entrypoint's PATH only (set after clean-env, whose own `env bash` must not be caught).
   const run = await execa(
     '/usr/bin/prlimit',
-    ['--core=unlimited', '--', '/usr/bin/unshare', '--pid', '--fork', '--mount-proc', '--kill-child', CLEAN_ENV, '/usr/bin/env', `PATH=${traps}:${s.env.PATH}`, process.execPath, ENTRYPOINT],
+    ['--core=unlimited', '--', '/usr/bin/unshare', '--pid', '--fork', '--mount-proc', '--kill-child', CLEAN_ENV, '/usr/bin/env', `PATH=${traps}:${s.env.PATH}`, ...ENTRYPOINT_ARGV],
     { env: { ...s.env, BRIDGE_SUPERVISE: '1', STANDIN_EXIT_AFTER_MS: '1500' }, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 },
   );
   t.match(run.stderr, /supervise: running copilot-bridge start/, 'it got as far as the bridge');
@@ -144,3 +144,63 @@ t.test('trusted paths: only files that only root can change', async (t) => {
   t.throws(() => trustedTool(join(dir, 'missing'), 'op', 'render'), { exitCode: 69, message: new RegExp(`op is not installed at ${dir}/missing; the image installs it there`) }, 'missing: 69');
   t.throws(() => trustedTool(join(dir, 'open', 'tool'), 'op', 'render'), { exitCode: 77, message: /op at .* is not trusted \(.* is writable by group or others\); the root phase runs only files that only root can change/ }, 'untrusted: 77');
 });
+
+/** Whether anything listens on TCP port `port` in this network namespace (IPv4 or IPv6). */
+function listening(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return ['/proc/net/tcp', '/proc/net/tcp6'].some((file) => {
+    try {
+      return readFileSync(file, 'utf8').split('\n').some((line) => {
+        const fields = line.trim().split(/\s+/);
+        return fields[1]?.endsWith(`:${hex}`) && fields[3] === '0A';
+      });
+    } catch {
+      return false;
+    }
+  });
+}
+
+t.test("SIGUSR1 from the bridge's user does not open Node's inspector in the supervisor (its memory holds the token)", async (t) => {
+  const s = scenario(t);
+  const asBridge = ['setpriv', `--reuid=${BRIDGE_UID}`, `--regid=${BRIDGE_UID}`, '--clear-groups', '--'];
+  // The control first: a Node 24 of the bridge's user without --disable-sigusr1 opens its inspector on SIGUSR1.
+  const plain = execa(TEST_NODE, ['-e', 'setTimeout(() => {}, 20000)'], { uid: BRIDGE_UID, gid: BRIDGE_UID, env: { PATH: '/usr/bin:/bin' }, extendEnv: false, reject: false });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.notOk(listening(9229), 'nothing listens on 9229 before');
+  await execa(asBridge[0]!, [...asBridge.slice(1), 'kill', '-USR1', String(plain.pid)]);
+  const opened = await waitUntil(() => listening(9229), 5000);
+  plain.kill('SIGKILL');
+  await plain;
+  t.ok(opened, 'control: SIGUSR1 opens the inspector of a Node started without the flag');
+  await waitUntil(() => !listening(9229), 5000);
+  // The entrypoint through its launcher, supervising the bridge, after the drop (same uid as the bridge).
+  const child = execa(CLEAN_ENV, [TEST_LAUNCHER], { env: { ...s.env, BRIDGE_SUPERVISE: '1' }, extendEnv: false, reject: false });
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  await waitForFile(join(s.home, '.copilot-bridge', 'ready'));
+  t.equal(readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)?.[1], String(BRIDGE_UID), "the supervisor runs as the bridge's user");
+  const sent = await execa(asBridge[0]!, [...asBridge.slice(1), 'kill', '-USR1', String(child.pid)], { reject: false });
+  t.equal(sent.exitCode, 0, "the bridge's user can signal it (same uid)");
+  t.notOk(await waitUntil(() => listening(9229), 2000), 'but no inspector opens');
+  t.ok(existsSync(`/proc/${child.pid}`), 'and the supervisor goes on (SIGUSR1 is ignored, not fatal)');
+  child.kill('SIGTERM');
+  const run = await child;
+  t.equal(run.exitCode, 143, 'it still stops cleanly');
+});
+
+t.test('as root, a Node without --disable-sigusr1 is refused (start it through the launcher)', async (t) => {
+  const s = scenario(t);
+  const run = await execa(CLEAN_ENV, [TEST_NODE, ENTRYPOINT_ARGV.at(-1)!], { env: { ...s.env, STANDIN_EXIT_AFTER_MS: '100' }, extendEnv: false, reject: false, stdin: 'ignore' });
+  t.equal(run.exitCode, 77);
+  t.equal(run.stderr.trim(), "copilot-bridge-entrypoint: runtime: Node was started without --disable-sigusr1, so after the drop the bridge's user could open its inspector and read the token; start the entrypoint through its launcher (the image's ENTRYPOINT), which passes it");
+});
+
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return check();
+}

@@ -1,6 +1,6 @@
 // Real processes and real signals: SIGTERM reaches a bridge stand-in whose
-// launcher does not forward signals to its worker, in supervise mode (Node
-// 20 here, no process.execve) and in exec mode (Node 24, under tini -g as
+// launcher does not forward signals to its worker, in supervise mode
+// (BRIDGE_SUPERVISE=1) and in exec mode (Node 24, under tini -g as
 // compose's `init: true` runs it); exit statuses propagate; as PID 1 no orphan
 // stays a zombie (tini, by its fixed path); kill -9 during rendering leaves
 // no partial config.
@@ -14,7 +14,6 @@ import { TEST_OP } from '../helpers/test-build.js';
 import { fakeServiceAccountToken } from '../fixtures/tokens.js';
 import { hostVault } from '../fixtures/vault.js';
 
-const NODE24 = process.env.NODE24_BIN ?? join(import.meta.dirname, '..', '..', '.cache', 'node24', 'bin', 'node');
 const marker = (home: string, name: string) => join(home, '.copilot-bridge', name);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -49,7 +48,7 @@ t.test('supervise mode: secrets the bridge prints are masked, even split across 
 
 t.test('exec mode (Node 24): the entrypoint becomes the bridge, keeping its PID', async (t) => {
   const s = scenario(t);
-  const child = startEntrypoint({ ...s.env, STANDIN_EXIT_AFTER_MS: '1500', STANDIN_EXIT_CODE: '3' }, [], { node: NODE24 });
+  const child = startEntrypoint({ ...s.env, STANDIN_EXIT_AFTER_MS: '1500', STANDIN_EXIT_CODE: '3' }, []);
   await waitForFile(marker(s.home, 'ready'));
   const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
   t.ok(cmdline.some((arg) => arg.endsWith('copilot-bridge')), `PID ${child.pid} now runs copilot-bridge (${cmdline.join(' ')})`);
@@ -62,14 +61,14 @@ t.test('exec mode (Node 24): the entrypoint becomes the bridge, keeping its PID'
 
 t.test('exec mode (Node 24): no signal is left ignored for the bridge (Node ignores SIGPIPE)', async (t) => {
   const s = scenario(t);
-  const run = await startEntrypoint(s.env, ['grep', 'SigIgn', '/proc/self/status'], { node: NODE24 });
+  const run = await startEntrypoint(s.env, ['grep', 'SigIgn', '/proc/self/status']);
   t.equal(run.exitCode, 0, run.stderr);
   t.match(run.stdout, /^SigIgn:\s+0+$/m);
 });
 
 t.test('exec mode (Node 24) under tini -g: SIGTERM reaches the worker; status 143', async (t) => {
   const s = scenario(t);
-  const child = startEntrypoint({ ...s.env, TINI_KILL_PROCESS_GROUP: '1' }, [], { node: NODE24, prefix: ['tini', '-g', '--'] });
+  const child = startEntrypoint({ ...s.env, TINI_KILL_PROCESS_GROUP: '1' }, [], { prefix: ['tini', '-g', '--'] });
   await waitForFile(marker(s.home, 'ready'));
   child.kill('SIGTERM');
   const run = await child;
@@ -138,7 +137,7 @@ t.test('kill -9 during rendering leaves no partial config behind', async (t) => 
   const token = fakeServiceAccountToken();
   writeFileSync(s.tokenFile, `${token}\n`, { mode: 0o600 });
   hostVault(t, token, s.items);
-  const again = await startEntrypoint({ ...s.env, STANDIN_EXIT_AFTER_MS: '100' });
+  const again = await startEntrypoint({ ...s.env, BRIDGE_SUPERVISE: '1', STANDIN_EXIT_AFTER_MS: '100' });
   t.equal(again.exitCode, 0, 'the next start renders normally');
   t.same(readdirSync(s.tmpfs), [], 'and leaves nothing either');
 });

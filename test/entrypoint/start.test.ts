@@ -4,11 +4,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { assertNoSecrets, filesUnder } from '../helpers/no-secrets.js';
-import { BRIDGE_UID, CLEAN_ENV, ENTRYPOINT, execa, scenario, startEntrypoint, waitForFile } from '../helpers/scenario.js';
+import { BRIDGE_UID, CLEAN_ENV, ENTRYPOINT_ARGV, execa, scenario, startEntrypoint, waitForFile } from '../helpers/scenario.js';
 
-t.test('renders the config into tmpfs, drops privileges and runs the bridge', async (t) => {
+t.test('renders the config into tmpfs, drops privileges and runs the bridge (supervised)', async (t) => {
   const s = scenario(t);
-  const child = startEntrypoint({ ...s.env, STANDIN_EXIT_AFTER_MS: '1500', STANDIN_EXIT_CODE: '0' });
+  const child = startEntrypoint({ ...s.env, BRIDGE_SUPERVISE: '1', STANDIN_EXIT_AFTER_MS: '1500', STANDIN_EXIT_CODE: '0' });
   const workerPid = Number(await waitForFile(join(s.home, '.copilot-bridge', 'ready')));
   const config = JSON.parse(readFileSync(s.output, 'utf8'));
   t.equal(config.platforms.mattermost.bots.admin.token, s.items['op://stack/mattermost-admin/token']);
@@ -46,7 +46,7 @@ t.test('the template can come inline, as agent containers get it', async (t) => 
   const child = startEntrypoint({ ...s.env, BRIDGE_CONFIG_TEMPLATE: '/nonexistent.tpl', BRIDGE_CONFIG_TEMPLATE_TEXT: template, STANDIN_EXIT_AFTER_MS: '1500', BRIDGE_SUPERVISE: '1' });
   await waitForFile(join(s.home, '.copilot-bridge', 'ready'));
   t.equal(JSON.parse(readFileSync(s.output, 'utf8')).github.token, s.items['op://stack/copilot/github-token']);
-  const verify = await execa(CLEAN_ENV, [process.execPath, ENTRYPOINT, 'verify'], { env: { ...s.env, BRIDGE_CONFIG_TEMPLATE_TEXT: template }, extendEnv: false, reject: false });
+  const verify = await execa(CLEAN_ENV, [...ENTRYPOINT_ARGV, 'verify'], { env: { ...s.env, BRIDGE_CONFIG_TEMPLATE_TEXT: template }, extendEnv: false, reject: false });
   t.equal(verify.exitCode, 0, verify.stderr);
   t.equal((await child).exitCode, 0);
 });

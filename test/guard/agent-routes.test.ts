@@ -25,9 +25,15 @@ function daemon(): { upstream: Upstream; asked: string[] } {
     { Id: 'c'.repeat(64), Name: '/other-agent-lal', Config: { Labels: { [AGENT_LABEL]: 'lal', [PROJECT_LABEL]: 'other' } } },
     { Id: OTHER_ID, Name: '/cbs-postgres-1', Config: { Labels: { 'com.docker.compose.project': 'cbs' } } },
   ];
+  const volumes: Record<string, Record<string, string>> = {
+    'cbs-agent-lal-home': { [PROJECT_LABEL]: 'cbs' },
+    'cbs-agent-x-agent-y-home': { [PROJECT_LABEL]: 'cbs-agent-x' },
+  };
   const asked: string[] = [];
   const upstream: Upstream = async (path) => {
     asked.push(path);
+    const volume = /^\/volumes\/([^/]+)$/.exec(path)?.[1];
+    if (volume !== undefined) return volumes[volume] ? { status: 200, json: { Name: volume, Labels: volumes[volume] } } : { status: 404, json: { message: 'no such volume' } };
     const id = /^\/containers\/([^/]+)\/json$/.exec(path)?.[1] ?? '';
     const found = containers.find((c) => c.Id === id || c.Id.startsWith(id) || c.Name === `/${id}`);
     return found ? { status: 200, json: found } : { status: 404, json: { message: `No such container: ${id}` } };
@@ -86,4 +92,12 @@ t.test('a query parameter given twice is refused: the daemon and the policy coul
   t.match(await ask('POST', '/containers/create?name=cbs-agent-lal&name=cbs-agent-data'), { refused: 'query-repeated' });
   t.match(await ask('GET', '/events?filters=%7B%7D&filters=%7B%22type%22%3A%5B%22network%22%5D%7D'), { refused: 'query-repeated' });
   t.match(await ask('POST', '/containers/cbs-agent-lal/stop?t=1&t=2'), { refused: 'query-repeated' });
+});
+
+t.test("a volume is acted on only when its label says it is this project's agent home", async (t) => {
+  t.match(await ask('DELETE', '/volumes/cbs-agent-lal-home'), { verdict: { method: 'DELETE', path: '/volumes/cbs-agent-lal-home' } }, "lal's home: forwarded");
+  t.match(await ask('GET', '/volumes/cbs-agent-lal-home'), { verdict: { method: 'GET' } }, 'inspect too');
+  t.match(await ask('DELETE', '/volumes/cbs-agent-x-agent-y-home'), { refused: 'not-an-agent' }, 'a name that fits, but the home of project cbs-agent-x');
+  t.match(await ask('DELETE', '/volumes/cbs-agent-data-home'), { verdict: { reply: { status: 404 } } }, "an absent one gets Docker's 404");
+  t.match(await ask('DELETE', '/volumes/cbs_bridge-home'), { refused: 'volume-name' }, "the stack's own volumes are never reached");
 });

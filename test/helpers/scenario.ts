@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { execa, execaSync } from 'execa';
 import { fakeServiceAccountToken } from '../fixtures/tokens.js';
 import { hostVault, standardItems, type VaultBehaviour } from '../fixtures/vault.js';
-import { requireTestBuild, TEST_ENTRYPOINT } from './test-build.js';
+import { NODE_FLAGS, requireTestBuild, TEST_ENTRYPOINT, TEST_NODE } from './test-build.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const ENTRYPOINT = TEST_ENTRYPOINT;
@@ -102,15 +102,18 @@ export interface Run {
   stderr: string;
 }
 
+/** Node and its flags as the launcher runs the entrypoint (Node 24, --disable-sigusr1), then the entrypoint: the head of every argv below. */
+export const ENTRYPOINT_ARGV: readonly string[] = [TEST_NODE, ...NODE_FLAGS, ENTRYPOINT];
+
 /** Runs the built entrypoint with exactly this environment. */
-export async function runEntrypoint(env: Record<string, string>, args: string[] = [], node = process.execPath): Promise<Run> {
-  const result = await execa(CLEAN_ENV, [node, ENTRYPOINT, ...args], { env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
+export async function runEntrypoint(env: Record<string, string>, args: string[] = []): Promise<Run> {
+  const result = await execa(CLEAN_ENV, [...ENTRYPOINT_ARGV, ...args], { env, extendEnv: false, reject: false, stdin: 'ignore', timeout: 60_000 });
   return { exitCode: result.exitCode, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
 }
 
 /** Starts the built entrypoint in the background (its own process group when `detached`). */
-export function startEntrypoint(env: Record<string, string>, args: string[] = [], options: { node?: string; detached?: boolean; prefix?: string[] } = {}) {
-  const argv = [...(options.prefix ?? []), CLEAN_ENV, options.node ?? process.execPath, ENTRYPOINT, ...args];
+export function startEntrypoint(env: Record<string, string>, args: string[] = [], options: { detached?: boolean; prefix?: string[] } = {}) {
+  const argv = [...(options.prefix ?? []), CLEAN_ENV, ...ENTRYPOINT_ARGV, ...args];
   return execa(argv[0]!, argv.slice(1), { env, extendEnv: false, reject: false, stdin: 'ignore', detached: options.detached ?? false, timeout: 60_000 });
 }
 
