@@ -20,9 +20,10 @@
 #   NODE_IMAGE      Debian bookworm with Node >= 22.15 and npm
 #   OP_IMAGE        an image holding the 1Password CLI at OP_PATH
 #   OP_PATH         where `op` is in OP_IMAGE
-#   BRIDGE_PACKAGE  what `npm install -g` installs for copilot-bridge; a
-#                   local tarball goes under docker/packages/ and is named
-#                   here as /tmp/packages/NAME.tgz
+#   BRIDGE_PACKAGE  what `npm install -g` installs for copilot-bridge
+#                   (default @chrisromp/copilot-bridge@0.15.0); a local
+#                   tarball goes under docker/packages/ and is named here as
+#                   /tmp/packages/NAME.tgz
 #   BRIDGE_UID      the bridge user's uid and gid
 # No secret is an argument, a file or a layer here: the token arrives at run
 # time as the Docker secret /run/secrets/op_sa_token.
@@ -77,26 +78,36 @@ RUN printf '%s\n' \
  && chmod 0755 /out/copilot-bridge-agent.mjs \
  && cd / && node /out/copilot-bridge-agent.mjs 2>&1 | grep -q '^agent: no command; usage: agent up NAME'
 
+# copilot-bridge, by its npm name. Its better-sqlite3 is a native addon: its
+# install fetches a prebuilt binary, and where none can be fetched it builds
+# from source with python3, make and g++ against Node's own headers
+# (npm_config_nodedir: no download). The tools stay in this stage; only
+# /opt/copilot-bridge goes on.
 FROM ${NODE_IMAGE} AS bridge-package
-ARG BRIDGE_PACKAGE=copilot-bridge@0.15.0
+ARG BRIDGE_PACKAGE=@chrisromp/copilot-bridge@0.15.0
+RUN set -eu; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends python3 make g++; \
+    rm -rf /var/lib/apt/lists/*
 COPY docker/packages/ /tmp/packages/
-RUN npm install --global --prefix /opt/copilot-bridge --omit=dev --no-audit --no-fund --no-update-notifier "${BRIDGE_PACKAGE}" \
+RUN npm_config_nodedir=/usr/local npm install --global --prefix /opt/copilot-bridge --omit=dev --no-audit --no-fund --no-update-notifier "${BRIDGE_PACKAGE}" \
  && /opt/copilot-bridge/bin/copilot-bridge --version \
- && rm -rf /tmp/packages /root/.npm
+ && rm -rf /tmp/packages /root/.npm /root/.cache
 
 FROM ${NODE_IMAGE} AS runtime
 ARG OP_PATH=/usr/local/bin/op
 ARG BRIDGE_UID=61001
 # tini: the reaper the bridge runs under when the entrypoint is PID 1 (agents);
 # util-linux: prlimit, for RLIMIT_CORE when the container does not set
-# `ulimits: core: 0`. Installed only when NODE_IMAGE lacks them; the root
-# phase runs them by these fixed paths only (/usr/bin/tini, /usr/bin/prlimit).
+# `ulimits: core: 0`; ca-certificates: /etc/ssl/certs, where the Copilot CLI
+# (OpenSSL) looks for the roots it trusts. Installed only when NODE_IMAGE
+# lacks them; the root phase runs tini and prlimit by these fixed paths only.
 # The bridge user: a fixed uid far from the usual host uids (0-60000), a
 # private home that the compose file mounts a named volume over.
 RUN set -eu; \
-    if [ ! -x /usr/bin/tini ] || [ ! -x /usr/bin/prlimit ]; then \
+    if [ ! -x /usr/bin/tini ] || [ ! -x /usr/bin/prlimit ] || [ ! -d /etc/ssl/certs ]; then \
       apt-get update; \
-      apt-get install -y --no-install-recommends tini util-linux; \
+      apt-get install -y --no-install-recommends tini util-linux ca-certificates; \
       rm -rf /var/lib/apt/lists/*; \
     fi; \
     groupadd --gid "${BRIDGE_UID}" bridge; \
@@ -135,7 +146,6 @@ ENV PATH=/opt/copilot-bridge/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
     BRIDGE_CONFIG_TEMPLATE=/etc/copilot-bridge/config.json.tpl \
     BRIDGE_CONFIG_OUT=/tmp/config.json \
     BRIDGE_RUN_AS=bridge \
-    AGENT_TEMPLATE=/etc/copilot-bridge/agent.config.json.tpl \
     AGENTS_FILE=/etc/copilot-bridge/agents.json
 WORKDIR /home/bridge
 # Whatever does not ask for root runs as `bridge`. The bridge containers ask

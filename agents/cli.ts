@@ -1,11 +1,10 @@
 // `agent up|down|ls|logs|spec NAME`: the edge where argv, the environment and
 // exit codes meet the agent commands.
-import { readFileSync } from 'node:fs';
 import { findAgent, readAgentsFile } from '../src/agents/agents-file.js';
 import { agentContainer, type AgentContainer } from '../src/agents/container-spec.js';
 import { AgentDocker } from '../src/agents/docker-client.js';
 import { agentContainerName, agentVolumeName } from '../src/contract.js';
-import { ExitCode, errnoCode, isStackError, StackError } from '../src/errors.js';
+import { ExitCode, isStackError, StackError } from '../src/errors.js';
 import { readAgentSettings, type AgentSettings } from './settings.js';
 
 const USAGE = 'usage: agent up NAME | agent down NAME [--purge] | agent ls | agent logs NAME [--follow] | agent spec NAME';
@@ -49,18 +48,9 @@ export async function cli(args: readonly string[], env: NodeJS.ProcessEnv): Prom
   }
 }
 
-/** The agent's container as the agents file and the agent template define it. */
+/** The agent's container as the agents file defines it. */
 function buildSpec(settings: AgentSettings, name: string): AgentContainer {
-  const agent = findAgent(readAgentsFile(settings.agentsFile), name);
-  return agentContainer(settings.stack, agent, readTemplate(settings.template));
-}
-
-function readTemplate(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new StackError('agent-template', `cannot read the agent template ${file} (${errnoCode(error) ?? 'error'}); set AGENT_TEMPLATE to templates/agent.config.json.tpl`, { step: 'agents', exitCode: ExitCode.noInput, cause: error });
-  }
+  return agentContainer(settings.stack, findAgent(readAgentsFile(settings.agentsFile), name));
 }
 
 function uptime(startedAt: string, state: string): string {

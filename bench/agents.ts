@@ -38,9 +38,9 @@ export async function benchAgents(): Promise<{ name: string; figures: Record<str
   try {
     const botToken = random(26);
     const serviceAccount = fakeServiceAccountToken();
-    const agents = { agents: [{ name: 'lal', botTokenItem: 'op://copilot-bridge/mattermost-lal', channels: [{ id: random(26), name: 'lal' }], users: ['ray'] }] };
+    const agents = { agents: [{ name: 'lal', botTokenItem: 'op://copilot-bridge/mattermost-lal', githubTokenItem: 'op://copilot-bridge/github-lal', channels: [{ id: random(26), name: 'lal' }], users: ['ray'] }] };
     const stack = await Stack.up({ teardown: (fn) => teardowns.push(fn) }, images, { pingDelayMs: 500, bots: [{ token: botToken, username: 'lal-bot' }], released: { 'agent-lal': serviceAccount }, agents });
-    await seedAgentVolume(stack.project, 'lal', images.bridge, serviceAccount, { 'op://copilot-bridge/mattermost-lal/token': botToken });
+    await seedAgentVolume(stack.project, 'lal', images.bridge, serviceAccount, { 'op://copilot-bridge/mattermost-lal/token': botToken, 'op://copilot-bridge/github-lal/token': random(40) });
     await stack.waitHealthy('copilot-bridge', 180_000);
     const admin = await stack.container('copilot-bridge');
     const agentCli = (args: string[]) => attempt('docker', ['exec', '-u', 'bridge', admin, 'agent', ...args], { timeoutMs: 120_000 });

@@ -1,13 +1,13 @@
 // What the guard adds to a container create now that it builds the agent's
 // body itself and compares: the same create request, over keep-alive, sent in
 // interleaved rounds straight to an upstream and through docker-socket-guard
-// (agents' policy: it reads the agents file and the template, renders and
-// builds the body, compares and forwards the builder's body) in front of the
+// (agents' policy: it reads the agents file, builds the body, compares and
+// forwards the builder's body) in front of the
 // same upstream. The upstream is a Unix socket answering 201 at once, so
 // that the engine's own tens of milliseconds per create do not drown the
 // guard's share. Goal: the guard adds at most 1 ms at the median.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,7 +25,7 @@ const STACK: AgentStack = {
   project: 'cbs', image: 'copilot-bridge-stack/copilot-bridge:local', network: 'cbs_mattermost-net', memoryBytes: 1 << 30, pids: 512,
   nanoCpus: 1e9, logMaxSize: '10m', logMaxFile: 3, secretsDir: '/dev/shm/copilot-bridge-stack', released: ['op-sa-token', 'agent-lal'],
 };
-const LAL = { name: 'lal', botTokenItem: 'op://copilot-bridge/mattermost-lal', persona: 'lal', channels: [{ id: 'abcdefghijklmnopqrstuvwxyz', name: 'lal' }], users: ['ray'] };
+const LAL = { name: 'lal', botTokenItem: 'op://copilot-bridge/mattermost-lal', githubTokenItem: 'op://copilot-bridge/github-lal', persona: 'lal', channels: [{ id: 'abcdefghijklmnopqrstuvwxyz', name: 'lal' }], users: ['ray'] };
 
 function post(target: { socketPath?: string; host?: string; port?: number }, agent: Agent, body: string): Promise<void> {
   return new Promise((done, fail) => {
@@ -42,8 +42,7 @@ export async function benchGuardCreate(): Promise<{ name: string; figures: Recor
   const dir = mkdtempSync(join(tmpdir(), 'cbs-bench-create-'));
   const agentsFile = join(dir, 'agents.json');
   writeFileSync(agentsFile, JSON.stringify({ agents: [LAL] }));
-  const template = join(ROOT, 'templates', 'agent.config.json.tpl');
-  const body = JSON.stringify(agentContainer(STACK, LAL, readFileSync(template, 'utf8')).body);
+  const body = JSON.stringify(agentContainer(STACK, LAL).body);
   const upstream = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
@@ -56,7 +55,7 @@ export async function benchGuardCreate(): Promise<{ name: string; figures: Recor
   const port = await freePort();
   const guard = spawn(process.execPath, [join(ROOT, 'dist', 'docker-socket-guard.mjs')], {
     env: {
-      PATH: process.env.PATH, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: socket, GUARD_AGENTS_FILE: agentsFile, AGENT_TEMPLATE: template,
+      PATH: process.env.PATH, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: socket, GUARD_AGENTS_FILE: agentsFile,
       COMPOSE_PROJECT_NAME: STACK.project, AGENT_IMAGE: STACK.image, COPILOT_BRIDGE_SECRETS_DIR: STACK.secretsDir, COPILOT_BRIDGE_RELEASED: STACK.released.join(','),
     },
     stdio: 'ignore',

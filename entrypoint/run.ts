@@ -4,6 +4,7 @@
 import { SecretSet } from '../src/secrets/secret-set.js';
 import type { Log } from './log.js';
 import type { Settings } from './settings.js';
+import { bridgePidFile } from './steps/bridge-pid.js';
 import { checkEnvironment } from './steps/check-environment.js';
 import { checkOutputOnRam } from './steps/check-output.js';
 import { disableCoreDumps } from './steps/disable-core-dumps.js';
@@ -15,7 +16,9 @@ import { refuseLoaderVariables, refuseOpenInspector } from './steps/refuse-loade
 import { render } from './steps/render.js';
 import { waitForAll } from './steps/wait-for.js';
 import { removeConfig, writeConfig } from './steps/write-config.js';
+import { makeWorkingDirectories } from './steps/working-directories.js';
 import { redact } from '../src/redact/index.js';
+import { templateSource } from './template-source.js';
 
 export const TOKEN_LABEL = 'the service-account token';
 
@@ -34,26 +37,31 @@ export async function start(settings: Settings, env: NodeJS.ProcessEnv, log: Log
   checkEnvironment(env, tokenOnly);
   // 4. The rendered config may only ever live in RAM.
   checkOutputOnRam(settings.output);
-  // 5-6. Render with op inject (by its fixed path; an allow-listed environment, the token in it alone) and validate.
-  const rendered = await render({ ...settings, token, env, timeoutMs: settings.opTimeoutMs, mask: (text) => redact(tokenOnly, text) });
+  // 5-6. Render with op inject (by its fixed path; an allow-listed environment, the token in it alone) and validate:
+  //      the config from the template (filled with the bridge's entry of the agents file, when it has one), and
+  //      beside it the bridge's GitHub token, which goes into the bridge's environment alone, never into a file.
+  const source = templateSource(settings, 'render');
+  const rendered = await render({ source, output: settings.output, token, env, timeoutMs: settings.opTimeoutMs, mask: (text) => redact(tokenOnly, text) });
   const secrets = tokenOnly.with(rendered.secrets);
   log.guard(secrets);
   for (const short of secrets.short) log.warn('render', `the secret at ${short.label} is shorter than 8 characters: it is too short to mask and leak checks skip it`);
   // 7. Drop privileges for good; the token file is unreadable from here on. Nothing runs as root after this.
   const identity = dropPrivileges(settings.runAs, settings.tokenFile, settings.allowNoDrop);
-  // 8. Write the config atomically, 0600, owned by the bridge's user.
+  // 8. Write the config atomically, 0600, owned by the bridge's user; make its channels' working directories.
   writeConfig(settings.output, rendered.text);
+  makeWorkingDirectories(rendered.text, identity.home, log);
   try {
-    // 9. Prove that nothing the bridge gets, and nothing printed, holds a secret.
-    const target = resolveLaunch(settings.command, bridgeEnvironment(env, settings, identity), identity.home);
-    proveNoLeak(secrets, target, log.transcript());
+    // 9. Prove that nothing the bridge gets, and nothing printed, holds a secret (its GitHub token only where declared).
+    const target = resolveLaunch(settings.command, { ...bridgeEnvironment(env, settings, identity), ...rendered.environment }, identity.home);
+    proveNoLeak(secrets, target, log.transcript(), rendered.environment);
     // 10. Wait for Mattermost (and whatever else was named).
     await waitForAll(settings.waitFor, settings.waitTimeoutMs, log);
-    // 11. Exec the bridge in its home, or supervise it.
-    return await launch(target, canExec(settings.supervise) ? 'exec' : 'supervise', secrets, log);
+    // 11. Exec the bridge in its home, or supervise it; its pid is written beside the config (verify reads it).
+    return await launch(target, canExec(settings.supervise) ? 'exec' : 'supervise', secrets, log, bridgePidFile(settings.output));
   } finally {
     // Reached only when the bridge was not exec'd: it failed to start, or it ran supervised and ended.
     removeConfig(settings.output);
+    removeConfig(bridgePidFile(settings.output));
   }
 }
 

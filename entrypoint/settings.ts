@@ -6,8 +6,13 @@ import { ExitCode, StackError } from '../src/errors.js';
 export interface Settings {
   tokenFile: string;
   template: string;
-  /** The template itself, when given inline (BRIDGE_CONFIG_TEMPLATE_TEXT, as `agent up` does); it wins over the file. */
+  /** The template itself, when given inline (BRIDGE_CONFIG_TEMPLATE_TEXT); it wins over the file. */
   templateText: string | undefined;
+  /** The bridge's entry, inline as JSON (BRIDGE_AGENT_ENTRY, as the agent builder gives it). */
+  agentEntry: string | undefined;
+  /** Or the agents file and the entry's name in it (BRIDGE_AGENTS_FILE, BRIDGE_AGENT: `admin` for the admin bridge). */
+  agentsFile: string | undefined;
+  agent: string | undefined;
   output: string;
   /** `name` or `uid:gid`; undefined means the image's default user. */
   runAs: string | undefined;
@@ -30,6 +35,9 @@ export function readSettings(env: NodeJS.ProcessEnv, args: readonly string[]): S
     tokenFile: path(env, 'OP_SERVICE_ACCOUNT_TOKEN_FILE', '/run/secrets/op_sa_token'),
     template: path(env, 'BRIDGE_CONFIG_TEMPLATE', '/etc/copilot-bridge/config.json.tpl'),
     templateText: env.BRIDGE_CONFIG_TEMPLATE_TEXT || undefined,
+    agentEntry: env.BRIDGE_AGENT_ENTRY || undefined,
+    agentsFile: env.BRIDGE_AGENTS_FILE ? path(env, 'BRIDGE_AGENTS_FILE', '') : undefined,
+    agent: agentName(env),
     output: path(env, 'BRIDGE_CONFIG_OUT', '/tmp/config.json'),
     runAs: env.BRIDGE_RUN_AS || undefined,
     waitFor: urls(env.BRIDGE_WAIT_FOR ?? ''),
@@ -47,6 +55,14 @@ function path(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   const value = env[name] || fallback;
   if (!value.startsWith('/')) throw configError(`${name} must be an absolute path`);
   return value;
+}
+
+function agentName(env: NodeJS.ProcessEnv): string | undefined {
+  const name = env.BRIDGE_AGENT || undefined;
+  if (name !== undefined && !env.BRIDGE_AGENTS_FILE) throw configError('BRIDGE_AGENT needs BRIDGE_AGENTS_FILE: the agents file its entry is in');
+  if (name === undefined && env.BRIDGE_AGENTS_FILE) throw configError('BRIDGE_AGENTS_FILE needs BRIDGE_AGENT: the name of the entry to render (admin for the admin bridge)');
+  if (name !== undefined && env.BRIDGE_AGENT_ENTRY) throw configError('set BRIDGE_AGENT_ENTRY or BRIDGE_AGENT, not both');
+  return name;
 }
 
 function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -2,7 +2,6 @@
 // same inside compose and outside it.
 import { existsSync } from 'node:fs';
 import { readAgentStack } from '../src/agents/stack-settings.js';
-import { IMAGE_AGENT_TEMPLATE } from '../src/contract.js';
 import { ExitCode, isStackError, StackError } from '../src/errors.js';
 import type { AgentPolicy } from '../src/guard/create-policy.js';
 
@@ -44,7 +43,7 @@ function agentPolicy(env: NodeJS.ProcessEnv): AgentPolicy | undefined {
   try {
     const stack = readAgentStack(env);
     if (!stack.secretsDir) throw bad('GUARD_AGENTS_FILE needs COPILOT_BRIDGE_SECRETS_DIR and COPILOT_BRIDGE_RELEASED: the released tokens agents may bind (`npm run up` sets both)');
-    return { stack, agentsFile, template: env.AGENT_TEMPLATE || IMAGE_AGENT_TEMPLATE };
+    return { stack, agentsFile };
   } catch (error) {
     if (isStackError(error) && error.code === 'agent-settings') throw bad(error.message);
     throw error;

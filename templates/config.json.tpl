@@ -3,19 +3,13 @@
     "mattermost": {
       "url": "http://mattermost:8065",
       "bots": {
-        "admin": { "token": "{{ op://${BRIDGE_OP_VAULT}/mattermost-admin-bot/token }}", "admin": true }
+        "admin": { "token": "{{ <%botTokenItem%>/token }}", "admin": true }
       },
-      "access": { "mode": "allowlist", "users": ["{{ op://${BRIDGE_OP_VAULT}/mattermost-admin-bot/allowed-user }}"] }
+      "access": { "mode": "allowlist", "users": [<%#users%>"<%user%>"<%comma%><%/users%>] }
     }
   },
-  "channels": [
-    {
-      "id": "{{ op://${BRIDGE_OP_VAULT}/mattermost-admin-bot/channel-id }}",
-      "platform": "mattermost",
-      "bot": "admin",
-      "name": "admin",
-      "workingDirectory": "/home/bridge/.copilot-bridge/workspaces/admin"
-    }
+  "channels": [<%#channels%>
+    { "id": "<%id%>", "platform": "mattermost", "bot": "admin", "name": "<%name%>", "workingDirectory": "/home/bridge/.copilot-bridge/workspaces/admin" }<%comma%><%/channels%>
   ],
-  "defaults": { "model": "gpt-5", "triggerMode": "mention", "permissionMode": "ask" }
+  "defaults": { "model": "<%model%>", "triggerMode": "mention", "permissionMode": "ask" }
 }

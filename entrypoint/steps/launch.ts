@@ -4,6 +4,7 @@
 // TINI_KILL_PROCESS_GROUP=1, signals the whole group. Supervise mode (older
 // runtimes, or BRIDGE_SUPERVISE=1): see supervise.ts.
 import { ExitCode, StackError } from '../../src/errors.js';
+import { writePid } from './bridge-pid.js';
 import { whichCommand } from '../../src/process/which.js';
 import type { SecretSet } from '../../src/secrets/secret-set.js';
 import type { Log } from '../log.js';
@@ -28,14 +29,15 @@ export function canExec(supervise: boolean): boolean {
   return !supervise && typeof process.execve === 'function';
 }
 
-/** Execs (never returns) or supervises (returns the child's exit status). */
-export async function launch(target: Launch & { file: string }, mode: 'exec' | 'supervise', secrets: SecretSet, log: Log): Promise<number> {
+/** Execs (never returns) or supervises (returns the child's exit status); the bridge's pid goes into `pidFile`. */
+export async function launch(target: Launch & { file: string }, mode: 'exec' | 'supervise', secrets: SecretSet, log: Log, pidFile: string): Promise<number> {
   if (mode === 'supervise') {
     log.info('supervise', `running ${target.argv.join(' ')} (output redacted)`);
-    return supervise(target, secrets, log);
+    return supervise(target, secrets, log, pidFile);
   }
   log.info(STEP, `exec ${target.argv.join(' ')}`);
   restoreDefaultSignals();
+  writePid(pidFile, process.pid);
   try {
     if (target.cwd) process.chdir(target.cwd);
     process.execve!(target.file, target.argv, target.env);

@@ -1,9 +1,12 @@
-// Steps 4 and 5: render the template with `op inject` and validate the result
-// before anything is written. Returns the rendered text and every substituted
-// value, labelled by its JSON path (or op:// address), for the leak checks.
-import { readFileSync } from 'node:fs';
+// Steps 5 and 6: render the template with `op inject` and validate the result
+// before anything is written. Returns the rendered text, the values that go
+// into the bridge's environment instead of the file (its GitHub token), and
+// every substituted value, labelled by its JSON path (or op:// address, or
+// variable), for the leak checks. One op call renders both: the environment's
+// references follow the template behind a separator line made of a nonce.
 import { dirname } from 'node:path';
-import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
+import { ExitCode, StackError } from '../../src/errors.js';
+import { randomHex } from '../../src/process/random.js';
 import type { LabeledSecret } from '../../src/secrets/secret-set.js';
 import { placeReferences } from '../../src/template/json-paths.js';
 import { unwrapReferences, wrapReferences } from '../../src/template/markers.js';
@@ -11,18 +14,20 @@ import { isTemplateVariable, opInject, templateVariables } from '../../src/templ
 import { findReferences } from '../../src/template/references.js';
 import { validateRendered } from '../../src/template/validate.js';
 import { ROOT_PATH, ROOT_TOOLS } from '../root-tools.js';
+import type { TemplateSource } from '../template-source.js';
 import { trustedTool } from '../trusted-path.js';
 
 const STEP = 'render';
 
 export interface Rendered {
   text: string;
+  /** Values for the bridge's environment alone, by variable. */
+  environment: Record<string, string>;
   secrets: LabeledSecret[];
 }
 
 export interface RenderOptions {
-  template: string;
-  templateText: string | undefined;
+  source: TemplateSource;
   output: string;
   token: string;
   env: NodeJS.ProcessEnv;
@@ -32,48 +37,54 @@ export interface RenderOptions {
 }
 
 export async function render(options: RenderOptions): Promise<Rendered> {
-  const template = options.templateText ?? readTemplate(options.template);
-  const references = findReferences(template);
-  const variables = templateVariables(references.map((r) => r.ref));
+  const { source } = options;
+  const references = findReferences(source.text);
+  const names = Object.keys(source.environment);
+  const separator = `\u27e6environment-${randomHex(8)}\u27e7`;
+  const combined = names.length === 0 ? source.text : `${source.text}\n${separator}\n${names.map((name) => `{{ ${source.environment[name]} }}`).join('\n')}`;
+  const all = findReferences(combined);
+  const variables = templateVariables(all.map((r) => r.ref));
   const forbidden = variables.find((name) => !isTemplateVariable(name));
   if (forbidden !== undefined) {
-    throw new StackError('template-variable', `a reference in ${source(options)} uses \${${forbidden}}: op's own settings and credentials (OP_*), PATH and HOME cannot be part of a reference; use an ordinary variable such as BRIDGE_OP_VAULT`, {
+    throw new StackError('template-variable', `a reference in ${source.name} uses \${${forbidden}}: op's own settings and credentials (OP_*), PATH and HOME cannot be part of a reference; use an ordinary variable such as BRIDGE_OP_VAULT`, {
       step: STEP,
       exitCode: ExitCode.dataErr,
     });
   }
   const op = trustedTool(ROOT_TOOLS.op, 'the 1Password CLI (op)', STEP);
-  const markers = wrapReferences(template, references);
+  const markers = wrapReferences(combined, all);
   const result = await opInject(markers.wrapped, variables, { ...options, op, path: ROOT_PATH, workDir: dirname(options.output) }, STEP);
   if (result.exitCode !== 0 || result.stdout.length === 0) {
     const said = firstLine(options.mask(result.stderr));
     const what = result.exitCode !== 0 ? `exited with status ${result.exitCode}` : 'exited 0 but produced no output';
-    throw new StackError('op-failed', `op inject ${what}${said ? ` (op said: ${said})` : ''}; check that every reference in ${source(options)} exists and the service account may read its vault`, {
+    throw new StackError('op-failed', `op inject ${what}${said ? ` (op said: ${said})` : ''}; check that every reference in ${source.name} exists and the service account may read its vault`, {
       step: STEP,
       exitCode: result.exitCode !== 0 ? ExitCode.unavailable : ExitCode.dataErr,
     });
   }
-  const { text, values } = unwrapReferences(result.stdout, markers, references.length, STEP);
-  const places = placeReferences(template, references);
+  const unwrapped = unwrapReferences(result.stdout, markers, all.length, STEP);
+  const cut = names.length === 0 ? unwrapped.text.length : unwrapped.text.lastIndexOf(`\n${separator}\n`);
+  if (cut === -1) throw new StackError('render-incomplete', `op inject changed the separator in ${source.name}; check that op is the 1Password CLI`, { step: STEP, exitCode: ExitCode.dataErr });
+  const text = unwrapped.text.slice(0, cut);
+  const values = unwrapped.values.slice(0, references.length);
+  const environment = Object.fromEntries(names.map((name, i) => [name, unwrapped.values[references.length + i] ?? '']));
+  const places = placeReferences(source.text, references);
   const rendered = references.map((r, i) => ({ ref: r.ref, place: places[i]!, value: values[i] ?? '' }));
   validateRendered(text, rendered, options.output.endsWith('.json'), STEP);
-  return { text, secrets: rendered.map((v) => ({ label: v.place.path ?? v.ref, value: v.value })) };
-}
-
-function readTemplate(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    const code = errnoCode(error);
-    throw new StackError('template-unreadable', `cannot read the template ${file} (${code ?? 'error'}); set BRIDGE_CONFIG_TEMPLATE to the config.json.tpl file`, {
-      step: STEP,
-      exitCode: code === 'ENOENT' ? ExitCode.noInput : ExitCode.config,
-      cause: error,
-    });
+  for (const [name, value] of Object.entries(environment)) {
+    if (!value || /[\r\n\0]/.test(value)) {
+      throw new StackError('render-environment', `the value for ${name} (${source.environment[name]}) is empty or spans lines; store the token alone in that field`, { step: STEP, exitCode: ExitCode.dataErr });
+    }
   }
+  return {
+    text,
+    environment,
+    secrets: [
+      ...rendered.map((v) => ({ label: v.place.path ?? v.ref, value: v.value })),
+      ...Object.entries(environment).map(([name, value]) => ({ label: `the bridge's ${name}`, value })),
+    ],
+  };
 }
-
-const source = (options: RenderOptions) => (options.templateText === undefined ? options.template : 'BRIDGE_CONFIG_TEMPLATE_TEXT');
 
 function firstLine(text: string): string {
   return text.split('\n').find((l) => l.trim())?.trim().slice(0, 200) ?? '';

@@ -13,15 +13,17 @@ import type { SecretSet } from '../../src/secrets/secret-set.js';
 import type { Log } from '../log.js';
 import { ROOT_TOOLS } from '../root-tools.js';
 import { untrustedReason } from '../trusted-path.js';
+import { writePid } from './bridge-pid.js';
 import type { Launch } from './prove-no-leak.js';
 
 const STEP = 'supervise';
 const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 const DRAIN_GRACE_MS = 8000;
 
-export async function supervise(target: Launch & { file: string }, secrets: SecretSet, log: Log): Promise<number> {
+export async function supervise(target: Launch & { file: string }, secrets: SecretSet, log: Log, pidFile: string): Promise<number> {
   const [file, args] = reaperWrapped(target, log);
   const child = spawn(file, args, { env: target.env, cwd: target.cwd, detached: true, stdio: ['inherit', 'pipe', 'pipe'] });
+  if (child.pid !== undefined) writePid(pidFile, child.pid);
   const ended = new Promise<{ exitCode: number | undefined; signal: NodeJS.Signals | undefined }>((resolve) => {
     child.on('error', () => resolve({ exitCode: undefined, signal: undefined }));
     child.on('exit', (code, signal) => resolve({ exitCode: code ?? undefined, signal: signal ?? undefined }));

@@ -1,14 +1,19 @@
-// The agents file lists the agents an admin may start: a name and the
-// non-secret values of its config (channels, persona, model). Secrets stay
-// op:// references in the template; nothing here is secret.
+// The agents file: the admin bridge's entry and the agents an admin may start,
+// each with the non-secret values of its config (channels, users, persona,
+// model) and the 1Password items that hold its credentials: its Mattermost
+// bot token and its GitHub token. Only credentials come from 1Password; an id
+// or a user name taken from there would count as a secret, and the bridge
+// logs those. Nothing in this file is secret.
 import { readFileSync } from 'node:fs';
 import { AGENT_NAME, RESERVED_AGENT_NAMES } from '../contract.js';
 import { ExitCode, StackError, errnoCode } from '../errors.js';
 
 export interface AgentDefinition {
   name: string;
-  /** The 1Password item that holds this agent's bot token (op://VAULT/ITEM/token). */
+  /** The 1Password item that holds this bridge's Mattermost bot token (op://VAULT/ITEM, field `token`). */
   botTokenItem: string;
+  /** The 1Password item that holds its GitHub token for Copilot (op://VAULT/ITEM, field `token`). */
+  githubTokenItem: string;
   persona?: string;
   model?: string;
   channels: Array<{ id: string; name: string }>;
@@ -16,8 +21,24 @@ export interface AgentDefinition {
   users?: string[];
 }
 
+export interface AgentsFile {
+  /** The admin bridge's entry (named `admin`), when the file has one. */
+  admin: AgentDefinition | undefined;
+  agents: AgentDefinition[];
+}
+
+/** The name of the admin bridge's entry. */
+export const ADMIN = 'admin';
+const ITEM = /^op:\/\/[^/\s{}]+\/[^/\s{}]+$/;
+type Fail = (message: string, exitCode?: typeof ExitCode[keyof typeof ExitCode], cause?: unknown) => never;
+
 export function readAgentsFile(file: string): AgentDefinition[] {
-  const fail = (message: string, exitCode: typeof ExitCode[keyof typeof ExitCode] = ExitCode.config, cause?: unknown): never => {
+  return readStackFile(file).agents;
+}
+
+/** The whole file: the admin's entry and the agents. */
+export function readStackFile(file: string): AgentsFile {
+  const fail: Fail = (message, exitCode = ExitCode.config, cause) => {
     throw new StackError('agents-file', message, { step: 'agents', exitCode, cause });
   };
   let data: unknown;
@@ -29,28 +50,53 @@ export function readAgentsFile(file: string): AgentDefinition[] {
   }
   const list = (data as { agents?: unknown })?.agents;
   if (!Array.isArray(list)) return fail(`${file} must be an object with an "agents" list`);
-  return list.map((a, i) => {
-    const agent = a as Partial<AgentDefinition>;
-    if (typeof agent.name !== 'string' || !AGENT_NAME.test(agent.name)) fail(`agents[${i}].name must be lower-case letters, digits and dashes (at most 31)`);
-    if (RESERVED_AGENT_NAMES.includes(agent.name!)) fail(`agents[${i}].name '${agent.name}' is reserved (a service of the stack, or a name Docker keeps); choose another`);
-    if (list.findIndex((other) => (other as { name?: unknown })?.name === agent.name) !== i) fail(`agents[${i}].name '${agent.name}' is listed twice; give each agent its own name`);
-    if (typeof agent.botTokenItem !== 'string' || !/^op:\/\/[^/\s]+\/[^/\s]+$/.test(agent.botTokenItem)) fail(`agents[${i}].botTokenItem must be op://VAULT/ITEM`);
-    if (!Array.isArray(agent.channels) || agent.channels.some((c) => typeof c?.id !== 'string' || typeof c?.name !== 'string')) fail(`agents[${i}].channels must be a list of { "id", "name" }`);
-    if (agent.users !== undefined && (!Array.isArray(agent.users) || agent.users.some((u) => typeof u !== 'string'))) fail(`agents[${i}].users must be a list of Mattermost user names`);
-    for (const key of ['persona', 'model'] as const) if (agent[key] !== undefined && typeof agent[key] !== 'string') fail(`agents[${i}].${key} must be a string`);
-    // Values reach the agent's template as text: none may add a reference of its own (only botTokenItem names an item).
-    const values: Array<[string, string]> = [
-      ...(['persona', 'model'] as const).filter((key) => agent[key] !== undefined).map((key): [string, string] => [key, agent[key]!]),
-      ...agent.channels!.flatMap((c, j): Array<[string, string]> => [[`channels[${j}].id`, c.id], [`channels[${j}].name`, c.name]]),
-      ...(agent.users ?? []).map((u, j): [string, string] => [`users[${j}]`, u]),
-    ];
-    for (const [where, value] of values) if (/\{\{|\}\}|op:\/\//.test(value)) fail(`agents[${i}].${where} must not contain '{{', '}}' or 'op://'; only botTokenItem names a 1Password item`);
-    return agent as AgentDefinition;
+  const agents = list.map((entry, i) => {
+    const name = (entry as { name?: unknown })?.name;
+    if (typeof name !== 'string' || !AGENT_NAME.test(name)) fail(`agents[${i}].name must be lower-case letters, digits and dashes (at most 31)`);
+    if (RESERVED_AGENT_NAMES.includes(name as string) || name === ADMIN) fail(`agents[${i}].name '${name}' is reserved (a service of the stack, the admin, or a name Docker keeps); choose another`);
+    if (list.findIndex((other) => (other as { name?: unknown })?.name === name) !== i) fail(`agents[${i}].name '${name}' is listed twice; give each agent its own name`);
+    return checkEntry(entry, name as string, `agents[${i}]`, fail);
   });
+  const admin = (data as { admin?: unknown }).admin;
+  return { admin: admin === undefined ? undefined : checkEntry(admin, ADMIN, 'admin', fail), agents };
+}
+
+/** One entry, checked: every problem named by its place in the file and what to put there. */
+export function checkEntry(entry: unknown, name: string, where: string, fail: Fail = defaultFail): AgentDefinition {
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return fail(`${where} must be an object (see agents.example.json)`);
+  const agent = entry as Partial<AgentDefinition>;
+  for (const key of ['botTokenItem', 'githubTokenItem'] as const) {
+    if (typeof agent[key] !== 'string' || !ITEM.test(agent[key])) {
+      fail(key === 'botTokenItem'
+        ? `${where}.botTokenItem must be op://VAULT/ITEM: the 1Password item whose field 'token' holds the bot's Mattermost token`
+        : `${where}.githubTokenItem must be op://VAULT/ITEM: the 1Password item whose field 'token' holds a GitHub token with Copilot access (a fine-grained token with only that)`);
+    }
+  }
+  if (!Array.isArray(agent.channels) || agent.channels.some((c) => typeof c?.id !== 'string' || typeof c?.name !== 'string')) fail(`${where}.channels must be a list of { "id", "name" }`);
+  if (agent.users !== undefined && (!Array.isArray(agent.users) || agent.users.some((u) => typeof u !== 'string'))) fail(`${where}.users must be a list of Mattermost user names`);
+  for (const key of ['persona', 'model'] as const) if (agent[key] !== undefined && typeof agent[key] !== 'string') fail(`${where}.${key} must be a string`);
+  // Values reach the template as text: none may add a reference of its own (only the two items name 1Password items).
+  const values: Array<[string, string]> = [
+    ...(['persona', 'model'] as const).filter((key) => agent[key] !== undefined).map((key): [string, string] => [key, agent[key]!]),
+    ...agent.channels!.flatMap((c, j): Array<[string, string]> => [[`channels[${j}].id`, c.id], [`channels[${j}].name`, c.name]]),
+    ...(agent.users ?? []).map((u, j): [string, string] => [`users[${j}]`, u]),
+  ];
+  for (const [place, value] of values) {
+    if (/\{\{|\}\}|op:\/\//.test(value)) fail(`${where}.${place} must not contain '{{', '}}' or 'op://'; only botTokenItem and githubTokenItem name 1Password items`);
+  }
+  return { name, botTokenItem: agent.botTokenItem!, githubTokenItem: agent.githubTokenItem!, ...pick(agent, ['persona', 'model', 'users']), channels: agent.channels!.map((c) => ({ id: c.id, name: c.name })) };
 }
 
 export function findAgent(agents: readonly AgentDefinition[], name: string): AgentDefinition {
   const agent = agents.find((a) => a.name === name);
   if (!agent) throw new StackError('agent-unknown', `no agent named ${name} in the agents file; known: ${agents.map((a) => a.name).join(', ') || 'none'}`, { step: 'agents', exitCode: ExitCode.usage });
   return agent;
+}
+
+const defaultFail: Fail = (message, exitCode = ExitCode.config, cause) => {
+  throw new StackError('agent-entry', message, { step: 'agents', exitCode, cause });
+};
+
+function pick<T extends object, K extends keyof T>(object: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  return Object.fromEntries(keys.filter((key) => object[key] !== undefined).map((key) => [key, object[key]])) as Partial<Pick<T, K>>;
 }

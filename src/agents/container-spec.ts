@@ -7,12 +7,11 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  AGENT_LABEL, agentContainerName, agentCredential, agentVolumeName, BRIDGE_HOME, MATTERMOST_PING,
+  AGENT_LABEL, agentContainerName, agentCredential, agentVolumeName, BRIDGE_HOME, IMAGE_AGENT_TEMPLATE, MATTERMOST_PING,
   PROJECT_LABEL, SHARED_TOKEN, SPEC_LABEL, TOKEN_TARGET,
 } from '../contract.js';
 import { ExitCode, StackError } from '../errors.js';
 import type { AgentDefinition } from './agents-file.js';
-import { renderAgentTemplate } from './render-template.js';
 import type { AgentStack } from './stack-settings.js';
 
 export interface AgentContainer {
@@ -27,8 +26,13 @@ export interface AgentContainer {
 /** What the image's entrypoint runs: the bridge, and nothing a client chose. */
 export const AGENT_COMMAND = ['copilot-bridge', 'start'];
 
-/** The agent's container, volume and token, from its entry in the agents file and the image's agent template. */
-export function agentContainer(stack: AgentStack, agent: AgentDefinition, template: string): AgentContainer {
+/**
+ * The agent's container, volume and token, from its entry in the agents file.
+ * The entry goes in whole (BRIDGE_AGENT_ENTRY): the entrypoint fills the
+ * image's agent template with it, and renders its GitHub token beside the
+ * config, into the bridge's environment alone.
+ */
+export function agentContainer(stack: AgentStack, agent: AgentDefinition): AgentContainer {
   if (agent.name.startsWith(`${stack.project}-`)) {
     throw new StackError('agent-name', `the agent name ${agent.name} starts with the project's name; choose one that cannot be mistaken for a container of the stack`, { step: 'agents', exitCode: ExitCode.config });
   }
@@ -42,7 +46,8 @@ export function agentContainer(stack: AgentStack, agent: AgentDefinition, templa
     Env: [
       'BRIDGE_SUPERVISE=1',
       `BRIDGE_WAIT_FOR=${MATTERMOST_PING}`,
-      `BRIDGE_CONFIG_TEMPLATE_TEXT=${renderAgentTemplate(template, agent)}`,
+      `BRIDGE_CONFIG_TEMPLATE=${IMAGE_AGENT_TEMPLATE}`,
+      `BRIDGE_AGENT_ENTRY=${JSON.stringify(agent)}`,
     ],
     Labels: labels,
     HostConfig: {

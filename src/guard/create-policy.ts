@@ -1,16 +1,15 @@
 // The agents' policy: the guard compares, it does not interpret. For a create
-// of PROJECT-agent-NAME it reads the agents file and the image's agent
-// template, builds NAME's container with the same builder `agent up` uses,
+// of PROJECT-agent-NAME it reads the agents file, builds NAME's container
+// with the same builder `agent up` uses,
 // and lets the request through only when the client's body is that body;
 // what goes to the daemon is the builder's body, never the client's bytes.
 // A name that is not in the agents file, or that the stack reserves, is
 // refused before anything is built.
-import { readFileSync } from 'node:fs';
 import { findAgent, readAgentsFile } from '../agents/agents-file.js';
 import { agentContainer, type AgentContainer } from '../agents/container-spec.js';
 import type { AgentStack } from '../agents/stack-settings.js';
 import { AGENT_NAME, agentContainerName, RESERVED_AGENT_NAMES } from '../contract.js';
-import { errnoCode, isStackError } from '../errors.js';
+import { isStackError } from '../errors.js';
 import { goFold } from './fields.js';
 import { Refusal } from './refusal.js';
 import { firstDifference } from './same-body.js';
@@ -22,8 +21,6 @@ export interface AgentPolicy {
   stack: AgentStack;
   /** The agents file (mounted read-only): the only agents that may be created. */
   agentsFile: string;
-  /** The agent template the builder renders (the image's own). */
-  template: string;
 }
 
 /** Go map fields of the create and volume bodies: their keys are compared exactly. */
@@ -43,7 +40,7 @@ export function agentFromContainerName(project: string, name: string | null): st
 export function expectedAgent(policy: AgentPolicy, agent: string): AgentContainer {
   try {
     const definition = findAgent(readAgentsFile(policy.agentsFile), agent);
-    return agentContainer(policy.stack, definition, readTemplate(policy.template));
+    return agentContainer(policy.stack, definition);
   } catch (error) {
     if (error instanceof Refusal) throw error;
     if (isStackError(error) && error.code === 'agent-unknown') throw new Refusal('unknown-agent', `${agent} is not in the agents file; only listed agents may be created`);
@@ -70,12 +67,4 @@ export function reviewVolumeBody(policy: AgentPolicy, body: Json): Buffer {
   const difference = firstDifference(body, expected.volumeBody, VOLUME_MAPS);
   if (difference) throw new Refusal('not-the-agent-spec', `the body is not ${agent}'s home volume: ${difference}; start agents with \`agent up ${agent}\``);
   return Buffer.from(JSON.stringify(expected.volumeBody));
-}
-
-function readTemplate(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new Refusal('agent-template', `the guard cannot read the agent template ${file} (${errnoCode(error) ?? 'error'})`);
-  }
 }

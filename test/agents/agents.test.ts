@@ -5,12 +5,14 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import t from 'tap';
-import { readAgentsFile, findAgent, type AgentDefinition } from '../../src/agents/agents-file.js';
+import { readAgentsFile, readStackFile, findAgent, type AgentDefinition } from '../../src/agents/agents-file.js';
 import { agentContainer } from '../../src/agents/container-spec.js';
-import { renderAgentTemplate } from '../../src/agents/render-template.js';
+import { environmentReferences, renderAgentTemplate } from '../../src/agents/render-template.js';
 import { readAgentStack } from '../../src/agents/stack-settings.js';
 import { findReferences } from '../../src/template/references.js';
 import { AGENTS, STACK, TEMPLATE as TEMPLATE_FILE } from '../helpers/agent-stack.js';
+
+const ADMIN_TEMPLATE = resolve(import.meta.dirname, '..', '..', 'templates', 'config.json.tpl');
 
 const TEMPLATE = readFileSync(TEMPLATE_FILE, 'utf8');
 const [lal, data] = AGENTS as [AgentDefinition, AgentDefinition];
@@ -24,10 +26,14 @@ t.test('the template renders per agent, leaving op references for op inject', as
   t.equal(rendered.platforms.mattermost.bots.lal.agent, 'Lal "the" helper', 'values are JSON-escaped');
   t.same(rendered.channels.map((c: { id: string }) => c.id), ['abc123', 'def456']);
   t.same(rendered.platforms.mattermost.access.users, ['ray']);
+  t.same(environmentReferences(lal), { COPILOT_GITHUB_TOKEN: 'op://stack/github-lal/token' }, 'its GitHub token goes beside the config, into the environment');
+  const admin = renderAgentTemplate(readFileSync(ADMIN_TEMPLATE, 'utf8'), { ...lal, name: 'admin' });
+  t.same(findReferences(admin).map((r) => r.ref), ['op://stack/mattermost-lal/token'], "the admin's template: only the bot token comes from 1Password");
+  t.match(JSON.parse(admin.replace(/\{\{[^}]*\}\}/, 'x')), { platforms: { mattermost: { bots: { admin: { admin: true } } } }, channels: [{ id: 'abc123', bot: 'admin' }, { id: 'def456' }] }, 'channels and users are plain settings');
 });
 
 t.test('the builder: the agent names its container, the stack settings shape it', async (t) => {
-  const spec = agentContainer(STACK, lal, TEMPLATE);
+  const spec = agentContainer(STACK, lal);
   const body = spec.body as Record<string, any>;
   t.equal(spec.name, 'cbs-agent-lal');
   t.equal(spec.volume, 'cbs-agent-lal-home');
@@ -35,8 +41,10 @@ t.test('the builder: the agent names its container, the stack settings shape it'
   t.equal(body.Image, STACK.image, "the stack's image");
   t.equal(body.User, '0:0', 'root for the root phase, asked for explicitly');
   t.same(body.Cmd, ['copilot-bridge', 'start'], 'the bridge command only');
-  t.same(body.Env.map((e: string) => e.slice(0, e.indexOf('='))), ['BRIDGE_SUPERVISE', 'BRIDGE_WAIT_FOR', 'BRIDGE_CONFIG_TEMPLATE_TEXT'], 'a fixed environment');
-  t.equal(body.Env[2], `BRIDGE_CONFIG_TEMPLATE_TEXT=${renderAgentTemplate(TEMPLATE, lal)}`, "the template rendered for lal, from the image's template");
+  t.same(body.Env.map((e: string) => e.slice(0, e.indexOf('='))), ['BRIDGE_SUPERVISE', 'BRIDGE_WAIT_FOR', 'BRIDGE_CONFIG_TEMPLATE', 'BRIDGE_AGENT_ENTRY'], 'a fixed environment');
+  t.equal(body.Env[2], 'BRIDGE_CONFIG_TEMPLATE=/etc/copilot-bridge/agent.config.json.tpl', "the image's agent template");
+  t.same(JSON.parse(body.Env[3].slice('BRIDGE_AGENT_ENTRY='.length)), lal, "lal's entry of the agents file, whole: the entrypoint fills the template with it");
+  t.match(body.Labels['com.copilot-bridge-stack.spec'], /^[0-9a-f]{64}$/, 'its spec as a label');
   t.notOk('Healthcheck' in body, "no healthcheck of its own: the image's");
   t.notOk('Entrypoint' in body, "no entrypoint of its own: the image's");
   const host = body.HostConfig;
@@ -51,10 +59,10 @@ t.test('the builder: the agent names its container, the stack settings shape it'
   t.match(host, { Memory: STACK.memoryBytes, MemorySwap: STACK.memoryBytes, PidsLimit: STACK.pids, NanoCpus: STACK.nanoCpus }, 'memory (no swap), pids and CPU limits');
   t.same(host.LogConfig, { Type: 'json-file', Config: { 'max-file': '3', 'max-size': '10m' } }, 'log rotation');
   t.same(body.NetworkingConfig, { EndpointsConfig: { 'cbs_mattermost-net': { Aliases: ['lal'] } } }, 'its name as its only alias, on the one network');
-  t.equal((agentContainer(STACK, data, TEMPLATE).body as any).HostConfig.Mounts[1].Source, '/dev/shm/copilot-bridge-stack/op-sa-token', 'data has no token of its own: the shared one');
-  t.throws(() => agentContainer({ ...STACK, released: [] }, lal, TEMPLATE), { code: 'agent-token', exitCode: 66, message: /no released token for lal: seal one with `npm run seal -- --name agent-lal`/ });
-  t.throws(() => agentContainer({ ...STACK, secretsDir: undefined }, lal, TEMPLATE), { code: 'agent-token', exitCode: 78 });
-  t.throws(() => agentContainer(STACK, { ...lal, name: 'cbs-mattermost-1' }, TEMPLATE), { code: 'agent-name', message: /starts with the project's name/ });
+  t.equal((agentContainer(STACK, data).body as any).HostConfig.Mounts[1].Source, '/dev/shm/copilot-bridge-stack/op-sa-token', 'data has no token of its own: the shared one');
+  t.throws(() => agentContainer({ ...STACK, released: [] }, lal), { code: 'agent-token', exitCode: 66, message: /no released token for lal: seal one with `npm run seal -- --name agent-lal`/ });
+  t.throws(() => agentContainer({ ...STACK, secretsDir: undefined }, lal), { code: 'agent-token', exitCode: 78 });
+  t.throws(() => agentContainer(STACK, { ...lal, name: 'cbs-mattermost-1' }), { code: 'agent-name', message: /starts with the project's name/ });
 });
 
 t.test('the stack settings: from the environment, each bad value named', async (t) => {
@@ -83,10 +91,18 @@ t.test('the agents file: clear errors', async (t) => {
   t.throws(() => readAgentsFile(file), { code: 'agents-file', exitCode: 66, message: /does not exist; create it from agents.example.json/ });
   writeFileSync(file, '{ nope');
   t.throws(() => readAgentsFile(file), { exitCode: 65, message: /is not valid JSON/ });
-  writeFileSync(file, JSON.stringify({ agents: [{ name: 'Bad Name', botTokenItem: 'op://a/b', channels: [] }] }));
+  writeFileSync(file, JSON.stringify({ agents: [{ ...lal, name: 'Bad Name' }] }));
   t.throws(() => readAgentsFile(file), { exitCode: 78, message: /agents\[0\]\.name must be lower-case/ });
-  writeFileSync(file, JSON.stringify({ agents: [{ name: 'lal', botTokenItem: 'token-in-clear', channels: [] }] }));
-  t.throws(() => readAgentsFile(file), { exitCode: 78, message: /botTokenItem must be op:\/\/VAULT\/ITEM/ });
+  writeFileSync(file, JSON.stringify({ agents: [{ ...lal, botTokenItem: 'token-in-clear' }] }));
+  t.throws(() => readAgentsFile(file), { exitCode: 78, message: /botTokenItem must be op:\/\/VAULT\/ITEM: the 1Password item whose field 'token' holds the bot's Mattermost token/ });
+  writeFileSync(file, JSON.stringify({ agents: [{ ...lal, githubTokenItem: undefined }] }));
+  t.throws(() => readAgentsFile(file), { exitCode: 78, message: /agents\[0\]\.githubTokenItem must be op:\/\/VAULT\/ITEM: the 1Password item whose field 'token' holds a GitHub token with Copilot access/ });
+  writeFileSync(file, JSON.stringify({ admin: { ...lal, githubTokenItem: 'ghp_in_clear' }, agents: [] }));
+  t.throws(() => readStackFile(file), { exitCode: 78, message: /^admin\.githubTokenItem must be/ }, 'the admin entry is checked the same way');
+  writeFileSync(file, JSON.stringify({ admin: { ...lal, name: 'ignored' }, agents: [data] }));
+  t.match(readStackFile(file), { admin: { name: 'admin', botTokenItem: lal.botTokenItem }, agents: [{ name: 'data' }] }, "the admin entry's name is admin, whatever it says");
+  writeFileSync(file, JSON.stringify({ agents: [{ ...lal, name: 'admin' }] }));
+  t.throws(() => readAgentsFile(file), { exitCode: 78, message: /agents\[0\]\.name 'admin' is reserved/ }, 'no agent may be called admin');
   for (const name of ['mattermost', 'postgres', 'copilot-bridge', 'socket-proxy', 'localhost']) {
     writeFileSync(file, JSON.stringify({ agents: [{ ...lal, name }] }));
     t.throws(() => readAgentsFile(file), { exitCode: 78, message: new RegExp(`agents\\[0\\]\\.name '${name}' is reserved`) }, `${name} is reserved`);
@@ -95,7 +111,7 @@ t.test('the agents file: clear errors', async (t) => {
   t.throws(() => readAgentsFile(file), { exitCode: 78, message: /agents\[1\]\.name 'lal' is listed twice/ });
   for (const [where, patch] of [['channels[0].name', { channels: [{ id: 'a', name: '{{ op://stack/other/token }}' }] }], ['persona', { persona: 'op://stack/other/token' }], ['users[0]', { users: ['}}'] }]] as const) {
     writeFileSync(file, JSON.stringify({ agents: [{ ...lal, ...patch }] }));
-    t.throws(() => readAgentsFile(file), { exitCode: 78, message: `agents[0].${where} must not contain '{{', '}}' or 'op://'; only botTokenItem names a 1Password item` }, `${where}: no reference of its own`);
+    t.throws(() => readAgentsFile(file), { exitCode: 78, message: `agents[0].${where} must not contain '{{', '}}' or 'op://'; only botTokenItem and githubTokenItem name 1Password items` }, `${where}: no reference of its own`);
   }
   writeFileSync(file, JSON.stringify({ agents: [{ ...lal, users: 'ray' }] }));
   t.throws(() => readAgentsFile(file), { exitCode: 78, message: /users must be a list/ });

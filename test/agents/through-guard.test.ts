@@ -23,7 +23,6 @@ const CLEAN_ENV = join(ROOT, 'test', 'helpers', 'clean-env');
 const PROJECT = 'cbs';
 const IMAGE = 'copilot-bridge-stack:test';
 const SECRETS = '/dev/shm/copilot-bridge-stack';
-const TEMPLATE = join(ROOT, 'templates', 'agent.config.json.tpl');
 
 interface FakeContainer {
   Id: string;
@@ -117,9 +116,9 @@ t.test('agent up, ls, logs and down pass the guard, each call as the policy expe
   t.teardown(() => daemon.server.close());
   const port = 20000 + Math.floor(Math.random() * 20000);
   const agentsFile = join(dir, 'agents.json');
-  writeFileSync(agentsFile, JSON.stringify({ agents: [{ name: 'lal', botTokenItem: 'op://stack/mattermost-lal', channels: [{ id: 'abc', name: 'lal' }] }] }));
+  writeFileSync(agentsFile, JSON.stringify({ agents: [{ name: 'lal', botTokenItem: 'op://stack/mattermost-lal', githubTokenItem: 'op://stack/github-lal', channels: [{ id: 'abc', name: 'lal' }] }] }));
   // The same stack settings for both, as compose.yml gives the admin and the guard one block.
-  const stackEnv = { COMPOSE_PROJECT_NAME: PROJECT, AGENT_IMAGE: IMAGE, COPILOT_BRIDGE_SECRETS_DIR: SECRETS, COPILOT_BRIDGE_RELEASED: 'op-sa-token,agent-lal', AGENT_TEMPLATE: TEMPLATE };
+  const stackEnv = { COMPOSE_PROJECT_NAME: PROJECT, AGENT_IMAGE: IMAGE, COPILOT_BRIDGE_SECRETS_DIR: SECRETS, COPILOT_BRIDGE_RELEASED: 'op-sa-token,agent-lal' };
   const guard = execa(CLEAN_ENV, [process.execPath, GUARD], {
     env: { PATH: process.env.PATH!, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: join(dir, 'docker.sock'), GUARD_AGENTS_FILE: agentsFile, ...stackEnv },
     extendEnv: false,
@@ -156,7 +155,7 @@ t.test('agent up, ls, logs and down pass the guard, each call as the policy expe
   t.equal(again.exitCode, 0, 'agent up lal again exits 0');
   t.match(again.stderr, /is already running/, 'and changes nothing');
   // The agents file changes: agent up makes what agent spec now prints, not what ran before.
-  writeFileSync(agentsFile, JSON.stringify({ agents: [{ name: 'lal', botTokenItem: 'op://stack/mattermost-lal', persona: 'changed', channels: [{ id: 'abc', name: 'lal' }] }] }));
+  writeFileSync(agentsFile, JSON.stringify({ agents: [{ name: 'lal', botTokenItem: 'op://stack/mattermost-lal', githubTokenItem: 'op://stack/github-lal', persona: 'changed', channels: [{ id: 'abc', name: 'lal' }] }] }));
   const changed = await agent('up', 'lal');
   t.equal(changed.exitCode, 0, `agent up lal after a change exits 0 (${changed.stderr.trim()})`);
   t.match(changed.stderr, /cbs-agent-lal \([0-9a-f]{12}\) was made from another spec; recreating it\n[\s\S]*agent: created cbs-agent-lal/, 'it recreates the container');

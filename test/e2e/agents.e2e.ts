@@ -22,7 +22,7 @@ import { removeStaleProjects } from './harness/cleanup.js';
 import { ensureDockerEngine } from './harness/engine.js';
 import { buildTestImages, type TestImages } from './harness/images.js';
 import { attempt, docker, type RunResult } from './harness/run.js';
-import { containerPids, SecretScanner } from './harness/search.js';
+import { bridgeTree, containerPids, SecretScanner } from './harness/search.js';
 import { Stack, type ContainerState } from './harness/stack.js';
 import { waitFor } from './harness/wait.js';
 
@@ -48,7 +48,7 @@ const ids: Partial<Record<Agent, string>> = {};
 const upTimes: Partial<Record<Agent, { command: number; running: number }>> = {};
 
 /** Every secret of the run: the shared token and vault items, lal's token, both bot tokens. */
-const secrets = () => [...stack.secrets(), lalServiceAccount, botTokens.lal, botTokens.data];
+const secrets = () => [...stack.secrets(), lalServiceAccount, botTokens.lal, botTokens.data, agents.githubTokens.lal, agents.githubTokens.data];
 
 const authLog = () => stack.authLog();
 
@@ -275,6 +275,10 @@ t.test('no secret in docker inspect, docker logs or agent logs of the agents', a
     t.equal(viaCli.exitCode, 0, `agent logs ${agent} exits 0`);
     t.match(`${viaCli.stdout}\n${viaCli.stderr}`, /./, 'and prints its log');
     assertNoSecrets(t, `agent logs ${agent}`, `${viaCli.stdout}\n${viaCli.stderr}`, secrets());
+    // The declared exception: the agent's own GitHub token, as COPILOT_GITHUB_TOKEN, in its bridge's tree only.
+    const own = `COPILOT_GITHUB_TOKEN=${agents.githubTokens[agent]}`;
+    const tree = await bridgeTree(ids[agent]!);
+    let holders = 0;
     for (const pid of await containerPids(ids[agent]!)) {
       for (const file of ['environ', 'cmdline']) {
         let text = '';
@@ -283,9 +287,14 @@ t.test('no secret in docker inspect, docker logs or agent logs of the agents', a
         } catch {
           continue;
         }
+        if (file === 'environ' && tree.has(pid) && `\0${text}`.includes(`\0${own}\0`)) {
+          holders++;
+          text = `\0${text}`.replace(`\0${own}\0`, '\0').slice(1);
+        }
         assertNoSecrets(t, `/proc/${pid}/${file} of ${agent}`, text, secrets());
       }
     }
+    t.ok(holders >= 3, `${agent}'s own GitHub token is in its bridge's tree (${holders} processes: launcher, worker, Copilot CLI), and nowhere else`);
   }
 });
 

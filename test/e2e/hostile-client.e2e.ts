@@ -43,7 +43,7 @@ let admin: string;
 let probes: string;
 const ids: Partial<Record<Agent, string>> = {};
 /** Every secret of the run: the canaries that must never cross. */
-const secrets = () => [...stack.secrets(), lalServiceAccount, botTokens.lal, botTokens.data];
+const secrets = () => [...stack.secrets(), lalServiceAccount, botTokens.lal, botTokens.data, agents.githubTokens.lal, agents.githubTokens.data];
 
 const execIn = (id: string, argv: string[], options: { user?: string; input?: string } = {}): Promise<RunResult> =>
   attempt('docker', ['exec', ...(options.input === undefined ? [] : ['-i']), ...(options.user ? ['-u', options.user] : []), id, ...argv], { timeoutMs: 120_000, ...(options.input === undefined ? {} : { input: options.input }) });
@@ -275,7 +275,7 @@ t.test('row 4: a PATH of planted programs, or the volume over a system directory
     '-u', '0:0', '--read-only', '--tmpfs', '/tmp:size=16m,mode=1777', '--cap-drop', 'ALL', '--cap-add', 'SETUID', '--cap-add', 'SETGID', '--security-opt', 'no-new-privileges:true',
     '--network', stack.agentNetwork, '-v', `${join(stack.dir, 'agent-lal')}:/run/secrets/op_sa_token:ro`, '-v', `${volume}:/home/bridge`,
     '-e', 'PATH=/home/bridge/bin:/opt/copilot-bridge/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', '-e', 'BRIDGE_SUPERVISE=1', '-e', 'STANDIN_EXIT_AFTER_MS=500',
-    '-e', `BRIDGE_CONFIG_TEMPLATE_TEXT=${body.Env.find((e: string) => e.startsWith('BRIDGE_CONFIG_TEMPLATE_TEXT=')).slice('BRIDGE_CONFIG_TEMPLATE_TEXT='.length)}`,
+    ...body.Env.filter((e: string) => /^BRIDGE_(CONFIG_TEMPLATE|AGENT_ENTRY)=/.test(e)).flatMap((e: string) => ['-e', e]),
     images.bridge,
   ]);
   t.match(started.stderr, /supervise: running copilot-bridge start/, `the root phase rendered with the real op and reached the bridge (${started.stderr.trim().split('\n').slice(-1)})`);
@@ -287,13 +287,17 @@ t.test('row 4: a PATH of planted programs, or the volume over a system directory
 
 t.test('row 5: a command or a template of the client\'s is refused', async (t) => {
   const body = await spec('lal');
-  const template = (text: string) => body.Env.map((e: string) => (e.startsWith('BRIDGE_CONFIG_TEMPLATE_TEXT=') ? `BRIDGE_CONFIG_TEMPLATE_TEXT=${text}` : e));
+  const template = (text: string) => [...body.Env, `BRIDGE_CONFIG_TEMPLATE_TEXT=${text}`];
+  const entry = (patch: Record<string, unknown>) => body.Env.map((e: string) => (e.startsWith('BRIDGE_AGENT_ENTRY=') ? `BRIDGE_AGENT_ENTRY=${JSON.stringify({ ...JSON.parse(e.slice('BRIDGE_AGENT_ENTRY='.length)), ...patch })}` : e));
   const answers = await hostile([
     create('lal', { ...body, Cmd: ['cat', '/tmp/config.json'] }),
     create('lal', { ...body, Cmd: ['sh', '-c', 'rev /tmp/config.json'] }),
     create('lal', { ...body, Cmd: ['copilot-bridge', 'start', '--debug'] }),
     create('lal', { ...body, Env: template(`{"x": "{{ ${item('data')} }}"}`) }),
     create('lal', { ...body, Env: template(`{"x": "op://copilot-bridge/mattermost-admin-bot/token"}`) }),
+    create('lal', { ...body, Env: entry({ botTokenItem: 'op://copilot-bridge/mattermost-data' }) }),
+    create('lal', { ...body, Env: entry({ githubTokenItem: 'op://copilot-bridge/github-admin' }) }),
+    create('lal', { ...body, Env: body.Env.map((e: string) => (e.startsWith('BRIDGE_CONFIG_TEMPLATE=') ? 'BRIDGE_CONFIG_TEMPLATE=/home/bridge/drop/evil.tpl' : e)) }),
     create('lal', { ...body, Entrypoint: ['/bin/sh', '-c', 'cat /run/secrets/op_sa_token'] }),
   ]);
   for (const answer of answers) t.match({ status: answer.status, rule: rule(answer) }, { status: 403, rule: 'not-the-agent-spec' }, 'refused');
@@ -458,6 +462,11 @@ t.test('what the admin bot\'s shell can and cannot reach, proven from inside the
   t.equal(config.exitCode, 0, 'can read its own rendered config (the bridge needs its bot token): by design');
   const environ = await asBridge(['sh', '-c', 'for p in /proc/[0-9]*; do cat $p/environ 2>/dev/null; done | tr "\\0" "\\n"']);
   t.notMatch(environ.stdout, /ops_/, 'no service-account token in any environment it can read');
+  // By design: the admin bridge's own GitHub token, in its own processes' environment (the Copilot CLI reads it from
+  // nowhere else, and its shell commands run as the same user). It is left out of the search below.
+  const github = `COPILOT_GITHUB_TOKEN=${stack.items['op://copilot-bridge/github-admin/token']}`;
+  t.ok(environ.stdout.split('\n').includes(github), "can read its own bridge's GitHub token: by design");
+  environ.stdout = environ.stdout.split('\n').filter((line) => line !== github).join('\n');
   const supervisor = await asBridge(['sh', '-c', 'cat /proc/1/environ >/dev/null 2>&1 && echo readable || echo refused']);
   t.equal(supervisor.stdout.trim(), 'refused', "cannot read PID 1's environment (root's init)");
   const socket = await asBridge(['sh', '-c', 'ls /var/run/docker.sock 2>&1 || true']);

@@ -5,7 +5,7 @@
 // order that keeps the destructive ones last. Run after `npm run build`:
 //   npx tap test/e2e/stack.e2e.ts
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -16,7 +16,7 @@ import { ensureDockerEngine } from './harness/engine.js';
 import { buildTestImages, type TestImages } from './harness/images.js';
 import { CACHE_DIR, ROOT, TEST_LABEL } from './harness/paths.js';
 import { attempt, docker } from './harness/run.js';
-import { containerPids, SecretScanner, type Finding } from './harness/search.js';
+import { bridgeTree, containerPids, SecretScanner, type Finding } from './harness/search.js';
 import { Stack } from './harness/stack.js';
 import { waitFor } from './harness/wait.js';
 
@@ -69,6 +69,8 @@ t.test('1. the admin bridge starts only after Mattermost is healthy, authenticat
   const log = await stack.exec('copilot-bridge', ['cat', '/home/bridge/.copilot-bridge/copilot-bridge.log'], { user: 'bridge' });
   t.match(log.stdout, /bot admin authenticated as admin-bot/, 'the bridge logged its authentication');
   t.match(log.stdout, /ready/, 'and reached ready');
+  const channel = (JSON.parse(readFileSync(join(stack.dir, 'agents.json'), 'utf8')) as { admin: { channels: Array<{ id: string }> } }).admin.channels[0]!.id;
+  t.match(log.stdout, `Creating new session for channel ${channel}...`, 'it logs its channel id, as upstream does: a plain setting, so no leak');
 
   const verify = await stack.exec('copilot-bridge', ['copilot-bridge-entrypoint', 'verify']);
   t.equal(verify.exitCode, 0, `verify exits 0 (${verify.stderr.trim()})`);
@@ -82,24 +84,30 @@ t.test('1b. a bridge given a wrong bot token fails visibly (the stand-in accepts
   writeVault(join(stack.dir, 'wrong-vault.json'), stack.token, items);
   chmodSync(join(stack.dir, 'wrong-vault.json'), 0o600);
   const authBefore = (await authLog()).length;
+  // The bridge's home on the host, to read the log it writes (all its output goes there, as upstream's does).
+  const home = mkdtempSync(join(tmpdir(), 'cbs-e2e-home-'));
+  chownSync(home, 61001, 61001);
+  t.teardown(() => rmSync(home, { recursive: true, force: true }));
   const run = await attempt(
     'docker',
     [
       'run', '--rm', '--label', `${TEST_LABEL}=1`, '--label', `com.copilot-bridge-stack.test.pid=${process.pid}`,
       '--network', `${stack.project}_mattermost-net`, '--init', '--read-only', '--tmpfs', '/tmp:size=16m,mode=1777',
-      '--tmpfs', '/home/bridge:uid=61001,gid=61001,mode=0700', '--cap-drop', 'ALL', '--cap-add', 'SETUID', '--cap-add', 'SETGID',
+      '-v', `${home}:/home/bridge`, '--cap-drop', 'ALL', '--cap-add', 'SETUID', '--cap-add', 'SETGID',
       '--security-opt', 'no-new-privileges:true', '--ulimit', 'core=0',
       '-u', '0:0', '-v', `${join(stack.dir, 'op-sa-token')}:/run/secrets/op_sa_token:ro`, '-v', `${join(stack.dir, 'wrong-vault.json')}:/run/op-fixture/vault.json:ro`,
-      '-e', 'BRIDGE_SUPERVISE=1', '-e', 'BRIDGE_OP_VAULT=copilot-bridge',
-      '-e', 'BRIDGE_WAIT_FOR=http://mattermost:8065/api/v4/system/ping', images.bridge,
+      '-v', `${join(stack.dir, 'agents.json')}:/etc/copilot-bridge/agents.json:ro`, '-e', 'BRIDGE_AGENTS_FILE=/etc/copilot-bridge/agents.json', '-e', 'BRIDGE_AGENT=admin',
+      '-e', 'BRIDGE_SUPERVISE=1', '-e', 'BRIDGE_WAIT_FOR=http://mattermost:8065/api/v4/system/ping', images.bridge,
     ],
     { timeoutMs: 60_000 },
   );
-  t.equal(run.exitCode, 1, 'the bridge exits 1');
-  t.match(run.stderr, /Fatal error: bot admin: users\/me answered 401/, 'saying that Mattermost refused its token');
+  t.equal(run.exitCode, 1, `the bridge exits 1 (${run.stderr.trim().split('\n').at(-1)})`);
+  const log = readFileSync(join(home, '.copilot-bridge', 'copilot-bridge.log'), 'utf8');
+  t.match(log, /Fatal error: bot admin: users\/me answered 401/, 'saying in its log that Mattermost refused its token');
   const events = (await authLog()).slice(authBefore);
   t.ok(events.some((e) => e.endpoint === 'users/me' && !e.ok), 'the stand-in recorded the refused token');
   assertNoSecrets(t, 'the failed bridge output', `${run.stdout}\n${run.stderr}`, [...stack.secrets(), ...Object.values(items)]);
+  assertNoSecrets(t, 'its log', log, [...stack.secrets(), ...Object.values(items)]);
 });
 
 t.test('the bridge container has the hardened shape of compose.yml', async (t) => {
@@ -169,9 +177,15 @@ t.test('2. threat model: no secret where it must not be', async (t) => {
   });
 
   t.test('not in /proc/*/environ or cmdline of any process in any container (read from the host, so nothing is hidden)', async (t) => {
-    // The one exception, by design: Mattermost takes its connection string only from its environment (or a config
-    // file on disk), so its own server process holds the database password there; nothing else anywhere does.
+    // The two exceptions, by design: Mattermost takes its connection string only from its environment (or a config
+    // file on disk), so its own server process holds the database password there; and the Copilot CLI takes its
+    // GitHub token only from its environment, so the admin bridge's own process tree holds it as
+    // COPILOT_GITHUB_TOKEN. Nothing else anywhere holds either.
+    const github = stack.items['op://copilot-bridge/github-admin/token']!;
+    const tree = await bridgeTree(await stack.container('copilot-bridge'));
+    t.ok(tree.size >= 3, `the admin bridge's tree: ${tree.size} processes (launcher, worker, Copilot CLI)`);
     let datasourceHolders = 0;
+    const githubHolders: string[] = [];
     for (const service of SERVICES) {
       const pids = await containerPids(await stack.container(service));
       t.ok(pids.length > 0, `${service} has ${pids.length} process(es)`);
@@ -185,12 +199,17 @@ t.test('2. threat model: no secret where it must not be', async (t) => {
           }
           const datasource = service === 'mattermost' && file === 'environ' && /(^|\0)MM_SQLSETTINGS_DATASOURCE=/.test(text);
           if (datasource) datasourceHolders++;
-          const cleaned = datasource ? text.replace(/(^|\0)MM_SQLSETTINGS_DATASOURCE=[^\0]*/, '$1') : text;
+          let cleaned = datasource ? text.replace(/(^|\0)MM_SQLSETTINGS_DATASOURCE=[^\0]*/, '$1') : text;
+          if (file === 'environ' && tree.has(pid) && `\0${cleaned}`.includes(`\0COPILOT_GITHUB_TOKEN=${github}\0`)) {
+            githubHolders.push((readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').find((arg) => /copilot-cli|worker|copilot-bridge|tini/.test(arg)) ?? String(pid)).split('/').pop()!);
+            cleaned = `\0${cleaned}`.replace(`\0COPILOT_GITHUB_TOKEN=${github}\0`, '\0').slice(1);
+          }
           assertNoSecrets(t, `/proc/${pid}/${file} of ${service}`, cleaned, secrets);
         }
       }
     }
     t.equal(datasourceHolders, 1, "only Mattermost's server process holds the database password (in its connection string)");
+    t.ok(githubHolders.includes('copilot-cli.js'), `the Copilot CLI stand-in holds its GitHub token (the holders: ${githubHolders.join(', ')})`);
   });
 
   t.test('the bridge runs as its user and that user cannot read /run/secrets/op_sa_token', async (t) => {

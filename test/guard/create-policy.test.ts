@@ -9,18 +9,17 @@ import fc from 'fast-check';
 import t from 'tap';
 import { readAgentsFile } from '../../src/agents/agents-file.js';
 import { agentContainer } from '../../src/agents/container-spec.js';
-import { readFileSync } from 'node:fs';
 import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 import { agentFromContainerName, reviewCreateBody, reviewVolumeBody, type AgentPolicy } from '../../src/guard/create-policy.js';
 import { Refusal } from '../../src/guard/refusal.js';
 import { parseStrictJson } from '../../src/guard/strict-json.js';
-import { agentPolicy, AGENTS, SECRETS_DIR, STACK, TEMPLATE } from '../helpers/agent-stack.js';
+import { agentPolicy, AGENTS, SECRETS_DIR, STACK } from '../helpers/agent-stack.js';
 
 type Body = Record<string, any>;
 const policy: AgentPolicy = agentPolicy(t);
 
 /** What the builder makes for `agent` (a fresh copy each call). */
-const spec = (agent = 'lal') => agentContainer(STACK, readAgentsFile(policy.agentsFile).find((a) => a.name === agent)!, readFileSync(TEMPLATE, 'utf8'));
+const spec = (agent = 'lal') => agentContainer(STACK, readAgentsFile(policy.agentsFile).find((a) => a.name === agent)!);
 const body = (agent = 'lal'): Body => spec(agent).body as Body;
 const send = (sent: unknown, agent = 'lal') => reviewCreateBody(policy, agent, parseStrictJson(typeof sent === 'string' ? sent : JSON.stringify(sent)));
 
@@ -57,14 +56,16 @@ t.test("the builder's body passes, and the builder's body is what goes on", asyn
 const attacks: Array<[string, unknown, string, RegExp]> = [
   ['row 1: CapAdd DAC_READ_SEARCH', patched((b) => b.HostConfig.CapAdd.push('DAC_READ_SEARCH')), 'lal', /\$\.HostConfig\.CapAdd has 3 entries/],
   ['row 1: CAP_DAC_READ_SEARCH in place of SETGID', patched((b) => (b.HostConfig.CapAdd[1] = 'CAP_DAC_READ_SEARCH')), 'lal', /\$\.HostConfig\.CapAdd\[1\] differs/],
-  ['row 2: NODE_OPTIONS with an --import payload', patched((b) => b.Env.push('NODE_OPTIONS=--import=data:text/javascript;base64,Y29uc29sZS5sb2coMSk=')), 'lal', /\$\.Env has 4 entries/],
+  ['row 2: NODE_OPTIONS with an --import payload', patched((b) => b.Env.push('NODE_OPTIONS=--import=data:text/javascript;base64,Y29uc29sZS5sb2coMSk=')), 'lal', /\$\.Env has 5 entries/],
   ['row 2: LD_PRELOAD from the agent volume', patched((b) => (b.Env[0] = 'LD_PRELOAD=/home/bridge/evil.so')), 'lal', /\$\.Env\[0\] differs/],
   ['row 3: a healthcheck that prints the token', { ...body(), Healthcheck: { Test: ['CMD-SHELL', 'base64 -w0 /run/secrets/op_sa_token'] } }, 'lal', /\$\.Healthcheck is not part of the spec/],
-  ['row 4: PATH with a planted op', patched((b) => b.Env.push('PATH=/home/bridge/bin:/usr/bin:/bin')), 'lal', /\$\.Env has 4 entries/],
+  ['row 4: PATH with a planted op', patched((b) => b.Env.push('PATH=/home/bridge/bin:/usr/bin:/bin')), 'lal', /\$\.Env has 5 entries/],
   ['row 4: the home volume mounted over /usr/local/sbin', patched((b) => (b.HostConfig.Mounts[0].Target = '/usr/local/sbin')), 'lal', /\$\.HostConfig\.Mounts\[0\]\.Target differs/],
   ['row 5: a free command', { ...body(), Cmd: ['cat', '/tmp/config.json'] }, 'lal', /\$\.Cmd\[0\] differs/],
   ['row 5: rev to get past the redactor', { ...body(), Cmd: ['sh', '-c', 'rev /tmp/config.json'] }, 'lal', /\$\.Cmd has 3 entries/],
-  ['row 5: a template naming another item', patched((b) => (b.Env[2] = 'BRIDGE_CONFIG_TEMPLATE_TEXT={"x":"{{ op://stack/mattermost-data/token }}"}')), 'lal', /\$\.Env\[2\] differs/],
+  ['row 5: a template naming another item', patched((b) => b.Env.push('BRIDGE_CONFIG_TEMPLATE_TEXT={"x":"{{ op://stack/mattermost-data/token }}"}')), 'lal', /\$\.Env has 5 entries/],
+  ['row 5: another entry, naming data\'s items', patched((b) => (b.Env[3] = `BRIDGE_AGENT_ENTRY=${JSON.stringify({ ...AGENTS[0], botTokenItem: 'op://stack/mattermost-data' })}`)), 'lal', /\$\.Env\[3\] differs/],
+  ['another template file', patched((b) => (b.Env[2] = 'BRIDGE_CONFIG_TEMPLATE=/home/bridge/evil.tpl')), 'lal', /\$\.Env\[2\] differs/],
   ["row 6: data's name with lal's token", patched((b) => (b.HostConfig.Mounts[1].Source = `${SECRETS_DIR}/agent-lal`), 'data'), 'data', /\$\.HostConfig\.Mounts\[1\]\.Source differs/],
   ["row 6: lal's body under data's name", body('lal'), 'data', /differs|has \d+ entries/],
   ['row 6: the database password bound as the token', patched((b) => (b.HostConfig.Mounts[1].Source = `${SECRETS_DIR}/mm-db-password`)), 'lal', /Mounts\[1\]\.Source differs/],

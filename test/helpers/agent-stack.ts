@@ -29,8 +29,8 @@ export const STACK: AgentStack = {
 };
 
 export const AGENTS: AgentDefinition[] = [
-  { name: 'lal', botTokenItem: 'op://stack/mattermost-lal', persona: 'Lal "the" helper', channels: [{ id: 'abc123', name: 'town-square' }, { id: 'def456', name: 'dev' }], users: ['ray'] },
-  { name: 'data', botTokenItem: 'op://stack/mattermost-data', channels: [{ id: 'ghi789', name: 'data' }] },
+  { name: 'lal', botTokenItem: 'op://stack/mattermost-lal', githubTokenItem: 'op://stack/github-lal', persona: 'Lal "the" helper', channels: [{ id: 'abc123', name: 'town-square' }, { id: 'def456', name: 'dev' }], users: ['ray'] },
+  { name: 'data', botTokenItem: 'op://stack/mattermost-data', githubTokenItem: 'op://stack/github-data', channels: [{ id: 'ghi789', name: 'data' }] },
 ];
 
 /** Writes the agents file into a fresh directory (removed in teardown); returns the guard's policy. */
@@ -39,5 +39,5 @@ export function agentPolicy(t: Teardown, agents: readonly AgentDefinition[] = AG
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const agentsFile = join(dir, 'agents.json');
   writeFileSync(agentsFile, JSON.stringify({ agents }));
-  return { stack, agentsFile, template: TEMPLATE };
+  return { stack, agentsFile };
 }

@@ -68,21 +68,24 @@ const random = (n: number) => Array.from(randomBytes(n), (b) => 'abcdefghijklmno
 export function twoAgents() {
   const lalServiceAccount = fakeServiceAccountToken();
   const botTokens: Record<Agent, string> = { lal: random(26), data: random(26) };
+  const githubTokens: Record<Agent, string> = { lal: random(40), data: random(40) };
   const item = (agent: Agent) => `op://${VAULT}/mattermost-${agent}/token`;
+  const githubItem = (agent: Agent) => `op://${VAULT}/github-${agent}/token`;
   const agentsFile = {
-    agents: AGENTS.map((name) => ({ name, botTokenItem: `op://${VAULT}/mattermost-${name}`, persona: name, channels: [{ id: random(26), name }], users: [`e2e-${random(6)}`] })),
+    agents: AGENTS.map((name) => ({ name, botTokenItem: `op://${VAULT}/mattermost-${name}`, githubTokenItem: `op://${VAULT}/github-${name}`, persona: name, channels: [{ id: random(26), name }], users: [`e2e-${random(6)}`] })),
   };
   return {
     lalServiceAccount,
     botTokens,
+    githubTokens,
     item,
     agentsFile,
     /** What Stack.up needs for them: the stand-in's bots, lal's released token, the agents file. */
     stackOptions: () => ({ bots: AGENTS.map((name) => ({ token: botTokens[name], username: `${name}-bot` })), released: { 'agent-lal': lalServiceAccount }, agents: agentsFile }),
     /** Seeds each agent's vault: lal's account reads lal's item; the shared one the shared vault and data's item. */
     seed: async (stack: { project: string; token: string; items: Record<string, string> }, image: string) => {
-      await seedAgentVolume(stack.project, 'lal', image, lalServiceAccount, { [item('lal')]: botTokens.lal });
-      await seedAgentVolume(stack.project, 'data', image, stack.token, { ...stack.items, [item('data')]: botTokens.data });
+      await seedAgentVolume(stack.project, 'lal', image, lalServiceAccount, { [item('lal')]: botTokens.lal, [githubItem('lal')]: githubTokens.lal });
+      await seedAgentVolume(stack.project, 'data', image, stack.token, { ...stack.items, [item('data')]: botTokens.data, [githubItem('data')]: githubTokens.data });
     },
   };
 }

@@ -5,7 +5,7 @@
 // no-secrets.ts: raw, base64, each line); `TOKEN_SHAPE` catches any
 // service-account token, not only this run's, such as one baked into a layer.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readSync, lstatSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { leakedForms } from '../../helpers/no-secrets.js';
 import { docker } from './run.js';
@@ -118,4 +118,33 @@ export class SecretScanner {
 export async function containerPids(container: string): Promise<number[]> {
   const out = await docker(['top', container, '-eo', 'pid']);
   return out.split('\n').slice(1).map((line) => Number(line.trim())).filter((pid) => Number.isInteger(pid) && pid > 0);
+}
+
+/** A process's parent and its pid in its own PID namespace (the last of NSpid), from the host's /proc. */
+function processStatus(pid: number): { ppid: number; nspid: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const nspids = /\nNSpid:\s+([\d\s]+)\n/.exec(status)?.[1]?.trim().split(/\s+/).map(Number) ?? [];
+    return { ppid: Number(/\nPPid:\s+(\d+)/.exec(status)?.[1]), nspid: nspids.at(-1) ?? pid };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The host pids of the bridge's process tree in a container: the process the
+ * entrypoint wrote to /tmp/.copilot-bridge.pid (a pid of the container's own
+ * namespace) and everything below it. Its GitHub token may be there, and only there.
+ */
+export async function bridgeTree(container: string): Promise<Set<number>> {
+  const written = Number((await docker(['exec', container, 'cat', '/tmp/.copilot-bridge.pid'])).trim());
+  const pids = await containerPids(container);
+  const statuses = new Map(pids.map((pid) => [pid, processStatus(pid)] as const));
+  const root = pids.find((pid) => statuses.get(pid)?.nspid === written);
+  const tree = new Set<number>(root === undefined ? [] : [root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, status] of statuses) if (status && !tree.has(pid) && tree.has(status.ppid)) grew = tree.add(pid).size > 0;
+  }
+  return tree;
 }

@@ -33,8 +33,8 @@ export interface StackOptions {
   bots?: StandinBot[];
   /** More released token files, by name (agent-lal...), written root 0400 next to op-sa-token. */
   released?: Record<string, string>;
-  /** The agents file (its JSON), mounted into the admin bridge and the guard as AGENTS_FILE. */
-  agents?: unknown;
+  /** The agents of the agents file (its JSON: { agents: [...] }); the harness adds the admin's entry. */
+  agents?: { agents: unknown[] };
   /** The socket the guard is given as the Docker socket (DOCKER_SOCKET; a recording relay, say). */
   dockerSocket?: string;
 }
@@ -48,12 +48,21 @@ const OVERRIDE = join(FIXTURES, 'compose.test-override.yml');
 const VAULT = 'copilot-bridge';
 const lowerAlnum = (n: number) => Array.from(randomBytes(n), (b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
 
-/** The items templates/config.json.tpl references, as random test values. */
+/** The admin's items in the vault (agents.example.json names them too), as random test values: its bot token and its GitHub token. */
 export function stackItems(): Record<string, string> {
   return {
     [`op://${VAULT}/mattermost-admin-bot/token`]: lowerAlnum(26),
-    [`op://${VAULT}/mattermost-admin-bot/allowed-user`]: `e2e-admin-${lowerAlnum(8)}`,
-    [`op://${VAULT}/mattermost-admin-bot/channel-id`]: lowerAlnum(26),
+    [`op://${VAULT}/github-admin/token`]: lowerAlnum(40),
+  };
+}
+
+/** The admin's entry of the agents file: its items, and a channel and a user that are plain settings. */
+export function adminEntry(): Record<string, unknown> {
+  return {
+    botTokenItem: `op://${VAULT}/mattermost-admin-bot`,
+    githubTokenItem: `op://${VAULT}/github-admin`,
+    channels: [{ id: lowerAlnum(26), name: 'admin' }],
+    users: [`e2e-admin-${lowerAlnum(8)}`],
   };
 }
 
@@ -138,7 +147,7 @@ export class Stack {
     writeFileSync(databasePasswordFile, databasePassword, { mode: 0o444 });
     writeStandinInputs(dir, token, items, options.pingDelayMs ?? 3000, options.bots);
     const agentsFile = join(dir, 'agents.json');
-    if (options.agents !== undefined) writeFileSync(agentsFile, JSON.stringify(options.agents, null, 2), { mode: 0o644 });
+    writeFileSync(agentsFile, JSON.stringify({ admin: adminEntry(), agents: options.agents?.agents ?? [] }, null, 2), { mode: 0o644 });
     const mattermostPort = await freePort();
     const env = childEnv({
       ...stackEnv(images, dir, mattermostPort),
@@ -147,7 +156,7 @@ export class Stack {
       MM_DB_PASSWORD_FILE: databasePasswordFile,
       COPILOT_BRIDGE_SECRETS_DIR: dir,
       COPILOT_BRIDGE_RELEASED: ['op-sa-token', ...Object.keys(options.released ?? {})].join(','),
-      ...(options.agents === undefined ? {} : { AGENTS_FILE: agentsFile }),
+      AGENTS_FILE: agentsFile,
       ...(options.dockerSocket === undefined ? {} : { DOCKER_SOCKET: options.dockerSocket }),
     });
     const tool = await findCompose(env);
