@@ -19,6 +19,8 @@ import type { GuardSettings } from './settings.js';
 const PROGRAM = 'docker-socket-guard';
 /** Unread bytes a client may have waiting (a few pipelined requests); past this, its socket is paused until the guard catches up. */
 const HIGH_WATER = 256 * 1024;
+/** Client connections at once: each costs a connection to the daemon, outside every container's limits. */
+export const MAX_CONNECTIONS = 64;
 /** Request headers a client may pass on; everything else is dropped (the guard sets Host, Content-Length, Connection). */
 const PASSED = ['user-agent', 'accept', 'content-type', 'accept-encoding'];
 
@@ -32,6 +34,8 @@ export function createGuard(settings: GuardSettings, routes: readonly Route[], l
     client.on('close', () => open.delete(client));
     new Connection(client, settings, routes, log);
   });
+  server.maxConnections = MAX_CONNECTIONS;
+  server.on('drop', () => log(`${PROGRAM}: refused a connection: ${MAX_CONNECTIONS} are open already`));
   return Object.assign(server, { closeAllConnections: () => open.forEach((socket) => socket.destroy()) });
 }
 

@@ -31,16 +31,23 @@ export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
       return false;
     }
   };
+  // Which container a name or id means is decided among this project's agents only (a label-filtered list), the way
+  // Docker resolves it: full id, exact name, or a unique id prefix. The daemon is never asked about the client's
+  // word itself, so neither its answer nor its timing tells whether some other container exists.
+  const agentsFilter = encodeURIComponent(JSON.stringify({ label: [`${PROJECT_LABEL}=${project}`, AGENT_LABEL] }));
   const ownContainer = async (request: GuardRequest, id: string, action: string): Promise<Forward | Reply> => {
-    const { status, json } = await upstream(`/containers/${id}/json`);
-    if (status === 404 && isAgentName(id)) return { reply: { status: 404, json: { message: `No such container: ${id}` } } };
-    const info = json as { Id?: string; Config?: { Labels?: Record<string, string> } };
-    const labels = info?.Config?.Labels ?? {};
-    if (status !== 200 || !info.Id || labels[PROJECT_LABEL] !== project || !labels[AGENT_LABEL]) {
+    const { status, json } = await upstream(`/containers/json?all=1&filters=${agentsFilter}`);
+    if (status !== 200 || !Array.isArray(json)) throw new Refusal('upstream', `the Docker daemon did not list the agents (${status})`);
+    const agents = json as Array<{ Id?: string; Names?: string[] }>;
+    const exact = agents.filter((c) => c.Id === id || c.Names?.includes(`/${id}`));
+    const prefixed = /^[0-9a-f]{1,64}$/.test(id) ? agents.filter((c) => c.Id?.startsWith(id)) : [];
+    const found = exact.length === 1 ? exact[0] : exact.length === 0 && prefixed.length === 1 ? prefixed[0] : undefined;
+    if (!found?.Id) {
+      if (exact.length === 0 && prefixed.length === 0 && isAgentName(id)) return { reply: { status: 404, json: { message: `No such container: ${id}` } } };
       throw new Refusal('not-an-agent', `${id} is not an agent container of ${project}`);
     }
     if (request.body?.length) throw new Refusal(`${action}-body`, `${action} takes no request body`);
-    const path = request.target.path.replace(`/containers/${id}`, `/containers/${info.Id}`);
+    const path = request.target.path.replace(`/containers/${id}`, `/containers/${found.Id}`);
     return { method: request.method, path: upstreamPath({ ...request.target, path }), body: undefined };
   };
   const container = (name: string, methods: string[], suffix: string, query: string[]): Route => ({
@@ -77,7 +84,8 @@ export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
       review: (request) => {
         const agent = agentFromContainerName(project, request.target.query.get('name'));
         const body = reviewCreateBody(policy, agent, parseStrictJson(request.body?.toString('utf8') ?? ''));
-        return { method: 'POST', path: upstreamPath(request.target), body };
+        // Without a version prefix the daemon reads the body by its own, current rules: the ones the builder wrote for.
+        return { method: 'POST', path: upstreamPath({ ...request.target, version: '' }), body };
       },
     },
     container('container-inspect', ['GET'], '/json', []),

@@ -12,6 +12,8 @@ import type { AgentPolicy } from '../../src/guard/create-policy.js';
 import { review } from '../../src/guard/policy.js';
 import { Refusal } from '../../src/guard/refusal.js';
 import { parseTarget } from '../../src/guard/request-path.js';
+import { readAgentsFile } from '../../src/agents/agents-file.js';
+import { agentContainer } from '../../src/agents/container-spec.js';
 import { agentPolicy } from '../helpers/agent-stack.js';
 
 const policy: AgentPolicy = agentPolicy(t);
@@ -34,9 +36,15 @@ function daemon(): { upstream: Upstream; asked: string[] } {
     asked.push(path);
     const volume = /^\/volumes\/([^/]+)$/.exec(path)?.[1];
     if (volume !== undefined) return volumes[volume] ? { status: 200, json: { Name: volume, Labels: volumes[volume] } } : { status: 404, json: { message: 'no such volume' } };
-    const id = /^\/containers\/([^/]+)\/json$/.exec(path)?.[1] ?? '';
-    const found = containers.find((c) => c.Id === id || c.Id.startsWith(id) || c.Name === `/${id}`);
-    return found ? { status: 200, json: found } : { status: 404, json: { message: `No such container: ${id}` } };
+    // The daemon's container list with label filters, as Docker applies them: every label filter must match.
+    const listed = /^\/containers\/json\?all=1&filters=(.*)$/.exec(path);
+    if (!listed) return { status: 500, json: { message: `the fake daemon was asked ${path}` } };
+    const labels = (JSON.parse(decodeURIComponent(listed[1]!)) as { label: string[] }).label;
+    const matches = containers.filter((c) => labels.every((l) => {
+      const [key, value] = l.split('=');
+      return value === undefined ? key! in c.Config.Labels : (c.Config.Labels as unknown as Record<string, string>)[key!] === value;
+    }));
+    return { status: 200, json: matches.map((c) => ({ Id: c.Id, Names: [c.Name], Labels: c.Config.Labels })) };
   };
   return { upstream, asked };
 }
@@ -55,7 +63,7 @@ t.test('an absent container in the agents\' namespace gets a 404, for every cont
   for (const [method, url] of [['GET', '/v1.41/containers/cbs-agent-data/json'], ['POST', '/containers/cbs-agent-data/stop?t=10'], ['DELETE', '/containers/cbs-agent-data?force=true'], ['GET', '/containers/cbs-agent-data/logs?stdout=1']] as const) {
     const { verdict, asked } = await ask(method, url);
     t.same(verdict, { reply: { status: 404, json: { message: 'No such container: cbs-agent-data' } } }, `${method} ${url}: 404`);
-    t.same(asked, ['/containers/cbs-agent-data/json'], 'the daemon was only asked whether it exists');
+    t.same(asked, [`/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: [`${PROJECT_LABEL}=cbs`, AGENT_LABEL] }))}`], "the daemon was asked only for this project's agents, never about the name itself");
   }
 });
 
@@ -69,7 +77,18 @@ t.test('any other name or id is refused, whether it exists or not', async (t) =>
     ['GET', '/containers/other-agent-lal/json'],
     ['GET', '/containers/cbs-agent-Bad_Name/json'],
   ];
-  for (const [method, url] of cases) t.match(await ask(method, url), { refused: 'not-an-agent' }, `${method} ${url}: not-an-agent`);
+  for (const [method, url] of cases) {
+    const { refused, asked } = await ask(method, url);
+    t.equal(refused, 'not-an-agent', `${method} ${url}: not-an-agent`);
+    t.notOk(asked.some((path) => path.includes('postgres') || path.includes(OTHER_ID) || path.includes('nothing-here')), 'the daemon was never asked about that name or id: nothing to time');
+  }
+});
+
+t.test('a create is forwarded without a version prefix: the daemon reads the body by its current rules', async (t) => {
+  const { upstream } = daemon();
+  const body = Buffer.from(JSON.stringify(agentContainer(policy.stack, readAgentsFile(policy.agentsFile)[0]!).body));
+  const verdict = await review(agentRoutes(policy, upstream), { method: 'POST', target: parseTarget('/v1.41/containers/create?name=cbs-agent-lal'), body });
+  t.match(verdict, { method: 'POST', path: '/containers/create?name=cbs-agent-lal' });
 });
 
 t.test('an agent is acted on by its full id', async (t) => {

@@ -128,3 +128,32 @@ t.test('a client that pipelines far more than it reads cannot make the guard buf
   t.ok(written < 32 * 1024 * 1024, `the client could not push it all: the guard stopped reading (${(written / 1048576).toFixed(1)} MiB of 64 taken)`);
   t.ok(peak - before < 48, `the guard's memory grew by ${(peak - before).toFixed(0)} MiB, not by what was sent (it was ${before.toFixed(0)} MiB)`);
 });
+
+t.test('at most 64 client connections at once: each costs the daemon a connection outside every limit', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cbs-raw-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const upstream = createServer((socket) => socket.on('error', () => undefined));
+  const socketPath = join(dir, 'docker.sock');
+  await new Promise<void>((r) => upstream.listen(socketPath, r));
+  t.teardown(() => upstream.close());
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const guard = execa(CLEAN_ENV, [process.execPath, GUARD], { env: { PATH: process.env.PATH!, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: socketPath }, extendEnv: false, reject: false });
+  t.teardown(() => {
+    guard.kill('SIGTERM');
+  });
+  let log = '';
+  guard.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+  for (let i = 0; i < 200 && !log.includes('listening'); i++) await new Promise((r) => setTimeout(r, 25));
+  const sockets = await Promise.all(Array.from({ length: 70 }, () => new Promise<{ closed: boolean }>((done) => {
+    const socket = connect(port, '127.0.0.1');
+    const state = { closed: false };
+    socket.on('error', () => undefined);
+    socket.on('close', () => (state.closed = true));
+    socket.on('connect', () => done(state));
+    t.teardown(() => socket.destroy());
+  })));
+  await new Promise((r) => setTimeout(r, 500));
+  const closed = sockets.filter((s) => s.closed).length;
+  t.equal(closed, 6, `the 6 connections past 64 are closed at once (${closed} closed)`);
+  t.match(log, /refused a connection: 64 are open already/, 'and the guard says so');
+});
