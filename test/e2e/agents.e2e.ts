@@ -11,13 +11,12 @@
 // Everything the suite makes carries the project's labels and is removed at
 // the end, also when a check or the start fails. Run after `npm run build`:
 //   npx tap test/e2e/agents.e2e.ts
-import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 import { assertNoSecrets } from '../helpers/no-secrets.js';
-import { agentContainerName, agentContainers, agentVolumeName, agentVolumes, AGENTS, twoAgents, type Agent } from './harness/agents.js';
+import { agentContainerName, agentContainers, agentVolumeName, agentVolumes, AGENTS, random, sha256, twoAgents, type Agent } from './harness/agents.js';
 import { removeStaleProjects } from './harness/cleanup.js';
 import { ensureDockerEngine } from './harness/engine.js';
 import { buildTestImages, type TestImages } from './harness/images.js';
@@ -33,8 +32,6 @@ const UP_GOAL_MS = 1500;
 /** Issue 4's goal: the admin bridge healthy within 2 s of Mattermost. */
 const HEALTHY_GOAL_MS = 2000;
 
-const random = (n: number) => Array.from(randomBytes(n), (b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 /** lal with its own service account (sealed as agent-lal), data with the shared one. */
 const agents = twoAgents();
 const { lalServiceAccount, botTokens, item } = agents;

@@ -10,14 +10,13 @@
 // directly on the engine, as an operator's compose edit would allow, to show
 // that the second line of defence holds on its own. Run after `npm run build`:
 //   npx tap test/e2e/hostile-client.e2e.ts
-import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { agentContainerName, agentVolumeName, PROJECT_LABEL } from '../../src/contract.js';
-import { agentContainers, AGENTS, twoAgents, type Agent } from './harness/agents.js';
+import { agentContainers, AGENTS, random, sha256, twoAgents, type Agent } from './harness/agents.js';
 import { removeStaleProjects } from './harness/cleanup.js';
 import { dockerRelay, type DockerRelay } from './harness/docker-relay.js';
 import { ensureDockerEngine } from './harness/engine.js';
@@ -30,8 +29,6 @@ import { waitFor } from './harness/wait.js';
 
 t.setTimeout(25 * 60_000);
 
-const random = (n: number) => Array.from(randomBytes(n), (b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 /** lal with its own service account (sealed as agent-lal), data with the shared one. */
 const agents = twoAgents();
 const { lalServiceAccount, botTokens, item } = agents;

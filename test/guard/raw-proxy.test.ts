@@ -6,11 +6,24 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execa } from 'execa';
 
 const GUARD = resolve(import.meta.dirname, '..', '..', 'dist', 'docker-socket-guard.mjs');
 const CLEAN_ENV = resolve(import.meta.dirname, '..', 'helpers', 'clean-env');
+
+/** The guard as a process in front of `socketPath`, listening; its stderr so far in `output()`. */
+async function startGuard(t: Test, socketPath: string) {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const guard = execa(CLEAN_ENV, [process.execPath, GUARD], { env: { PATH: process.env.PATH!, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: socketPath }, extendEnv: false, reject: false });
+  t.teardown(() => {
+    guard.kill('SIGTERM');
+  });
+  const state = { text: '' };
+  guard.stderr!.on('data', (c: Buffer) => (state.text += c.toString()));
+  for (let i = 0; i < 200 && !state.text.includes('listening'); i++) await new Promise((r) => setTimeout(r, 25));
+  return { port, guard, output: state };
+}
 
 t.test('pipelined requests, in order; a refusal closes the connection', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cbs-raw-'));
@@ -32,14 +45,7 @@ t.test('pipelined requests, in order; a refusal closes the connection', async (t
   const socketPath = join(dir, 'docker.sock');
   await new Promise<void>((r) => upstream.listen(socketPath, r));
   t.teardown(() => upstream.close());
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const guard = execa(CLEAN_ENV, [process.execPath, GUARD], { env: { PATH: process.env.PATH!, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: socketPath }, extendEnv: false, reject: false });
-  t.teardown(() => {
-    guard.kill('SIGTERM');
-  });
-  let started = '';
-  guard.stderr!.on('data', (c: Buffer) => (started += c.toString()));
-  for (let i = 0; i < 200 && !started.includes('listening'); i++) await new Promise((r) => setTimeout(r, 25));
+  const { port } = await startGuard(t, socketPath);
 
   const exchange = (text: string, until: (answer: string) => boolean) =>
     new Promise<{ answer: string; closed: boolean }>((done) => {
@@ -84,14 +90,7 @@ t.test('a client that pipelines far more than it reads cannot make the guard buf
   const socketPath = join(dir, 'docker.sock');
   await new Promise<void>((r) => upstream.listen(socketPath, r));
   t.teardown(() => upstream.close());
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const guard = execa(CLEAN_ENV, [process.execPath, GUARD], { env: { PATH: process.env.PATH!, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: socketPath }, extendEnv: false, reject: false });
-  t.teardown(() => {
-    guard.kill('SIGTERM');
-  });
-  let started = '';
-  guard.stderr!.on('data', (c: Buffer) => (started += c.toString()));
-  for (let i = 0; i < 200 && !started.includes('listening'); i++) await new Promise((r) => setTimeout(r, 25));
+  const { port, guard } = await startGuard(t, socketPath);
   const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${guard.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
   const before = rss();
   // 64 MiB of pipelined pings from a client that reads none of the answers.
@@ -136,14 +135,7 @@ t.test('at most 64 client connections at once: each costs the daemon a connectio
   const socketPath = join(dir, 'docker.sock');
   await new Promise<void>((r) => upstream.listen(socketPath, r));
   t.teardown(() => upstream.close());
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const guard = execa(CLEAN_ENV, [process.execPath, GUARD], { env: { PATH: process.env.PATH!, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: socketPath }, extendEnv: false, reject: false });
-  t.teardown(() => {
-    guard.kill('SIGTERM');
-  });
-  let log = '';
-  guard.stderr!.on('data', (c: Buffer) => (log += c.toString()));
-  for (let i = 0; i < 200 && !log.includes('listening'); i++) await new Promise((r) => setTimeout(r, 25));
+  const { port, output: log } = await startGuard(t, socketPath);
   const sockets = await Promise.all(Array.from({ length: 70 }, () => new Promise<{ closed: boolean }>((done) => {
     const socket = connect(port, '127.0.0.1');
     const state = { closed: false };
@@ -155,5 +147,5 @@ t.test('at most 64 client connections at once: each costs the daemon a connectio
   await new Promise((r) => setTimeout(r, 500));
   const closed = sockets.filter((s) => s.closed).length;
   t.equal(closed, 6, `the 6 connections past 64 are closed at once (${closed} closed)`);
-  t.match(log, /refused a connection: 64 are open already/, 'and the guard says so');
+  t.match(log.text, /refused a connection: 64 are open already/, 'and the guard says so');
 });

@@ -58,7 +58,9 @@ export async function agentVolumes(project: string): Promise<string[]> {
 export const AGENTS = ['lal', 'data'] as const;
 export type Agent = (typeof AGENTS)[number];
 const VAULT = 'copilot-bridge';
-const random = (n: number) => Array.from(randomBytes(n), (b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
+/** n random lower-case letters and digits (ids, tokens and names of a run). */
+export const random = (n: number) => Array.from(randomBytes(n), (b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
+export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /**
  * The agents of the agent suites, with fresh secrets: lal with a service
