@@ -20,10 +20,12 @@
 #   NODE_IMAGE      Debian bookworm with Node >= 22.15 and npm
 #   OP_IMAGE        an image holding the 1Password CLI at OP_PATH
 #   OP_PATH         where `op` is in OP_IMAGE
-#   BRIDGE_PACKAGE  what `npm install -g` installs for copilot-bridge
-#                   (default @chrisromp/copilot-bridge@0.15.0); a local
-#                   tarball goes under docker/packages/ and is named here as
+#   BRIDGE_PACKAGE  what npm installs for copilot-bridge (default
+#                   @chrisromp/copilot-bridge@0.15.0); a local tarball goes
+#                   under docker/packages/ and is named here as
 #                   /tmp/packages/NAME.tgz
+#   BRIDGE_OVERRIDES npm overrides (JSON) for its dependencies: default
+#                   {"@github/copilot":"1.0.50"} (see the bridge-package stage)
 #   BRIDGE_UID      the bridge user's uid and gid
 # No secret is an argument, a file or a layer here: the token arrives at run
 # time as the Docker secret /run/secrets/op_sa_token.
@@ -78,19 +80,27 @@ RUN printf '%s\n' \
  && chmod 0755 /out/copilot-bridge-agent.mjs \
  && cd / && node /out/copilot-bridge-agent.mjs 2>&1 | grep -q '^agent: no command; usage: agent up NAME'
 
-# copilot-bridge, by its npm name. Its better-sqlite3 is a native addon: its
-# install fetches a prebuilt binary, and where none can be fetched it builds
-# from source with python3, make and g++ against Node's own headers
-# (npm_config_nodedir: no download). The tools stay in this stage; only
-# /opt/copilot-bridge goes on.
+# copilot-bridge, by its npm name, in a project of its own whose package.json
+# carries BRIDGE_OVERRIDES (npm overrides): an install takes the newest
+# versions its ranges allow, and @github/copilot 1.0.64 and later no longer
+# have the entry its @github/copilot-sdk 0.3.0 starts (the bridge then exits
+# at start: "Copilot CLI not found"); upstream's own lockfile has 1.0.50.
+# Its better-sqlite3 is a native addon: its install fetches a prebuilt
+# binary, and where none can be fetched it builds from source with python3,
+# make and g++ against Node's own headers (npm_config_nodedir: no download).
+# The tools stay in this stage; only /opt/copilot-bridge goes on.
 FROM ${NODE_IMAGE} AS bridge-package
 ARG BRIDGE_PACKAGE=@chrisromp/copilot-bridge@0.15.0
+ARG BRIDGE_OVERRIDES='{"@github/copilot":"1.0.50"}'
 RUN set -eu; \
     apt-get update; \
     apt-get install -y --no-install-recommends python3 make g++; \
     rm -rf /var/lib/apt/lists/*
 COPY docker/packages/ /tmp/packages/
-RUN npm_config_nodedir=/usr/local npm install --global --prefix /opt/copilot-bridge --omit=dev --no-audit --no-fund --no-update-notifier "${BRIDGE_PACKAGE}" \
+WORKDIR /opt/copilot-bridge
+RUN node -e "require('fs').writeFileSync('package.json', JSON.stringify({ name: 'copilot-bridge-install', private: true, overrides: JSON.parse(process.argv[1]) }, null, 2))" "${BRIDGE_OVERRIDES}" \
+ && npm_config_nodedir=/usr/local npm install --omit=dev --no-audit --no-fund --no-update-notifier "${BRIDGE_PACKAGE}" \
+ && mkdir -p bin && ln -s ../node_modules/.bin/copilot-bridge bin/copilot-bridge \
  && /opt/copilot-bridge/bin/copilot-bridge --version \
  && rm -rf /tmp/packages /root/.npm /root/.cache
 

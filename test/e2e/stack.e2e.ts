@@ -114,7 +114,7 @@ t.test('the bridge container has the hardened shape of compose.yml', async (t) =
   const bridge = (await stack.inspect('copilot-bridge')) as unknown as { HostConfig: Record<string, any>; Config: { User: string } };
   const host = bridge.HostConfig;
   t.equal(host.ReadonlyRootfs, true, 'read-only root filesystem');
-  t.match(host.Tmpfs?.['/tmp'] ?? '', /size=16m/, '/tmp is a size-limited tmpfs');
+  t.match(host.Tmpfs?.['/tmp'] ?? '', /size=64m/, '/tmp is a size-limited tmpfs');
   t.same(host.CapDrop, ['ALL'], 'every capability dropped');
   t.same([...(host.CapAdd ?? [])].sort(), ['KILL', 'SETGID', 'SETUID'], 'only SETUID, SETGID (the drop) and KILL (tini forwarding SIGTERM) added back');
   t.ok((host.SecurityOpt ?? []).includes('no-new-privileges:true'), 'no-new-privileges');
