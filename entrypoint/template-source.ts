@@ -5,7 +5,7 @@
 // non-secret values, and the entry's GitHub token becomes COPILOT_GITHUB_TOKEN
 // of the bridge alone. Without one, the template is used as it is.
 import { readFileSync } from 'node:fs';
-import { ADMIN, checkEntry, findAgent, readStackFile, type AgentDefinition } from '../src/agents/agents-file.js';
+import { ADMIN, checkEntry, findAgent, readAdminEntry, readAgentsFile, type AgentDefinition } from '../src/agents/agents-file.js';
 import { environmentReferences, renderAgentTemplate } from '../src/agents/render-template.js';
 import { ExitCode, StackError, errnoCode } from '../src/errors.js';
 import type { Settings } from './settings.js';
@@ -41,12 +41,12 @@ function bridgeEntry(settings: Settings, step: string): AgentDefinition | undefi
     });
   }
   if (settings.agentsFile === undefined || settings.agent === undefined) return undefined;
-  const file = readStackFile(settings.agentsFile);
-  if (settings.agent !== ADMIN) return findAgent(file.agents, settings.agent);
-  if (!file.admin) {
+  if (settings.agent !== ADMIN) return findAgent(readAgentsFile(settings.agentsFile), settings.agent);
+  const admin = readAdminEntry(settings.agentsFile);
+  if (!admin) {
     throw new StackError('agent-entry', `${settings.agentsFile} has no "admin" entry; add one with the admin bot's items, channels and users (see agents.example.json)`, { step, exitCode: ExitCode.config });
   }
-  return file.admin;
+  return admin;
 }
 
 function readTemplate(file: string, step: string): string {

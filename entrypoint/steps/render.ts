@@ -57,7 +57,8 @@ export async function render(options: RenderOptions): Promise<Rendered> {
   if (result.exitCode !== 0 || result.stdout.length === 0) {
     const said = firstLine(options.mask(result.stderr));
     const what = result.exitCode !== 0 ? `exited with status ${result.exitCode}` : 'exited 0 but produced no output';
-    throw new StackError('op-failed', `op inject ${what}${said ? ` (op said: ${said})` : ''}; check that every reference in ${source.name} exists and the service account may read its vault`, {
+    const named = [...new Set(all.map((r) => r.ref))].join(', ');
+    throw new StackError('op-failed', `op inject ${what}${said ? ` (op said: ${said})` : ''}; check that these items and fields exist in 1Password and the service account may read their vault: ${named.length > 400 ? `${named.slice(0, 400)}...` : named} (from ${source.name})`, {
       step: STEP,
       exitCode: result.exitCode !== 0 ? ExitCode.unavailable : ExitCode.dataErr,
     });

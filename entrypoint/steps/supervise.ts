@@ -8,7 +8,9 @@
 import { constants } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { spawn } from 'node:child_process';
-import { createRedactor } from '../../src/redact/index.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRedactor, redact } from '../../src/redact/index.js';
 import type { SecretSet } from '../../src/secrets/secret-set.js';
 import type { Log } from '../log.js';
 import { ROOT_TOOLS } from '../root-tools.js';
@@ -19,6 +21,8 @@ import type { Launch } from './prove-no-leak.js';
 const STEP = 'supervise';
 const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 const DRAIN_GRACE_MS = 8000;
+const TAIL_LINES = 5;
+const TAIL_BYTES = 16 * 1024;
 
 export async function supervise(target: Launch & { file: string }, secrets: SecretSet, log: Log, pidFile: string): Promise<number> {
   const [file, args] = reaperWrapped(target, log);
@@ -54,7 +58,26 @@ export async function supervise(target: Launch & { file: string }, secrets: Secr
     log.info(STEP, `${target.argv[0]} could not be started`);
     return 127;
   }
+  if (result.exitCode !== 0) showLogTail(target, secrets, log, result.exitCode);
   return result.exitCode;
+}
+
+/**
+ * copilot-bridge writes everything to its log file, nothing to the output
+ * `docker logs` shows: when it fails, the last lines of that file say why.
+ * They pass through the redactor like everything else the bridge says.
+ */
+function showLogTail(target: Launch, secrets: SecretSet, log: Log, exitCode: number): void {
+  const file = join(target.env.HOME ?? '/nonexistent', '.copilot-bridge', 'copilot-bridge.log');
+  let tail: string[] = [];
+  try {
+    const text = readFileSync(file, 'utf8');
+    tail = text.slice(-TAIL_BYTES).split('\n').filter((line) => line.trim()).slice(-TAIL_LINES);
+  } catch {
+    // No log (it failed before writing one): only the status.
+  }
+  log.warn(STEP, `${target.argv[0]} exited with status ${exitCode}${tail.length ? `; the last lines of ${file}:` : ''}`);
+  for (const line of tail) process.stderr.write(`  ${redact(secrets, line.slice(0, 500))}\n`);
 }
 
 /**

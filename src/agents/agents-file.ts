@@ -21,44 +21,45 @@ export interface AgentDefinition {
   users?: string[];
 }
 
-export interface AgentsFile {
-  /** The admin bridge's entry (named `admin`), when the file has one. */
-  admin: AgentDefinition | undefined;
-  agents: AgentDefinition[];
-}
-
 /** The name of the admin bridge's entry. */
 export const ADMIN = 'admin';
 const ITEM = /^op:\/\/[^/\s{}]+\/[^/\s{}]+$/;
 type Fail = (message: string, exitCode?: typeof ExitCode[keyof typeof ExitCode], cause?: unknown) => never;
 
+/** The agents an admin may start (the admin's own entry is read apart: see readAdminEntry). */
 export function readAgentsFile(file: string): AgentDefinition[] {
-  return readStackFile(file).agents;
+  const list = (readJson(file) as { agents?: unknown } | null)?.agents;
+  if (!Array.isArray(list)) return fileFail(`${file} must be an object with an "agents" list`);
+  return list.map((entry, i) => {
+    const name = (entry as { name?: unknown })?.name;
+    if (typeof name !== 'string' || !AGENT_NAME.test(name)) fileFail(`agents[${i}].name must be lower-case letters, digits and dashes (at most 31)`);
+    if (RESERVED_AGENT_NAMES.includes(name as string) || name === ADMIN) fileFail(`agents[${i}].name '${name}' is reserved (a service of the stack, the admin, or a name Docker keeps); choose another`);
+    if (list.findIndex((other) => (other as { name?: unknown })?.name === name) !== i) fileFail(`agents[${i}].name '${name}' is listed twice; give each agent its own name`);
+    return checkEntry(entry, name as string, `agents[${i}]`, fileFail);
+  });
 }
 
-/** The whole file: the admin's entry and the agents. */
-export function readStackFile(file: string): AgentsFile {
-  const fail: Fail = (message, exitCode = ExitCode.config, cause) => {
-    throw new StackError('agents-file', message, { step: 'agents', exitCode, cause });
-  };
-  let data: unknown;
+/**
+ * The admin's entry alone (named `admin`, whatever it says), when the file
+ * has one: a mistake in an agent's entry must not keep the admin bridge from
+ * starting (the agent command and the guard refuse that agent themselves).
+ */
+export function readAdminEntry(file: string): AgentDefinition | undefined {
+  const admin = (readJson(file) as { admin?: unknown } | null)?.admin;
+  return admin === undefined ? undefined : checkEntry(admin, ADMIN, 'admin', fileFail);
+}
+
+const fileFail: Fail = (message, exitCode = ExitCode.config, cause) => {
+  throw new StackError('agents-file', message, { step: 'agents', exitCode, cause });
+};
+
+function readJson(file: string): unknown {
   try {
-    data = JSON.parse(readFileSync(file, 'utf8'));
+    return JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return fail(`${file} does not exist; create it from agents.example.json or set AGENTS_FILE`, ExitCode.noInput, error);
-    return fail(`${file} is not valid JSON; fix it (see agents.example.json)`, ExitCode.dataErr, error);
+    if (errnoCode(error) === 'ENOENT') return fileFail(`${file} does not exist; create it from agents.example.json or set AGENTS_FILE`, ExitCode.noInput, error);
+    return fileFail(`${file} is not valid JSON; fix it (see agents.example.json)`, ExitCode.dataErr, error);
   }
-  const list = (data as { agents?: unknown })?.agents;
-  if (!Array.isArray(list)) return fail(`${file} must be an object with an "agents" list`);
-  const agents = list.map((entry, i) => {
-    const name = (entry as { name?: unknown })?.name;
-    if (typeof name !== 'string' || !AGENT_NAME.test(name)) fail(`agents[${i}].name must be lower-case letters, digits and dashes (at most 31)`);
-    if (RESERVED_AGENT_NAMES.includes(name as string) || name === ADMIN) fail(`agents[${i}].name '${name}' is reserved (a service of the stack, the admin, or a name Docker keeps); choose another`);
-    if (list.findIndex((other) => (other as { name?: unknown })?.name === name) !== i) fail(`agents[${i}].name '${name}' is listed twice; give each agent its own name`);
-    return checkEntry(entry, name as string, `agents[${i}]`, fail);
-  });
-  const admin = (data as { admin?: unknown }).admin;
-  return { admin: admin === undefined ? undefined : checkEntry(admin, ADMIN, 'admin', fail), agents };
 }
 
 /** One entry, checked: every problem named by its place in the file and what to put there. */

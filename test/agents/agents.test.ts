@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import t from 'tap';
-import { readAgentsFile, readStackFile, findAgent, type AgentDefinition } from '../../src/agents/agents-file.js';
+import { readAgentsFile, readAdminEntry, findAgent, type AgentDefinition } from '../../src/agents/agents-file.js';
 import { agentContainer } from '../../src/agents/container-spec.js';
 import { environmentReferences, renderAgentTemplate } from '../../src/agents/render-template.js';
 import { readAgentStack } from '../../src/agents/stack-settings.js';
@@ -98,9 +98,13 @@ t.test('the agents file: clear errors', async (t) => {
   writeFileSync(file, JSON.stringify({ agents: [{ ...lal, githubTokenItem: undefined }] }));
   t.throws(() => readAgentsFile(file), { exitCode: 78, message: /agents\[0\]\.githubTokenItem must be op:\/\/VAULT\/ITEM: the 1Password item whose field 'token' holds a GitHub token with Copilot access/ });
   writeFileSync(file, JSON.stringify({ admin: { ...lal, githubTokenItem: 'ghp_in_clear' }, agents: [] }));
-  t.throws(() => readStackFile(file), { exitCode: 78, message: /^admin\.githubTokenItem must be/ }, 'the admin entry is checked the same way');
-  writeFileSync(file, JSON.stringify({ admin: { ...lal, name: 'ignored' }, agents: [data] }));
-  t.match(readStackFile(file), { admin: { name: 'admin', botTokenItem: lal.botTokenItem }, agents: [{ name: 'data' }] }, "the admin entry's name is admin, whatever it says");
+  t.throws(() => readAdminEntry(file), { exitCode: 78, message: /^admin\.githubTokenItem must be/ }, 'the admin entry is checked the same way');
+  t.same(readAgentsFile(file), [], "a bad admin entry does not stop the agents");
+  writeFileSync(file, JSON.stringify({ admin: { ...lal, name: 'ignored' }, agents: [{ ...data, botTokenItem: 'token-in-clear' }] }));
+  t.match(readAdminEntry(file), { name: 'admin', botTokenItem: lal.botTokenItem }, "the admin entry's name is admin, whatever it says");
+  t.throws(() => readAgentsFile(file), { exitCode: 78, message: /agents\[0\]\.botTokenItem/ }, 'while a bad agent entry is refused when agents are read');
+  writeFileSync(file, JSON.stringify({ agents: [] }));
+  t.equal(readAdminEntry(file), undefined, 'a file without an admin entry has none');
   writeFileSync(file, JSON.stringify({ agents: [{ ...lal, name: 'admin' }] }));
   t.throws(() => readAgentsFile(file), { exitCode: 78, message: /agents\[0\]\.name 'admin' is reserved/ }, 'no agent may be called admin');
   for (const name of ['mattermost', 'postgres', 'copilot-bridge', 'socket-proxy', 'localhost']) {

@@ -58,10 +58,10 @@ t.test("an agent's entry: the config from the image's template, the GitHub token
   for (const [path, text] of filesUnder(s.tmpfs)) assertNoSecrets(t, path, text, s.secrets());
 });
 
-t.test("the admin's entry, by name from the agents file: the same, with the admin's template", async (t) => {
+t.test("the admin's entry, by name from the agents file: the same, with the admin's template; a broken agent entry does not stop it", async (t) => {
   const s = scenario(t, { items: items() });
   const agentsFile = join(s.dir, 'agents.json');
-  writeFileSync(agentsFile, JSON.stringify({ admin: { ...lal, name: undefined }, agents: [] }));
+  writeFileSync(agentsFile, JSON.stringify({ admin: { ...lal, name: undefined }, agents: [{ name: 'broken', botTokenItem: 'written-in-clear' }] }));
   const env = { ...s.env, BRIDGE_CONFIG_TEMPLATE: join(TEMPLATES, 'config.json.tpl'), BRIDGE_AGENTS_FILE: agentsFile, BRIDGE_AGENT: 'admin', STANDIN_EXIT_AFTER_MS: '800', BRIDGE_SUPERVISE: '1' };
   const child = startEntrypoint(env);
   await waitForFile(join(s.home, '.copilot-bridge', 'ready'));
@@ -104,7 +104,7 @@ t.test('settings of the entry: each mistake one line and its exit code', async (
     ['an unknown agent', { BRIDGE_AGENTS_FILE: agentsFile, BRIDGE_AGENT: 'data' }, 64, /agents: no agent named data in the agents file; known: lal/],
     ['an entry that is not JSON', { BRIDGE_AGENT_ENTRY: '{nope' }, 78, /render: BRIDGE_AGENT_ENTRY is not JSON; the agent builder sets it/],
     ['an entry without a GitHub item', { BRIDGE_AGENT_ENTRY: JSON.stringify({ ...lal, githubTokenItem: undefined }) }, 78, /BRIDGE_AGENT_ENTRY\.githubTokenItem must be op:\/\/VAULT\/ITEM/],
-    ['an entry whose GitHub item is not in the vault', { BRIDGE_AGENT_ENTRY: JSON.stringify({ ...lal, githubTokenItem: 'op://stack/nothing' }) }, 69, /render: op inject exited with status 1; check that every reference in .* \(for lal\) exists/],
+    ['an entry whose GitHub item is not in the vault', { BRIDGE_AGENT_ENTRY: JSON.stringify({ ...lal, githubTokenItem: 'op://stack/nothing' }) }, 69, /render: op inject exited with status 1.*; check that these items and fields exist in 1Password and the service account may read their vault: .*op:\/\/stack\/nothing\/token.* \(from .*\(for lal\)\)/],
   ];
   for (const [what, extra, exit, message] of cases) {
     const run = await runEntrypoint({ ...s.env, BRIDGE_CONFIG_TEMPLATE: join(TEMPLATES, 'agent.config.json.tpl'), ...extra });

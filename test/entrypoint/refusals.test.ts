@@ -88,7 +88,7 @@ const cases: Case[] = [
   // 4. Rendering.
   { name: 'a template reference naming the token variable', exit: 65, message: /render: a reference in .* uses \$\{OP_SERVICE_ACCOUNT_TOKEN\}: op's own settings and credentials \(OP_\*\), PATH and HOME cannot be part of a reference/, template: jsonTemplate('"x": "{{ op://${OP_SERVICE_ACCOUNT_TOKEN}/item/field }}"') },
   { name: 'a template reference naming PATH', exit: 65, message: /render: a reference in .* uses \$\{PATH\}/, template: jsonTemplate('"x": "{{ op://stack/${PATH}/field }}"') },
-  { name: 'unresolved reference', exit: 69, message: /render: op inject exited with status 1; check that every reference in .* exists/, template: jsonTemplate('"x": "{{ op://stack/missing/field }}"') },
+  { name: 'unresolved reference', exit: 69, message: /render: op inject exited with status 1.*; check that these items and fields exist in 1Password and the service account may read their vault: op:\/\/stack\/missing\/field \(from /, template: jsonTemplate('"x": "{{ op://stack/missing/field }}"') },
   {
     name: 'op refuses the token and quotes it in its error', exit: 69, message: /render: op inject exited with status 1 \(op said: .*authentication failed for token <redacted>\)/,
     behaviour: { reject: true, echoToken: true },

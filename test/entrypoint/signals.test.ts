@@ -36,6 +36,22 @@ t.test("supervise mode: the bridge's own exit status propagates", async (t) => {
   t.equal(run.exitCode, 3, run.stderr);
 });
 
+t.test('supervise mode: when the bridge fails, the last lines of its log file say why, masked', async (t) => {
+  const s = scenario(t);
+  const run = await startEntrypoint({ ...s.env, BRIDGE_SUPERVISE: '1', STANDIN_PRINT: 'platforms.mattermost.bots.admin.token', STANDIN_EXIT_AFTER_MS: '300', STANDIN_EXIT_CODE: '3' });
+  t.equal(run.exitCode, 3, run.stderr);
+  t.match(run.stderr, /supervise: warning: copilot-bridge exited with status 3; the last lines of \S+\/\.copilot-bridge\/copilot-bridge\.log:\n/);
+  const tail = run.stderr.split('the last lines of')[1] ?? '';
+  t.match(tail, /^ {2}.*\[DEBUG\] \[config\] value=<redacted>$/m, 'the line that held the token is shown masked');
+  t.match(tail, /^ {2}.*\[INFO\] \[bridge\] exiting with 3$/m, 'the last line the bridge wrote is shown');
+  t.equal(tail.split('\n').slice(1).filter((line) => line.startsWith('  ')).length, 5, 'the last five lines, no more');
+  assertNoSecrets(t, 'stderr', run.stderr, s.secrets());
+  assertNoSecrets(t, 'stdout', run.stdout, s.secrets());
+  const clean = await startEntrypoint({ ...s.env, BRIDGE_SUPERVISE: '1', STANDIN_EXIT_AFTER_MS: '100' });
+  t.equal(clean.exitCode, 0, clean.stderr);
+  t.notMatch(clean.stderr, /the last lines of/, 'a clean exit shows no tail');
+});
+
 t.test('supervise mode: secrets the bridge prints are masked, even split across writes', async (t) => {
   const s = scenario(t);
   const run = await startEntrypoint({ ...s.env, BRIDGE_SUPERVISE: '1', STANDIN_PRINT: 'platforms.mattermost.bots.admin.token', STANDIN_EXIT_AFTER_MS: '300' });
