@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ExitCode, StackError } from '../src/errors.js';
 
 export const DEFAULT_NAME = 'op-sa-token';
-/** Mattermost's database password: generated and sealed at the first `up`, released like the token. */
+/** Mattermost's database password of stacks made before the database lost its network: never released; `up` retires it (database-password.ts). */
 export const DB_PASSWORD_NAME = 'mm-db-password';
 export const SERVICE = 'copilot-bridge-stack';
 const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;

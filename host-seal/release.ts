@@ -28,13 +28,6 @@ export function releaseMode(): number {
 }
 
 /**
- * The database password is read by the database containers' own unprivileged
- * users (postgres, mattermost), so it is released 0444; on the host the 0700
- * directory keeps it from other users, and only those two services mount it.
- */
-export const SERVICE_SECRET_MODE = 0o444;
-
-/**
  * Creates the directory 0700 (or checks an existing one is ours) and, on Linux, that it is in RAM.
  * On macOS (no RAM disk Docker Desktop can bind-mount; see README-macos.md) it is excluded from
  * Time Machine; its `.noindex` suffix keeps Spotlight out.

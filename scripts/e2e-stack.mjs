@@ -35,7 +35,6 @@ const secrets = {
   "lal's own service-account token (agent-lal)": agents.lalServiceAccount,
   ...Object.fromEntries(AGENTS.map((name) => [`${name}'s bot token`, agents.botTokens[name]])),
   ...Object.fromEntries(Object.entries(stack.items).map(([ref, value]) => [ref, value])),
-  "Mattermost's database password": stack.databasePassword,
 };
 console.log(JSON.stringify({
   project: stack.project,

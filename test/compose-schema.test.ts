@@ -37,7 +37,7 @@ t.test('the schema check can fail: a misspelt key is caught', async (t) => {
 });
 
 t.test('compose.yml after interpolation by docker-compose follows it too', async (t) => {
-  const env = { PATH: process.env.PATH!, MM_DB_PASSWORD_FILE: '/dev/null', OP_SA_TOKEN_FILE: '/dev/null', COMPOSE_PROJECT_NAME: 'cbs-schema' };
+  const env = { PATH: process.env.PATH!, OP_SA_TOKEN_FILE: '/dev/null', COMPOSE_PROJECT_NAME: 'cbs-schema' };
   const config = await execa('docker-compose', ['-f', join(ROOT, 'compose.yml'), 'config'], { env, extendEnv: false, reject: false, cwd: ROOT });
   t.equal(config.exitCode, 0, config.stderr);
   t.ok(validate(parse(config.stdout)), problems() || 'valid');

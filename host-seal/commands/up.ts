@@ -1,16 +1,17 @@
 // `up`: release every sealed name into the tmpfs release directory, run
 // `compose up -d` with the paths in that one command's environment, and wait
 // until the services report healthy. If compose fails to start, the released
-// files are wiped again.
+// files are wiped again. A database password sealed by an older stack is
+// retired once the stack is healthy (database-password.ts).
 import { join } from 'node:path';
 import { ExitCode, StackError } from '../../src/errors.js';
-import type { BackendContext, BackendName } from '../backends/backend.js';
 import { backend, contextOf, sealedNames } from '../backends/registry.js';
 import { compose, findCompose, waitHealthy } from '../compose.js';
+import { retireDatabasePassword } from '../database-password.js';
 import type { Io } from '../io.js';
 import { secondsOption, type OptionSpec, type Parsed } from '../options.js';
 import { DB_PASSWORD_NAME, DEFAULT_NAME } from '../paths.js';
-import { prepareReleaseDir, releaseDir, releaseMode, releaseToken, SERVICE_SECRET_MODE, wipeReleased } from '../release.js';
+import { prepareReleaseDir, releaseDir, releaseMode, releaseToken, wipeReleased } from '../release.js';
 import { readAuth } from '../secret-input.js';
 
 export const options: OptionSpec = { file: 'string', timeout: 'string', 'auth-file': 'string' };
@@ -22,7 +23,6 @@ export function composeEnv(dir: string, names: string[]): Record<string, string>
     // Which 1Password credentials exist, so that `agent up NAME` binds agent-NAME when it was sealed.
     COPILOT_BRIDGE_RELEASED: names.filter((name) => name !== DB_PASSWORD_NAME).join(','),
     ...(names.includes(DEFAULT_NAME) ? { OP_SA_TOKEN_FILE: join(dir, DEFAULT_NAME) } : {}),
-    ...(names.includes(DB_PASSWORD_NAME) ? { MM_DB_PASSWORD_FILE: join(dir, DB_PASSWORD_NAME) } : {}),
   };
 }
 
@@ -35,30 +35,17 @@ async function warnWithoutFileVault(io: Io): Promise<void> {
   }
 }
 
-/**
- * The first `up` makes Mattermost's database password: random, URL-safe (it
- * goes into Mattermost's connection string), sealed with the same backend as
- * the token, never shown. PostgreSQL sets it when it creates its database.
- */
-async function sealDatabasePassword(context: BackendContext, kind: BackendName, io: Io): Promise<{ name: string; backend: BackendName }> {
-  const { randomBytes } = await import('node:crypto');
-  const password = randomBytes(24).toString('hex');
-  await backend(kind, context).seal(DB_PASSWORD_NAME, password, { pcrs: [], auth: undefined });
-  io.stderr.write(`up: generated and sealed ${DB_PASSWORD_NAME} with ${kind} (Mattermost's database password; sealed like the token)\n`);
-  return { name: DB_PASSWORD_NAME, backend: kind };
-}
-
 export async function run(parsed: Parsed, io: Io): Promise<void> {
   const context = contextOf(io);
   const timeout = secondsOption(parsed, 'timeout', 300);
   const files = typeof parsed.file === 'string' ? ['-f', parsed.file] : [];
   const authFile = typeof parsed['auth-file'] === 'string' ? parsed['auth-file'] : undefined;
-  const sealed = [...new Map((await sealedNames(context)).map((entry) => [entry.name, entry])).values()];
+  // An older stack's database password is not released: nothing uses it (it is retired below).
+  const sealed = [...new Map((await sealedNames(context)).map((entry) => [entry.name, entry])).values()].filter((entry) => entry.name !== DB_PASSWORD_NAME);
   if (sealed.length === 0) {
     throw new StackError('not-sealed', 'nothing is sealed, so there is no token to give the stack; seal one first: op read "op://..." | npm run seal', { step: 'up', exitCode: ExitCode.noInput });
   }
   const tool = await findCompose(io.env);
-  if (!sealed.some((entry) => entry.name === DB_PASSWORD_NAME)) sealed.push(await sealDatabasePassword(context, sealed[0]!.backend, io));
   const dir = releaseDir(io.env, io.platform);
   await prepareReleaseDir(dir, io.platform);
   if (io.platform === 'darwin') await warnWithoutFileVault(io);
@@ -66,7 +53,7 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   try {
     for (const entry of sealed) {
       const token = await backend(entry.backend, context).unseal(entry.name, { askAuth: () => readAuth(io, authFile, false) });
-      const path = await releaseToken(dir, entry.name, token, entry.name === DB_PASSWORD_NAME ? SERVICE_SECRET_MODE : releaseMode());
+      const path = await releaseToken(dir, entry.name, token, releaseMode());
       io.stderr.write(`up: released ${entry.name} (${entry.backend}) to ${path}\n`);
     }
     io.stderr.write(`up: ${tool.label} up -d\n`);
@@ -77,4 +64,5 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
     throw error;
   }
   await waitHealthy(tool, io.env, extra, timeout, io.stderr);
+  await retireDatabasePassword(tool, files, io.env, extra, context, io.stderr);
 }

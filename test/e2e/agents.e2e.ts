@@ -236,10 +236,10 @@ t.test('neither agent can reach the guard, Postgres, or the other agent over the
   const address = async (service: string, network: string) =>
     Object.entries((await stack.inspect(service)).NetworkSettings.Networks).find(([name]) => name.endsWith(`_${network}`))?.[1].IPAddress;
   const guardIp = await address('socket-proxy', 'socket-proxy-net');
-  const postgresIp = await address('postgres', 'db-net');
-  t.ok(guardIp && postgresIp, `the guard (${guardIp}) and Postgres (${postgresIp}) have addresses`);
+  t.ok(guardIp, `the guard has an address (${guardIp})`);
+  t.same(Object.keys((await stack.inspect('postgres')).NetworkSettings.Networks), ['none'], 'Postgres has no network at all (its socket is its only way in)');
   for (const agent of AGENTS) {
-    for (const [host, port] of [['socket-proxy', 2375], [guardIp!, 2375], ['postgres', 5432], [postgresIp!, 5432]] as const) {
+    for (const [host, port] of [['socket-proxy', 2375], [guardIp!, 2375], ['postgres', 5432]] as const) {
       const probe = await execIn(ids[agent]!, ['node', '-e', connectProbe(host, port)], { user: 'bridge' });
       t.equal(probe.exitCode, 2, `${agent} cannot reach ${host}:${port} (${probe.stdout.trim()})`);
     }

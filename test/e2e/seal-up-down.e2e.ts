@@ -5,11 +5,12 @@
 // healthy; `down` stops it and wipes the released file. Images and
 // stand-ins as in stack.e2e.ts. Run after `npm run build`:
 //   npx tap test/e2e/seal-up-down.e2e.ts
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
+import { backend, contextOf } from '../../host-seal/backends/registry.js';
 import { cli, sandbox } from '../fixtures/host-seal/cli.js';
 import { startSwtpm } from '../fixtures/host-seal/swtpm.js';
 import { fakeServiceAccountToken } from '../fixtures/tokens.js';
@@ -20,14 +21,15 @@ import { buildTestImages } from './harness/images.js';
 import { TEST_LABEL } from './harness/paths.js';
 import { attempt, docker, run } from './harness/run.js';
 import { COMPOSE_FILES, freePort, projectName, stackEnv, stackItems, writeStandinInputs } from './harness/stack.js';
+import { waitFor } from './harness/wait.js';
 
 t.setTimeout(15 * 60_000);
 
-t.test('up releases the sealed token and brings the stack up healthy; down stops it and wipes the token', async (t) => {
+/** A sandboxed host (HOME, config directory, tmpfs runtime directory), a software TPM, the stand-ins' inputs and a project name, for one test. */
+async function host(t: Test) {
   await ensureDockerEngine();
   await removeStaleProjects();
   const images = await buildTestImages();
-
   const box = await sandbox(t);
   const tpm = await startSwtpm(box.root);
   t.teardown(() => tpm.stop());
@@ -51,6 +53,11 @@ t.test('up releases the sealed token and brings the stack up healthy; down stops
     DOCKER_BUILDKIT: '0',
     ...stackEnv(images, standins, port),
   };
+  return { images, box, token, items, standins, project, port, env };
+}
+
+t.test('up releases the sealed token and brings the stack up healthy; down stops it and wipes the token', async (t) => {
+  const { images, box, token, items, project, port, env } = await host(t);
 
   const sealed = await cli(['seal'], { env, input: token, cwd: box.root });
   t.equal(sealed.exitCode, 0, `seal succeeds (${String(sealed.stderr).trim()})`);
@@ -61,9 +68,8 @@ t.test('up releases the sealed token and brings the stack up healthy; down stops
   const released = join(box.runtime, 'copilot-bridge-stack', 'op-sa-token');
   const info = statSync(released);
   t.same([info.uid, info.mode & 0o777], [0, 0o400], 'the released token is root-only 0400 while the stack runs');
-  t.match(String(up.stderr), /up: generated and sealed mm-db-password with tpm2/, "the first up makes Mattermost's database password and seals it");
-  const releasedPassword = join(box.runtime, 'copilot-bridge-stack', 'mm-db-password');
-  t.equal(statSync(releasedPassword).mode & 0o777, 0o444, 'it is released 0444, for the database containers\' own users');
+  t.notMatch(String(up.stderr), /mm-db-password/, 'no database password is made, sealed or released');
+  t.same(readdirSync(join(box.runtime, 'copilot-bridge-stack')), ['op-sa-token'], 'the token is the only released file');
   assertNoSecrets(t, "up's output", `${up.stdout}\n${up.stderr}`, [token, ...Object.values(items)]);
 
   const bridge = (await docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'label=com.docker.compose.service=copilot-bridge'])).trim();
@@ -83,9 +89,53 @@ t.test('up releases the sealed token and brings the stack up healthy; down stops
   const down = await cli(['down'], { env, cwd: box.root });
   t.equal(down.exitCode, 0, `down succeeds (${String(down.stderr).split('\n').slice(-2).join(' | ')})`);
   t.notOk(existsSync(released), 'the released token is wiped');
-  t.notOk(existsSync(releasedPassword), 'and so is the database password');
   t.match(String(down.stderr), /down: removing 1 agent container\(s\) of /, 'down removed the agent first');
   const left = await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`]);
   t.equal(left.trim(), '', 'no container of the stack is left');
   t.equal((await docker(['ps', '-aq', '--filter', `label=com.copilot-bridge-stack.project=${project}`])).trim(), '', 'nor any agent of it');
+});
+
+t.test("an older stack's database password: the next up retires it, and Mattermost connects without one", async (t) => {
+  const { images, box, token, standins, project, port, env } = await host(t);
+  t.equal((await cli(['seal'], { env, input: token, cwd: box.root })).exitCode, 0, 'the token is sealed');
+  // What an older stack's first up left: the password sealed as mm-db-password, and a database volume
+  // PostgreSQL made with POSTGRES_USER=mmuser and that password (as the older compose.yml had it).
+  const password = randomBytes(24).toString('hex');
+  // Sealed as the older up did it: through the backend itself (seal checks for a service-account token's shape).
+  await backend('tpm2', contextOf({ env, platform: 'linux' })).seal('mm-db-password', password, { pcrs: [], auth: undefined });
+  t.match(String((await cli(['status'], { env, cwd: box.root })).stdout), /mm-db-password/, 'status lists the old password as sealed');
+  const volume = `${project}_postgres-data`;
+  await docker(['volume', 'create', '--label', `com.docker.compose.project=${project}`, '--label', 'com.docker.compose.volume=postgres-data', '--label', `${TEST_LABEL}=1`, volume]);
+  writeFileSync(join(standins, 'old-password'), password, { mode: 0o444 });
+  const old = (await docker(['run', '-d', '--label', `${TEST_LABEL}=1`, '-v', `${volume}:/var/lib/postgresql/data`, '-v', `${join(standins, 'old-password')}:/run/secrets/mm_db_password:ro`,
+    '-e', 'POSTGRES_USER=mmuser', '-e', 'POSTGRES_DB=mattermost', '-e', 'POSTGRES_PASSWORD_FILE=/run/secrets/mm_db_password', images.postgres])).trim();
+  const login = () => attempt('docker', ['exec', '-e', `PGPASSWORD=${password}`, old, 'psql', '-X', '-tA', '-h', '127.0.0.1', '-U', 'mmuser', '-d', 'mattermost', '-c', 'select 1']);
+  await waitFor('the old database to take its password', async () => (await login()).stdout.trim() === '1', { timeoutMs: 60_000, intervalMs: 500 });
+  t.pass('control: the old volume has mmuser with that password, over TCP');
+  await docker(['rm', '-f', old]);
+  rmSync(join(standins, 'old-password'));
+
+  const up = await cli(['up', '--timeout', '240'], { env, cwd: box.root });
+  t.equal(up.exitCode, 0, `up succeeds (${String(up.stderr).split('\n').slice(-3).join(' | ')})`);
+  t.match(String(up.stderr), /up: retired mm-db-password: mmuser has no password any more and the sealed copy is forgotten/, 'up says it retired the password');
+  t.notMatch(String(up.stderr), /released mm-db-password/, 'it was never released');
+  const status = await cli(['status'], { env, cwd: box.root });
+  t.notMatch(`${status.stdout}${status.stderr}`, /mm-db-password/, 'status no longer lists it');
+  t.same(readdirSync(join(box.env.XDG_CONFIG_HOME!, 'copilot-bridge-stack')).filter((name) => name.startsWith('mm-db-password')), [], 'its sealed blob is gone');
+  const postgres = (await docker(['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'label=com.docker.compose.service=postgres'])).trim();
+  const role = await attempt('docker', ['exec', postgres, 'psql', '-X', '-tA', '-U', 'mmuser', '-d', 'mattermost', '-c', "select (rolpassword is null) from pg_authid where rolname = 'mmuser'"]);
+  t.equal(role.stdout.trim(), 't', `mmuser's stored password is gone (${role.stderr.trim()})`);
+  const seen = (await (await fetch(`http://127.0.0.1:${port}/__standin/database`)).json()) as Record<string, unknown>;
+  t.match(seen, { user: 'mmuser', via: '/var/run/postgresql/.s.PGSQL.5432', hadPassword: false, connected: true }, 'Mattermost connects over the socket, with no password');
+  const ids = (await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`])).split('\n').filter(Boolean);
+  for (const id of ids) {
+    const logs = await attempt('docker', ['logs', id]);
+    assertNoSecrets(t, `inspect and logs of ${id.slice(0, 12)}`, `${await docker(['inspect', id])}\n${logs.stdout}\n${logs.stderr}`, [password, token]);
+  }
+  assertNoSecrets(t, "up's output", `${up.stdout}\n${up.stderr}`, [password, token]);
+
+  const again = await cli(['up', '--timeout', '240'], { env, cwd: box.root });
+  t.equal(again.exitCode, 0, 'a second up succeeds');
+  t.notMatch(String(again.stderr), /retired/, 'and has nothing left to retire');
+  t.equal((await cli(['down'], { env, cwd: box.root })).exitCode, 0, 'down succeeds');
 });

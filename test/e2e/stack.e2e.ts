@@ -5,7 +5,7 @@
 // order that keeps the destructive ones last. Run after `npm run build`:
 //   npx tap test/e2e/stack.e2e.ts
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -177,14 +177,12 @@ t.test('2. threat model: no secret where it must not be', async (t) => {
   });
 
   t.test('not in /proc/*/environ or cmdline of any process in any container (read from the host, so nothing is hidden)', async (t) => {
-    // The two exceptions, by design: Mattermost takes its connection string only from its environment (or a config
-    // file on disk), so its own server process holds the database password there; and the Copilot CLI takes its
-    // GitHub token only from its environment, so the admin bridge's own process tree holds it as
-    // COPILOT_GITHUB_TOKEN. Nothing else anywhere holds either.
+    // The one exception, by design: the Copilot CLI takes its GitHub token only from its environment, so the
+    // admin bridge's own process tree holds it as COPILOT_GITHUB_TOKEN. Nothing else anywhere holds it. (Mattermost's
+    // connection string, in its server's environment, holds no secret: its database has no password.)
     const github = stack.items['op://copilot-bridge/github-admin/token']!;
     const tree = await bridgeTree(await stack.container('copilot-bridge'));
     t.ok(tree.size >= 3, `the admin bridge's tree: ${tree.size} processes (launcher, worker, Copilot CLI)`);
-    let datasourceHolders = 0;
     const githubHolders: string[] = [];
     for (const service of SERVICES) {
       const pids = await containerPids(await stack.container(service));
@@ -197,18 +195,14 @@ t.test('2. threat model: no secret where it must not be', async (t) => {
           } catch {
             continue; // the process ended meanwhile
           }
-          const datasource = service === 'mattermost' && file === 'environ' && /(^|\0)MM_SQLSETTINGS_DATASOURCE=/.test(text);
-          if (datasource) datasourceHolders++;
-          let cleaned = datasource ? text.replace(/(^|\0)MM_SQLSETTINGS_DATASOURCE=[^\0]*/, '$1') : text;
-          if (file === 'environ' && tree.has(pid) && `\0${cleaned}`.includes(`\0COPILOT_GITHUB_TOKEN=${github}\0`)) {
+          if (file === 'environ' && tree.has(pid) && `\0${text}`.includes(`\0COPILOT_GITHUB_TOKEN=${github}\0`)) {
             githubHolders.push((readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').find((arg) => /copilot-cli|worker|copilot-bridge|tini/.test(arg)) ?? String(pid)).split('/').pop()!);
-            cleaned = `\0${cleaned}`.replace(`\0COPILOT_GITHUB_TOKEN=${github}\0`, '\0').slice(1);
+            text = `\0${text}`.replace(`\0COPILOT_GITHUB_TOKEN=${github}\0`, '\0').slice(1);
           }
-          assertNoSecrets(t, `/proc/${pid}/${file} of ${service}`, cleaned, secrets);
+          assertNoSecrets(t, `/proc/${pid}/${file} of ${service}`, text, secrets);
         }
       }
     }
-    t.equal(datasourceHolders, 1, "only Mattermost's server process holds the database password (in its connection string)");
     t.ok(githubHolders.includes('copilot-cli.js'), `the Copilot CLI stand-in holds its GitHub token (the holders: ${githubHolders.join(', ')})`);
   });
 
@@ -227,36 +221,80 @@ t.test('2. threat model: no secret where it must not be', async (t) => {
     t.match(status, /^NoNewPrivs:\s+1$/m, 'and no way to gain privileges (no-new-privileges)');
   });
 
-  t.test('from the bridge container, PostgreSQL is unreachable (it works from Mattermost)', async (t) => {
-    const postgres = await stack.inspect('postgres');
-    const ip = Object.entries(postgres.NetworkSettings.Networks).find(([name]) => name.endsWith('_db-net'))?.[1].IPAddress;
-    t.ok(ip, `postgres has an address on db-net (${ip})`);
-    const probe = (host: string) =>
-      `const s=require('net').connect({host:${JSON.stringify(host)},port:5432,timeout:3000});` +
-      `s.on('connect',()=>{console.log('connected');process.exit(0)});` +
-      `s.on('timeout',()=>{console.log('timeout');process.exit(2)});s.on('error',e=>{console.log(e.code);process.exit(2)})`;
-    const byName = await stack.exec('copilot-bridge', ['node', '-e', probe('postgres')], { user: 'bridge' });
-    t.equal(byName.exitCode, 2, `the name postgres does not resolve from the bridge (${byName.stdout.trim()})`);
-    const byAddress = await stack.exec('copilot-bridge', ['node', '-e', probe(ip!)], { user: 'bridge' });
-    t.equal(byAddress.exitCode, 2, `its db-net address does not answer the bridge (${byAddress.stdout.trim()})`);
-    const control = await stack.exec('mattermost', ['node', '-e', probe('postgres')]);
-    t.equal(control.exitCode, 0, `control: Mattermost reaches postgres:5432 (${control.stdout.trim()})`);
+  t.test('Mattermost runs as its distroless image ships it: no shell, its own command and healthcheck', async (t) => {
+    const id = await stack.container('mattermost');
+    const info = (await stack.inspect('mattermost')) as unknown as { Config: { Healthcheck?: { Test?: string[] }; Entrypoint: unknown; Cmd: string[]; User: string }; State: { Health?: { Log: Array<{ ExitCode: number; Output: string }> } } };
+    const image = JSON.parse(await docker(['image', 'inspect', images.mattermost]))[0] as { Config: { Healthcheck: { Test: string[] }; Cmd: string[] } };
+    t.same(info.Config.Healthcheck?.Test, image.Config.Healthcheck.Test, "the healthcheck is the image's own");
+    t.same(image.Config.Healthcheck.Test, ['CMD', '/mattermost/bin/mmctl', 'system', 'status', '--local'], 'which is mmctl in local mode, as in the real image');
+    t.ok(info.State.Health?.Log.some((check) => check.ExitCode === 0 && /Server status: OK/.test(check.Output)), 'and it passed, through the local-mode socket');
+    t.same([info.Config.Entrypoint, info.Config.Cmd, info.Config.User], [null, image.Config.Cmd, 'mattermost'], "the image's command and user, no entrypoint of ours");
+    const shell = await stack.exec('mattermost', ['/bin/sh', '-c', 'true']);
+    t.not(shell.exitCode, 0, `there is no shell to run (${shell.stderr.trim().split('\n')[0]})`);
+    const files = await attempt('bash', ['-o', 'pipefail', '-c', `docker export ${id} | tar -t`], { timeoutMs: 120_000 });
+    t.equal(files.exitCode, 0, files.stderr);
+    const names = files.stdout.split('\n').map((line) => line.replace(/\/$/, '').split('/').pop());
+    t.ok(names.includes('node') && names.includes('mmctl'), 'control: the listing holds what the stand-in runs');
+    t.same(names.filter((name) => ['sh', 'bash', 'dash', 'cat', 'curl', 'wget', 'busybox'].includes(name!)), [], 'no shell, cat or curl anywhere in its file system');
+    const socket = await stack.exec('mattermost', ['/mattermost/bin/mmctl', 'system', 'status', '--local'], { user: '4242' });
+    t.match({ exit: socket.exitCode, stderr: socket.stderr }, { exit: 2, stderr: /unknown userid 4242/ }, "another uid cannot use the local-mode socket (mmctl's own check: why compose leaves `user:` unset)");
   });
 
-  t.test("the database password reaches PostgreSQL and Mattermost as a file, never as configuration", async (t) => {
-    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
-    for (const service of ['postgres', 'mattermost']) {
-      const info = await stack.inspect(service);
-      t.notOk(JSON.stringify(info.Config.Env).includes(stack.databasePassword), `not in ${service}'s environment configuration`);
+  t.test('PostgreSQL has no network and listens on no TCP address; the bridge cannot find it', async (t) => {
+    const postgres = (await stack.inspect('postgres')) as unknown as { HostConfig: { NetworkMode: string }; NetworkSettings: { Networks: Record<string, unknown> } };
+    t.equal(postgres.HostConfig.NetworkMode, 'none', 'network mode none');
+    t.same(Object.keys(postgres.NetworkSettings.Networks), ['none'], 'no network attached');
+    const [pid] = await containerPids(await stack.container('postgres'));
+    const listening = ['tcp', 'tcp6'].flatMap((file) => readFileSync(`/proc/${pid}/net/${file}`, 'utf8').split('\n').slice(1).filter((line) => line.trim().split(/\s+/)[3] === '0A'));
+    t.same(listening, [], 'no TCP socket listens in its network namespace');
+    const probe = `const s=require('net').connect({host:'postgres',port:5432,timeout:3000});s.on('connect',()=>{console.log('connected');process.exit(0)});s.on('timeout',()=>{console.log('timeout');process.exit(2)});s.on('error',e=>{console.log(e.code);process.exit(2)})`;
+    const byName = await stack.exec('copilot-bridge', ['node', '-e', probe], { user: 'bridge' });
+    t.match({ exit: byName.exitCode, said: byName.stdout.trim() }, { exit: 2, said: /ENOTFOUND|EAI_AGAIN/ }, `the name postgres does not resolve from the bridge (${byName.stdout.trim()})`);
+    const seen = (await stack.mattermost('/__standin/database')) as Record<string, unknown>;
+    t.match(seen, { user: 'mmuser', database: 'mattermost', via: '/var/run/postgresql/.s.PGSQL.5432', hadPassword: false, connected: true }, 'Mattermost is connected over the socket, with no password');
+  });
+
+  t.test('the socket is the only way in, and only postgres and mattermost have it: a stolen copy of Mattermost\'s environment is worth nothing', async (t) => {
+    const volume = `${stack.project}_postgres-socket`;
+    const ids = (await docker(['ps', '-aq', '--filter', `label=com.docker.compose.project=${stack.project}`])).split('\n').filter(Boolean);
+    const holders: string[] = [];
+    for (const id of ids) {
+      const info = JSON.parse(await docker(['inspect', id]))[0] as { Config: { Labels: Record<string, string> }; Mounts: Array<{ Name?: string; RW: boolean }> };
+      for (const mount of info.Mounts.filter((m) => m.Name === volume)) holders.push(`${info.Config.Labels['com.docker.compose.service']}:${mount.RW ? 'rw' : 'ro'}`);
     }
-    const seen = (await stack.mattermost('/__standin/database')) as { passwordSha256: string };
-    t.equal(seen.passwordSha256, sha(stack.databasePassword), 'Mattermost connects with the released password');
-    const login = (password: string) =>
-      stack.exec('postgres', ['sh', '-c', `PGPASSWORD="${password}" psql -h 127.0.0.1 -U mmuser -d mattermost -tAc 'select 1'`]);
-    const right = await stack.exec('postgres', ['sh', '-c', `PGPASSWORD="$(cat /run/secrets/mm_db_password)" psql -h 127.0.0.1 -U mmuser -d mattermost -tAc 'select 1'`]);
-    t.equal(right.stdout.trim(), '1', `PostgreSQL accepts the released password over TCP (${right.stderr.trim()})`);
-    const wrong = await login('not-the-password');
-    t.not(wrong.exitCode, 0, 'control: a wrong password is refused');
+    t.same(holders.sort(), ['mattermost:ro', 'postgres:rw'], `the socket volume is mounted by postgres and, read-only, by mattermost; nobody else (${holders.join(', ')})`);
+    // Everything Mattermost's container is configured with, as a thief would copy it out of docker inspect.
+    const env = ((await stack.inspect('mattermost')) as unknown as { Config: { Env: string[] } }).Config.Env;
+    const dataSource = env.find((entry) => entry.startsWith('MM_SQLSETTINGS_DATASOURCE='))!.slice('MM_SQLSETTINGS_DATASOURCE='.length);
+    const psql = (mount: boolean, ...args: string[]) =>
+      attempt('docker', [
+        'run', '--rm', '--label', `${TEST_LABEL}=1`, '--network', stack.agentNetwork, '--user', '2000:2000', ...env.filter((entry) => !entry.startsWith('PATH=')).flatMap((entry) => ['-e', entry]),
+        ...(mount ? ['-v', `${volume}:/var/run/postgresql:ro`] : []), '--entrypoint', 'psql', images.postgres, '-X', '-tA', ...args,
+      ], { timeoutMs: 60_000 });
+    const stolen = await psql(false, dataSource, '-c', 'select 1');
+    t.match({ exit: stolen.exitCode, stderr: stolen.stderr }, { exit: 2, stderr: /socket "\/var\/run\/postgresql\/\.s\.PGSQL\.5432" failed: No such file or directory/ }, `with the environment on mattermost-net, the data source leads nowhere (${stolen.stderr.trim().split('\n')[0]})`);
+    const overTcp = await psql(false, '-h', 'postgres', '-U', 'mmuser', '-d', 'mattermost', '-c', 'select 1');
+    t.match({ exit: overTcp.exitCode, stderr: overTcp.stderr }, { exit: 2, stderr: /could not translate host name "postgres"/ }, 'nor does the name postgres');
+    const control = await psql(true, dataSource, '-c', 'select current_user');
+    t.equal(control.stdout.trim(), 'mmuser', `control: with the socket volume mounted, the same data source logs in (${control.stderr.trim()}), which is why nothing else may mount it`);
+    const superuser = await psql(true, '-h', '/var/run/postgresql', '-U', 'postgres', '-d', 'postgres', '-c', 'select 1');
+    t.match(superuser.stderr, /Peer authentication failed for user "postgres"/, 'on the socket, the superuser is refused to anyone but the postgres container\'s own postgres user');
+    const otherDatabase = await psql(true, '-h', '/var/run/postgresql', '-U', 'mmuser', '-d', 'postgres', '-c', 'select 1');
+    t.match(otherDatabase.stderr, /no pg_hba\.conf entry for host "\[local\]", user "mmuser", database "postgres"/, 'mmuser reaches its own database only');
+    const escalate = await psql(true, dataSource, '-c', 'ALTER ROLE mmuser SUPERUSER');
+    t.match(escalate.stderr, /must be superuser to alter superuser roles|permission denied to alter role/, 'and mmuser cannot make itself superuser');
+    // What the old design put there: a password in a variable, a secret file, the data source, the role.
+    const roles = await stack.exec('postgres', ['psql', '-X', '-tA', '-U', 'postgres', '-d', 'postgres', '-c', "select rolname || ':' || rolsuper || ':' || (rolpassword is null) from pg_authid where rolcanlogin order by 1"], { user: 'postgres' });
+    t.same(roles.stdout.trim().split('\n'), ['mmuser:false:true', 'postgres:true:true'], `no role that can log in has a password, and mmuser is no superuser (${roles.stderr.trim()})`);
+    const tables = await stack.exec('postgres', ['psql', '-X', '-tA', '-U', 'postgres', '-d', 'mattermost', '-c', "select tableowner from pg_tables where tablename = 'standin_systems'"], { user: 'postgres' });
+    t.equal(tables.stdout.trim(), 'mmuser', 'Mattermost created its tables as mmuser, the owner of its database');
+    for (const id of ids) {
+      const info = JSON.parse(await docker(['inspect', id]))[0] as { Name: string; Config: { Env: string[] }; Mounts: Array<{ Destination: string }> };
+      t.same(info.Config.Env.filter((entry) => /PASSWORD|PASSWD/i.test(entry.split('=')[0]!)), [], `${info.Name}: no password variable`);
+      t.notOk(info.Mounts.some((m) => /mm_db_password|mm-db-password/.test(m.Destination)), `${info.Name}: no password file mounted`);
+    }
+    t.notOk(new URL(dataSource).password || new URL(dataSource).searchParams.has('password'), 'the data source holds no password');
+    t.same(readdirSync(stack.dir).filter((name) => /password/i.test(name)), [], 'nothing password-like is released');
   });
 
   t.test('the Docker socket is mounted in the socket guard only', async (t) => {

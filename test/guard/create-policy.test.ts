@@ -68,7 +68,7 @@ const attacks: Array<[string, unknown, string, RegExp]> = [
   ['another template file', patched((b) => (b.Env[2] = 'BRIDGE_CONFIG_TEMPLATE=/home/bridge/evil.tpl')), 'lal', /\$\.Env\[2\] differs/],
   ["row 6: data's name with lal's token", patched((b) => (b.HostConfig.Mounts[1].Source = `${SECRETS_DIR}/agent-lal`), 'data'), 'data', /\$\.HostConfig\.Mounts\[1\]\.Source differs/],
   ["row 6: lal's body under data's name", body('lal'), 'data', /differs|has \d+ entries/],
-  ['row 6: the database password bound as the token', patched((b) => (b.HostConfig.Mounts[1].Source = `${SECRETS_DIR}/mm-db-password`)), 'lal', /Mounts\[1\]\.Source differs/],
+  ['row 6: another released file bound as the token', patched((b) => (b.HostConfig.Mounts[1].Source = `${SECRETS_DIR}/agent-data`)), 'lal', /Mounts\[1\]\.Source differs/],
   ['row 7: alias mattermost', patched((b) => b.NetworkingConfig.EndpointsConfig[STACK.network].Aliases.push('mattermost')), 'lal', /Aliases has 2 entries/],
   ['row 7: alias mattermost in place of lal', patched((b) => (b.NetworkingConfig.EndpointsConfig[STACK.network].Aliases = ['mattermost'])), 'lal', /Aliases\[0\] differs/],
   ['row 9: no CPU limit', patched((b) => delete b.HostConfig.NanoCpus), 'lal', /\$\.HostConfig\.NanoCpus is missing/],
@@ -85,7 +85,7 @@ const attacks: Array<[string, unknown, string, RegExp]> = [
     b.Labels['COM.COPILOT-BRIDGE-STACK.PROJECT'] = b.Labels[PROJECT_LABEL];
     delete b.Labels[PROJECT_LABEL];
   }), 'lal', /\$\.Labels\["COM\.COPILOT-BRIDGE-STACK\.PROJECT"\] is not part of the spec/],
-  ['a second network', patched((b) => (b.NetworkingConfig.EndpointsConfig['cbs_db-net'] = {})), 'lal', /EndpointsConfig\["cbs_db-net"\] is not part of the spec/],
+  ['a second network', patched((b) => (b.NetworkingConfig.EndpointsConfig['cbs_socket-proxy-net'] = {})), 'lal', /EndpointsConfig\["cbs_socket-proxy-net"\] is not part of the spec/],
   ['a tmpfs over /etc', patched((b) => (b.HostConfig.Tmpfs['/etc'] = 'size=1m')), 'lal', /Tmpfs\["\/etc"\] is not part of the spec/],
   ['the body is a list', [body()], 'lal', /\$ is not an object/],
   ['the body is empty', {}, 'lal', /\$\.Image is missing/],

@@ -171,7 +171,7 @@ t.test('up and down without a usable Compose: nothing released, or released and 
   const failed = await cli(['up'], { env, cwd });
   t.equal(failed.exitCode, 69, 'compose up -d fails without a compose file');
   t.match(failed.stderr, /up: released op-sa-token \(tpm2\) to .*\/copilot-bridge-stack\/op-sa-token/);
-  t.match(failed.stderr, /up: wiped the 2 released token file\(s\) again/);
+  t.match(failed.stderr, /up: wiped the 1 released token file\(s\) again/);
   t.match(failed.stderr, /docker-compose up -d failed \(exit \d+\); see its output above/);
   await t.rejects(stat(dir), { code: 'ENOENT' }, 'the released token was wiped');
   t.notOk(leaks(failed.stdout + failed.stderr, token), 'no token in the output');
@@ -192,12 +192,11 @@ t.test('the stack project that down looks for agents in: environment, then .env,
   t.equal(stackProject({}, undefined), 'copilot-bridge-stack');
 });
 
-t.test('compose learns the released names, for per-agent credentials', async (t) => {
+t.test('compose learns the released names, for per-agent credentials (an older stack\'s database password is never one)', async (t) => {
   const { composeEnv } = await import('../../host-seal/commands/up.js');
   t.same(composeEnv('/dev/shm/copilot-bridge-stack', ['op-sa-token', 'agent-lal', 'mm-db-password']), {
     COPILOT_BRIDGE_SECRETS_DIR: '/dev/shm/copilot-bridge-stack',
     COPILOT_BRIDGE_RELEASED: 'op-sa-token,agent-lal',
     OP_SA_TOKEN_FILE: '/dev/shm/copilot-bridge-stack/op-sa-token',
-    MM_DB_PASSWORD_FILE: '/dev/shm/copilot-bridge-stack/mm-db-password',
   });
 });

@@ -116,8 +116,6 @@ export class Stack {
     readonly dir: string,
     readonly token: string,
     readonly items: Record<string, string>,
-    /** Mattermost's database password, released 0444 as `npm run up` does. */
-    readonly databasePassword: string,
     readonly mattermostPort: number,
     private readonly tool: Compose,
     private readonly env: Record<string, string>,
@@ -142,9 +140,6 @@ export class Stack {
     const tokenFile = join(dir, 'op-sa-token');
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o400 });
     for (const [name, value] of Object.entries(options.released ?? {})) writeFileSync(join(dir, name), `${value}\n`, { mode: 0o400 });
-    const databasePassword = randomBytes(24).toString('hex');
-    const databasePasswordFile = join(dir, 'mm-db-password');
-    writeFileSync(databasePasswordFile, databasePassword, { mode: 0o444 });
     writeStandinInputs(dir, token, items, options.pingDelayMs ?? 3000, options.bots);
     const agentsFile = join(dir, 'agents.json');
     writeFileSync(agentsFile, JSON.stringify({ admin: adminEntry(), agents: options.agents?.agents ?? [] }, null, 2), { mode: 0o644 });
@@ -153,21 +148,20 @@ export class Stack {
       ...stackEnv(images, dir, mattermostPort),
       COMPOSE_PROJECT_NAME: project,
       OP_SA_TOKEN_FILE: tokenFile,
-      MM_DB_PASSWORD_FILE: databasePasswordFile,
       COPILOT_BRIDGE_SECRETS_DIR: dir,
       COPILOT_BRIDGE_RELEASED: ['op-sa-token', ...Object.keys(options.released ?? {})].join(','),
       AGENTS_FILE: agentsFile,
       ...(options.dockerSocket === undefined ? {} : { DOCKER_SOCKET: options.dockerSocket }),
     });
     const tool = await findCompose(env);
-    stack = new Stack(project, dir, token, items, databasePassword, mattermostPort, tool, env);
+    stack = new Stack(project, dir, token, items, mattermostPort, tool, env);
     await stack.compose(['up', '-d', '--no-build'], 300_000);
     return stack;
   }
 
-  /** Every secret value of this run: the token, each vault item and the database password (agents' secrets are the caller's to add). */
+  /** Every secret value of this run: the token and each vault item (agents' secrets are the caller's to add). */
   secrets(): string[] {
-    return [this.token, ...Object.values(this.items), this.databasePassword];
+    return [this.token, ...Object.values(this.items)];
   }
 
   /** The compose-made network agents join. */
