@@ -1,7 +1,7 @@
 // The CLI's core: picks the command, parses its options, runs it, and maps
 // every failure to one line on stderr and a documented exit status. Only
 // main.ts touches argv and the exit status.
-import { ExitCode, isStackError } from '../src/errors.js';
+import { ExitCode, StackError, errnoCode, isStackError } from '../src/errors.js';
 import type { Io } from './io.js';
 import { parseOptions, type OptionSpec, type Parsed } from './options.js';
 
@@ -10,13 +10,20 @@ interface Command {
   run(parsed: Parsed, io: Io): Promise<void>;
 }
 
-const COMMANDS: Record<string, () => Promise<Command>> = {
+/** A command whose arguments belong to another program (compose): passed on as they are, its status returned. */
+interface RawCommand {
+  raw: true;
+  run(args: readonly string[], io: Io): Promise<number>;
+}
+
+const COMMANDS: Record<string, () => Promise<Command | RawCommand>> = {
   seal: () => import('./commands/seal.js'),
   unseal: () => import('./commands/unseal.js'),
   status: () => import('./commands/status.js'),
   forget: () => import('./commands/forget.js'),
   up: () => import('./commands/up.js'),
   down: () => import('./commands/down.js'),
+  compose: () => import('./commands/compose.js'),
 };
 
 export const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
@@ -25,14 +32,16 @@ export const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
            reads the token from stdin when it is a pipe (op read "op://..." | npm run seal), else asks for it hidden
   unseal   [--name NAME] [--auth-file FILE]      writes the token to stdout, only when stdout is not a terminal
   status                                         lists sealed names: backend, sealed at, PCRs, fingerprint, released
-  forget   [--name NAME]                         removes the seal and any released copy
-  up       [--file COMPOSE_FILE] [--timeout SECONDS] [--auth-file FILE]
-           releases every sealed name to tmpfs, runs compose up -d, waits for healthy services
-  down     [--file COMPOSE_FILE]                 stops the stack, overwrites and removes released tokens
+  forget   --name NAME                           removes the seal and any released copy (asks at a terminal)
+  up       [--file COMPOSE_FILE]... [--timeout SECONDS] [--auth-file FILE]
+           checks Docker and the compose files, builds a missing image, releases the names the stack
+           uses to tmpfs, runs compose up -d, waits for healthy services (a restart or exit ends it)
+  down     [--file COMPOSE_FILE]...              stops the stack, overwrites and removes released tokens
+  compose  ARGS...                               Docker Compose with the stack's paths: ps, logs, exec, build...
 
 NAME defaults to op-sa-token. Exit codes: 0 ok, 64 usage, 65 bad data, 66 nothing sealed, 69 TPM, keyring
 or Docker unavailable, 70 internal error, 73 exists or cannot create, 74 i/o, 77 refused for safety,
-78 TPM configuration, 130 interrupted.
+75 busy (another command holds the lock), 78 TPM configuration, 130 interrupted. compose: Compose's own.
 `;
 
 /** Runs one command and returns the process exit status. */
@@ -50,6 +59,12 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   }
   try {
     const module = await load();
+    if ('raw' in module) {
+      if (rest.some((arg) => /ops_[A-Za-z0-9_-]{32}/.test(arg))) {
+        throw new StackError('token-in-argv', 'a token is never accepted as an argument; it may now be in your shell history, so clear that and consider rotating the token', { step: 'options', exitCode: ExitCode.usage });
+      }
+      return await module.run(rest, io);
+    }
     if (rest.includes('--help')) {
       io.stdout.write(USAGE);
       return ExitCode.ok;
@@ -62,6 +77,10 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 }
 
 function report(error: unknown, io: Io): number {
+  if (causes(error).some((cause) => errnoCode(cause) === 'ENOSPC')) {
+    io.stderr.write('copilot-bridge-seal: no space left on the device it was writing to; free some space and retry (nothing was half-written: files are replaced atomically)\n');
+    return ExitCode.cantCreate;
+  }
   if (isStackError(error)) {
     io.stderr.write(`copilot-bridge-seal: ${error.oneLine()}\n`);
     return error.code === 'interrupted' ? ExitCode.interrupted : error.exitCode;
@@ -69,4 +88,11 @@ function report(error: unknown, io: Io): number {
   const what = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown failure';
   io.stderr.write(`copilot-bridge-seal: internal error (${what.slice(0, 200)}); please report it\n`);
   return ExitCode.software;
+}
+
+/** The error and its causes, outermost first. */
+function causes(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let at = error; at !== undefined && at !== null && chain.length < 8; at = (at as { cause?: unknown }).cause) chain.push(at);
+  return chain;
 }

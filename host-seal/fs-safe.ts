@@ -5,6 +5,7 @@
 // node:fs/promises would cost every command about 1 ms to load.
 import { chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { writeFileAtomic as writeFileAtomicSync } from '../src/fs/atomic-write.js';
+export { readSmallFile, writeFileExclusive } from '../src/fs/atomic-write.js';
 import { ExitCode, StackError, errnoCode } from '../src/errors.js';
 
 /** Creates `dir` (and parents) as 0700, or checks that an existing one is a directory we own, then makes it 0700. */

@@ -4,8 +4,9 @@
 import { ExitCode, StackError } from '../src/errors.js';
 import { DEFAULT_NAME, assertName } from './paths.js';
 
-export type OptionSpec = Record<string, 'string' | 'boolean'>;
-export type Parsed = Record<string, string | boolean | undefined>;
+/** `strings`: a string option that may be given more than once (in order). */
+export type OptionSpec = Record<string, 'string' | 'strings' | 'boolean'>;
+export type Parsed = Record<string, string | string[] | boolean | undefined>;
 
 const usage = (message: string): StackError =>
   new StackError('usage', `${message}; see --help`, { step: 'options', exitCode: ExitCode.usage });
@@ -29,7 +30,7 @@ export function parseOptions(argv: readonly string[], spec: OptionSpec): Parsed 
     if (!kind) {
       throw usage(/^[a-z][a-z0-9-]{0,30}$/.test(key) ? `unknown option --${key}` : 'unknown option');
     }
-    if (parsed[key] !== undefined) throw usage(`--${key} given twice`);
+    if (parsed[key] !== undefined && kind !== 'strings') throw usage(`--${key} given twice`);
     if (kind === 'boolean') {
       if (eq !== -1) throw usage(`--${key} takes no value`);
       parsed[key] = true;
@@ -37,7 +38,7 @@ export function parseOptions(argv: readonly string[], spec: OptionSpec): Parsed 
     }
     const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
     if (value === undefined || value === '') throw usage(`--${key} needs a value`);
-    parsed[key] = value;
+    parsed[key] = kind === 'strings' ? [...((parsed[key] as string[] | undefined) ?? []), value] : value;
   }
   return parsed;
 }
@@ -68,4 +69,10 @@ export function secondsOption(parsed: Parsed, key: string, fallback: number): nu
     throw usage(`--${key} takes a whole number of seconds, for example --${key} ${fallback}`);
   }
   return Number(value);
+}
+
+/** A repeatable option's values, in order (none: an empty list). */
+export function stringsOption(parsed: Parsed, key: string): string[] {
+  const value = parsed[key];
+  return Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
 }

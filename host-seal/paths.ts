@@ -25,6 +25,11 @@ export function keychainMetaPath(dir: string, name: string): string {
   return join(dir, `${name}.keychain.json`);
 }
 
+/** Whether `name` is a credential name (the rule assertName enforces). */
+export function isName(name: string): boolean {
+  return NAME_PATTERN.test(name);
+}
+
 /** Throws unless `name` can be a file name, a Keychain account and a release file (one per credential). */
 export function assertName(name: string): void {
   if (!NAME_PATTERN.test(name)) {

@@ -43,3 +43,16 @@ export function promptHidden(io: Io, question: string): Promise<string> {
     stdin.resume();
   });
 }
+
+/** Asks `question` on stderr and reads one visible line from the terminal on stdin (not for secrets). */
+export async function promptLine(io: Io, question: string): Promise<string> {
+  const { createInterface } = await import('node:readline/promises');
+  const reader = createInterface({ input: io.stdin, output: io.stderr, terminal: false });
+  try {
+    io.stderr.write(question);
+    for await (const line of reader) return line;
+    return '';
+  } finally {
+    reader.close();
+  }
+}

@@ -29,6 +29,9 @@ export async function readToken(io: Io, name: string): Promise<string> {
     const all = Buffer.concat(chunks);
     token = trimOneNewline(all.toString('utf8'));
     all.fill(0);
+    if (size === 0) {
+      throw new StackError('token-empty', 'stdin was empty: did the command before the pipe (op read ...) fail? Its own error is above; fix that and pipe again', { step: 'seal', exitCode: ExitCode.dataErr });
+    }
   }
   assertTokenShape(token, 'seal');
   return token;

@@ -16,6 +16,8 @@ export const ExitCode = {
   software: 70,
   cantCreate: 73,
   ioErr: 74,
+  /** Busy: another command holds a lock; retry later. */
+  tempFail: 75,
   noPerm: 77,
   config: 78,
   /** Interrupted by the user (Ctrl-C), as shells report SIGINT. */

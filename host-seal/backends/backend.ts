@@ -25,6 +25,8 @@ export interface SealOptions {
   pcrs: number[];
   /** TPM auth value, 1 to 32 bytes. tpm2 only. */
   auth: Buffer | undefined;
+  /** Replace a seal of the same name (--force); without, a seal placed meanwhile by another run wins and this one fails. */
+  replace?: boolean;
 }
 
 export interface UnsealOptions {
@@ -49,4 +51,6 @@ export interface BackendContext {
   configDir: string;
   env: NodeJS.ProcessEnv;
   platform: NodeJS.Platform;
+  /** Where a wait for a lock is reported (stderr). */
+  progress?: import('node:stream').Writable;
 }

@@ -2,10 +2,9 @@
 // (GNOME Keyring, KWallet) over D-Bus, both through @napi-rs/keyring's Entry.
 // Service `copilot-bridge-stack`, account NAME. Non-secret metadata (sealed-at,
 // fingerprint) sits next to the tpm2 files so `status` never touches the store.
-import { readFileSync } from 'node:fs';
 import { unlinkIfExists } from '../../src/fs/atomic-write.js';
 import { ExitCode, StackError, errnoCode, type ExitCodeValue } from '../../src/errors.js';
-import { ensurePrivateDir, writeFileAtomic } from '../fs-safe.js';
+import { ensurePrivateDir, readSmallFile, writeFileAtomic } from '../fs-safe.js';
 import { SERVICE, keychainMetaPath } from '../paths.js';
 import type { Backend, BackendContext, SealedRecord } from './backend.js';
 
@@ -51,7 +50,7 @@ export class KeychainBackend implements Backend {
   async describe(name: string): Promise<SealedRecord | undefined> {
     let meta: { sealedAt?: unknown; fingerprint?: unknown };
     try {
-      meta = JSON.parse(readFileSync(keychainMetaPath(this.context.configDir, name), 'utf8')) as typeof meta;
+      meta = JSON.parse(readSmallFile(keychainMetaPath(this.context.configDir, name), 64 * 1024).toString('utf8')) as typeof meta;
     } catch (error) {
       if (errnoCode(error) === 'ENOENT') return undefined;
       return { name, backend: 'keychain', sealedAt: '?', fingerprint: '?', pcrs: [], auth: false, problem: 'metadata unreadable; re-seal with --force' };

@@ -5,7 +5,7 @@ import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
 import type { Backend, BackendContext, BackendName } from './backend.js';
 import { KeychainBackend } from './keychain.js';
 import { Tpm2Backend } from './tpm2.js';
-import { configDir } from '../paths.js';
+import { configDir, isName } from '../paths.js';
 
 const SUFFIXES: Record<string, BackendName> = { '.tpm2.json': 'tpm2', '.keychain.json': 'keychain' };
 
@@ -38,7 +38,8 @@ export async function sealedNames(context: BackendContext): Promise<{ name: stri
   const found: { name: string; backend: BackendName }[] = [];
   for (const file of files) {
     for (const [suffix, kind] of Object.entries(SUFFIXES)) {
-      if (file.endsWith(suffix)) found.push({ name: file.slice(0, -suffix.length), backend: kind });
+      // A file whose name is not a credential name (planted, or left by something else) is not ours to read.
+      if (file.endsWith(suffix) && isName(file.slice(0, -suffix.length))) found.push({ name: file.slice(0, -suffix.length), backend: kind });
     }
   }
   return found.sort((a, b) => byCodeUnits(a.name, b.name) || byCodeUnits(a.backend, b.backend));
@@ -59,6 +60,6 @@ export async function holders(context: BackendContext, name: string): Promise<Ba
 }
 
 /** The backend context of this process: config directory from the environment. */
-export function contextOf(io: { env: NodeJS.ProcessEnv; platform: NodeJS.Platform }): BackendContext {
-  return { configDir: configDir(io.env), env: io.env, platform: io.platform };
+export function contextOf(io: { env: NodeJS.ProcessEnv; platform: NodeJS.Platform; stderr?: import('node:stream').Writable }): BackendContext {
+  return { configDir: configDir(io.env), env: io.env, platform: io.platform, ...(io.stderr ? { progress: io.stderr } : {}) };
 }

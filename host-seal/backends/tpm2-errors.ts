@@ -84,7 +84,20 @@ export const isTpmFull = (rc: number) => {
 /** The message for a TPM that cannot be reached through its TCTI. */
 export function unreachable(context: FailureContext, detail?: string): StackError {
   const said = detail ? ` (${detail.slice(0, 160)})` : '';
-  return maker(context)('tpm-unreachable', `cannot talk to the TPM through TCTI ${context.tcti}${said}; on a real host check that /dev/tpmrm0 exists and that you may open it (group tss), or set TPM2TOOLS_TCTI`, ExitCode.unavailable);
+  return maker(context)('tpm-unreachable', `cannot talk to the TPM through TCTI ${context.tcti}${said}; ${tctiAdvice(context.tcti)}`, ExitCode.unavailable);
+}
+
+/** What to check, by the kind of TCTI: a device, a simulator's socket, or anything else. */
+export function tctiAdvice(tcti: string): string {
+  const [kind = '', config = ''] = tcti.split(/:(.*)/s);
+  if (kind === 'device') {
+    const path = config || '/dev/tpmrm0';
+    return `check that ${path} exists and that you may open it (group tss on most distributions), or point TPM2TOOLS_TCTI at your TPM`;
+  }
+  if (kind === 'swtpm' || kind === 'mssim') {
+    return `nothing answers at ${config || 'the default address'}: start the TPM simulator there (swtpm socket ...), or point TPM2TOOLS_TCTI at the TPM that runs`;
+  }
+  return 'check that the TCTI in TPM2TOOLS_TCTI names a TPM that runs, and that its library is installed';
 }
 
 /** The message for a TPM that did not answer `what` in time. */

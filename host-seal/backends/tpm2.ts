@@ -14,7 +14,9 @@ import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { unlinkIfExists } from '../../src/fs/atomic-write.js';
 import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
-import { ensurePrivateDir, writeFileAtomic } from '../fs-safe.js';
+import { ensurePrivateDir, readSmallFile, writeFileAtomic, writeFileExclusive } from '../fs-safe.js';
+import { withLock } from '../lock.js';
+import { PassThrough } from 'node:stream';
 import { tpm2BlobPath } from '../paths.js';
 import type { Backend, BackendContext, SealOptions, SealedRecord, UnsealOptions } from './backend.js';
 import { BLOB_FORMAT, PRIMARY, parseBlob, type Tpm2Blob } from './tpm2-blob.js';
@@ -66,7 +68,11 @@ export class Tpm2Backend implements Backend {
 
   constructor(private readonly context: BackendContext) {}
 
-  async seal(name: string, token: string, { pcrs, auth }: SealOptions): Promise<SealedRecord> {
+  async seal(name: string, token: string, options: SealOptions): Promise<SealedRecord> {
+    return this.locked(`seal ${name}`, () => this.sealLocked(name, token, options));
+  }
+
+  private async sealLocked(name: string, token: string, { pcrs, auth, replace }: SealOptions): Promise<SealedRecord> {
     if (pcrs.length > 0 && auth) {
       throw new StackError('usage', 'a tpm2 seal takes --pcrs or an auth value, not both yet; choose one', { step: 'seal', exitCode: ExitCode.usage });
     }
@@ -106,7 +112,9 @@ export class Tpm2Backend implements Backend {
         cipher: encryptToken(key, name, token),
       };
       ensurePrivateDir(this.context.configDir, 'seal');
-      writeFileAtomic(tpm2BlobPath(this.context.configDir, name), `${JSON.stringify(blob, null, 2)}\n`, 0o600);
+      const text = `${JSON.stringify(blob, null, 2)}\n`;
+      if (replace) writeFileAtomic(tpm2BlobPath(this.context.configDir, name), text, 0o600);
+      else placeExclusive(tpm2BlobPath(this.context.configDir, name), text, name);
       dropContexts(contextCacheDir(this.context.env), name); // a replaced seal's loaded context is useless now
       return toRecord(blob);
     } finally {
@@ -114,7 +122,16 @@ export class Tpm2Backend implements Backend {
     }
   }
 
-  async unseal(name: string, { askAuth }: UnsealOptions): Promise<string> {
+  async unseal(name: string, options: UnsealOptions): Promise<string> {
+    return this.locked(`unseal ${name}`, () => this.unsealLocked(name, options));
+  }
+
+  /** One TPM operation at a time (two would flush each other's objects and sessions). */
+  private locked<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return withLock({ dir: this.context.configDir, name: 'tpm', what, progress: this.context.progress ?? new PassThrough() }, fn);
+  }
+
+  private async unsealLocked(name: string, { askAuth }: UnsealOptions): Promise<string> {
     const blob = this.read(name, 'unseal');
     if (!blob) {
       throw new StackError('not-sealed', `nothing is sealed under ${name} in the TPM; seal it first: op read "op://..." | npm run seal -- --name ${name}`, { step: 'unseal', exitCode: ExitCode.noInput });
@@ -213,10 +230,13 @@ export class Tpm2Backend implements Backend {
     const path = tpm2BlobPath(this.context.configDir, name);
     let text: string;
     try {
-      text = readFileSync(path, 'utf8');
+      text = readSmallFile(path, MAX_BLOB_BYTES).toString('utf8');
     } catch (error) {
       if (errnoCode(error) === 'ENOENT') return undefined;
-      throw new StackError('blob-unreadable', `cannot read ${path}; check its owner and mode (0600, yours)`, { step, exitCode: ExitCode.noInput, cause: error });
+      if (errnoCode(error) === 'EFBIG') {
+        throw new StackError('blob-too-large', `${path} is larger than any sealed token's file (${MAX_BLOB_BYTES / 1024} KiB), so it is not one; remove it (npm run seal:forget -- --name ${name}) and seal again`, { step, exitCode: ExitCode.dataErr });
+      }
+      throw new StackError('blob-unreadable', `cannot read ${path}; check its owner and mode (0600, yours, not a link)`, { step, exitCode: ExitCode.noInput, cause: error });
     }
     return parseBlob(text, path, name, step);
   }
@@ -225,4 +245,17 @@ export class Tpm2Backend implements Backend {
 function toRecord(blob: Tpm2Blob): SealedRecord {
   const { name, sealedAt, fingerprint, pcrs, auth } = blob;
   return { name, backend: 'tpm2', sealedAt, fingerprint, pcrs, auth };
+}
+
+/** A sealed token's file is a few KiB; anything much larger is not one (and would cost its size in memory to parse). */
+const MAX_BLOB_BYTES = 64 * 1024;
+
+/** Places a new blob only if none exists: of two seals of one name without --force, one wins and the other says so. */
+function placeExclusive(path: string, text: string, name: string): void {
+  try {
+    writeFileExclusive(path, text, 0o600);
+  } catch (error) {
+    if (errnoCode(error) !== 'EEXIST') throw error;
+    throw new StackError('exists', `${name} was sealed meanwhile by another run; add --force to replace it, or choose another --name`, { step: 'seal', exitCode: ExitCode.cantCreate });
+  }
 }

@@ -22,16 +22,18 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   const wantsAuth = parsed.auth === true || authFile !== undefined;
   if (kind !== 'tpm2' && (pcrs.length > 0 || wantsAuth)) throw usage('--pcrs, --auth and --auth-file apply to --backend tpm2 only');
   const existing = await holders(context, name);
-  if (existing.length > 0 && parsed.force !== true) {
-    throw new StackError('exists', `${name} is already sealed (${existing.map((b) => b.name).join(', ')}); add --force to replace it, or choose another --name`, {
+  const exists = () =>
+    new StackError('exists', `${name} is already sealed (${existing.map((b) => b.name).join(', ')}); add --force to replace it, or choose another --name`, {
       step: 'seal',
       exitCode: ExitCode.cantCreate,
     });
-  }
+  // At a terminal, before anything is typed; from a pipe, after the token's shape (a malformed token is the first thing to fix).
+  if (existing.length > 0 && parsed.force !== true && io.stdin.isTTY) throw exists();
   const token = await readToken(io, name);
+  if (existing.length > 0 && parsed.force !== true) throw exists();
   const auth = wantsAuth ? await readAuth(io, authFile, true) : undefined;
   try {
-    const record = await backend(kind, context).seal(name, token, { pcrs, auth });
+    const record = await backend(kind, context).seal(name, token, { pcrs, auth, replace: parsed.force === true });
     for (const old of existing) if (old.name !== kind) await old.forget(name);
     const binding = pcrs.length > 0 ? `, bound to PCRs sha256:${pcrs.join(',')}` : auth ? ', with an auth value' : '';
     io.stderr.write(`sealed ${name} with ${kind}${binding} (fingerprint ${record.fingerprint})\n`);

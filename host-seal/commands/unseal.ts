@@ -1,5 +1,8 @@
-// `unseal`: the token to stdout, only when stdout is not a terminal (a pipe
-// into `docker secret create`, for example); refused on a terminal.
+// `unseal`: the token to stdout, only when stdout is a pipe or a socket (into
+// `docker secret create`, for example): never onto a terminal, and never into
+// a file on disk. Refused under `npm run` without --silent, whose banner would
+// go into the same pipe before the token.
+import { fstatSync } from 'node:fs';
 import { ExitCode, StackError } from '../../src/errors.js';
 import { contextOf, holders } from '../backends/registry.js';
 import { writeAll, type Io } from '../io.js';
@@ -8,12 +11,24 @@ import { readAuth } from '../secret-input.js';
 
 export const options: OptionSpec = { name: 'string', 'auth-file': 'string' };
 
+const refuse = (code: string, message: string) => new StackError(code, message, { step: 'unseal', exitCode: ExitCode.noPerm });
+
+/** Where stdout goes: a pipe or socket is allowed; a terminal, a file or a device is not. */
+function stdoutKind(io: Io): 'pipe' | 'terminal' | 'file' | 'other' {
+  if (io.stdout.isTTY) return 'terminal';
+  const fd = (io.stdout as { fd?: number }).fd;
+  if (typeof fd !== 'number') return 'pipe'; // an in-process stream (tests): no descriptor to look at
+  const info = fstatSync(fd);
+  if (info.isFIFO() || info.isSocket()) return 'pipe';
+  return info.isFile() ? 'file' : 'other';
+}
+
 export async function run(parsed: Parsed, io: Io): Promise<void> {
-  if (io.stdout.isTTY) {
-    throw new StackError('stdout-tty', 'refusing to print the token on a terminal; pipe it instead: npm run --silent unseal | docker secret create op_sa_token -', {
-      step: 'unseal',
-      exitCode: ExitCode.noPerm,
-    });
+  const kind = stdoutKind(io);
+  if (kind === 'terminal') throw refuse('stdout-tty', 'refusing to print the token on a terminal; pipe it instead: npx copilot-bridge-seal unseal | docker secret create op_sa_token -');
+  if (kind !== 'pipe') throw refuse('stdout-not-pipe', `refusing to write the token into a ${kind === 'file' ? 'file (it would sit on disk)' : 'device'}; pipe it into the program that needs it: npx copilot-bridge-seal unseal | docker secret create op_sa_token -`);
+  if (io.env.npm_lifecycle_event !== undefined && io.env.npm_config_loglevel !== 'silent') {
+    throw refuse('npm-banner', 'npm run prints its banner into the same pipe before the token; use npx copilot-bridge-seal unseal (or npm run --silent unseal)');
   }
   const name = nameOption(parsed);
   const [holder] = await holders(contextOf(io), name);

@@ -1,30 +1,32 @@
-// `up`: release every sealed name into the tmpfs release directory, run
-// `compose up -d` with the paths in that one command's environment, and wait
-// until the services report healthy. If compose fails to start, the released
-// files are wiped again. A database password sealed by an older stack is
-// retired once the stack is healthy (database-password.ts).
-import { join } from 'node:path';
+// `up`: one honest command. Before anything is released: the engine answers,
+// the compose files exist and read, and a missing image of the stack's own is
+// built. Then, under the stack lock: release the names the stack uses (the
+// shared token, and agent-NAME for each agent of the agents file) into the
+// tmpfs release directory, run `compose up -d` with the paths in that one
+// command's environment, and wait until the services report healthy; a
+// restart or a failed exit ends the wait with the service's last log lines.
+// Ctrl-C (or SIGTERM, SIGHUP) stops the wait, says what still runs, and wipes
+// what was released unless a container of the stack still runs on it; so
+// does any failure. PostgreSQL starts first, alone, and its roles are made
+// what the stack needs before Mattermost starts (database.ts).
 import { ExitCode, StackError } from '../../src/errors.js';
+import { redact } from '../../src/redact/index.js';
+import { SecretSet } from '../../src/secrets/secret-set.js';
 import { backend, contextOf, sealedNames } from '../backends/registry.js';
-import { compose, findCompose, waitHealthy } from '../compose.js';
-import { retireDatabasePassword } from '../database-password.js';
+import { compose, inspect, waitHealthy } from '../compose.js';
+import { prepareDatabase } from '../database.js';
 import type { Io } from '../io.js';
+import { withLock } from '../lock.js';
 import { secondsOption, type OptionSpec, type Parsed } from '../options.js';
 import { DB_PASSWORD_NAME, DEFAULT_NAME } from '../paths.js';
-import { prepareReleaseDir, releaseDir, releaseMode, releaseToken, wipeReleased } from '../release.js';
+import { preflight } from '../preflight.js';
+import { prepareReleaseDir, releaseMode, releaseToken, wipeReleased } from '../release.js';
 import { readAuth } from '../secret-input.js';
+import { composeEnv, namesInUse, openStack, type Stack } from '../stack.js';
 
-export const options: OptionSpec = { file: 'string', timeout: 'string', 'auth-file': 'string' };
+export const options: OptionSpec = { file: 'strings', timeout: 'string', 'auth-file': 'string' };
 
-/** The variables a compose file uses to find released tokens: paths and names only. */
-export function composeEnv(dir: string, names: string[]): Record<string, string> {
-  return {
-    COPILOT_BRIDGE_SECRETS_DIR: dir,
-    // Which 1Password credentials exist, so that `agent up NAME` binds agent-NAME when it was sealed.
-    COPILOT_BRIDGE_RELEASED: names.filter((name) => name !== DB_PASSWORD_NAME).join(','),
-    ...(names.includes(DEFAULT_NAME) ? { OP_SA_TOKEN_FILE: join(dir, DEFAULT_NAME) } : {}),
-  };
-}
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** macOS keeps released tokens on disk while the stack runs (README-macos.md); say so when that disk is not encrypted. */
 async function warnWithoutFileVault(io: Io): Promise<void> {
@@ -35,34 +37,84 @@ async function warnWithoutFileVault(io: Io): Promise<void> {
   }
 }
 
+/** Aborts on the first of SIGINT, SIGTERM and SIGHUP, and remembers which. */
+function interruptions(): { signal: AbortSignal; which: () => NodeJS.Signals | undefined; dispose: () => void } {
+  const controller = new AbortController();
+  let which: NodeJS.Signals | undefined;
+  const handler = (received: NodeJS.Signals) => {
+    which ??= received;
+    controller.abort();
+  };
+  for (const name of SIGNALS) process.on(name, handler);
+  return { signal: controller.signal, which: () => which, dispose: () => SIGNALS.forEach((name) => process.off(name, handler)) };
+}
+
+/** After a failure or an interruption: wipe what was released unless a container of the stack runs on it; say which. */
+async function settle(stack: Stack, extra: Record<string, string>, io: Io): Promise<void> {
+  const running = (await inspect({ ...stack, extra }).catch(() => [])).filter((s) => s.status === 'running' || s.status === 'restarting');
+  if (running.length > 0) {
+    io.stderr.write(`up: ${running.length} container(s) of the stack still run on the released tokens (${running.map((s) => s.service).join(', ')}); npm run down stops them and wipes the tokens\n`);
+    return;
+  }
+  const { wiped, failed } = await wipeReleased(stack.dir, io.platform);
+  if (wiped.length > 0) io.stderr.write(`up: nothing of the stack runs; wiped the ${wiped.length} released token file(s) again\n`);
+  for (const entry of failed) io.stderr.write(`up: could not wipe ${entry}; remove it by hand\n`);
+}
+
 export async function run(parsed: Parsed, io: Io): Promise<void> {
   const context = contextOf(io);
   const timeout = secondsOption(parsed, 'timeout', 300);
-  const files = typeof parsed.file === 'string' ? ['-f', parsed.file] : [];
   const authFile = typeof parsed['auth-file'] === 'string' ? parsed['auth-file'] : undefined;
-  // An older stack's database password is not released: nothing uses it (it is retired below).
-  const sealed = [...new Map((await sealedNames(context)).map((entry) => [entry.name, entry])).values()].filter((entry) => entry.name !== DB_PASSWORD_NAME);
-  if (sealed.length === 0) {
-    throw new StackError('not-sealed', 'nothing is sealed, so there is no token to give the stack; seal one first: op read "op://..." | npm run seal', { step: 'up', exitCode: ExitCode.noInput });
-  }
-  const tool = await findCompose(io.env);
-  const dir = releaseDir(io.env, io.platform);
-  await prepareReleaseDir(dir, io.platform);
-  if (io.platform === 'darwin') await warnWithoutFileVault(io);
-  const extra = composeEnv(dir, sealed.map((entry) => entry.name));
+  const stack = await openStack(parsed, io);
+  const interrupt = interruptions();
   try {
-    for (const entry of sealed) {
-      const token = await backend(entry.backend, context).unseal(entry.name, { askAuth: () => readAuth(io, authFile, false) });
-      const path = await releaseToken(dir, entry.name, token, releaseMode());
-      io.stderr.write(`up: released ${entry.name} (${entry.backend}) to ${path}\n`);
-    }
-    io.stderr.write(`up: ${tool.label} up -d\n`);
-    await compose(tool, [...files, 'up', '-d'], io.env, extra, io.stderr);
+    await withLock({ dir: context.configDir, name: 'stack', what: 'up', progress: io.stderr }, () => bringUp(stack, io, { timeout, authFile, interrupt }));
   } catch (error) {
-    const wiped = await wipeReleased(dir);
-    if (wiped.length > 0) io.stderr.write(`up: wiped the ${wiped.length} released token file(s) again\n`);
+    const received = interrupt.which();
+    if (received === undefined) throw error;
+    throw new StackError('interrupted', `up was interrupted (${received}); see above what still runs`, { step: 'up', exitCode: ExitCode.interrupted });
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+async function bringUp(stack: Stack, io: Io, o: { timeout: number; authFile: string | undefined; interrupt: ReturnType<typeof interruptions> }): Promise<void> {
+  const context = contextOf(io);
+  const { signal } = o.interrupt;
+  const sealed = [...new Map((await sealedNames(context)).map((entry) => [entry.name, entry])).values()];
+  if (!sealed.some((entry) => entry.name === DEFAULT_NAME)) {
+    throw new StackError('not-sealed', `nothing is sealed under ${DEFAULT_NAME}, the token the stack runs on; seal it first: op read "op://..." | npm run seal`, { step: 'up', exitCode: ExitCode.noInput });
+  }
+  const { names: used, problem } = namesInUse(stack.settings, stack.projectDir);
+  if (problem) io.stderr.write(`up: warning: the agents file could not be read (${problem}); only ${DEFAULT_NAME} is released\n`);
+  const release = sealed.filter((entry) => used.includes(entry.name));
+  for (const entry of sealed) {
+    if (!used.includes(entry.name) && entry.name !== DB_PASSWORD_NAME) io.stderr.write(`up: not releasing ${entry.name} (no agent of the agents file uses it)\n`);
+  }
+  const extra = composeEnv(stack.dir, release.map((entry) => entry.name));
+  const images = await preflight(stack, extra, io, signal);
+  const values: string[] = [];
+  const dir = await prepareReleaseDir(stack.dir, io.platform);
+  if (io.platform === 'darwin') await warnWithoutFileVault(io);
+  try {
+    try {
+      for (const entry of release) {
+        signal.throwIfAborted();
+        const token = await backend(entry.backend, context).unseal(entry.name, { askAuth: () => readAuth(io, o.authFile, false) });
+        values.push(token);
+        const path = await releaseToken(dir, entry.name, token, releaseMode());
+        io.stderr.write(`up: released ${entry.name} (${entry.backend}) to ${path}\n`);
+      }
+    } finally {
+      dir.close();
+    }
+    await prepareDatabase(stack, extra, images.mattermost, context, io, signal);
+    io.stderr.write(`up: ${stack.tool.label} up -d\n`);
+    await compose(stack.tool, [...stack.files, 'up', '-d'], io.env, extra, io.stderr, signal);
+    const secrets = new SecretSet(values.map((value, i) => ({ label: `released #${i}`, value })));
+    await waitHealthy({ ...stack, extra, mask: (text) => redact(secrets, text) }, o.timeout, io.stderr, signal);
+  } catch (error) {
+    await settle(stack, extra, io);
     throw error;
   }
-  await waitHealthy(tool, io.env, extra, timeout, io.stderr);
-  await retireDatabasePassword(tool, files, io.env, extra, context, io.stderr);
 }

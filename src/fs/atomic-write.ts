@@ -3,7 +3,7 @@
 // again with fchmod so that the umask cannot change it), fsync, rename over
 // the target, fsync of the directory. rename(2) replaces a symlink at the
 // target rather than following it.
-import { closeSync, constants, fchmodSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { errnoCode } from '../errors.js';
 import { randomHex } from '../process/random.js';
 import { basename, dirname, join } from 'node:path';
@@ -12,6 +12,43 @@ const tempPrefix = (file: string) => `.${basename(file)}.`;
 
 /** Writes `data` to `file` atomically with the given mode; the caller owns the process's uid. */
 export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): void {
+  place(file, data, mode, (temp) => renameSync(temp, file));
+}
+
+/**
+ * The same, but only if `file` does not exist yet: link(2) of the complete
+ * temporary file either creates `file` or fails with EEXIST (thrown), so of
+ * two writers racing for one name exactly one wins, and nothing is replaced.
+ */
+export function writeFileExclusive(file: string, data: string | Uint8Array, mode = 0o600): void {
+  place(file, data, mode, (temp) => {
+    try {
+      linkSync(temp, file);
+    } finally {
+      unlinkSync(temp);
+    }
+  });
+}
+
+/** Reads a small file through one descriptor that did not follow a link; larger than `max` bytes is an error (code EFBIG). */
+export function readSmallFile(file: string, max: number): Buffer {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const size = fstatSync(fd).size;
+    if (size > max) throw Object.assign(new Error(`${file} is ${size} bytes, more than ${max}`), { code: 'EFBIG', size });
+    const buffer = Buffer.alloc(size);
+    for (let at = 0; at < size; ) {
+      const n = readSync(fd, buffer, at, size - at, at);
+      if (n === 0) return buffer.subarray(0, at);
+      at += n;
+    }
+    return buffer;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function place(file: string, data: string | Uint8Array, mode: number, commit: (temp: string) => void): void {
   const temp = join(dirname(file), `${tempPrefix(file)}${randomHex(6)}.tmp`);
   const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
@@ -26,9 +63,13 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 
   }
   closeSync(fd);
   try {
-    renameSync(temp, file);
+    commit(temp);
   } catch (error) {
-    unlinkSync(temp);
+    try {
+      unlinkSync(temp);
+    } catch {
+      // Already gone (the exclusive commit removes it itself).
+    }
     throw error;
   }
   syncDirectory(dirname(file));

@@ -310,13 +310,13 @@ t.test("row 6: another agent's token, under any name, is refused", async (t) => 
     create('data', withToken(data, join(stack.dir, 'agent-lal'))),
     create('data', lal),
     create('probe', withToken(lal, join(stack.dir, 'agent-lal'))),
-    create('data', withToken(data, join(stack.dir, 'op-sa-token'))),
+    create('data', withToken(data, join(stack.dir, 'vault.json'))),
     create('data', withToken(data, stack.dir)),
   ]);
   t.match({ status: answers[0]!.status, rule: rule(answers[0]!) }, { status: 403, rule: 'not-the-agent-spec' }, "data's name with lal's token");
   t.match({ status: answers[1]!.status, rule: rule(answers[1]!) }, { status: 403, rule: 'not-the-agent-spec' }, "lal's whole body under data's name");
   t.match({ status: answers[2]!.status, rule: rule(answers[2]!) }, { status: 403, rule: 'unknown-agent' }, 'a name not in the agents file');
-  t.match({ status: answers[3]!.status, rule: rule(answers[3]!) }, { status: 403, rule: 'not-the-agent-spec' }, "the admin's own token as data's");
+  t.match({ status: answers[3]!.status, rule: rule(answers[3]!) }, { status: 403, rule: 'not-the-agent-spec' }, 'another file of the release directory as the token');
   t.match({ status: answers[4]!.status, rule: rule(answers[4]!) }, { status: 403, rule: 'not-the-agent-spec' }, 'the whole release directory');
   t.same((await agentContainers(stack.project)).map((c) => c.agent), ['lal'], 'no container was made');
   const up = await agentCli(['up', 'data']);

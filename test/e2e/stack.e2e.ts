@@ -393,6 +393,18 @@ t.test('5. Mattermost restarting while the bridge runs is survived', async (t) =
   t.ok(events.length > 0, 'the bridge logged in again over the websocket of the new Mattermost process');
 });
 
+t.test('6. PostgreSQL restarting is survived: Mattermost connects again over the socket, which stays where it was', async (t) => {
+  await docker(['restart', '-t', '10', await stack.container('postgres')], { timeoutMs: 60_000 });
+  await stack.waitHealthy('postgres', 60_000);
+  const seen = await waitFor('Mattermost to connect again', async () => {
+    const state = (await stack.mattermost('/__standin/database')) as { connected: boolean; via: string };
+    return state.connected && state;
+  }, { timeoutMs: 30_000, intervalMs: 250 });
+  t.equal(seen.via, '/var/run/postgresql/.s.PGSQL.5432', 'over the socket');
+  await stack.waitHealthy('mattermost', 60_000);
+  t.pass('and Mattermost is healthy');
+});
+
 t.test('3. compose stop shuts the bridge down cleanly within 10 s', async (t) => {
   const home = '/home/bridge/.copilot-bridge';
   await stack.exec('copilot-bridge', ['rm', '-f', `${home}/shutdown-clean`], { user: 'bridge' });
@@ -411,4 +423,21 @@ t.test('3. compose stop shuts the bridge down cleanly within 10 s', async (t) =>
   t.match(read, /^SIGTERM\n/, "the worker wrote its clean-shutdown marker (it got SIGTERM although the launcher does not forward it)");
   t.match(read, /Shutting down\.\.\. \(SIGTERM\)/, 'and logged its shutdown');
   t.match(await stack.logsTail('copilot-bridge', 5), /ended by SIGTERM; exiting 143/, 'the supervisor waited for it and said so');
+});
+
+t.test('7. the whole stack stops cleanly, its socket volume goes with it, and it comes back', async (t) => {
+  await stack.compose(['stop', '-t', '10'], 120_000);
+  const codes: Record<string, number> = {};
+  for (const service of SERVICES) {
+    const state = (await stack.inspect(service)).State;
+    codes[service] = state.Status === 'exited' ? state.ExitCode : -1;
+  }
+  t.same({ postgres: codes.postgres, mattermost: codes.mattermost }, { postgres: 0, mattermost: 0 }, `postgres and Mattermost exit 0 on SIGTERM (${JSON.stringify(codes)})`);
+  t.notMatch(readFileSync('/proc/self/mountinfo', 'utf8'), `${stack.project}_postgres-socket/_data`, 'the socket tmpfs is unmounted once neither container runs: no stale socket or lock file survives');
+  await stack.compose(['up', '-d', '--no-build'], 300_000);
+  await stack.waitHealthy('copilot-bridge', 180_000);
+  const database = (await stack.mattermost('/__standin/database')) as { connected: boolean };
+  t.equal(database.connected, true, 'Mattermost is connected to its database again');
+  const events = await authLog();
+  t.ok(events.some((e) => e.endpoint === 'users/me' && e.ok && e.tokenSha256 === sha256(botToken())), 'and the bridge logged in to it');
 });

@@ -73,7 +73,7 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'token with two trailing newlines', exit: 65, message: /token: the token has characters outside base64url/,
+    name: 'token with two trailing newlines', exit: 65, message: /token: the token ends with whitespace/,
     setup: (s) => (writeFileSync(s.tokenFile, `${s.token}\n\n`), {}),
   },
   // 2. The environment.

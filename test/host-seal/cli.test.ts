@@ -23,24 +23,48 @@ t.test('the token is never accepted as an argument, and never repeated', async (
   t.match(odd.stderr, /^copilot-bridge-seal: options: unknown option; see --help$/m, 'an unknown option that is not a plain name is not repeated');
 });
 
-t.test('malformed tokens on stdin: data error, shape described, value never shown', async (t) => {
+t.test('malformed tokens on stdin: data error, the real cause named, value never shown', async (t) => {
   const box = await sandbox(t, { TPM2TOOLS_TCTI: 'swtpm:host=127.0.0.1,port=1' });
   const notJson = `ops_${Buffer.from('x'.repeat(200)).toString('base64url')}`;
   const cases: [string, string, RegExp][] = [
-    ['empty', '', /the token is empty/],
-    ['wrong prefix', token.replace(/^ops_/, 'opx_'), /does not start with 'ops_'/],
-    ['two lines', `${token}\n${token}\n`, /characters outside base64url/],
-    ['not JSON', notJson, /does not decode to JSON/],
+    ['empty (op read failed before the pipe)', '', /stdin was empty: did the command before the pipe \(op read \.\.\.\) fail\? Its own error is above/],
+    ['a trailing space', `${token} `, /the token ends with whitespace \(a space, tab or a second line break\); remove it; expected a 1Password service-account token/],
+    ['a leading space', ` ${token}`, /the token starts with whitespace \(a space, tab or line break\); remove it; expected/],
+    ['two lines', `${token}\n${token}\n`, /the token has whitespace inside it \(a space or a line break: two lines, or a wrapped paste\); pass it on one line; expected/],
+    ['wrong prefix', token.replace(/^ops_/, 'opx_'), /does not start with 'ops_'; expected a 1Password service-account token/],
+    ['not JSON', notJson, /does not decode to JSON; expected a 1Password service-account token/],
   ];
   for (const [label, input, message] of cases) {
     const result = await cli(['seal'], { env: box.env, input });
     t.equal(result.exitCode, 65, `${label}: exit 65`);
     t.match(result.stderr, message, `${label}: says what is wrong`);
-    t.match(result.stderr, /expected a 1Password service-account token/, `${label}: says what is expected`);
+    t.equal(result.stderr.trim().split('\n').length, 1, `${label}: one line`);
     t.notOk(leaks(result.stdout + result.stderr, token) || leaks(result.stderr, notJson), `${label}: no token in the output`);
   }
   const trailing = await cli(['seal', '--name', 'newline'], { env: box.env, input: `${token}\n` });
   t.equal(trailing.exitCode, 69, 'one trailing newline is accepted (the shape passes; the TPM is what is missing here)');
+});
+
+t.test('unseal writes to a pipe only, and not after npm\'s banner', async (t) => {
+  const box = await sandbox(t);
+  const { spawnSync } = await import('node:child_process');
+  const { closeSync, openSync } = await import('node:fs');
+  const { MAIN } = await import('../fixtures/host-seal/cli.js');
+  const { mkdtemp, readFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const dir = await mkdtemp(join(box.root, 'out-'));
+  const file = join(dir, 'token.txt');
+  const fd = openSync(file, 'w', 0o600); // the shell's `> token.txt`: the file itself is the CLI's stdout
+  const toFile = spawnSync('node', [MAIN, 'unseal'], { env: box.env, stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+  closeSync(fd);
+  t.equal(toFile.status, 77, 'stdout a file on disk: refused for safety');
+  t.match(toFile.stderr, /refusing to write the token into a file \(it would sit on disk\); pipe it into the program that needs it: npx copilot-bridge-seal unseal \|/);
+  t.equal(await readFile(file, 'utf8'), '', 'nothing was written to it');
+  const underNpm = await cli(['unseal'], { env: { ...box.env, npm_lifecycle_event: 'unseal' } });
+  t.equal(underNpm.exitCode, 77, 'under npm run without --silent: refused');
+  t.match(underNpm.stderr, /npm run prints its banner into the same pipe before the token; use npx copilot-bridge-seal unseal \(or npm run --silent unseal\)/);
+  const silent = await cli(['unseal'], { env: { ...box.env, npm_lifecycle_event: 'unseal', npm_config_loglevel: 'silent' } });
+  t.equal(silent.exitCode, 66, 'with --silent it goes on (to "nothing sealed" here)');
 });
 
 t.test('options are checked before anything is read or sealed', async (t) => {
@@ -58,7 +82,7 @@ t.test('options are checked before anything is read or sealed', async (t) => {
     [['up', '--timeout', 'soon'], 64, /--timeout takes a whole number of seconds/],
     [['unseal', '--name', 'never-sealed'], 66, /nothing is sealed under never-sealed; seal it first/],
     [['forget', '--name', 'never-sealed'], 66, /nothing is sealed or released under never-sealed/],
-    [['rm'], 64, /unknown command rm; one of seal, unseal, status, forget, up, down/],
+    [['rm'], 64, /unknown command rm; one of seal, unseal, status, forget, up, down, compose/],
     [[], 64, /a command is needed/],
   ];
   for (const [args, code, message] of cases) {

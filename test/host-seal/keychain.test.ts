@@ -58,7 +58,7 @@ t.test('round trip through the Secret Service: seal, status, unseal, forget', as
   t.same(await filesHolding(box.root, token), [], 'no file holds the token in clear (the keyring file is encrypted)');
   t.not(await readdir(join(box.root, 'data', 'keyrings')).catch(() => []), [], 'the keyring lives in the sandbox');
 
-  const forgot = await inSession(['forget'], box.env);
+  const forgot = await inSession(['forget', '--name', 'op-sa-token'], box.env);
   t.equal(forgot.exitCode, 0);
   t.match(cliLines(forgot.stderr), 'forgot op-sa-token: removed the keychain seal');
   t.same(await readdir(box.configDir), [], 'metadata removed');

@@ -2,7 +2,7 @@
 // released, with which owner and mode, that a wipe overwrites before it
 // unlinks, and which Compose is chosen from the real binaries on PATH. The
 // stack itself is tested with the Docker harness.
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, symlink, chown, chmod } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, stat, symlink, chown, chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
@@ -23,16 +23,17 @@ const asNobody = (command: string[], input?: string) =>
 const asRootWithoutCaps = (command: string[]) =>
   execa('setpriv', ['--inh-caps=-all', '--bounding-set=-all', ...command], { reject: false, stdin: 'ignore' });
 
-t.test('the release directory: XDG_RUNTIME_DIR, else /dev/shm; macOS: TMPDIR, not indexed', async (t) => {
+t.test('the release directory: XDG_RUNTIME_DIR, else root\'s own under /run or a per-user name in /dev/shm; macOS: TMPDIR, not indexed', async (t) => {
   t.equal(release.releaseDir({ XDG_RUNTIME_DIR: '/run/user/1000' }, 'linux'), '/run/user/1000/copilot-bridge-stack');
-  t.equal(release.releaseDir({}, 'linux'), '/dev/shm/copilot-bridge-stack');
+  t.equal(release.releaseDir({}, 'linux', 0), '/run/copilot-bridge-stack', 'root: /run, which only root may write');
+  t.equal(release.releaseDir({}, 'linux', 1000), '/dev/shm/copilot-bridge-stack-1000', 'a user: a name of its own in /dev/shm');
   t.equal(release.releaseDir({ TMPDIR: '/var/folders/ab/T/' }, 'darwin'), '/var/folders/ab/T/copilot-bridge-stack.noindex');
 });
 
 t.test('the release directory is 0700, ours, and in RAM', async (t) => {
   const box = await sandbox(t);
   const dir = release.releaseDir(box.env, 'linux');
-  await release.prepareReleaseDir(dir, 'linux');
+  (await release.prepareReleaseDir(dir, 'linux')).close();
   t.equal((await stat(dir)).mode & 0o777, 0o700, 'created 0700');
 
   const onDisk = join(box.root, 'not-tmpfs', 'copilot-bridge-stack');
@@ -47,14 +48,26 @@ t.test('the release directory is 0700, ours, and in RAM', async (t) => {
   const foreign = join(box.runtime, 'foreign');
   await mkdir(foreign, { mode: 0o777 });
   await chown(foreign, NOBODY, NOBODY);
-  await t.rejects(release.prepareReleaseDir(foreign, 'linux'), { code: 'unsafe-dir', message: /not a directory owned by you/ }, "another user's directory is refused");
+  await t.rejects(release.prepareReleaseDir(foreign, 'linux'), { code: 'unsafe-dir', message: /belongs to uid 65534, not to you; remove it/ }, "another user's directory is refused");
+  const theirs = join(box.runtime, 'theirs');
+  await mkdir(theirs, { mode: 0o755 });
+  await chown(theirs, NOBODY, NOBODY);
+  await t.rejects(release.prepareReleaseDir(join(theirs, 'copilot-bridge-stack'), 'linux'), { code: 'unsafe-dir', exitCode: 77, message: /theirs belongs to uid 65534, who could swap the release directory/ }, "a directory under another user's is refused (they could swap it)");
+  const open = join(box.runtime, 'world-writable');
+  await mkdir(open);
+  await chmod(open, 0o777);
+  await t.rejects(release.prepareReleaseDir(join(open, 'copilot-bridge-stack'), 'linux'), { code: 'unsafe-dir', message: /may be written by other users and is not sticky/ }, 'a directory under a world-writable one without the sticky bit is refused');
+  await chmod(open, 0o1777);
+  (await release.prepareReleaseDir(join(open, 'copilot-bridge-stack'), 'linux')).close();
+  t.pass('with the sticky bit (as /dev/shm has) it is accepted: no one else can move our entry');
 });
 
 t.test('as root: root:root 0400, readable by root without capabilities, not by an unprivileged uid', async (t) => {
   const box = await sandbox(t);
   const dir = release.releaseDir(box.env, 'linux');
-  await release.prepareReleaseDir(dir, 'linux');
-  const path = await release.releaseToken(dir, 'op-sa-token', token);
+  const handle = await release.prepareReleaseDir(dir, 'linux');
+  const path = await release.releaseToken(handle, 'op-sa-token', token);
+  handle.close();
   const info = await stat(path);
   t.equal(info.mode & 0o777, 0o400, 'mode 0400');
   t.same([info.uid, info.gid], [0, 0], 'owned by root:root');
@@ -74,7 +87,7 @@ t.test('as a user: mode 0000, so not even a process with the same uid and no cap
   const dir = join(box.runtime, 'copilot-bridge-stack');
   const script = `const m = await import(${JSON.stringify(new URL('../../dist/host-seal/release.js', import.meta.url).href)});
     let text = ''; for await (const c of process.stdin) text += c;
-    await m.prepareReleaseDir(process.argv[1], 'linux'); console.log(await m.releaseToken(process.argv[1], 'op-sa-token', text));`;
+    const d = await m.prepareReleaseDir(process.argv[1], 'linux'); console.log(await m.releaseToken(d, 'op-sa-token', text));`;
   const released = await asNobody(['node', '--input-type=module', '-e', script, dir], token);
   t.equal(released.exitCode, 0, released.stderr);
   const path = released.stdout.trim();
@@ -84,7 +97,7 @@ t.test('as a user: mode 0000, so not even a process with the same uid and no cap
   const sameUid = await asNobody(['cat', path]);
   t.not(sameUid.exitCode, 0, 'a bridge whose uid equals the user on the host still cannot read it');
   t.equal(await readFile(path, 'utf8'), token, 'root (CAP_DAC_OVERRIDE, as the entrypoint in a rootful container) can');
-  const wiped = await asNobody(['node', '--input-type=module', '-e', `const m = await import(${JSON.stringify(new URL('../../dist/host-seal/release.js', import.meta.url).href)}); console.log((await m.wipeReleased(process.argv[1])).join(','));`, dir]);
+  const wiped = await asNobody(['node', '--input-type=module', '-e', `const m = await import(${JSON.stringify(new URL('../../dist/host-seal/release.js', import.meta.url).href)}); console.log((await m.wipeReleased(process.argv[1], 'linux')).wiped.join(','));`, dir]);
   t.equal(wiped.stdout.trim(), 'op-sa-token', 'the user can wipe it (chmod, overwrite, unlink)');
   await t.rejects(stat(dir), { code: 'ENOENT' }, 'and the directory is gone');
 });
@@ -92,16 +105,32 @@ t.test('as a user: mode 0000, so not even a process with the same uid and no cap
 t.test('a wipe overwrites the file in place before unlinking it', async (t) => {
   const box = await sandbox(t);
   const dir = release.releaseDir(box.env, 'linux');
-  await release.prepareReleaseDir(dir, 'linux');
-  const path = await release.releaseToken(dir, 'op-sa-token', token);
-  await release.releaseToken(dir, 'agent-lal', token);
+  const handle = await release.prepareReleaseDir(dir, 'linux');
+  const path = await release.releaseToken(handle, 'op-sa-token', token);
+  await release.releaseToken(handle, 'agent-lal', token);
+  handle.close();
   const held = await open(path, 'r'); // as a container's bind mount holds the same inode
-  t.same((await release.wipeReleased(dir)).sort(), ['agent-lal', 'op-sa-token']);
+  t.same((await release.wipeReleased(dir)).wiped.sort(), ['agent-lal', 'op-sa-token']);
   const { buffer } = await held.read(Buffer.alloc(token.length), 0, token.length, 0);
   await held.close();
   t.ok(buffer.every((byte) => byte === 0), 'the inode a holder still has open reads as zeros');
   await t.rejects(stat(dir), { code: 'ENOENT' }, 'files and directory removed');
-  t.same(await release.wipeReleased(dir), [], 'wiping again is a no-op');
+  t.same(await release.wipeReleased(dir), { wiped: [], failed: [] }, 'wiping again is a no-op');
+});
+
+t.test('a wipe goes on past an entry it cannot remove, and names it', async (t) => {
+  const box = await sandbox(t);
+  const dir = release.releaseDir(box.env, 'linux');
+  const handle = await release.prepareReleaseDir(dir, 'linux');
+  const path = await release.releaseToken(handle, 'op-sa-token', token);
+  await release.releaseToken(handle, 'agent-lal', token);
+  handle.close();
+  await mkdir(join(dir, 'a-stray-directory'));
+  const result = await release.wipeReleased(dir);
+  t.same(result.wiped.sort(), ['agent-lal', 'op-sa-token'], 'both tokens are wiped');
+  t.same(result.failed, ['a-stray-directory: a directory (a release holds files only)'], 'the stray directory is reported');
+  await t.rejects(stat(path), { code: 'ENOENT' });
+  t.same(await readdir(dir), ['a-stray-directory'], 'only the stray entry is left');
 });
 
 t.test('status shows a released copy; forget wipes it with the seal', async (t) => {
@@ -111,10 +140,13 @@ t.test('status shows a released copy; forget wipes it with the seal', async (t) 
   const env = { ...box.env, TPM2TOOLS_TCTI: tpm.tcti };
   t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
   const dir = release.releaseDir(env, 'linux');
-  await release.prepareReleaseDir(dir, 'linux');
-  const path = await release.releaseToken(dir, 'op-sa-token', token);
+  const handle = await release.prepareReleaseDir(dir, 'linux');
+  const path = await release.releaseToken(handle, 'op-sa-token', token);
+  handle.close();
   t.match((await cli(['status'], { env })).stdout, new RegExp(`op-sa-token .* yes: ${path}$`, 'm'));
-  const forgot = await cli(['forget'], { env });
+  const unnamed = await cli(['forget'], { env });
+  t.match({ exit: unnamed.exitCode, stderr: unnamed.stderr }, { exit: 64, stderr: /forget needs --name \(it cannot be undone\); sealed: op-sa-token/ }, 'without --name (and no terminal) nothing is forgotten');
+  const forgot = await cli(['forget', '--name', 'op-sa-token'], { env });
   t.match(forgot.stderr, 'forgot op-sa-token: removed the tpm2 seal, wiped the released copy');
   await t.rejects(stat(path), { code: 'ENOENT' });
 });
@@ -148,55 +180,91 @@ t.test('compose selection with the real binaries: v2 plugin, else v1, else a cle
   });
 });
 
-t.test('up and down without a usable Compose: nothing released, or released and wiped again', async (t) => {
+t.test('up checks before it releases: nothing sealed, no Compose, no compose file, no engine', async (t) => {
   const box = await sandbox(t);
   const tpm = await startSwtpm(box.root);
   t.teardown(() => tpm.stop());
   const cwd = await mkdtemp(join(box.root, 'no-compose-file-'));
   const env = { ...box.env, TPM2TOOLS_TCTI: tpm.tcti };
   const dir = release.releaseDir(env, 'linux');
+  await writeFile(join(cwd, 'compose.yml'), 'services: {}\n');
 
   const empty = await cli(['up'], { env, cwd });
-  t.equal(empty.exitCode, 66, 'up with nothing sealed');
-  t.match(empty.stderr, /nothing is sealed, so there is no token to give the stack/);
+  t.match({ exit: empty.exitCode, stderr: empty.stderr }, { exit: 66, stderr: /nothing is sealed under op-sa-token, the token the stack runs on; seal it first/ }, 'up with nothing sealed');
 
   t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
-  const noCompose = await cli(['up'], { env: { ...env, PATH: await pathWith(box.root, ['node', 'tpm2_createprimary']) }, cwd });
-  t.equal(noCompose.exitCode, 69, 'no compose on PATH');
-  t.match(noCompose.stderr, /neither `docker compose` .* nor `docker-compose`/);
-  await t.rejects(stat(dir), { code: 'ENOENT' }, 'nothing was released');
+  const cases: Array<[string, Record<string, string>, string[], string, number, RegExp]> = [
+    ['no compose on PATH', { PATH: await pathWith(box.root, ['node', 'tpm2_createprimary']) }, [], cwd, 69, /neither `docker compose` .* nor `docker-compose`/],
+    ['no compose file here', {}, [], box.root, 66, /no compose\.yml in .*; run this from the copilot-bridge-stack checkout, or pass --file/],
+    ['a --file that does not exist', {}, ['--file', 'nope.yml'], cwd, 66, /the compose file nope\.yml does not exist; check --file/],
+    ['no Docker engine', { DOCKER_HOST: `unix://${join(box.root, 'no-engine.sock')}` }, [], cwd, 69, /the Docker engine does not answer \(.*\); start it \(systemctl start docker\) or check DOCKER_HOST/],
+  ];
+  for (const [what, extra, args, where, exit, message] of cases) {
+    const run = await cli(['up', ...args], { env: { ...env, ...extra }, cwd: where });
+    t.equal(run.exitCode, exit, `${what}: exit ${exit}`);
+    t.match(run.stderr.trim().split('\n').at(-1), message, `${what}: one line that says what to do`);
+    t.ok(run.stderr.trim().split('\n').length <= 3, `${what}: no traceback (${run.stderr.trim().split('\n').length} lines)`);
+    await t.rejects(stat(dir), { code: 'ENOENT' }, `${what}: nothing was released`);
+    t.notOk(leaks(run.stdout + run.stderr, token), `${what}: no token in the output`);
+  }
+});
 
-  const v1 = (await execa('docker-compose', ['version'], { reject: false })).exitCode === 0;
-  if (!v1) return t.comment('skipped: needs the real docker-compose v1 to fail on a missing compose file');
-  const failed = await cli(['up'], { env, cwd });
-  t.equal(failed.exitCode, 69, 'compose up -d fails without a compose file');
+t.test('a failure after the release wipes it again when nothing of the stack runs; down wipes even without a compose file', async (t) => {
+  const box = await sandbox(t);
+  const tpm = await startSwtpm(box.root);
+  t.teardown(() => tpm.stop());
+  const cwd = await mkdtemp(join(box.root, 'broken-stack-'));
+  const project = `cbs-broken-${process.pid}`;
+  const image = `copilot-bridge-stack/test-broken:${process.pid}`;
+  const env = { ...box.env, TPM2TOOLS_TCTI: tpm.tcti, COMPOSE_PROJECT_NAME: project, DOCKER_BUILDKIT: '0' };
+  t.teardown(async () => {
+    await execa('docker-compose', ['down', '-v'], { cwd, env: { ...env, OP_SA_TOKEN_FILE: '/dev/null' }, reject: false });
+    await execa('docker', ['rmi', '-f', image], { reject: false });
+  });
+  const dir = release.releaseDir(env, 'linux');
+  // An image the stack builds itself (FROM scratch: no registry), whose command cannot start.
+  await mkdir(join(cwd, 'broken'));
+  await writeFile(join(cwd, 'broken', 'Dockerfile'), 'FROM scratch\nLABEL com.copilot-bridge-stack.test=1\nCMD ["/no/such/program"]\n');
+  await writeFile(join(cwd, 'compose.yml'), `services:\n  broken:\n    build: ./broken\n    image: ${image}\n    labels:\n      com.copilot-bridge-stack.test: "1"\n    secrets: [op_sa_token]\nsecrets:\n  op_sa_token:\n    file: \${OP_SA_TOKEN_FILE:?run npm run up}\n`);
+  t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
+  const failed = await cli(['up', '--timeout', '30'], { env, cwd });
+  t.equal(failed.exitCode, 69, `up fails (${failed.stderr.trim().split('\n').at(-1)})`);
+  t.match(failed.stderr, `up: the image ${image} is not built yet; building it`, 'it built the missing image first');
   t.match(failed.stderr, /up: released op-sa-token \(tpm2\) to .*\/copilot-bridge-stack\/op-sa-token/);
-  t.match(failed.stderr, /up: wiped the 1 released token file\(s\) again/);
-  t.match(failed.stderr, /docker-compose up -d failed \(exit \d+\); see its output above/);
+  t.match(failed.stderr, /up: nothing of the stack runs; wiped the 1 released token file\(s\) again/);
   await t.rejects(stat(dir), { code: 'ENOENT' }, 'the released token was wiped');
   t.notOk(leaks(failed.stdout + failed.stderr, token), 'no token in the output');
 
-  await release.prepareReleaseDir(dir, 'linux');
-  await release.releaseToken(dir, 'op-sa-token', token);
-  const down = await cli(['down'], { env, cwd });
-  t.equal(down.exitCode, 69, 'down reports that compose failed...');
+  const handle = await release.prepareReleaseDir(dir, 'linux');
+  await release.releaseToken(handle, 'op-sa-token', token);
+  handle.close();
+  const down = await cli(['down'], { env, cwd: box.root });
+  t.equal(down.exitCode, 66, 'down reports that there is no compose file...');
   t.match(down.stderr, /down: overwrote and removed 1 released token file\(s\)/, '...after wiping the released files anyway');
   await t.rejects(stat(dir), { code: 'ENOENT' });
-  await rm(cwd, { recursive: true, force: true });
 });
 
-t.test('the stack project that down looks for agents in: environment, then .env, then the default', async (t) => {
-  const { stackProject } = await import('../../host-seal/commands/down.js');
-  t.equal(stackProject({ COMPOSE_PROJECT_NAME: 'from-env' }, 'COMPOSE_PROJECT_NAME=from-file\n'), 'from-env');
-  t.equal(stackProject({}, '# settings\nCOMPOSE_PROJECT_NAME = from-file\nOTHER=x\n'), 'from-file');
-  t.equal(stackProject({}, undefined), 'copilot-bridge-stack');
+t.test('the stack project: the environment, then .env, then the default', async (t) => {
+  const { stackProject, stackSettings } = await import('../../host-seal/stack.js');
+  const box = await sandbox(t);
+  const cwd = await mkdtemp(join(box.root, 'dotenv-'));
+  await writeFile(join(cwd, '.env'), '# settings\nCOMPOSE_PROJECT_NAME = from-file\nOTHER="x y"\n');
+  t.equal(stackProject(stackSettings({ COMPOSE_PROJECT_NAME: 'from-env' }, cwd)), 'from-env');
+  t.equal(stackProject(stackSettings({}, cwd)), 'from-file');
+  t.equal(stackSettings({}, cwd).OTHER, 'x y', '.env is read as Compose reads it (quotes)');
+  t.equal(stackProject(stackSettings({}, box.root)), 'copilot-bridge-stack');
 });
 
 t.test('compose learns the released names, for per-agent credentials (an older stack\'s database password is never one)', async (t) => {
-  const { composeEnv } = await import('../../host-seal/commands/up.js');
+  const { composeEnv } = await import('../../host-seal/stack.js');
   t.same(composeEnv('/dev/shm/copilot-bridge-stack', ['op-sa-token', 'agent-lal', 'mm-db-password']), {
     COPILOT_BRIDGE_SECRETS_DIR: '/dev/shm/copilot-bridge-stack',
     COPILOT_BRIDGE_RELEASED: 'op-sa-token,agent-lal',
     OP_SA_TOKEN_FILE: '/dev/shm/copilot-bridge-stack/op-sa-token',
   });
+  t.same(composeEnv('/run/copilot-bridge-stack', []), {
+    COPILOT_BRIDGE_SECRETS_DIR: '/run/copilot-bridge-stack',
+    COPILOT_BRIDGE_RELEASED: 'op-sa-token',
+    OP_SA_TOKEN_FILE: '/run/copilot-bridge-stack/op-sa-token',
+  }, 'with nothing released yet, compose still gets the paths (for ps, logs and exec)');
 });

@@ -105,14 +105,14 @@ t.test('seal, status, unseal and forget an 850-character token; no child sees it
   t.same(await filesHolding(box.root, token), [], 'no file under HOME or the config directory holds the token');
   t.same(await filesHolding(box.runtime, token), [], 'no file in the runtime directory holds the token');
 
-  const forgot = await cli(['forget'], { env });
+  const forgot = await cli(['forget', '--name', 'op-sa-token'], { env });
   t.equal(forgot.exitCode, 0);
   t.match(forgot.stderr, 'forgot op-sa-token: removed the tpm2 seal');
   t.same(await configFiles(box.configDir), [], 'the blob file is gone');
   const gone = await cli(['unseal'], { env });
   t.equal(gone.exitCode, 66, 'unseal after forget: nothing sealed');
   t.match(gone.stderr, /nothing is sealed under op-sa-token; seal it first/);
-  t.equal((await cli(['forget'], { env })).exitCode, 66, 'forgetting twice: nothing to forget');
+  t.equal((await cli(['forget', '--name', 'op-sa-token'], { env })).exitCode, 66, 'forgetting twice: nothing to forget');
 });
 
 t.test('the seal survives a TPM restart (primary key re-derived, sealed parts reloaded)', async (t) => {
@@ -188,7 +188,7 @@ t.test('the next unseal sends the loaded context kept on tmpfs to the TPM direct
   t.equal(renewed.length, 1);
   t.not(renewed[0], entries[0], 'the new seal has a new entry');
 
-  t.equal((await cli(['forget'], { env })).exitCode, 0);
+  t.equal((await cli(['forget', '--name', 'op-sa-token'], { env })).exitCode, 0);
   t.same(await readdir(cacheDir), [], 'forget removes the cached context');
   t.same(await filesHolding(box.runtime, token), [], 'no file in the runtime directory ever held the token');
 });
@@ -290,7 +290,8 @@ t.test('a missing TPM (TCTI to a closed port): clear error, nothing written', as
   const closed = { ...env, TPM2TOOLS_TCTI: `swtpm:host=127.0.0.1,port=${tpm.port + 7}` };
   const refused = await cli(['seal'], { env: closed, input: token });
   t.equal(refused.exitCode, 69, 'unavailable');
-  t.match(refused.stderr, /cannot talk to the TPM through TCTI swtpm:host=127\.0\.0\.1,port=\d+ .*\/dev\/tpmrm0.*TPM2TOOLS_TCTI/);
+  t.match(refused.stderr, /cannot talk to the TPM through TCTI swtpm:host=127\.0\.0\.1,port=\d+ .*; nothing answers at host=127\.0\.0\.1,port=\d+: start the TPM simulator there .*or point TPM2TOOLS_TCTI at the TPM that runs/);
+  t.notMatch(refused.stderr, /tpmrm0|group tss/, 'no advice about a device it does not use');
   await clean(t, refused, 'missing TPM (seal)');
   t.same(await configFiles(box.configDir), [], 'no blob and no temporary file');
 
@@ -430,4 +431,54 @@ t.test('a corrupted blob file: clear error naming the file and the fix', async (
   const status = await cli(['status'], { env });
   t.equal(status.exitCode, 0, 'status still lists a corrupted seal');
   t.match(status.stderr, /problem: op-sa-token \(tpm2\): the sealed file .* is corrupted/);
+});
+
+t.test('four seals of one name at once, 20 times: one wins, the others say so, and the stored blob is the winner\'s', async (t) => {
+  const { box, env } = await setup(t);
+  const path = join(box.configDir, 'op-sa-token.tpm2.json');
+  for (let round = 0; round < 20; round++) {
+    const tokens = [0, 1, 2, 3].map(() => fakeToken());
+    const runs = await Promise.all(tokens.map((input) => cli(['seal'], { env, input })));
+    const won = runs.flatMap((run, i) => (run.exitCode === 0 ? [i] : []));
+    t.equal(won.length, 1, `round ${round}: exactly one seal succeeds (exits: ${runs.map((r) => r.exitCode).join(',')})`);
+    for (const run of runs.filter((r) => r.exitCode !== 0)) {
+      t.match({ exit: run.exitCode, stderr: run.stderr }, { exit: 73, stderr: /op-sa-token (is already sealed \(tpm2\)|was sealed meanwhile by another run); add --force/ }, `round ${round}: a loser says why`);
+    }
+    const reported = /fingerprint ([0-9a-f]+)/.exec(runs[won[0]!]!.stderr)?.[1];
+    const stored = JSON.parse(await readFile(path, 'utf8')).fingerprint;
+    t.equal(stored, reported, `round ${round}: the stored blob is the one whose fingerprint was reported`);
+    const unsealed = await cli(['unseal'], { env });
+    t.equal(unsealed.stdout, tokens[won[0]!], `round ${round}: and it unseals to the winner's token`);
+    t.equal((await cli(['forget', '--name', 'op-sa-token'], { env })).exitCode, 0);
+  }
+  t.same(await configFiles(box.configDir), [], 'no temporary file or lock left');
+});
+
+t.test('what the config directory holds is checked before it is read: sizes and names', async (t) => {
+  const { box, env } = await setup(t);
+  t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
+  await writeFile(join(box.configDir, 'huge.tpm2.json'), Buffer.alloc(600 * 1024, 0x20));
+  const huge = await cli(['unseal', '--name', 'huge'], { env });
+  t.equal(huge.exitCode, 65, 'a 600 KiB blob is refused');
+  t.match(huge.stderr, /huge\.tpm2\.json is larger than any sealed token's file \(64 KiB\), so it is not one; remove it/);
+  await writeFile(join(box.configDir, 'Not A Name.tpm2.json'), '{}');
+  await writeFile(join(box.configDir, '..hidden.tpm2.json'), '{}');
+  const status = await cli(['status'], { env });
+  t.equal(status.exitCode, 0);
+  t.notMatch(status.stdout, /Not A Name|hidden/, 'files whose names are not credential names are not listed or read');
+  t.match(status.stderr, /problem: huge \(tpm2\): .*larger than any sealed token's file/, 'the oversized one is a problem in status');
+});
+
+t.test('a full disk while sealing: exit 73, nothing half-written', async (t) => {
+  const { box, env } = await setup(t);
+  const full = join(box.root, 'full');
+  await execa('mkdir', ['-p', full]);
+  await execa('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full]);
+  t.teardown(() => execa('umount', ['-l', full], { reject: false }));
+  await execa('sh', ['-c', `dd if=/dev/zero of=${full}/filler bs=4k count=1000 2>/dev/null; true`]);
+  const sealed = await cli(['seal'], { env: { ...env, XDG_CONFIG_HOME: full }, input: token });
+  t.equal(sealed.exitCode, 73, `exit 73 (${sealed.stderr.trim()})`);
+  t.match(sealed.stderr, /no space left on the device it was writing to; free some space and retry/);
+  t.notOk(leaks(sealed.stdout + sealed.stderr, token), 'no token in the output');
+  t.same((await readdir(join(full, 'copilot-bridge-stack')).catch(() => [])).filter((name) => !name.startsWith('.tpm.lock')), [], 'no blob and no temporary file');
 });

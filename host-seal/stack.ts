@@ -1,0 +1,103 @@
+// The stack as the host commands see it: which Compose, which compose files,
+// which project, where released tokens go, the settings of `.env` (under the
+// process environment, as Compose reads them), and the variables Compose needs
+// to find released tokens (paths and names only, never a value).
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parse } from 'dotenv';
+import { readAgentsFile } from '../src/agents/agents-file.js';
+import { ExitCode, StackError, errnoCode } from '../src/errors.js';
+import { findCompose, type Compose } from './compose.js';
+import type { Io } from './io.js';
+import { stringsOption, type Parsed } from './options.js';
+import { DB_PASSWORD_NAME, DEFAULT_NAME } from './paths.js';
+import { releaseDir } from './release.js';
+
+const DEFAULT_FILES = ['compose.yml', 'compose.yaml', 'docker-compose.yml', 'docker-compose.yaml'];
+export const DEFAULT_PROJECT = 'copilot-bridge-stack';
+
+export interface Stack {
+  tool: Compose;
+  /** `-f FILE` for each --file given (none: Compose's own default in this directory). */
+  files: string[];
+  env: NodeJS.ProcessEnv;
+  /** `.env` of this directory, then the environment over it: what Compose interpolates with. */
+  settings: Record<string, string>;
+  project: string;
+  /** Where relative paths of compose.yml (AGENTS_FILE) start: the first compose file's directory. */
+  projectDir: string;
+  /** The release directory's path. */
+  dir: string;
+}
+
+/** `.env` of `cwd` (none: empty), parsed as Compose reads it; the environment wins over it. */
+export function stackSettings(env: NodeJS.ProcessEnv, cwd = process.cwd()): Record<string, string> {
+  let file: Record<string, string> = {};
+  try {
+    file = parse(readFileSync(join(cwd, '.env')));
+  } catch (error) {
+    if (errnoCode(error) !== 'ENOENT') throw new StackError('dotenv', `cannot read ${join(cwd, '.env')}; check its mode`, { step: 'settings', exitCode: ExitCode.noInput, cause: error });
+  }
+  const fromEnv = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+  return { ...file, ...fromEnv };
+}
+
+/** The project name as compose.yml names it: COMPOSE_PROJECT_NAME of the environment or `.env`, else the default. */
+export function stackProject(settings: Record<string, string>): string {
+  return settings.COMPOSE_PROJECT_NAME || DEFAULT_PROJECT;
+}
+
+/**
+ * The compose files given with --file, each checked; without, those of
+ * COMPOSE_FILE (Compose's own variable, from the environment or .env), else
+ * one of Compose's default names must be here.
+ */
+function composeFiles(parsed: Parsed, settings: Record<string, string>, cwd: string): { args: string[]; first: string | undefined } {
+  const given = stringsOption(parsed, 'file');
+  const fromSetting = given.length === 0 && settings.COMPOSE_FILE ? settings.COMPOSE_FILE.split(settings.COMPOSE_PATH_SEPARATOR || ':').filter(Boolean) : [];
+  for (const file of [...given, ...fromSetting]) {
+    if (!existsSync(resolve(cwd, file))) {
+      throw new StackError('compose-file-missing', `the compose file ${file} does not exist; check ${given.length > 0 ? '--file' : 'COMPOSE_FILE'}`, { step: 'compose', exitCode: ExitCode.noInput });
+    }
+  }
+  if (given.length === 0 && fromSetting.length === 0 && !DEFAULT_FILES.some((name) => existsSync(join(cwd, name)))) {
+    throw new StackError('compose-file-missing', `no compose.yml in ${cwd}; run this from the copilot-bridge-stack checkout, or pass --file`, { step: 'compose', exitCode: ExitCode.noInput });
+  }
+  return { args: given.flatMap((file) => ['-f', file]), first: [...given, ...fromSetting][0] };
+}
+
+export async function openStack(parsed: Parsed, io: Io, cwd = process.cwd()): Promise<Stack> {
+  const settings = stackSettings(io.env, cwd);
+  const files = composeFiles(parsed, settings, cwd);
+  const tool = await findCompose(io.env);
+  const projectDir = files.first ? dirname(resolve(cwd, files.first)) : cwd;
+  return { tool, files: files.args, env: io.env, settings, project: stackProject(settings), projectDir, dir: releaseDir(io.env, io.platform) };
+}
+
+/**
+ * The variables a compose file uses to find released tokens: paths and names
+ * only. OP_SA_TOKEN_FILE is always set (the path where `up` releases the
+ * token), so that `ps`, `logs` and `exec` work whether or not it is released.
+ */
+export function composeEnv(dir: string, names: string[]): Record<string, string> {
+  return {
+    COPILOT_BRIDGE_SECRETS_DIR: dir,
+    // Which 1Password credentials exist, so that `agent up NAME` binds agent-NAME when it was released.
+    COPILOT_BRIDGE_RELEASED: names.filter((name) => name !== DB_PASSWORD_NAME).join(',') || DEFAULT_NAME,
+    OP_SA_TOKEN_FILE: join(dir, DEFAULT_NAME),
+  };
+}
+
+/**
+ * The names the stack uses: the shared token, and `agent-NAME` for each agent
+ * of the agents file (AGENTS_FILE, as compose.yml defaults it). Anything else
+ * sealed is not released.
+ */
+export function namesInUse(settings: Record<string, string>, projectDir: string): { names: string[]; problem?: string } {
+  const file = resolve(projectDir, settings.AGENTS_FILE || './agents.example.json');
+  try {
+    return { names: [DEFAULT_NAME, ...readAgentsFile(file).map((agent) => `agent-${agent.name}`)] };
+  } catch (error) {
+    return { names: [DEFAULT_NAME], problem: error instanceof Error ? error.message : String(error) };
+  }
+}
