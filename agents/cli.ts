@@ -28,7 +28,7 @@ export async function cli(args: readonly string[], env: NodeJS.ProcessEnv): Prom
     const docker = new AgentDocker(settings.stack.project, say);
     const { project } = settings.stack;
     if (command === 'up') {
-      await docker.up(buildSpec(settings, name!));
+      await docker.up(buildSpec(settings, name!), upWait(env));
     } else if (command === 'down') {
       await docker.down(agentContainerName(project, name!), agentVolumeName(project, name!), flags.includes('--purge'));
     } else if (command === 'logs') {
@@ -62,4 +62,15 @@ function uptime(startedAt: string, state: string): string {
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/**
+ * How long `agent up` watches a started agent for a crash: AGENT_UP_WAIT
+ * seconds (default 8, longer than a bridge takes to fail on a missing item or
+ * token; 0: not at all). It returns as soon as the agent is healthy.
+ */
+function upWait(env: NodeJS.ProcessEnv): number {
+  const raw = env.AGENT_UP_WAIT ?? '8';
+  if (!/^\d{1,4}$/.test(raw)) throw new StackError('agent-settings', 'AGENT_UP_WAIT must be a whole number of seconds (0: do not wait)', { step: 'settings', exitCode: ExitCode.config });
+  return Number(raw) * 1000;
 }

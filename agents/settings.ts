@@ -1,16 +1,25 @@
-// The agent commands' settings, from the environment only (compose passes
-// them to the admin container; on the host they come from the shell). The
-// stack's part is shared with the socket guard (src/agents/stack-settings.ts).
+// The agent commands' settings. In the admin container compose.yml hands over
+// the stack's block (AGENT_IMAGE and the rest) in the environment. On the
+// host nothing does: there they come as Compose would make them, from `.env`
+// of the checkout, the environment over it and compose.yml's defaults, and
+// the release directory is the one `npm run up` used. The stack's part is
+// shared with the socket guard (src/agents/stack-settings.ts).
+import { resolve } from 'node:path';
 import { readAgentStack, type AgentStack } from '../src/agents/stack-settings.js';
+import { releaseDir, stackSettings } from '../src/stack/settings.js';
 
 export interface AgentSettings {
   stack: AgentStack;
   agentsFile: string;
 }
 
-export function readAgentSettings(env: NodeJS.ProcessEnv): AgentSettings {
-  return {
-    stack: readAgentStack(env),
-    agentsFile: env.AGENTS_FILE || 'agents.json',
+export function readAgentSettings(env: NodeJS.ProcessEnv, cwd = process.cwd(), platform = process.platform): AgentSettings {
+  if (env.AGENT_IMAGE) return { stack: readAgentStack(env), agentsFile: env.AGENTS_FILE || 'agents.json' };
+  const settings = stackSettings(env, cwd);
+  const onHost: Record<string, string | undefined> = {
+    ...settings,
+    AGENT_IMAGE: settings.BRIDGE_IMAGE,
+    COPILOT_BRIDGE_SECRETS_DIR: settings.COPILOT_BRIDGE_SECRETS_DIR || releaseDir(env, platform),
   };
+  return { stack: readAgentStack(onHost), agentsFile: resolve(cwd, onHost.AGENTS_FILE!) };
 }

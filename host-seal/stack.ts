@@ -2,19 +2,18 @@
 // which project, where released tokens go, the settings of `.env` (under the
 // process environment, as Compose reads them), and the variables Compose needs
 // to find released tokens (paths and names only, never a value).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parse } from 'dotenv';
 import { readAgentsFile } from '../src/agents/agents-file.js';
-import { ExitCode, StackError, errnoCode } from '../src/errors.js';
+import { ExitCode, StackError } from '../src/errors.js';
+import { releaseDir, stackSettings } from '../src/stack/settings.js';
+export { stackSettings } from '../src/stack/settings.js';
 import { findCompose, type Compose } from './compose.js';
 import type { Io } from './io.js';
 import { stringsOption, type Parsed } from './options.js';
 import { DB_PASSWORD_NAME, DEFAULT_NAME } from './paths.js';
-import { releaseDir } from './release.js';
 
 const DEFAULT_FILES = ['compose.yml', 'compose.yaml', 'docker-compose.yml', 'docker-compose.yaml'];
-export const DEFAULT_PROJECT = 'copilot-bridge-stack';
 
 export interface Stack {
   tool: Compose;
@@ -30,21 +29,9 @@ export interface Stack {
   dir: string;
 }
 
-/** `.env` of `cwd` (none: empty), parsed as Compose reads it; the environment wins over it. */
-export function stackSettings(env: NodeJS.ProcessEnv, cwd = process.cwd()): Record<string, string> {
-  let file: Record<string, string> = {};
-  try {
-    file = parse(readFileSync(join(cwd, '.env')));
-  } catch (error) {
-    if (errnoCode(error) !== 'ENOENT') throw new StackError('dotenv', `cannot read ${join(cwd, '.env')}; check its mode`, { step: 'settings', exitCode: ExitCode.noInput, cause: error });
-  }
-  const fromEnv = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
-  return { ...file, ...fromEnv };
-}
-
 /** The project name as compose.yml names it: COMPOSE_PROJECT_NAME of the environment or `.env`, else the default. */
 export function stackProject(settings: Record<string, string>): string {
-  return settings.COMPOSE_PROJECT_NAME || DEFAULT_PROJECT;
+  return settings.COMPOSE_PROJECT_NAME!;
 }
 
 /**
@@ -76,15 +63,17 @@ export async function openStack(parsed: Parsed, io: Io, cwd = process.cwd()): Pr
 
 /**
  * The variables a compose file uses to find released tokens: paths and names
- * only. OP_SA_TOKEN_FILE is always set (the path where `up` releases the
- * token), so that `ps`, `logs` and `exec` work whether or not it is released.
+ * only. OP_SA_TOKEN_FILE is always set, so that `ps`, `logs`, `exec` and the
+ * rest work whether or not the token is released: at the released file when
+ * it is (`up` releases before it starts anything), else at /dev/null (a
+ * bridge started on that stops at once: the token is empty).
  */
 export function composeEnv(dir: string, names: string[]): Record<string, string> {
   return {
     COPILOT_BRIDGE_SECRETS_DIR: dir,
     // Which 1Password credentials exist, so that `agent up NAME` binds agent-NAME when it was released.
     COPILOT_BRIDGE_RELEASED: names.filter((name) => name !== DB_PASSWORD_NAME).join(',') || DEFAULT_NAME,
-    OP_SA_TOKEN_FILE: join(dir, DEFAULT_NAME),
+    OP_SA_TOKEN_FILE: names.includes(DEFAULT_NAME) ? join(dir, DEFAULT_NAME) : '/dev/null',
   };
 }
 
@@ -94,7 +83,7 @@ export function composeEnv(dir: string, names: string[]): Record<string, string>
  * sealed is not released.
  */
 export function namesInUse(settings: Record<string, string>, projectDir: string): { names: string[]; problem?: string } {
-  const file = resolve(projectDir, settings.AGENTS_FILE || './agents.example.json');
+  const file = resolve(projectDir, settings.AGENTS_FILE!);
   try {
     return { names: [DEFAULT_NAME, ...readAgentsFile(file).map((agent) => `agent-${agent.name}`)] };
   } catch (error) {

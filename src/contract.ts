@@ -2,6 +2,9 @@
 // place: labels, names, paths and patterns. If one copy drifted, agents would
 // stop starting or the guard's policy would open a hole, so there is no copy.
 
+/** The name the stack's own directories, locks and Keychain items carry. */
+export const SERVICE = 'copilot-bridge-stack';
+
 /** Label on every agent container: the agent's name. */
 export const AGENT_LABEL = 'com.copilot-bridge-stack.agent';
 /** Label on every agent container and volume: the compose project it belongs to. */

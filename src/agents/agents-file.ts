@@ -24,6 +24,8 @@ export interface AgentDefinition {
 /** The name of the admin bridge's entry. */
 export const ADMIN = 'admin';
 const ITEM = /^op:\/\/[^/\s{}]+\/[^/\s{}]+$/;
+/** What agents.example.json marks every value to replace with. */
+export const PLACEHOLDER = 'REPLACE-WITH-';
 type Fail = (message: string, exitCode?: typeof ExitCode[keyof typeof ExitCode], cause?: unknown) => never;
 
 /** The agents an admin may start (the admin's own entry is read apart: see readAdminEntry). */
@@ -84,6 +86,10 @@ export function checkEntry(entry: unknown, name: string, where: string, fail: Fa
   ];
   for (const [place, value] of values) {
     if (/\{\{|\}\}|op:\/\//.test(value)) fail(`${where}.${place} must not contain '{{', '}}' or 'op://'; only botTokenItem and githubTokenItem name 1Password items`);
+  }
+  // The example file's placeholders: starting a bridge with them only fails later, less clearly.
+  for (const [place, value] of [...values, ['botTokenItem', agent.botTokenItem!], ['githubTokenItem', agent.githubTokenItem!]] as Array<[string, string]>) {
+    if (value.includes(PLACEHOLDER)) fail(`${where}.${place} still holds the example's placeholder (${PLACEHOLDER}...); put the real value there (see "First run" in the README)`);
   }
   return { name, botTokenItem: agent.botTokenItem!, githubTokenItem: agent.githubTokenItem!, ...pick(agent, ['persona', 'model', 'users']), channels: agent.channels!.map((c) => ({ id: c.id, name: c.name })) };
 }

@@ -27,7 +27,7 @@ export class AgentDocker {
   constructor(private readonly project: string, private readonly say: Say) {}
 
   /** Creates the volume and the container when missing (or made from another spec), then starts it; idempotent. */
-  async up(spec: AgentContainer): Promise<string> {
+  async up(spec: AgentContainer, waitMs = 8_000): Promise<string> {
     await this.call('inspect volume', () => this.docker.getVolume(spec.volume).inspect()).catch(async (error) => {
       if (statusOf(error) !== 404) throw error;
       await this.call('create volume', () => this.docker.createVolume({ _query: {}, _body: spec.volumeBody } as never) as unknown as Promise<unknown>);
@@ -47,11 +47,62 @@ export class AgentDocker {
       info = await this.inspect(spec.name);
     }
     if (!info) throw this.fail(`${spec.name} vanished right after it was created`);
-    if (!info.State?.Running) {
+    const restartsBefore = info.RestartCount ?? 0;
+    const agent = (spec.body.Labels as Record<string, string>)[AGENT_LABEL] ?? spec.name;
+    if (info.State?.Restarting) throw await this.crashing(spec.name, agent, info);
+    const wasRunning = Boolean(info.State?.Running);
+    if (!wasRunning) {
       await this.call('start', () => this.docker.getContainer(info!.Id).start());
       this.say(`started ${spec.name} (${info.Id.slice(0, 12)})`);
-    } else this.say(`${spec.name} (${info.Id.slice(0, 12)}) is already running`);
+    }
+    // "Already running" only once it has been seen to keep running: a crash loop is running between its restarts.
+    await this.settle(spec.name, agent, restartsBefore, wasRunning ? 2_000 : waitMs);
+    if (wasRunning) this.say(`${spec.name} (${info.Id.slice(0, 12)}) is already running`);
     return info.Id;
+  }
+
+  /**
+   * Watches a started agent for `waitMs` (less once it is healthy): a restart
+   * or an exit in that time ends it with the agent's last log lines and exit
+   * 69, so that a crash loop is never reported as "started".
+   */
+  private async settle(name: string, agent: string, restartsBefore: number, waitMs: number): Promise<void> {
+    const until = Date.now() + waitMs;
+    for (;;) {
+      const info = await this.inspect(name);
+      if (!info) throw this.fail(`${name} vanished after it was started`, ExitCode.unavailable);
+      const state = info.State;
+      if (state?.Restarting || (info.RestartCount ?? 0) > restartsBefore || (state && !state.Running && state.Status === 'exited')) {
+        throw await this.crashing(name, agent, info);
+      }
+      const health = state?.Health?.Status;
+      if (state?.Running && health === 'healthy') {
+        if (waitMs > 2_000) this.say(`${name} is healthy`);
+        return;
+      }
+      if (Date.now() >= until) {
+        if (waitMs > 2_000) this.say(`${name} runs, without a restart in ${Math.round(waitMs / 1000)} s${health ? ` (health: ${health})` : ''}; agent ls shows how it goes`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  /** The error for an agent that keeps failing, with its last log lines (its supervisor already masked them). */
+  private async crashing(name: string, agent: string, info: Docker.ContainerInspectInfo): Promise<StackError> {
+    const state = info.State?.Restarting ? `restarting (${info.RestartCount ?? 0})` : `${info.State?.Status ?? 'stopped'} (status ${info.State?.ExitCode ?? '?'})`;
+    let tail = '';
+    try {
+      const whole = (await this.docker.getContainer(info.Id).logs({ follow: false, stdout: true, stderr: true, tail: 10 })) as unknown as Buffer;
+      const chunks: Buffer[] = [];
+      const sink = { write: (chunk: Buffer) => chunks.push(Buffer.from(chunk)) } as unknown as NodeJS.WritableStream;
+      demux(whole, sink, sink);
+      tail = Buffer.concat(chunks).toString('utf8').split('\n').filter((line) => line.trim()).slice(-10).map((line) => `  ${line.slice(0, 300)}`).join('\n');
+    } catch {
+      // Logs out of reach: the state alone.
+    }
+    this.say(`${name} is ${state}${tail ? `; its last log lines:\n${tail}` : ''}`);
+    return this.fail(`${name} is ${state}: it keeps failing; see its log above (agent logs ${agent}), fix its entry or its items, then agent up ${agent} again`, ExitCode.unavailable);
   }
 
   /** Stops and removes the container (and with `purge`, its volume); absent counts as done. */

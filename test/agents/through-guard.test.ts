@@ -134,7 +134,7 @@ t.test('agent up, ls, logs and down pass the guard, each call as the policy expe
 
   const agent = (...args: string[]) =>
     execa(CLEAN_ENV, [process.execPath, AGENT, ...args], {
-      env: { PATH: process.env.PATH!, DOCKER_HOST: `tcp://127.0.0.1:${port}`, AGENTS_FILE: agentsFile, ...stackEnv },
+      env: { PATH: process.env.PATH!, DOCKER_HOST: `tcp://127.0.0.1:${port}`, AGENTS_FILE: agentsFile, AGENT_UP_WAIT: '1', ...stackEnv },
       extendEnv: false,
       reject: false,
       stripFinalNewline: false,

@@ -1,0 +1,44 @@
+// The stack's settings as the host sees them, for both host programs (the
+// seal/up/down CLI and the agent command): `.env` of the checkout read as
+// Compose reads it, the environment over it, compose.yml's own defaults
+// under both, and where `npm run up` releases tokens.
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'dotenv';
+import { SERVICE } from '../contract.js';
+import { ExitCode, StackError, errnoCode } from '../errors.js';
+
+
+/**
+ * compose.yml's `${VAR:-default}`s that a host command needs when no `.env`
+ * or environment sets them (a test compares them with compose.yml).
+ */
+export const COMPOSE_DEFAULTS: Readonly<Record<string, string>> = {
+  COMPOSE_PROJECT_NAME: 'copilot-bridge-stack',
+  BRIDGE_IMAGE: 'copilot-bridge-stack/copilot-bridge:local',
+  AGENTS_FILE: './agents.example.json',
+};
+
+/** `.env` of `cwd` (none: empty), then the environment over it; compose.yml's defaults under both. */
+export function stackSettings(env: NodeJS.ProcessEnv, cwd = process.cwd()): Record<string, string> {
+  let file: Record<string, string> = {};
+  try {
+    file = parse(readFileSync(join(cwd, '.env')));
+  } catch (error) {
+    if (errnoCode(error) !== 'ENOENT') throw new StackError('dotenv', `cannot read ${join(cwd, '.env')}; check its mode`, { step: 'settings', exitCode: ExitCode.noInput, cause: error });
+  }
+  const fromEnv = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1] !== ''));
+  return { ...COMPOSE_DEFAULTS, ...file, ...fromEnv };
+}
+
+/**
+ * Linux: `$XDG_RUNTIME_DIR/copilot-bridge-stack`; without it, as root
+ * `/run/copilot-bridge-stack` (root's own), as a user
+ * `/dev/shm/copilot-bridge-stack-UID`. macOS: see host-seal/README-macos.md.
+ */
+export function releaseDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, uid = process.getuid?.() ?? 0): string {
+  if (platform === 'darwin') return join(env.TMPDIR || tmpdir(), `${SERVICE}.noindex`);
+  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, SERVICE);
+  return uid === 0 ? join('/run', SERVICE) : join('/dev/shm', `${SERVICE}-${uid}`);
+}
