@@ -1,9 +1,9 @@
 // File operations for secret-adjacent files: private directories that are
 // really ours, atomic replacement (a reader sees the old file or the new one,
-// never half of one), and overwrite-then-unlink for released tokens. Blocking
+// never half of one), and bounded reads. (Released tokens: release.ts.) Blocking
 // calls on purpose: the files are small, nothing else runs meanwhile, and
 // node:fs/promises would cost every command about 1 ms to load.
-import { chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
 import { writeFileAtomic as writeFileAtomicSync } from '../src/fs/atomic-write.js';
 export { readSmallFile, writeFileExclusive } from '../src/fs/atomic-write.js';
 import { ExitCode, StackError, errnoCode } from '../src/errors.js';
@@ -26,28 +26,4 @@ export function ensurePrivateDir(dir: string, step: string): void {
 /** Atomic replacement, shared with the entrypoint (src/fs/atomic-write.ts). */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): void {
   writeFileAtomicSync(path, data, mode);
-}
-
-/** Overwrites a regular file with zeros, syncs, then unlinks it. Absent files count as removed. */
-export async function overwriteAndRemove(path: string): Promise<boolean> {
-  let info;
-  try {
-    info = lstatSync(path);
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return false;
-    throw error;
-  }
-  if (info.isFile()) {
-    if ((info.mode & 0o600) !== 0o600) chmodSync(path, 0o600);
-    const fd = openSync(path, constants.O_WRONLY | constants.O_NOFOLLOW);
-    try {
-      const zeros = Buffer.alloc(info.size);
-      for (let at = 0; at < zeros.length; ) at += writeSync(fd, zeros, at, zeros.length - at, at);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  }
-  unlinkSync(path);
-  return true;
 }

@@ -16,9 +16,8 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmdirSync, statfsSync, unlinkSync, writeSync, chmodSync, chownSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
-import { tmpdir } from 'node:os';
 import { ExitCode, StackError, errnoCode } from '../src/errors.js';
-import { SERVICE } from './paths.js';
+import { SERVICE } from '../src/contract.js';
 
 const TMPFS_MAGIC = 0x01021994;
 const RAMFS_MAGIC = 0x858458f6;
@@ -29,16 +28,7 @@ const STEP = 'release';
 const uidNow = () => process.getuid?.() ?? 0;
 const unsafe = (message: string) => new StackError('unsafe-dir', message, { step: STEP, exitCode: ExitCode.noPerm });
 
-/**
- * Linux: `$XDG_RUNTIME_DIR/copilot-bridge-stack`; without it, as root
- * `/run/copilot-bridge-stack` (root's own), as a user
- * `/dev/shm/copilot-bridge-stack-UID`. macOS: see README-macos.md.
- */
-export function releaseDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, uid = uidNow()): string {
-  if (platform === 'darwin') return join(env.TMPDIR || tmpdir(), `${SERVICE}.noindex`);
-  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, SERVICE);
-  return uid === 0 ? join('/run', SERVICE) : join('/dev/shm', `${SERVICE}-${uid}`);
-}
+export { releaseDir } from '../src/stack/settings.js';
 
 /** The mode of a released file for the current user: 0400 (root:root) for root, else 0000. */
 export function releaseMode(): number {
@@ -220,14 +210,7 @@ function wipeEntry(dir: ReleaseDir, name: string): boolean {
     if (info.isFile()) {
       const self = `/proc/self/fd/${fd}`;
       if ((info.mode & 0o600) !== 0o600) chmodSync(self, 0o600);
-      const writer = openSync(self, constants.O_WRONLY);
-      try {
-        const zeros = Buffer.alloc(info.size);
-        for (let done = 0; done < zeros.length; ) done += writeSync(writer, zeros, done, zeros.length - done, done);
-        fsyncSync(writer);
-      } finally {
-        closeSync(writer);
-      }
+      overwriteWithZeros(openSync(self, constants.O_WRONLY), info.size);
     }
   } finally {
     closeSync(fd);
@@ -254,17 +237,21 @@ function wipeEntryByPath(dir: ReleaseDir, name: string): boolean {
     } finally {
       closeSync(fd);
     }
-    const writer = openSync(at, constants.O_WRONLY | constants.O_NOFOLLOW);
-    try {
-      const zeros = Buffer.alloc(info.size);
-      for (let done = 0; done < zeros.length; ) done += writeSync(writer, zeros, done, zeros.length - done, done);
-      fsyncSync(writer);
-    } finally {
-      closeSync(writer);
-    }
+    overwriteWithZeros(openSync(at, constants.O_WRONLY | constants.O_NOFOLLOW), info.size);
   }
   unlinkSync(at);
   return true;
+}
+
+/** Overwrites `size` bytes of the open file with zeros, in place (a container's bind mount holds the same inode), syncs, closes. */
+function overwriteWithZeros(fd: number, size: number): void {
+  try {
+    const zeros = Buffer.alloc(size);
+    for (let done = 0; done < zeros.length; ) done += writeSync(fd, zeros, done, zeros.length - done, done);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Wipes one released name (for `forget`). */

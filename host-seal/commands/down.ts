@@ -4,7 +4,8 @@
 // like `up` and `forget`.
 import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 import { ExitCode, StackError } from '../../src/errors.js';
-import { contextOf, sealedNames } from '../backends/registry.js';
+import { readdirSync } from 'node:fs';
+import { contextOf } from '../backends/registry.js';
 import { compose } from '../compose.js';
 import type { Io } from '../io.js';
 import { withLock } from '../lock.js';
@@ -31,7 +32,13 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
     try {
       // Inside: without Compose or a compose file, the released tokens are still wiped below.
       const stack = await openStack(parsed, io);
-      const names = (await sealedNames(context)).map((entry) => entry.name);
+      // The names released right now (none after a failed up): compose then needs no file that is not there.
+      let names: string[] = [];
+      try {
+        names = readdirSync(dir).filter((name) => !name.startsWith('.'));
+      } catch {
+        names = [];
+      }
       // Agents started with `agent up` are not compose services: remove them first, or compose cannot remove
       // mattermost-net, and they would keep a wiped token file mounted.
       await removeAgents(stack, io);

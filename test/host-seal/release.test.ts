@@ -5,11 +5,12 @@
 import { mkdir, mkdtemp, open, readdir, readFile, stat, symlink, chown, chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { cli, sandbox } from '../fixtures/host-seal/cli.js';
 import { fakeToken } from '../fixtures/host-seal/fake-token.js';
 import { leaks } from '../fixtures/host-seal/leaks.js';
 import { startSwtpm } from '../fixtures/host-seal/swtpm.js';
+import { ensureDockerEngine } from '../e2e/harness/engine.js';
 
 const release = (await import(new URL('../../dist/host-seal/release.js', import.meta.url).href)) as typeof import('../../host-seal/release.js');
 const composeModule = (await import(new URL('../../dist/host-seal/compose.js', import.meta.url).href)) as typeof import('../../host-seal/compose.js');
@@ -102,13 +103,19 @@ t.test('as a user: mode 0000, so not even a process with the same uid and no cap
   await t.rejects(stat(dir), { code: 'ENOENT' }, 'and the directory is gone');
 });
 
-t.test('a wipe overwrites the file in place before unlinking it', async (t) => {
+/** A release directory with two released tokens, as `up` leaves it; the shared token's path. */
+async function twoReleased(t: Test): Promise<{ dir: string; path: string }> {
   const box = await sandbox(t);
   const dir = release.releaseDir(box.env, 'linux');
   const handle = await release.prepareReleaseDir(dir, 'linux');
   const path = await release.releaseToken(handle, 'op-sa-token', token);
   await release.releaseToken(handle, 'agent-lal', token);
   handle.close();
+  return { dir, path };
+}
+
+t.test('a wipe overwrites the file in place before unlinking it', async (t) => {
+  const { dir, path } = await twoReleased(t);
   const held = await open(path, 'r'); // as a container's bind mount holds the same inode
   t.same((await release.wipeReleased(dir)).wiped.sort(), ['agent-lal', 'op-sa-token']);
   const { buffer } = await held.read(Buffer.alloc(token.length), 0, token.length, 0);
@@ -119,12 +126,7 @@ t.test('a wipe overwrites the file in place before unlinking it', async (t) => {
 });
 
 t.test('a wipe goes on past an entry it cannot remove, and names it', async (t) => {
-  const box = await sandbox(t);
-  const dir = release.releaseDir(box.env, 'linux');
-  const handle = await release.prepareReleaseDir(dir, 'linux');
-  const path = await release.releaseToken(handle, 'op-sa-token', token);
-  await release.releaseToken(handle, 'agent-lal', token);
-  handle.close();
+  const { dir, path } = await twoReleased(t);
   await mkdir(join(dir, 'a-stray-directory'));
   const result = await release.wipeReleased(dir);
   t.same(result.wiped.sort(), ['agent-lal', 'op-sa-token'], 'both tokens are wiped');
@@ -210,6 +212,7 @@ t.test('up checks before it releases: nothing sealed, no Compose, no compose fil
 });
 
 t.test('a failure after the release wipes it again when nothing of the stack runs; down wipes even without a compose file', async (t) => {
+  await ensureDockerEngine();
   const box = await sandbox(t);
   const tpm = await startSwtpm(box.root);
   t.teardown(() => tpm.stop());
@@ -265,6 +268,6 @@ t.test('compose learns the released names, for per-agent credentials (an older s
   t.same(composeEnv('/run/copilot-bridge-stack', []), {
     COPILOT_BRIDGE_SECRETS_DIR: '/run/copilot-bridge-stack',
     COPILOT_BRIDGE_RELEASED: 'op-sa-token',
-    OP_SA_TOKEN_FILE: '/run/copilot-bridge-stack/op-sa-token',
-  }, 'with nothing released yet, compose still gets the paths (for ps, logs and exec)');
+    OP_SA_TOKEN_FILE: '/dev/null',
+  }, 'with nothing released yet, compose still gets its variables (for ps, logs and exec): the token file is /dev/null, on which a bridge stops at once');
 });
