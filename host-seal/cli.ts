@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Command | RawCommand>> = {
   up: () => import('./commands/up.js'),
   down: () => import('./commands/down.js'),
   compose: () => import('./commands/compose.js'),
+  init: () => import('./commands/init.js'),
 };
 
 export const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
@@ -38,6 +39,9 @@ export const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
            uses to tmpfs, runs compose up -d, waits for healthy services (a restart or exit ends it)
   down     [--file COMPOSE_FILE]...              stops the stack, overwrites and removes released tokens
   compose  ARGS...                               Docker Compose with the stack's paths: ps, logs, exec, build...
+  init     [--admin-user NAME] [--admin-email ADDR] [--team NAME] [--user NAME] [--url URL] [--file FILE]...
+           the first run: Mattermost alone, its admin, a bot, token and channel per bridge (tokens into
+           1Password with the host's op sign-in), the ids into the agents file; run twice, nothing new
 
 NAME defaults to op-sa-token. Exit codes: 0 ok, 64 usage, 65 bad data, 66 nothing sealed, 69 TPM, keyring
 or Docker unavailable, 70 internal error, 73 exists or cannot create, 74 i/o, 77 refused for safety,

@@ -131,3 +131,26 @@ export async function inspect(w: Pick<Watched, 'tool' | 'files' | 'env' | 'extra
     return { id, name: name.replace(/^\//, ''), service: service || name.replace(/^\//, ''), status, health, exitCode: Number(exitCode), restarts: Number(restarts) };
   });
 }
+
+/** Waits until one service's container is healthy (or runs, without a healthcheck); a restart or an exit ends it. */
+export async function waitService(w: Pick<Watched, 'tool' | 'files' | 'env' | 'extra'>, service: string, timeoutSeconds: number, progress: Writable): Promise<void> {
+  const started = Date.now();
+  let restarts: number | undefined;
+  let told = '';
+  for (;;) {
+    const state = (await inspect(w)).find((s) => s.service === service);
+    restarts ??= state?.restarts;
+    if (state && (state.status === 'restarting' || state.status === 'dead' || (state.status === 'exited' && state.exitCode !== 0) || state.restarts > (restarts ?? 0))) {
+      throw unavailable('service-failed', `${service} ${state.status} (status ${state.exitCode}); see npm run compose -- logs ${service}`);
+    }
+    if (state?.status === 'running' && (state.health === '-' || state.health === 'healthy')) return;
+    const seconds = Math.round((Date.now() - started) / 1000);
+    const now = `${service} ${state ? (state.health === '-' ? state.status : state.health) : 'not created yet'}`;
+    if (now !== told) {
+      progress.write(`waiting (${seconds}s of ${timeoutSeconds}s): ${now}\n`);
+      told = now;
+    }
+    if (seconds >= timeoutSeconds) throw unavailable('health-timeout', `${service} was not healthy after ${timeoutSeconds}s; see npm run compose -- logs ${service}`);
+    await sleep(1000);
+  }
+}

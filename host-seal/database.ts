@@ -123,8 +123,8 @@ async function healthy(stack: Stack, extra: Record<string, string>, timeoutMs: n
   }
 }
 
-export async function prepareDatabase(stack: Stack, extra: Record<string, string>, mattermostImage: string | undefined, context: BackendContext, io: Io, cancel: AbortSignal): Promise<void> {
-  io.stderr.write(`up: ${stack.tool.label} up -d ${SERVICE} (the database first)\n`);
+export async function prepareDatabase(stack: Stack, extra: Record<string, string>, mattermostImage: string | undefined, context: BackendContext, io: Io, cancel: AbortSignal, label = 'up'): Promise<void> {
+  io.stderr.write(`${label}: ${stack.tool.label} up -d ${SERVICE} (the database first)\n`);
   await compose(stack.tool, [...stack.files, 'up', '-d', SERVICE], stack.env, extra, io.stderr, cancel);
   // 1. Mattermost's login.
   if (!(await healthy(stack, extra, HEALTH_WAIT_MS, cancel))) {
@@ -132,7 +132,7 @@ export async function prepareDatabase(stack: Stack, extra: Record<string, string
     if (roles.exitCode !== 0 || roles.stdout !== '0') {
       throw failed('database-unhealthy', `postgres takes no login as mmuser after ${HEALTH_WAIT_MS / 1000} s (${roles.stderr.split('\n')[0] || 'mmuser exists'}); see npm run compose -- logs postgres`);
     }
-    io.stderr.write('up: the database volume has no mmuser (its first start could not run templates/postgres/initdb: check that the directory is readable); creating mmuser and its database now\n');
+    io.stderr.write(`${label}: the database volume has no mmuser (its first start could not run templates/postgres/initdb: check that the directory is readable); creating mmuser and its database now\n`);
     const database = await psql(stack, extra, 'postgres', 'postgres', CREATE_MMUSER, cancel);
     if (database.exitCode !== 0) throw failed('database-init', `creating mmuser failed (${database.stderr.split('\n')[0]}); see npm run compose -- logs postgres`);
     if (!(await healthy(stack, extra, 30_000, cancel))) throw failed('database-unhealthy', 'postgres is still not healthy; see npm run compose -- logs postgres');
@@ -157,10 +157,10 @@ export async function prepareDatabase(stack: Stack, extra: Record<string, string
     if (demoted.exitCode !== 0) {
       throw failed('database-migrate', `making mmuser an ordinary owner failed and was rolled back (${demoted.stderr.split('\n')[0]}); nothing of Mattermost was started; report it, or run npm run up again`);
     }
-    io.stderr.write('up: migrated the database of an older stack: mmuser is no longer a superuser and has no password (the old role is mm_bootstrap, which cannot log in); the database and its objects belong to the new mmuser\n');
+    io.stderr.write(`${label}: migrated the database of an older stack: mmuser is no longer a superuser and has no password (the old role is mm_bootstrap, which cannot log in); the database and its objects belong to the new mmuser\n`);
   }
   // 4. The sealed password of an older stack.
   const sealed = await holders(context, DB_PASSWORD_NAME);
   for (const holder of sealed) await holder.forget(DB_PASSWORD_NAME);
-  if (sealed.length > 0) io.stderr.write(`up: retired ${DB_PASSWORD_NAME}: the database takes no password, and the sealed copy is forgotten\n`);
+  if (sealed.length > 0) io.stderr.write(`${label}: retired ${DB_PASSWORD_NAME}: the database takes no password, and the sealed copy is forgotten\n`);
 }

@@ -87,6 +87,8 @@ t.before(async () => {
   stack = await Stack.up(t, images, {
     pingDelayMs: 3000,
     ...agents.stackOptions(),
+    // A third agent whose items are in no vault: its bridge fails at every start.
+    agents: { agents: [...agents.agentsFile.agents, { name: 'broken', botTokenItem: 'op://copilot-bridge/nowhere', githubTokenItem: 'op://copilot-bridge/nowhere-either', channels: [{ id: 'brokenchannel0000000000000', name: 'broken' }], users: ['ray'] }] },
   });
   // Each agent's vault for the op stand-in, in its volume: lal's own account reads only lal's item;
   // the shared account reads the shared vault, which holds data's item too.
@@ -325,6 +327,20 @@ t.test('agent ls shows both agents with state, health, uptime and restarts', asy
   }, { timeoutMs: 90_000, intervalMs: 2000, detail: async () => (await agentCli(['ls'])).stdout });
   t.match(rows.get('lal'), { state: 'running', health: 'healthy', uptime: /^\d+[smh]/, restarts: '1' }, 'lal: running, healthy, its uptime, restarted once');
   t.match(rows.get('data'), { state: 'running', health: 'healthy', uptime: /^\d+[smh]/, restarts: '0' }, 'data: running, healthy, its uptime, never restarted');
+});
+
+t.test('a crash-looping agent: agent up says so, with its last log lines, and exits 69', async (t) => {
+  const up = await agentCli(['up', 'broken']);
+  t.equal(up.exitCode, 69, `agent up broken exits 69 (${up.stderr.trim().split('\n').at(-1)})`);
+  t.match(up.stderr, /agent: .*-agent-broken is (restarting \(\d+\)|exited \(status \d+\)); its last log lines:\n/, 'it names the state');
+  t.match(up.stderr, /render: op inject exited/, "with the agent's own last lines, which say why");
+  t.match(up.stderr.trim().split('\n').at(-1), /it keeps failing; see its log above \(agent logs broken\), fix its entry or its items, then agent up broken again/, 'and what to do');
+  t.notMatch(up.stderr, /is healthy|runs, without a restart/, 'never reported as running');
+  assertNoSecrets(t, 'agent up broken', `${up.stdout}${up.stderr}`, secrets());
+  const again = await agentCli(['up', 'broken']);
+  t.equal(again.exitCode, 69, 'agent up again: the same, not "already running"');
+  t.notMatch(again.stderr, /already running/);
+  t.equal((await agentCli(['down', 'broken', '--purge'])).exitCode, 0, 'agent down removes it');
 });
 
 t.test('agent down stops the agent cleanly, removes the container and keeps the volume; --purge removes the volume too', async (t) => {

@@ -35,7 +35,7 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 writeFileSync(join(dir, 'config.json'), JSON.stringify({ pingDelayMs: PING_DELAY_MS, bots: [{ tokenSha256: sha256(token), username: 'admin-bot' }] }));
 const startedAt = Date.now();
 const server = spawn(process.execPath, [join(FIXTURES, 'mattermost', 'server.mjs')], {
-  env: childEnv({ MM_STANDIN_CONFIG: join(dir, 'config.json'), MM_STANDIN_PORT: String(port) }),
+  env: childEnv({ MM_STANDIN_CONFIG: join(dir, 'config.json'), MM_STANDIN_PORT: String(port), MM_STANDIN_STATE: join(dir, 'state.json'), MM_SERVICESETTINGS_ENABLEBOTACCOUNTCREATION: 'true' }),
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 t.teardown(() => {
@@ -144,4 +144,35 @@ t.test('the auth log records every attempt by hash, never a token', async (t) =>
   t.ok(events.some((e) => e.endpoint === 'users/me' && !e.ok), 'a refused users/me');
   t.ok(events.some((e) => e.endpoint === 'websocket' && e.ok), 'a good websocket');
   t.notOk(text.includes(token), 'the token itself is nowhere in the log');
+});
+
+t.test("init's REST calls, answered as Mattermost answers them", async (t) => {
+  const call = async (method: string, path: string, body?: unknown, session?: string) => {
+    const response = await fetch(`${base}/api/v4${path}`, { method, headers: { 'content-type': 'application/json', ...(session ? { authorization: `Bearer ${session}` } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(5000) });
+    return { status: response.status, body: (await response.json()) as Record<string, any>, token: response.headers.get('token') };
+  };
+  const first = await call('POST', '/users', { username: 'ray', email: 'ray@example.com', password: 'a-long-password' });
+  t.match(first, { status: 201, body: { username: 'ray', roles: 'system_admin system_user' } }, 'the first user needs no session and is a system admin');
+  const second = await call('POST', '/users', { username: 'eve', email: 'eve@example.com', password: 'a-long-password' });
+  t.match(second, { status: 403, body: { id: 'api.user.create_user.no_open_server' } }, 'a second one without a session is refused');
+  t.match(await call('POST', '/users/login', { login_id: 'ray', password: 'wrong-password' }), { status: 401, body: { id: 'api.user.login.invalid_credentials_email_username' } }, 'a wrong password');
+  const login = await call('POST', '/users/login', { login_id: 'ray', password: 'a-long-password' });
+  t.equal(login.status, 200);
+  t.ok(login.token, 'the session token comes in the Token header');
+  const session = login.token!;
+  t.match(await call('POST', '/bots', { username: 'bridge-lal' }), { status: 401 }, 'bots need a session');
+  const bot = await call('POST', '/bots', { username: 'bridge-lal', display_name: 'lal' }, session);
+  t.match(bot, { status: 201, body: { username: 'bridge-lal', user_id: /^[a-z0-9]{26}$/ } });
+  t.match(await call('POST', `/users/${bot.body.user_id}/tokens`, { description: 'x' }, session), { status: 501, body: { id: 'api.user.create_user_access_token.disabled' } }, 'access tokens are off unless the setting is on (this server has only bot creation on)');
+  const team = await call('POST', '/teams', { name: 'copilot', display_name: 'copilot', type: 'I' }, session);
+  t.equal(team.status, 201);
+  t.match(await call('GET', '/teams/name/copilot', undefined, session), { status: 200, body: { id: team.body.id } });
+  t.match(await call('GET', '/teams/name/other', undefined, session), { status: 404 });
+  const channel = await call('POST', '/channels', { team_id: team.body.id, name: 'lal', display_name: 'lal', type: 'P' }, session);
+  t.equal(channel.status, 201);
+  t.match(await call('POST', `/channels/${channel.body.id}/members`, { user_id: bot.body.user_id }, session), { status: 400 }, 'a channel member must be on the team first');
+  t.equal((await call('POST', `/teams/${team.body.id}/members`, { team_id: team.body.id, user_id: bot.body.user_id }, session)).status, 201);
+  t.equal((await call('POST', `/channels/${channel.body.id}/members`, { user_id: bot.body.user_id }, session)).status, 201);
+  t.match(await call('GET', '/users/username/bridge-lal', undefined, session), { status: 200, body: { is_bot: true } });
+  t.match(await call('GET', '/users/username/nobody', undefined, session), { status: 404 });
 });

@@ -6,65 +6,63 @@
 // stand-ins as in stack.e2e.ts. Run after `npm run build`:
 //   npx tap test/e2e/seal-up-down.e2e.ts
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { backend, contextOf } from '../../host-seal/backends/registry.js';
-import { cli, sandbox } from '../fixtures/host-seal/cli.js';
-import { startSwtpm } from '../fixtures/host-seal/swtpm.js';
+import { cli } from '../fixtures/host-seal/cli.js';
 import { fakeServiceAccountToken } from '../fixtures/tokens.js';
 import { assertNoSecrets } from '../helpers/no-secrets.js';
-import { removeProject, removeStaleProjects } from './harness/cleanup.js';
-import { ensureDockerEngine } from './harness/engine.js';
-import { buildTestImages } from './harness/images.js';
-import { TEST_LABEL } from './harness/paths.js';
+import { FIXTURES, ROOT, TEST_LABEL } from './harness/paths.js';
 import { attempt, docker, run } from './harness/run.js';
 import { execa } from 'execa';
-import { COMPOSE_FILES, freePort, projectName, stackEnv, stackItems, writeStandinInputs } from './harness/stack.js';
+import { adminEntry, COMPOSE_FILES, stackEnv, stackItems, writeStandinInputs } from './harness/stack.js';
+import { testHost } from './harness/host.js';
 import { waitFor } from './harness/wait.js';
 
 t.setTimeout(15 * 60_000);
 
 /** A sandboxed host (HOME, config directory, tmpfs runtime directory), a software TPM, the stand-ins' inputs and a project name, for one test. */
 async function host(t: Test) {
-  await ensureDockerEngine();
-  await removeStaleProjects();
-  const images = await buildTestImages();
-  const box = await sandbox(t);
-  const tpm = await startSwtpm(box.root);
-  t.teardown(() => tpm.stop());
+  const { images, box, tpm, standins, project, port } = await testHost(t);
   const token = fakeServiceAccountToken();
   const items = stackItems();
-  const standins = mkdtempSync(join(tmpdir(), 'cbs-e2e-standins-'));
-  await run('mount', ['-t', 'tmpfs', '-o', 'size=4m,mode=0700', 'tmpfs', standins]);
-  t.teardown(async () => {
-    await attempt('umount', ['-l', standins]);
-    rmSync(standins, { recursive: true, force: true });
-  });
   writeStandinInputs(standins, token, items, 2000);
-  const project = projectName();
-  t.teardown(() => removeProject(project));
-  const port = await freePort();
+  // The example file's placeholders are refused: the admin's entry, filled in, as init would leave it.
+  const agentsFile = join(standins, 'agents.json');
+  writeFileSync(agentsFile, JSON.stringify({ admin: adminEntry(), agents: [] }), { mode: 0o644 });
   const env = {
     ...box.env,
     TPM2TOOLS_TCTI: tpm.tcti,
     COMPOSE_FILE: COMPOSE_FILES.join(':'),
     COMPOSE_PROJECT_NAME: project,
     DOCKER_BUILDKIT: '0',
+    AGENTS_FILE: agentsFile,
     ...stackEnv(images, standins, port),
   };
   return { images, box, token, items, standins, project, port, env };
 }
 
-t.test('up releases the sealed token and brings the stack up healthy; down stops it and wipes the token', async (t) => {
-  const { images, box, token, items, project, port, env } = await host(t);
+t.test('up builds the missing image, releases the sealed token and brings the stack up healthy; down stops it and wipes the token', async (t) => {
+  const { images, box, token, items, project, port, env: base } = await host(t);
+  // An image tag this engine has never built: the first up must build it from the Dockerfile (as on a fresh
+  // machine), with the stand-ins' build arguments (the copilot-bridge stand-in packed as a tarball).
+  const image = `copilot-bridge-stack/copilot-bridge:e2e-built-${process.pid}`;
+  const packages = join(ROOT, 'docker', 'packages');
+  const packed = (await run('npm', ['pack', '--silent', '--pack-destination', packages, join(FIXTURES, 'copilot-bridge')], { timeoutMs: 120_000 })).trim().split('\n').pop()!;
+  t.teardown(async () => {
+    rmSync(join(packages, packed), { force: true });
+    await attempt('docker', ['rmi', '-f', image]);
+  });
+  const env = { ...base, BRIDGE_IMAGE: image, NODE_IMAGE: images.base, OP_IMAGE: images.op, BRIDGE_PACKAGE: `/tmp/packages/${packed}` };
 
   const sealed = await cli(['seal'], { env, input: token, cwd: box.root });
   t.equal(sealed.exitCode, 0, `seal succeeds (${String(sealed.stderr).trim()})`);
 
   const up = await cli(['up', '--timeout', '240'], { env, cwd: box.root });
   t.equal(up.exitCode, 0, `up succeeds (${String(up.stderr).split('\n').slice(-3).join(' | ')})`);
+  t.match(String(up.stderr), `up: the image ${image} is not built yet; building it`, 'the image was missing, so up built it first');
+  t.ok(String(up.stderr).indexOf('building it') < String(up.stderr).indexOf('up: released op-sa-token'), 'before anything was released');
   t.match(String(up.stderr), /up: all \d+ services ready/, 'and reports every service ready');
   const released = join(box.runtime, 'copilot-bridge-stack', 'op-sa-token');
   const info = statSync(released);

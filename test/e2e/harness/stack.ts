@@ -75,8 +75,8 @@ export function adminEntry(): Record<string, unknown> {
 export function writeStandinInputs(dir: string, token: string, items: Record<string, string>, pingDelayMs: number, bots: readonly StandinBot[] = []): void {
   writeVault(join(dir, 'vault.json'), token, items);
   chmodSync(join(dir, 'vault.json'), 0o600);
-  const botToken = items[`op://${VAULT}/mattermost-admin-bot/token`]!;
-  const accepted = [{ token: botToken, username: 'admin-bot' }, ...bots];
+  const botToken = items[`op://${VAULT}/mattermost-admin-bot/token`];
+  const accepted = [...(botToken === undefined ? [] : [{ token: botToken, username: 'admin-bot' }]), ...bots];
   const standin = { pingDelayMs, bots: accepted.map((bot) => ({ tokenSha256: createHash('sha256').update(bot.token).digest('hex'), username: bot.username })) };
   writeFileSync(join(dir, 'mattermost.json'), JSON.stringify(standin), { mode: 0o644 });
 }
