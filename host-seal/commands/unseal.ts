@@ -27,7 +27,9 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   const kind = stdoutKind(io);
   if (kind === 'terminal') throw refuse('stdout-tty', 'refusing to print the token on a terminal; pipe it instead: npx copilot-bridge-seal unseal | docker secret create op_sa_token -');
   if (kind !== 'pipe') throw refuse('stdout-not-pipe', `refusing to write the token into a ${kind === 'file' ? 'file (it would sit on disk)' : 'device'}; pipe it into the program that needs it: npx copilot-bridge-seal unseal | docker secret create op_sa_token -`);
-  if (io.env.npm_lifecycle_event !== undefined && io.env.npm_config_loglevel !== 'silent') {
+  // npm run prints `> pkg@1.0 unseal` first; npx (which sets npm_lifecycle_event=npx) prints nothing.
+  const event = io.env.npm_lifecycle_event;
+  if (event !== undefined && event !== 'npx' && io.env.npm_config_loglevel !== 'silent') {
     throw refuse('npm-banner', 'npm run prints its banner into the same pipe before the token; use npx copilot-bridge-seal unseal (or npm run --silent unseal)');
   }
   const name = nameOption(parsed);

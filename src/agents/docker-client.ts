@@ -47,10 +47,15 @@ export class AgentDocker {
       info = await this.inspect(spec.name);
     }
     if (!info) throw this.fail(`${spec.name} vanished right after it was created`);
-    const restartsBefore = info.RestartCount ?? 0;
     const agent = (spec.body.Labels as Record<string, string>)[AGENT_LABEL] ?? spec.name;
-    if (info.State?.Restarting) throw await this.crashing(spec.name, agent, info);
-    const wasRunning = Boolean(info.State?.Running);
+    if (info.State?.Restarting) {
+      // A crash loop, perhaps fixed since (its items, its token): start it afresh now instead of after Docker's back-off.
+      this.say(`${spec.name} is restarting (${info.RestartCount ?? 0}); restarting it now`);
+      await this.call('restart', () => this.docker.getContainer(info!.Id).restart({ t: 10 }));
+      info = (await this.inspect(spec.name)) ?? info;
+    }
+    const restartsBefore = info.RestartCount ?? 0;
+    const wasRunning = Boolean(info.State?.Running) && !info.State?.Restarting;
     if (!wasRunning) {
       await this.call('start', () => this.docker.getContainer(info!.Id).start());
       this.say(`started ${spec.name} (${info.Id.slice(0, 12)})`);
@@ -97,12 +102,12 @@ export class AgentDocker {
       const chunks: Buffer[] = [];
       const sink = { write: (chunk: Buffer) => chunks.push(Buffer.from(chunk)) } as unknown as NodeJS.WritableStream;
       demux(whole, sink, sink);
-      tail = Buffer.concat(chunks).toString('utf8').split('\n').filter((line) => line.trim()).slice(-10).map((line) => `  ${line.slice(0, 300)}`).join('\n');
+      tail = Buffer.concat(chunks).toString('utf8').split('\n').filter((line, i, all) => line.trim() && line !== all[i - 1]).slice(-10).map((line) => `  ${line.slice(0, 500)}`).join('\n');
     } catch {
       // Logs out of reach: the state alone.
     }
     this.say(`${name} is ${state}${tail ? `; its last log lines:\n${tail}` : ''}`);
-    return this.fail(`${name} is ${state}: it keeps failing; see its log above (agent logs ${agent}), fix its entry or its items, then agent up ${agent} again`, ExitCode.unavailable);
+    return this.fail(`${name} is ${state}: it keeps failing; see its log above (agent logs ${agent}), fix its entry or its items, then agent up ${agent} again (it starts it afresh)`, ExitCode.unavailable);
   }
 
   /** Stops and removes the container (and with `purge`, its volume); absent counts as done. */

@@ -340,6 +340,7 @@ t.test('a crash-looping agent: agent up says so, with its last log lines, and ex
   const again = await agentCli(['up', 'broken']);
   t.equal(again.exitCode, 69, 'agent up again: the same, not "already running"');
   t.notMatch(again.stderr, /already running/);
+  t.match(again.stderr, /-agent-broken is restarting \(\d+\); restarting it now|-agent-broken is (restarting|exited)/, 'it starts it afresh (a fix of its items would be picked up now), and watches it again');
   t.equal((await agentCli(['down', 'broken', '--purge'])).exitCode, 0, 'agent down removes it');
 });
 
