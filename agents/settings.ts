@@ -19,6 +19,7 @@ export function readAgentSettings(env: NodeJS.ProcessEnv, cwd = process.cwd(), p
   const onHost: Record<string, string | undefined> = {
     ...settings,
     AGENT_IMAGE: settings.BRIDGE_IMAGE,
+    AGENT_SECRETS_SOURCE: settings.SECRETS_SOURCE,
     COPILOT_BRIDGE_SECRETS_DIR: settings.COPILOT_BRIDGE_SECRETS_DIR || releaseDir(env, platform),
   };
   return { stack: readAgentStack(onHost), agentsFile: resolve(cwd, onHost.AGENTS_FILE!) };

@@ -23,7 +23,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const STACK: AgentStack = {
   project: 'cbs', image: 'copilot-bridge-stack/copilot-bridge:local', network: 'cbs_mattermost-net', memoryBytes: 1 << 30, pids: 512,
-  nanoCpus: 1e9, logMaxSize: '10m', logMaxFile: 3, secretsDir: '/dev/shm/copilot-bridge-stack', released: ['op-sa-token', 'agent-lal'],
+  nanoCpus: 1e9, logMaxSize: '10m', logMaxFile: 3, secretsDir: '/dev/shm/copilot-bridge-stack', source: '1password' as const,
+    released: ['op-sa-token', 'agent-lal'],
 };
 const LAL = { name: 'lal', botTokenItem: 'op://copilot-bridge/mattermost-lal', githubTokenItem: 'op://copilot-bridge/github-lal', persona: 'lal', channels: [{ id: 'abcdefghijklmnopqrstuvwxyz', name: 'lal' }], users: ['ray'] };
 

@@ -4,6 +4,7 @@
 import { SecretSet } from '../src/secrets/secret-set.js';
 import type { Log } from './log.js';
 import type { Settings } from './settings.js';
+import type { LabeledSecret } from '../src/secrets/secret-set.js';
 import { bridgePidFile } from './steps/bridge-pid.js';
 import { checkEnvironment } from './steps/check-environment.js';
 import { checkOutputOnRam } from './steps/check-output.js';
@@ -11,9 +12,9 @@ import { disableCoreDumps } from './steps/disable-core-dumps.js';
 import { dropPrivileges, type Identity } from './steps/drop-privileges.js';
 import { canExec, launch, resolveLaunch } from './steps/launch.js';
 import { proveNoLeak } from './steps/prove-no-leak.js';
-import { readToken } from './steps/read-token.js';
+import { readToken, readVaultSubset } from './steps/read-token.js';
 import { refuseLoaderVariables, refuseOpenInspector } from './steps/refuse-loader-variables.js';
-import { render } from './steps/render.js';
+import { opInjector, render, vaultInjector, type Injector } from './steps/render.js';
 import { waitForAll } from './steps/wait-for.js';
 import { removeConfig, writeConfig } from './steps/write-config.js';
 import { makeWorkingDirectories } from './steps/working-directories.js';
@@ -29,19 +30,21 @@ export async function start(settings: Settings, env: NodeJS.ProcessEnv, log: Log
   refuseOpenInspector();
   // 1. No core dump can ever hold a secret; prlimit, if needed, runs by its fixed path with a fixed PATH.
   disableCoreDumps();
-  // 2. The token comes from the secret file, and only from there.
-  const token = readToken(settings.tokenFile);
-  const tokenOnly = new SecretSet([{ label: TOKEN_LABEL, value: token }]);
+  // 2. The credential comes from the secret file, and only from there: the service-account token, or (with the
+  //    local vault) this container's part of the vault, every value of which is a secret from here on.
+  const credential = readCredential(settings, env);
+  const tokenOnly = new SecretSet(credential.secrets);
   log.guard(tokenOnly);
-  // 3. It must not already be in the environment, nor any 1Password credential.
+  // 3. None of it may already be in the environment, nor any 1Password credential.
   checkEnvironment(env, tokenOnly);
   // 4. The rendered config may only ever live in RAM.
   checkOutputOnRam(settings.output);
-  // 5-6. Render with op inject (by its fixed path; an allow-listed environment, the token in it alone) and validate:
+  // 5-6. Render with op inject (by its fixed path; an allow-listed environment, the token in it alone), or from the
+  //      local vault in memory, and validate:
   //      the config from the template (filled with the bridge's entry of the agents file, when it has one), and
   //      beside it the bridge's GitHub token, which goes into the bridge's environment alone, never into a file.
   const source = templateSource(settings, 'render');
-  const rendered = await render({ source, output: settings.output, token, env, timeoutMs: settings.opTimeoutMs, mask: (text) => redact(tokenOnly, text) });
+  const rendered = await render({ source, output: settings.output, injector: credential.injector, mask: (text) => redact(tokenOnly, text) });
   const secrets = tokenOnly.with(rendered.secrets);
   log.guard(secrets);
   for (const short of secrets.short) log.warn('render', `the secret at ${short.label} is shorter than 8 characters: it is too short to mask and leak checks skip it`);
@@ -63,6 +66,16 @@ export async function start(settings: Settings, env: NodeJS.ProcessEnv, log: Log
     removeConfig(settings.output);
     removeConfig(bridgePidFile(settings.output));
   }
+}
+
+/** The credential of the configured source, what resolves references with it, and its values as secrets. */
+function readCredential(settings: Settings, env: NodeJS.ProcessEnv): { secrets: LabeledSecret[]; injector: Injector } {
+  if (settings.source === 'vault') {
+    const items = readVaultSubset(settings.tokenFile);
+    return { secrets: [...items].map(([key, value]) => ({ label: `the local vault's ${key}`, value })), injector: vaultInjector(items, env) };
+  }
+  const token = readToken(settings.tokenFile);
+  return { secrets: [{ label: TOKEN_LABEL, value: token }], injector: opInjector(token, env, settings.output, settings.opTimeoutMs) };
 }
 
 /** The bridge's environment: the container's, minus the token file's name, plus its config and user. */

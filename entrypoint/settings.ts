@@ -3,7 +3,13 @@
 // check live here; a bad value is a configuration error (exit 78).
 import { ExitCode, StackError } from '../src/errors.js';
 
+/** Where the values come from: 1Password (`op inject` with a service-account token) or the local vault. */
+export type SecretsSource = '1password' | 'vault';
+
 export interface Settings {
+  /** BRIDGE_SECRETS_SOURCE: compose.yml sets it from the stack's SECRETS_SOURCE; never guessed from the file. */
+  source: SecretsSource;
+  /** The container's credential: the service-account token, or its part of the local vault. */
   tokenFile: string;
   template: string;
   /** The template itself, when given inline (BRIDGE_CONFIG_TEMPLATE_TEXT); it wins over the file. */
@@ -32,6 +38,7 @@ export const DEFAULT_COMMAND = ['copilot-bridge', 'start'];
 /** Reads the settings; throws a StackError (exit 78) naming the variable that is wrong. */
 export function readSettings(env: NodeJS.ProcessEnv, args: readonly string[]): Settings {
   return {
+    source: secretsSource(env),
     tokenFile: path(env, 'OP_SERVICE_ACCOUNT_TOKEN_FILE', '/run/secrets/op_sa_token'),
     template: path(env, 'BRIDGE_CONFIG_TEMPLATE', '/etc/copilot-bridge/config.json.tpl'),
     templateText: env.BRIDGE_CONFIG_TEMPLATE_TEXT || undefined,
@@ -55,6 +62,12 @@ function path(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   const value = env[name] || fallback;
   if (!value.startsWith('/')) throw configError(`${name} must be an absolute path`);
   return value;
+}
+
+function secretsSource(env: NodeJS.ProcessEnv): SecretsSource {
+  const raw = env.BRIDGE_SECRETS_SOURCE || '1password';
+  if (raw !== '1password' && raw !== 'vault') throw configError('BRIDGE_SECRETS_SOURCE must be 1password or vault (compose.yml sets it from SECRETS_SOURCE)');
+  return raw;
 }
 
 function agentName(env: NodeJS.ProcessEnv): string | undefined {

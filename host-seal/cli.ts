@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Command | RawCommand>> = {
   down: () => import('./commands/down.js'),
   compose: () => import('./commands/compose.js'),
   init: () => import('./commands/init.js'),
+  vault: () => import('./commands/vault.js'),
 };
 
 export const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
@@ -42,8 +43,10 @@ export const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
   init     [--admin-user NAME] [--admin-email ADDR] [--team NAME] [--user NAME] [--url URL] [--file FILE]...
            the first run: Mattermost alone, its admin, a bot, token and channel per bridge (tokens into
            1Password with the host's op sign-in), the ids into the agents file; run twice, nothing new
+  vault    set ITEM/FIELD | ls | rm ITEM/FIELD | import   [--backend=tpm2|keychain]
+           the local vault (SECRETS_SOURCE=vault): values from stdin or a hidden prompt, never arguments
 
-NAME defaults to op-sa-token. Exit codes: 0 ok, 64 usage, 65 bad data, 66 nothing sealed, 69 TPM, keyring
+NAME defaults to op-sa-token (vault is the local vault's own). Exit codes: 0 ok, 64 usage, 65 bad data, 66 nothing sealed, 69 TPM, keyring
 or Docker unavailable, 70 internal error, 73 exists or cannot create, 74 i/o, 77 refused for safety,
 75 busy (another command holds the lock), 78 TPM configuration, 130 interrupted. compose: Compose's own.
 `;

@@ -4,7 +4,8 @@
 // to find released tokens (paths and names only, never a value).
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { readAgentsFile } from '../src/agents/agents-file.js';
+import { readAdminEntry, readAgentsFile } from '../src/agents/agents-file.js';
+import { ADMIN_VAULT_SUBSET } from '../src/contract.js';
 import { ExitCode, StackError } from '../src/errors.js';
 import { releaseDir, stackSettings } from '../src/stack/settings.js';
 export { stackSettings } from '../src/stack/settings.js';
@@ -73,20 +74,23 @@ export function composeEnv(dir: string, names: string[]): Record<string, string>
     COPILOT_BRIDGE_SECRETS_DIR: dir,
     // Which 1Password credentials exist, so that `agent up NAME` binds agent-NAME when it was released.
     COPILOT_BRIDGE_RELEASED: names.filter((name) => name !== DB_PASSWORD_NAME).join(',') || DEFAULT_NAME,
-    OP_SA_TOKEN_FILE: names.includes(DEFAULT_NAME) ? join(dir, DEFAULT_NAME) : '/dev/null',
+    // The admin's credential: the shared token (1Password) or its part of the local vault.
+    OP_SA_TOKEN_FILE: names.includes(DEFAULT_NAME) ? join(dir, DEFAULT_NAME) : names.includes(ADMIN_VAULT_SUBSET) ? join(dir, ADMIN_VAULT_SUBSET) : '/dev/null',
   };
 }
 
 /**
  * The names the stack uses: the shared token, and `agent-NAME` for each agent
  * of the agents file (AGENTS_FILE, as compose.yml defaults it). Anything else
- * sealed is not released.
+ * sealed is not released. An agents file that cannot be read, or whose admin
+ * entry is missing or still holds the example's placeholders, stops `up`
+ * before anything is released or started: the admin bridge reads its entry
+ * from it, and would only crash-loop.
  */
-export function namesInUse(settings: Record<string, string>, projectDir: string): { names: string[]; problem?: string } {
+export function namesInUse(settings: Record<string, string>, projectDir: string): string[] {
   const file = resolve(projectDir, settings.AGENTS_FILE!);
-  try {
-    return { names: [DEFAULT_NAME, ...readAgentsFile(file).map((agent) => `agent-${agent.name}`)] };
-  } catch (error) {
-    return { names: [DEFAULT_NAME], problem: error instanceof Error ? error.message : String(error) };
+  if (!readAdminEntry(file)) {
+    throw new StackError('agents-file', `${file} has no "admin" entry, which the admin bridge needs; add one (see agents.example.json), or run npm run init`, { step: 'up', exitCode: ExitCode.config });
   }
+  return [DEFAULT_NAME, ...readAgentsFile(file).map((agent) => `agent-${agent.name}`)];
 }

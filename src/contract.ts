@@ -18,6 +18,16 @@ export const TOKEN_TARGET = '/run/secrets/op_sa_token';
 export const SHARED_TOKEN = 'op-sa-token';
 /** An agent's own sealed service-account token, when it has one. */
 export const agentCredential = (agent: string) => `agent-${agent}`;
+/** The local vault's sealed credential (SECRETS_SOURCE=vault). */
+export const VAULT_CREDENTIAL = 'vault';
+/** The released file of the admin bridge's part of the local vault. */
+export const ADMIN_VAULT_SUBSET = 'vault-admin';
+/** The released file of an agent's part of the local vault: its own items and no one else's. */
+export const agentVaultSubset = (agent: string) => `vault-agent-${agent}`;
+/** The stack's source of secrets, SECRETS_SOURCE in `.env`: the local vault (the default) or 1Password. */
+export const SECRETS_SOURCES = ['vault', '1password'] as const;
+export type SecretsSource = (typeof SECRETS_SOURCES)[number];
+export const DEFAULT_SECRETS_SOURCE: SecretsSource = 'vault';
 
 /** Agent names: lower-case letters, digits and dashes, at most 31 (they become DNS aliases and container names). */
 export const AGENT_NAME = /^[a-z0-9][a-z0-9-]{0,30}$/;

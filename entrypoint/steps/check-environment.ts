@@ -1,4 +1,5 @@
-// Step 2: the token must reach the bridge's container only as a file. If it,
+// Step 3: the credential (the token, or every value of the container's part of
+// the local vault) must reach the bridge's container only as a file. If it,
 // or any 1Password credential variable, is already in the environment, the
 // leak this design exists to prevent has happened: refuse, naming the
 // variable and never its value.
@@ -16,8 +17,9 @@ export function checkEnvironment(env: NodeJS.ProcessEnv, token: SecretSet): void
         exitCode: ExitCode.noPerm,
       });
     }
-    if (value !== undefined && (token.find(value) || token.find(name))) {
-      throw new StackError('env-token', `the environment variable ${name} holds the service-account token; remove it from the container's environment`, {
+    const hit = value === undefined ? undefined : token.find(value) ?? token.find(name);
+    if (hit) {
+      throw new StackError('env-token', `the environment variable ${name} holds ${hit.label}; remove it from the container's environment`, {
         step: STEP,
         exitCode: ExitCode.noPerm,
       });

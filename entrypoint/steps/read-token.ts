@@ -1,16 +1,30 @@
-// Step 1: read the service-account token from its Docker secret file. The
-// file must be a regular file (a symlink may only point inside /run/secrets),
-// non-empty, and hold one token-shaped line. Messages name the file and what
-// was expected; they never show what was found.
+// Step 2: read the container's credential from its Docker secret file: the
+// service-account token (one token-shaped line), or with the local vault this
+// container's part of it (a vault document). The file must be a regular file
+// (a symlink may only point inside /run/secrets) and non-empty. Messages name
+// the file and what was expected; they never show what was found.
 import { closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
 import { assertTokenShape, trimOneNewline } from '../../src/secrets/token.js';
+import { parseVault, type VaultItems } from '../../src/vault/document.js';
 
 const STEP = 'token';
 const SECRETS_DIR = '/run/secrets/';
 const MAX_BYTES = 64 * 1024;
 
+/** The service-account token. */
 export function readToken(file: string): string {
+  const token = readSecretFile(file, 'npm run seal');
+  assertTokenShape(token, STEP);
+  return token;
+}
+
+/** This container's part of the local vault. */
+export function readVaultSubset(file: string): VaultItems {
+  return parseVault(readSecretFile(file, 'npm run vault'), file, STEP);
+}
+
+function readSecretFile(file: string, fix: string): string {
   const fail = (code: string, message: string, exitCode: typeof ExitCode[keyof typeof ExitCode], cause?: unknown): never => {
     throw new StackError(code, message, { step: STEP, exitCode, cause });
   };
@@ -35,10 +49,10 @@ export function readToken(file: string): string {
   } catch (error) {
     const code = errnoCode(error);
     if (code === 'EACCES' || code === 'EPERM') {
-      const fix = process.getuid?.() === 0
+      const why = process.getuid?.() === 0
         ? 'release it owned by root (`npm run up` run as root does): root in the container reads it with no capability, and has none to spare'
         : 'the entrypoint must start as root (the default)';
-      return fail('token-unreadable', `${file} is not readable by uid ${process.getuid?.()}; ${fix}`, ExitCode.noPerm, error);
+      return fail('token-unreadable', `${file} is not readable by uid ${process.getuid?.()}; ${why}`, ExitCode.noPerm, error);
     }
     return fail('token-unreadable', `cannot open ${file} (${code ?? 'error'}); check the secret mount`, ExitCode.noInput, error);
   }
@@ -47,12 +61,11 @@ export function readToken(file: string): string {
     const buffer = Buffer.alloc(MAX_BYTES + 1);
     let length = 0;
     for (let n = -1; n !== 0 && length <= MAX_BYTES; length += n) n = readSync(fd, buffer, length, buffer.length - length, null);
-    if (length > MAX_BYTES) fail('token-shape', `${file} is larger than ${MAX_BYTES} bytes; it must hold the token alone`, ExitCode.dataErr);
-    const token = trimOneNewline(buffer.toString('utf8', 0, length));
+    if (length > MAX_BYTES) fail('token-shape', `${file} is larger than ${MAX_BYTES} bytes; it must hold the credential alone`, ExitCode.dataErr);
+    const text = trimOneNewline(buffer.toString('utf8', 0, length));
     buffer.fill(0);
-    if (token.length === 0) fail('token-empty', `${file} is empty; seal the token again with \`npm run seal\``, ExitCode.dataErr);
-    assertTokenShape(token, STEP);
-    return token;
+    if (text.length === 0) fail('token-empty', `${file} is empty; seal it again with \`${fix}\`, then npm run up`, ExitCode.dataErr);
+    return text;
   } finally {
     closeSync(fd);
   }

@@ -1,4 +1,5 @@
-// Steps 5 and 6: render the template with `op inject` and validate the result
+// Steps 5 and 6: render the template (with `op inject` from 1Password, or
+// from this container's part of the local vault) and validate the result
 // before anything is written. Returns the rendered text, the values that go
 // into the bridge's environment instead of the file (its GitHub token), and
 // every substituted value, labelled by its JSON path (or op:// address, or
@@ -10,7 +11,9 @@ import { randomHex } from '../../src/process/random.js';
 import type { LabeledSecret } from '../../src/secrets/secret-set.js';
 import { placeReferences } from '../../src/template/json-paths.js';
 import { unwrapReferences, wrapReferences } from '../../src/template/markers.js';
-import { isTemplateVariable, opInject, templateVariables } from '../../src/template/op-inject.js';
+import { localInject } from '../../src/template/local-inject.js';
+import { isTemplateVariable, opInject, templateVariables, type InjectResult } from '../../src/template/op-inject.js';
+import type { VaultItems } from '../../src/vault/document.js';
 import { findReferences } from '../../src/template/references.js';
 import { validateRendered } from '../../src/template/validate.js';
 import { ROOT_PATH, ROOT_TOOLS } from '../root-tools.js';
@@ -26,14 +29,42 @@ export interface Rendered {
   secrets: LabeledSecret[];
 }
 
+/** What resolves the references: one per source of secrets. */
+export interface Injector {
+  /** For messages: what rendered. */
+  readonly name: string;
+  /** For messages: where the named items must be. */
+  readonly where: string;
+  inject(template: string, variables: readonly string[]): Promise<InjectResult>;
+}
+
 export interface RenderOptions {
   source: TemplateSource;
   output: string;
-  token: string;
-  env: NodeJS.ProcessEnv;
-  timeoutMs: number;
-  /** Masks secrets in op's stderr before any of it is shown. */
+  injector: Injector;
+  /** Masks secrets in the injector's stderr before any of it is shown. */
   mask: (text: string) => string;
+}
+
+/** `op inject` by its fixed path, with the service-account token in its environment alone. */
+export function opInjector(token: string, env: NodeJS.ProcessEnv, output: string, timeoutMs: number): Injector {
+  return {
+    name: 'op inject',
+    where: 'in 1Password and the service account may read their vault',
+    inject: (template, variables) => {
+      const op = trustedTool(ROOT_TOOLS.op, 'the 1Password CLI (op)', STEP);
+      return opInject(template, variables, { token, env, timeoutMs, op, path: ROOT_PATH, workDir: dirname(output) }, STEP);
+    },
+  };
+}
+
+/** This container's part of the local vault, in memory: no program runs. */
+export function vaultInjector(items: VaultItems, env: NodeJS.ProcessEnv): Injector {
+  return {
+    name: 'the local vault',
+    where: 'in the local vault (npm run vault -- ls on the host)',
+    inject: async (template, variables) => ({ exitCode: 0, stdout: localInject(template, items, env, variables, STEP), stderr: '' }),
+  };
 }
 
 export async function render(options: RenderOptions): Promise<Rendered> {
@@ -51,21 +82,21 @@ export async function render(options: RenderOptions): Promise<Rendered> {
       exitCode: ExitCode.dataErr,
     });
   }
-  const op = trustedTool(ROOT_TOOLS.op, 'the 1Password CLI (op)', STEP);
+  const { injector } = options;
   const markers = wrapReferences(combined, all);
-  const result = await opInject(markers.wrapped, variables, { ...options, op, path: ROOT_PATH, workDir: dirname(options.output) }, STEP);
+  const result = await injector.inject(markers.wrapped, variables);
   if (result.exitCode !== 0 || result.stdout.length === 0) {
     const said = firstLine(options.mask(result.stderr));
     const what = result.exitCode !== 0 ? `exited with status ${result.exitCode}` : 'exited 0 but produced no output';
     const named = [...new Set(all.map((r) => r.ref))].join(', ');
-    throw new StackError('op-failed', `op inject ${what}${said ? ` (op said: ${said})` : ''}; check that these items and fields exist in 1Password and the service account may read their vault: ${named.length > 400 ? `${named.slice(0, 400)}...` : named} (from ${source.name})`, {
+    throw new StackError('op-failed', `${injector.name} ${what}${said ? ` (op said: ${said})` : ''}; check that these items and fields exist ${injector.where}: ${named.length > 400 ? `${named.slice(0, 400)}...` : named} (from ${source.name})`, {
       step: STEP,
       exitCode: result.exitCode !== 0 ? ExitCode.unavailable : ExitCode.dataErr,
     });
   }
   const unwrapped = unwrapReferences(result.stdout, markers, all.length, STEP);
   const cut = names.length === 0 ? unwrapped.text.length : unwrapped.text.lastIndexOf(`\n${separator}\n`);
-  if (cut === -1) throw new StackError('render-incomplete', `op inject changed the separator in ${source.name}; check that op is the 1Password CLI`, { step: STEP, exitCode: ExitCode.dataErr });
+  if (cut === -1) throw new StackError('render-incomplete', `${injector.name} changed the separator in ${source.name}; check that op is the 1Password CLI`, { step: STEP, exitCode: ExitCode.dataErr });
   const text = unwrapped.text.slice(0, cut);
   const values = unwrapped.values.slice(0, references.length);
   const environment = Object.fromEntries(names.map((name, i) => [name, unwrapped.values[references.length + i] ?? '']));

@@ -1,12 +1,14 @@
-// `init`: the first run, automated. With the host's own 1Password sign-in and
-// a Mattermost system admin (made on a fresh Mattermost, its password kept in
-// 1Password as VAULT/mattermost-admin; asked for at a terminal otherwise), it
-// brings up the database and Mattermost alone, then for the admin bridge and
-// each agent of the agents file makes (or finds) a bot, its access token,
-// its channels and their members through Mattermost's REST API, stores each
-// token in 1Password at the entry's botTokenItem (from stdin, never argv),
-// writes the non-secret ids into the agents file, and says what it did and
-// what is left. Run twice, it makes nothing new.
+// `init`: the first run, automated. With a store for what it makes (the
+// local vault by default; with SECRETS_SOURCE=1password the host's own
+// 1Password sign-in) and a Mattermost system admin (made on a fresh
+// Mattermost, its login kept in the store as mattermost-admin; asked for at a
+// terminal otherwise), it brings up the database and Mattermost alone, then
+// for the admin bridge and each agent of the agents file makes (or finds) a
+// bot, its access token, its channels and their members through Mattermost's
+// REST API, stores each token at the entry's botTokenItem (never on argv),
+// asks at a terminal for the GitHub tokens the local vault lacks, writes the
+// non-secret ids into the agents file, and says what it did and what is
+// left. Run twice, it makes nothing new.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -19,7 +21,9 @@ import { compose, waitService } from '../compose.js';
 import { prepareDatabase } from '../database.js';
 import type { Io } from '../io.js';
 import { MattermostApi, type MattermostUser } from '../mattermost-api.js';
-import { OpAccount, itemRef, type ItemRef } from '../op-account.js';
+import { itemRef, type ItemRef } from '../op-account.js';
+import { LocalVaultStore, OnePasswordStore, type ItemStore } from '../item-store.js';
+import { secretsSource } from '../../src/stack/settings.js';
 import { secondsOption, type OptionSpec, type Parsed } from '../options.js';
 import { DEFAULT_NAME } from '../paths.js';
 import { promptHidden, promptLine } from '../prompt.js';
@@ -89,8 +93,9 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   const teamName = typeof parsed.team === 'string' ? parsed.team : 'copilot';
   if (!/^[a-z0-9][a-z0-9-]{1,63}$/.test(teamName)) throw usage('--team takes a team name: lower-case letters, digits and dashes, 2 to 64');
   const timeout = secondsOption(parsed, 'timeout', 300);
-  const op = new OpAccount(io.env);
-  await op.assertSignedIn();
+  const local = secretsSource(stack.settings) === 'vault';
+  const store: ItemStore = local ? new LocalVaultStore(io) : new OnePasswordStore(io.env);
+  await store.assertReady();
   const adminVault = itemRef(entries[0]!.raw.botTokenItem as string).vault;
   const adminItem: ItemRef = { vault: adminVault, item: 'mattermost-admin' };
   const url = typeof parsed.url === 'string' ? parsed.url : `http://${stack.settings.MM_BIND_ADDRESS && stack.settings.MM_BIND_ADDRESS !== '0.0.0.0' ? stack.settings.MM_BIND_ADDRESS : '127.0.0.1'}:${stack.settings.MM_HTTP_PORT || '8065'}`;
@@ -107,21 +112,21 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   await waitService({ ...stack, extra }, 'mattermost', timeout, io.stderr);
   const api = new MattermostApi(url);
 
-  // 2. A system admin: the one init made before (its login in 1Password), a new one on a fresh server, or the one typed in.
+  // 2. A system admin: the one init made before (its login in the store), a new one on a fresh server, or the one typed in.
   let admin: MattermostUser;
-  if (await op.exists(adminItem)) {
-    admin = await api.login(await op.read(adminItem, 'username'), await op.read(adminItem, 'password'));
-    say(`logged in as ${admin.username} (its login from op://${adminItem.vault}/${adminItem.item})`);
+  if (await store.exists(adminItem)) {
+    admin = await api.login(await store.read(adminItem, 'username'), await store.read(adminItem, 'password'));
+    say(`logged in as ${admin.username} (its login from ${store.describe(adminItem)})`);
   } else {
     const password = randomBytes(24).toString('base64url');
-    await op.create(adminItem, { username: adminUser, password }); // kept first: a password that exists nowhere is lost
+    await store.create(adminItem, { username: adminUser, password }); // kept first: a password that exists nowhere is lost
     if (await api.createFirstAdmin(adminUser, adminEmail, password)) {
       admin = await api.login(adminUser, password);
-      made.push(`the system admin ${adminUser} on the fresh Mattermost (its login in op://${adminItem.vault}/${adminItem.item})`);
+      made.push(`the system admin ${adminUser} on the fresh Mattermost (its login in ${store.describe(adminItem)})`);
     } else {
-      await op.remove(adminItem);
+      await store.remove(adminItem);
       if (!io.stdin.isTTY) {
-        throw new StackError('admin-needed', `Mattermost already has users and 1Password has no op://${adminItem.vault}/${adminItem.item}: run init at a terminal to give a system admin's login, or store one there (fields username and password)`, { step: STEP, exitCode: ExitCode.noPerm });
+        throw new StackError('admin-needed', `Mattermost already has users and there is no ${store.describe(adminItem)}: run init at a terminal to give a system admin's login, or store one there (fields username and password)`, { step: STEP, exitCode: ExitCode.noPerm });
       }
       const name = (await promptLine(io, 'a Mattermost system admin\'s user name: ')).trim();
       admin = await api.login(name, await promptHidden(io, `${name}'s password (input hidden): `));
@@ -137,7 +142,7 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   if (!human) throw usage(`--user ${humanName}: Mattermost has no such user; create it first, or leave --user out to use the admin`);
   await api.joinTeam(team.id, human.id);
 
-  // 4. Each bridge: its bot, its token in 1Password, its channels.
+  // 4. Each bridge: its bot, its token in the store, its channels.
   let changed = false;
   for (const entry of entries) {
     const botName = `bridge-${entry.name}`;
@@ -148,11 +153,11 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
     bot ??= await api.createBot(botName, `copilot-bridge ${entry.name}`, `copilot-bridge ${entry.name === ADMIN ? 'admin bridge' : `agent ${entry.name}`}`);
     if (newBot) made.push(`the bot ${botName}`);
     await api.joinTeam(team.id, bot.id);
-    const stored = await op.exists(item);
+    const stored = await store.exists(item);
     if (newBot || !stored) {
-      if (stored) await op.remove(item); // the token of a bot that no longer exists
-      await op.create(item, { token: await api.createToken(bot.id, botName, 'copilot-bridge (npm run init)') });
-      made.push(`an access token for ${botName}, stored as op://${item.vault}/${item.item}/token`);
+      if (stored) await store.remove(item); // the token of a bot that no longer exists
+      await store.create(item, { token: await api.createToken(bot.id, botName, 'copilot-bridge (npm run init)') });
+      made.push(`an access token for ${botName}, stored as ${store.describe(item)}/token`);
     }
     for (const channel of entry.raw.channels as Array<{ id?: unknown; name?: unknown }>) {
       if (typeof channel.name !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(channel.name)) {
@@ -173,8 +178,16 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
       changed = true;
     }
     const github = itemRef(entry.raw.githubTokenItem as string);
-    if (!(await op.exists(github))) {
-      left.push(`a GitHub token for ${entry.name}: a fine-grained token with Copilot access only, stored as op://${github.vault}/${github.item} in its field token (in the 1Password app, or: op item create --vault ${github.vault} --title ${github.item} --category "API Credential" --template FILE)`);
+    if (!(await store.exists(github))) {
+      const typed = local && io.stdin.isTTY ? await promptHidden(io, `GitHub token for ${entry.name} (fine-grained, Copilot access only; stored as ${github.item}/token; input hidden, Enter to skip): `) : '';
+      if (typed) {
+        await store.create(github, { token: typed });
+        made.push(`${store.describe(github)}/token (the GitHub token you typed)`);
+      } else if (local) {
+        left.push(`a GitHub token for ${entry.name} (fine-grained, Copilot access only): npm run vault -- set ${github.item}/token`);
+      } else {
+        left.push(`a GitHub token for ${entry.name}: a fine-grained token with Copilot access only, stored as op://${github.vault}/${github.item} in its field token (in the 1Password app, or: op item create --vault ${github.vault} --title ${github.item} --category "API Credential" --template FILE)`);
+      }
     }
   }
 
@@ -187,7 +200,7 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
       made.push('.env: AGENTS_FILE=./agents.json');
     }
   }
-  if (!(await sealedNames(context)).some((entry) => entry.name === DEFAULT_NAME)) {
+  if (!local && !(await sealedNames(context)).some((entry) => entry.name === DEFAULT_NAME)) {
     left.push('the stack\'s service-account token, sealed: op read "op://VAULT/ITEM/credential" | npm run --silent seal (a service account that may read the vault of these items)');
   }
   say(made.length ? `made:\n${made.map((line) => `  - ${line}`).join('\n')}` : 'nothing new: everything was there already');

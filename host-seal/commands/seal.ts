@@ -1,5 +1,6 @@
 // `seal`: read the token (stdin pipe or hidden prompt, never argv), check its
 // shape, refuse to replace an existing seal without --force, seal it.
+import { VAULT_CREDENTIAL } from '../../src/contract.js';
 import { ExitCode, StackError } from '../../src/errors.js';
 import type { BackendName } from '../backends/backend.js';
 import { autoBackend, backend, contextOf, holders } from '../backends/registry.js';
@@ -13,6 +14,7 @@ const usage = (message: string) => new StackError('usage', message, { step: 'sea
 
 export async function run(parsed: Parsed, io: Io): Promise<void> {
   const name = nameOption(parsed);
+  if (name === VAULT_CREDENTIAL) throw usage(`${VAULT_CREDENTIAL} is the local vault's own name; change its items with npm run vault -- set ITEM/FIELD`);
   const context = contextOf(io);
   const choice = parsed.backend ?? 'auto';
   if (choice !== 'auto' && choice !== 'tpm2' && choice !== 'keychain') throw usage('--backend takes auto, tpm2 or keychain');

@@ -1,19 +1,25 @@
-// `status`: one row per sealed name: backend, when sealed, PCR binding, a
-// short SHA-256 fingerprint (never the token), and whether and where it is
-// released right now. Reads metadata only; no TPM or keyring is touched.
+// `status`: the stack's source of secrets (SECRETS_SOURCE), then one row per
+// sealed name: backend, when sealed, PCR binding, a short SHA-256
+// fingerprint (never the token), and whether and where it is released right
+// now. Reads metadata only; no TPM or keyring is touched.
 import type { SealedRecord } from '../backends/backend.js';
 import { backend, contextOf, sealedNames } from '../backends/registry.js';
 import { writeAll, type Io } from '../io.js';
 import type { OptionSpec, Parsed } from '../options.js';
 import { releaseDir, releasedPath } from '../release.js';
+import { secretsSource, stackSettings } from '../../src/stack/settings.js';
 
 export const options: OptionSpec = {};
 
 export async function run(_parsed: Parsed, io: Io): Promise<void> {
   const context = contextOf(io);
+  const source = secretsSource(stackSettings(io.env));
+  await writeAll(io.stdout, `secrets source: ${source === 'vault' ? 'vault (the local vault, sealed as vault)' : '1password (op inject with the sealed service-account token)'}; SECRETS_SOURCE in .env\n`);
   const names = await sealedNames(context);
   if (names.length === 0) {
-    io.stderr.write('nothing sealed yet; seal a token: op read "op://vault/item/credential" | npm run seal\n');
+    io.stderr.write(source === 'vault'
+      ? 'nothing sealed yet; npm run init fills the local vault, or npm run vault -- set ITEM/FIELD\n'
+      : 'nothing sealed yet; seal a token: op read "op://vault/item/credential" | npm run seal\n');
     return;
   }
   const dir = releaseDir(io.env, io.platform);

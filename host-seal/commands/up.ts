@@ -9,7 +9,10 @@
 // what was released unless a container of the stack still runs on it; so
 // does any failure. PostgreSQL starts first, alone, and its roles are made
 // what the stack needs before Mattermost starts (database.ts).
+import { resolve } from 'node:path';
+import { VAULT_CREDENTIAL } from '../../src/contract.js';
 import { ExitCode, StackError } from '../../src/errors.js';
+import { secretsSource } from '../../src/stack/settings.js';
 import { redact } from '../../src/redact/index.js';
 import { SecretSet } from '../../src/secrets/secret-set.js';
 import { backend, contextOf, sealedNames } from '../backends/registry.js';
@@ -23,6 +26,8 @@ import { preflight } from '../preflight.js';
 import { prepareReleaseDir, releaseMode, releaseToken, wipeReleased } from '../release.js';
 import { readAuth } from '../secret-input.js';
 import { composeEnv, namesInUse, openStack, type Stack } from '../stack.js';
+import { planSubsets } from '../vault-release.js';
+import { loadVault } from '../vault-store.js';
 
 export const options: OptionSpec = { file: 'strings', timeout: 'string', 'auth-file': 'string' };
 
@@ -78,32 +83,71 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   }
 }
 
-async function bringUp(stack: Stack, io: Io, o: { timeout: number; authFile: string | undefined; interrupt: ReturnType<typeof interruptions> }): Promise<void> {
+/** One file `up` releases: its name, what it is (for the progress line), and how to get its content. */
+interface Release {
+  name: string;
+  what: string;
+  /** The content, and the secret values in it (to mask output). */
+  value: () => Promise<{ text: string; secrets: string[] }>;
+}
+
+/** With 1Password: the sealed tokens the stack and its agents use (op-sa-token, agent-NAME), unsealed one by one when released. */
+async function tokenReleases(stack: Stack, io: Io, authFile: string | undefined): Promise<Release[]> {
   const context = contextOf(io);
-  const { signal } = o.interrupt;
   const sealed = [...new Map((await sealedNames(context)).map((entry) => [entry.name, entry])).values()];
   if (!sealed.some((entry) => entry.name === DEFAULT_NAME)) {
-    throw new StackError('not-sealed', `nothing is sealed under ${DEFAULT_NAME}, the token the stack runs on; seal it first: op read "op://..." | npm run seal`, { step: 'up', exitCode: ExitCode.noInput });
+    throw new StackError('not-sealed', `nothing is sealed under ${DEFAULT_NAME}, the token the stack runs on (SECRETS_SOURCE=1password); seal it first: op read "op://..." | npm run --silent seal`, { step: 'up', exitCode: ExitCode.noInput });
   }
-  const { names: used, problem } = namesInUse(stack.settings, stack.projectDir);
-  if (problem) io.stderr.write(`up: warning: the agents file could not be read (${problem}); only ${DEFAULT_NAME} is released\n`);
-  const release = sealed.filter((entry) => used.includes(entry.name));
+  const used = namesInUse(stack.settings, stack.projectDir);
   for (const entry of sealed) {
     if (!used.includes(entry.name) && entry.name !== DB_PASSWORD_NAME) io.stderr.write(`up: not releasing ${entry.name} (no agent of the agents file uses it)\n`);
   }
-  const extra = composeEnv(stack.dir, release.map((entry) => entry.name));
+  return sealed.filter((entry) => used.includes(entry.name)).map((entry) => ({
+    name: entry.name,
+    what: entry.backend,
+    value: async () => {
+      const token = await backend(entry.backend, context).unseal(entry.name, { askAuth: () => readAuth(io, authFile, false) });
+      return { text: token, secrets: [token] };
+    },
+  }));
+}
+
+/** With the local vault: each bridge's own part of it (vault-admin, vault-agent-NAME), cut from the vault unsealed once. */
+async function vaultReleases(stack: Stack, io: Io, authFile: string | undefined): Promise<Release[]> {
+  const sealed = await sealedNames(contextOf(io));
+  if (!sealed.some((entry) => entry.name === VAULT_CREDENTIAL)) {
+    throw new StackError('not-sealed', `nothing is sealed under ${VAULT_CREDENTIAL}, the local vault the stack runs on (SECRETS_SOURCE=vault); npm run init fills it, or npm run vault -- set ITEM/FIELD (to run on 1Password instead: SECRETS_SOURCE=1password in .env)`, { step: 'up', exitCode: ExitCode.noInput });
+  }
+  for (const entry of sealed) {
+    if (entry.name !== VAULT_CREDENTIAL && entry.name !== DB_PASSWORD_NAME) io.stderr.write(`up: not releasing ${entry.name} (SECRETS_SOURCE=vault: the bridges get their parts of the local vault)\n`);
+  }
+  const vault = await loadVault(io, authFile);
+  const plan = planSubsets(vault.items, resolve(stack.projectDir, stack.settings.AGENTS_FILE!), stack.projectDir, stack.settings);
+  for (const skipped of plan.skipped) io.stderr.write(`up: warning: agent ${skipped}; it cannot start until then\n`);
+  return plan.subsets.map((subset) => ({
+    name: subset.name,
+    what: `${subset.values.length} item(s) of the local vault for ${subset.bridge}`,
+    value: async () => ({ text: subset.document, secrets: subset.values }),
+  }));
+}
+
+async function bringUp(stack: Stack, io: Io, o: { timeout: number; authFile: string | undefined; interrupt: ReturnType<typeof interruptions> }): Promise<void> {
+  const context = contextOf(io);
+  const { signal } = o.interrupt;
+  const releases = secretsSource(stack.settings) === 'vault' ? await vaultReleases(stack, io, o.authFile) : await tokenReleases(stack, io, o.authFile);
+  const extra = composeEnv(stack.dir, releases.map((entry) => entry.name));
   const images = await preflight(stack, extra, io, signal);
   const values: string[] = [];
   const dir = await prepareReleaseDir(stack.dir, io.platform);
   if (io.platform === 'darwin') await warnWithoutFileVault(io);
   try {
     try {
-      for (const entry of release) {
+      for (const entry of releases) {
         signal.throwIfAborted();
-        const token = await backend(entry.backend, context).unseal(entry.name, { askAuth: () => readAuth(io, o.authFile, false) });
-        values.push(token);
-        const path = await releaseToken(dir, entry.name, token, releaseMode());
-        io.stderr.write(`up: released ${entry.name} (${entry.backend}) to ${path}\n`);
+        const { text, secrets } = await entry.value();
+        values.push(...secrets);
+        const path = await releaseToken(dir, entry.name, text, releaseMode());
+        io.stderr.write(`up: released ${entry.name} (${entry.what}) to ${path}\n`);
       }
     } finally {
       dir.close();

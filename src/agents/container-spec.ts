@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  AGENT_LABEL, agentContainerName, agentCredential, agentVolumeName, BRIDGE_HOME, IMAGE_AGENT_TEMPLATE, MATTERMOST_PING,
+  AGENT_LABEL, agentContainerName, agentCredential, agentVaultSubset, agentVolumeName, BRIDGE_HOME, IMAGE_AGENT_TEMPLATE, MATTERMOST_PING,
   PROJECT_LABEL, SHARED_TOKEN, SPEC_LABEL, TOKEN_TARGET,
 } from '../contract.js';
 import { ExitCode, StackError } from '../errors.js';
@@ -48,6 +48,7 @@ export function agentContainer(stack: AgentStack, agent: AgentDefinition): Agent
       `BRIDGE_WAIT_FOR=${MATTERMOST_PING}`,
       `BRIDGE_CONFIG_TEMPLATE=${IMAGE_AGENT_TEMPLATE}`,
       `BRIDGE_AGENT_ENTRY=${JSON.stringify(agent)}`,
+      `BRIDGE_SECRETS_SOURCE=${stack.source}`,
     ],
     Labels: labels,
     HostConfig: {
@@ -92,10 +93,19 @@ export function specHash(body: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify({ ...body, Labels: labels })).digest('hex');
 }
 
-/** The host path of the token an agent gets: its own sealed credential when released, else the shared one. */
+/**
+ * The host path of the credential an agent gets. With the local vault: its
+ * own part of it, and nothing else (there is no shared one to fall back on).
+ * With 1Password: its own sealed token when released, else the shared one.
+ */
 export function tokenSource(stack: AgentStack, agent: string): string {
   if (!stack.secretsDir) {
     throw new StackError('agent-token', 'COPILOT_BRIDGE_SECRETS_DIR is not set: start the stack with `npm run up`, which releases the tokens and sets it', { step: 'token', exitCode: ExitCode.config });
+  }
+  if (stack.source === 'vault') {
+    const subset = agentVaultSubset(agent);
+    if (stack.released.includes(subset)) return join(stack.secretsDir, subset);
+    throw new StackError('agent-token', `the local vault was not released for ${agent}: put its items in the vault (npm run vault -- set ITEM/FIELD; up names what is missing), then \`npm run up\``, { step: 'token', exitCode: ExitCode.noInput });
   }
   const own = agentCredential(agent);
   if (stack.released.includes(own)) return join(stack.secretsDir, own);

@@ -3,7 +3,7 @@
 // for it) and the socket guard (which builds it again and compares). compose.yml
 // hands both the same values from one block, so both build the same body.
 import { existsSync, readdirSync } from 'node:fs';
-import { PROJECT_NAME } from '../contract.js';
+import { PROJECT_NAME, SECRETS_SOURCES, type SecretsSource } from '../contract.js';
 import { ExitCode, StackError } from '../errors.js';
 
 export interface AgentStack {
@@ -21,8 +21,10 @@ export interface AgentStack {
   logMaxFile: number;
   /** The host's release directory (`npm run up` makes it), when known. */
   secretsDir: string | undefined;
-  /** Names of the credentials released there (op-sa-token, agent-NAME...). */
+  /** Names of the credentials released there (op-sa-token, agent-NAME, or vault-agent-NAME...). */
   released: readonly string[];
+  /** Where the values come from (SECRETS_SOURCE): each agent gets its own part of the local vault, or a service-account token. */
+  source: SecretsSource;
 }
 
 const bad = (message: string) => new StackError('agent-settings', message, { step: 'settings', exitCode: ExitCode.config });
@@ -38,7 +40,11 @@ export function readAgentStack(env: NodeJS.ProcessEnv): AgentStack {
   const released = env.COPILOT_BRIDGE_RELEASED !== undefined
     ? env.COPILOT_BRIDGE_RELEASED.split(',').map((name) => name.trim()).filter(Boolean)
     : secretsDir && existsSync(secretsDir) ? readdirSync(secretsDir).filter((name) => !name.startsWith('.')) : [];
+  // compose.yml always sets it from SECRETS_SOURCE (default vault); a program started without it is on 1Password.
+  const source = (env.AGENT_SECRETS_SOURCE || '1password') as SecretsSource;
+  if (!SECRETS_SOURCES.includes(source)) throw bad(`SECRETS_SOURCE must be ${SECRETS_SOURCES.join(' or ')}`);
   return {
+    source,
     project,
     image,
     network: env.AGENT_NETWORK || `${project}_mattermost-net`,

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'dotenv';
-import { SERVICE } from '../contract.js';
+import { DEFAULT_SECRETS_SOURCE, SECRETS_SOURCES, SERVICE, type SecretsSource } from '../contract.js';
 import { ExitCode, StackError, errnoCode } from '../errors.js';
 
 
@@ -18,6 +18,7 @@ export const COMPOSE_DEFAULTS: Readonly<Record<string, string>> = {
   COMPOSE_PROJECT_NAME: 'copilot-bridge-stack',
   BRIDGE_IMAGE: 'copilot-bridge-stack/copilot-bridge:local',
   AGENTS_FILE: './agents.example.json',
+  SECRETS_SOURCE: DEFAULT_SECRETS_SOURCE,
 };
 
 /** `.env` of `cwd` (none: empty), then the environment over it; compose.yml's defaults under both. */
@@ -41,4 +42,13 @@ export function releaseDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, ui
   if (platform === 'darwin') return join(env.TMPDIR || tmpdir(), `${SERVICE}.noindex`);
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, SERVICE);
   return uid === 0 ? join('/run', SERVICE) : join('/dev/shm', `${SERVICE}-${uid}`);
+}
+
+/** The stack's source of secrets (SECRETS_SOURCE): one setting for the whole stack, never guessed per reference. */
+export function secretsSource(settings: Record<string, string>): SecretsSource {
+  const value = settings.SECRETS_SOURCE as SecretsSource;
+  if (!SECRETS_SOURCES.includes(value)) {
+    throw new StackError('settings', `SECRETS_SOURCE must be ${SECRETS_SOURCES.join(' or ')} (in .env or the environment)`, { step: 'settings', exitCode: ExitCode.config });
+  }
+  return value;
 }

@@ -41,7 +41,8 @@ t.test('the builder: the agent names its container, the stack settings shape it'
   t.equal(body.Image, STACK.image, "the stack's image");
   t.equal(body.User, '0:0', 'root for the root phase, asked for explicitly');
   t.same(body.Cmd, ['copilot-bridge', 'start'], 'the bridge command only');
-  t.same(body.Env.map((e: string) => e.slice(0, e.indexOf('='))), ['BRIDGE_SUPERVISE', 'BRIDGE_WAIT_FOR', 'BRIDGE_CONFIG_TEMPLATE', 'BRIDGE_AGENT_ENTRY'], 'a fixed environment');
+  t.same(body.Env.map((e: string) => e.slice(0, e.indexOf('='))), ['BRIDGE_SUPERVISE', 'BRIDGE_WAIT_FOR', 'BRIDGE_CONFIG_TEMPLATE', 'BRIDGE_AGENT_ENTRY', 'BRIDGE_SECRETS_SOURCE'], 'a fixed environment');
+  t.ok(body.Env.includes('BRIDGE_SECRETS_SOURCE=1password'), "the stack's source of secrets, which the entrypoint never guesses");
   t.equal(body.Env[2], 'BRIDGE_CONFIG_TEMPLATE=/etc/copilot-bridge/agent.config.json.tpl', "the image's agent template");
   t.same(JSON.parse(body.Env[3].slice('BRIDGE_AGENT_ENTRY='.length)), lal, "lal's entry of the agents file, whole: the entrypoint fills the template with it");
   t.match(body.Labels['com.copilot-bridge-stack.spec'], /^[0-9a-f]{64}$/, 'its spec as a label');

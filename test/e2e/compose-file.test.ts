@@ -84,3 +84,12 @@ t.test('MM_IMAGE picks the Mattermost release', async (t) => {
   t.equal(rendered.exitCode, 0, rendered.stderr);
   t.equal((parse(rendered.stdout) as { services: { mattermost: { image: string } } }).services.mattermost.image, 'mattermost/mattermost-team-edition:12.4.0');
 });
+
+t.test("the host commands' defaults are compose.yml's own", async (t) => {
+  const { COMPOSE_DEFAULTS } = await import('../../src/stack/settings.js');
+  for (const [name, value] of Object.entries(COMPOSE_DEFAULTS)) {
+    const uses = [...composeFile.matchAll(new RegExp(`\\$\\{${name}:-([^}]*)\\}`, 'g'))].map((m) => m[1]);
+    t.ok(uses.length > 0, `compose.yml gives ${name} a default`);
+    t.same([...new Set(uses)], [value], `${name}: the same default everywhere, and the host's (${value})`);
+  }
+});

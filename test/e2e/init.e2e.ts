@@ -96,7 +96,7 @@ t.test('init refuses what it cannot do, in one line each', async (t) => {
   const box = await sandbox(t);
   const agentsFile = join(box.root, 'agents.json');
   copyFileSync(join(ROOT, 'agents.example.json'), agentsFile);
-  const env = { ...box.env, PATH: `${join(FIXTURES, 'op')}:${box.env.PATH}`, COMPOSE_FILE: COMPOSE_FILES.join(':'), AGENTS_FILE: agentsFile, E2E_POSTGRES_IMAGE: 'x', E2E_MATTERMOST_IMAGE: 'x', E2E_STANDIN_DIR: box.root };
+  const env = { ...box.env, PATH: `${join(FIXTURES, 'op')}:${box.env.PATH}`, COMPOSE_FILE: COMPOSE_FILES.join(':'), AGENTS_FILE: agentsFile, E2E_POSTGRES_IMAGE: 'x', E2E_MATTERMOST_IMAGE: 'x', E2E_STANDIN_DIR: box.root, SECRETS_SOURCE: '1password' };
   const signedOut = await cli(['init'], { env, cwd: box.root });
   t.equal(signedOut.exitCode, 77, 'the host op not signed in: refused');
   t.match(signedOut.stderr.trim(), /^copilot-bridge-seal: init: the 1Password CLI is not signed in on this host: sign in \(eval \$\(op signin\), or turn on the 1Password app's CLI integration\), then run init again$/);

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { assertNoSecrets, filesUnder } from '../helpers/no-secrets.js';
-import { CLEAN_ENV, ENTRYPOINT_ARGV, execa, scenario, type Scenario } from '../helpers/scenario.js';
+import { CLEAN_ENV, ENTRYPOINT_ARGV, execa, scenario, useLocalVault, type Scenario } from '../helpers/scenario.js';
 import { awkwardItems, standardItems, type VaultBehaviour } from '../fixtures/vault.js';
 import { fakeServiceAccountToken } from '../fixtures/tokens.js';
 
@@ -42,7 +42,7 @@ const jsonTemplate = (body: string) => `{ "platforms": { "mattermost": { "url": 
 const cases: Case[] = [
   // 1. The token file.
   { name: 'token file missing', exit: 66, message: /token: .*does not exist; run `npm run seal` then `npm run up`/, setup: (s) => (rmSync(s.tokenFile), {}) },
-  { name: 'token file empty', exit: 65, message: /token: .* is empty; seal the token again/, setup: (s) => (writeFileSync(s.tokenFile, '\n'), {}) },
+  { name: 'token file empty', exit: 65, message: /token: .* is empty; seal it again with `npm run seal`/, setup: (s) => (writeFileSync(s.tokenFile, '\n'), {}) },
   { name: 'token file is a directory', exit: 66, message: /token: .* is not a regular file/, setup: (s) => (rmSync(s.tokenFile), mkdirSync(s.tokenFile), {}) },
   {
     name: 'token file is a symlink out of /run/secrets', exit: 77, message: /token: .* is a symlink that leads out of \/run\/secrets\//,
@@ -77,6 +77,15 @@ const cases: Case[] = [
     setup: (s) => (writeFileSync(s.tokenFile, `${s.token}\n\n`), {}),
   },
   // 2. The environment.
+  // 1b. The local vault (SECRETS_SOURCE=vault): the file must hold what the setting says, never guessed.
+  { name: 'the local vault, but the file holds a token', exit: 65, message: /token: .* is not a local vault \(not JSON\); it holds something else \(a service-account token\?\): check SECRETS_SOURCE/, setup: () => ({ env: { BRIDGE_SECRETS_SOURCE: 'vault' } }) },
+  { name: '1Password, but the file holds a local vault', exit: 65, message: /token: the token does not start with 'ops_'/, setup: (s) => (useLocalVault(s), {}) },
+  { name: 'an unknown source', exit: 78, message: /settings: BRIDGE_SECRETS_SOURCE must be 1password or vault/, setup: () => ({ env: { BRIDGE_SECRETS_SOURCE: 'keepass' } }) },
+  { name: 'a local vault of another format', exit: 65, message: /token: .* is not a local vault of format copilot-bridge-stack\/vault\/1/, setup: (s) => (writeFileSync(s.tokenFile, '{"format":"x","items":{}}'), { env: { BRIDGE_SECRETS_SOURCE: 'vault' } }) },
+  { name: 'a local vault with an empty value', exit: 65, message: /token: the value for db\/url is empty/, setup: (s) => ({ env: useLocalVault(s, { ...s.items, 'op://stack/db/url': '' }) }) },
+  { name: 'a local vault without an item the template names', exit: 66, message: /render: the local vault given to this container holds no db\/url \(op:\/\/stack\/db\/url\); on the host: npm run vault -- set ITEM\/FIELD, then npm run up/, setup: (s) => ({ env: useLocalVault(s, Object.fromEntries(Object.entries(s.items).filter(([ref]) => !ref.endsWith('/db/url')))) }) },
+  { name: 'a value of the local vault in the environment', exit: 77, message: /environment: the environment variable APP_HOOK holds the local vault's webhook\/secret/, setup: (s) => ({ env: { ...useLocalVault(s), APP_HOOK: s.items['op://stack/webhook/secret']! } }) },
+  { name: 'a local vault reference with options', exit: 78, message: /render: op:\/\/stack\/db\/url\?attribute=otp is not a reference the local vault can resolve/, template: jsonTemplate('"x": "{{ op://stack/db/url?attribute=otp }}"'), setup: (s) => ({ env: useLocalVault(s) }) },
   { name: 'OP_SERVICE_ACCOUNT_TOKEN in the environment', exit: 77, message: /environment: OP_SERVICE_ACCOUNT_TOKEN is set in the environment; remove it/, setup: (s) => ({ env: { OP_SERVICE_ACCOUNT_TOKEN: s.token } }) },
   { name: 'OP_CONNECT_HOST in the environment', exit: 77, message: /environment: OP_CONNECT_HOST is set/, setup: () => ({ env: { OP_CONNECT_HOST: 'http://connect:8080' } }) },
   { name: 'OP_CONNECT_TOKEN in the environment', exit: 77, message: /environment: OP_CONNECT_TOKEN is set/, setup: () => ({ env: { OP_CONNECT_TOKEN: 'connect-token-value' } }) },

@@ -4,7 +4,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { assertNoSecrets, filesUnder } from '../helpers/no-secrets.js';
-import { BRIDGE_UID, CLEAN_ENV, ENTRYPOINT_ARGV, execa, scenario, startEntrypoint, waitForFile } from '../helpers/scenario.js';
+import { BRIDGE_UID, CLEAN_ENV, ENTRYPOINT_ARGV, execa, scenario, startEntrypoint, useLocalVault, waitForFile } from '../helpers/scenario.js';
 
 t.test('renders the config into tmpfs, drops privileges and runs the bridge (supervised)', async (t) => {
   const s = scenario(t);
@@ -50,4 +50,26 @@ t.test('the template can come inline, as agent containers get it', async (t) => 
   const verify = await execa(CLEAN_ENV, [...ENTRYPOINT_ARGV, 'verify'], { env: { ...s.env, BRIDGE_CONFIG_TEMPLATE_TEXT: template }, extendEnv: false, reject: false });
   t.equal(verify.exitCode, 0, verify.stderr);
   t.equal((await child).exitCode, 0);
+});
+
+t.test('from the local vault: the same config, no op run, and every value of the vault treated as a secret', async (t) => {
+  const s = scenario(t);
+  const vault = useLocalVault(s);
+  // op would fail if it ran: no vault of the stand-in answers for this file's content.
+  const child = startEntrypoint({ ...s.env, ...vault, BRIDGE_SUPERVISE: '1', STANDIN_EXIT_AFTER_MS: '1500', STANDIN_EXIT_CODE: '0' });
+  const workerPid = Number(await waitForFile(join(s.home, '.copilot-bridge', 'ready')));
+  const config = JSON.parse(readFileSync(s.output, 'utf8'));
+  t.equal(config.platforms.mattermost.bots.admin.token, s.items['op://stack/mattermost-admin/token']);
+  t.equal(config.platforms.mattermost.bots.lal.token, s.items['op://stack/mattermost-lal/token'], '${VAR} inside a reference');
+  t.equal(config.webhook.secret, s.items['op://stack/webhook/secret'], 'non-ASCII survives');
+  t.equal(statSync(s.output).uid, BRIDGE_UID, 'config owned by the bridge user');
+  const environ = readFileSync(`/proc/${workerPid}/environ`, 'utf8');
+  assertNoSecrets(t, "the bridge's environment", environ, s.secrets());
+  const verify = await execa(CLEAN_ENV, [...ENTRYPOINT_ARGV, 'verify'], { env: { ...s.env, ...vault }, extendEnv: false, reject: false });
+  t.equal(verify.exitCode, 0, `verify finds no leak (${verify.stdout}${verify.stderr})`);
+  const run = await child;
+  t.equal(run.exitCode, 0, run.stderr);
+  const log = readFileSync(join(s.home, '.copilot-bridge', 'copilot-bridge.log'), 'utf8');
+  t.match(log, /copilot-bridge ready!/);
+  for (const [what, text] of [['stdout', run.stdout], ['stderr', run.stderr], ['the bridge log', log]]) assertNoSecrets(t, what!, text!, s.secrets());
 });

@@ -25,6 +25,7 @@ export const STACK: AgentStack = {
   logMaxSize: '10m',
   logMaxFile: 3,
   secretsDir: SECRETS_DIR,
+  source: '1password',
   released: ['op-sa-token', 'agent-lal'],
 };
 

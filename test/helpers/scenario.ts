@@ -134,3 +134,15 @@ export async function waitForFile(file: string, timeoutMs = 15_000): Promise<str
 }
 
 export { execa };
+
+/**
+ * Puts the scenario on the local vault: the secret file then holds a vault
+ * document of the scenario's items (op://VAULT/ITEM/FIELD as ITEM/FIELD), as
+ * `npm run up` releases a bridge's part of the vault. Returns the environment
+ * that says so (BRIDGE_SECRETS_SOURCE=vault, as compose.yml sets it).
+ */
+export function useLocalVault(s: Scenario, items: Record<string, string> = s.items): Record<string, string> {
+  const local = Object.fromEntries(Object.entries(items).map(([ref, value]) => [ref.replace(/^op:\/\/[^/]+\//, ''), value]));
+  writeFileSync(s.tokenFile, `${JSON.stringify({ format: 'copilot-bridge-stack/vault/1', items: local })}\n`, { mode: 0o600 });
+  return { BRIDGE_SECRETS_SOURCE: 'vault' };
+}

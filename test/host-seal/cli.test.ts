@@ -65,6 +65,11 @@ t.test('unseal writes to a pipe only, and not after npm\'s banner', async (t) =>
   t.match(underNpm.stderr, /npm run prints its banner into the same pipe before the token; use npx copilot-bridge-seal unseal \(or npm run --silent unseal\)/);
   const silent = await cli(['unseal'], { env: { ...box.env, npm_lifecycle_event: 'unseal', npm_config_loglevel: 'silent' } });
   t.equal(silent.exitCode, 66, 'with --silent it goes on (to "nothing sealed" here)');
+  // The command the docs give for pipes, run for real: npx sets npm_lifecycle_event too, but prints no banner.
+  const { execa } = await import('execa');
+  const viaNpx = await execa('bash', ['-o', 'pipefail', '-c', 'npx --no copilot-bridge-seal unseal | od -An -c'], { env: box.env, extendEnv: false, cwd: join(import.meta.dirname, '..', '..'), reject: false });
+  t.equal(viaNpx.exitCode, 66, `npx copilot-bridge-seal unseal | ... is not refused (it goes on to "nothing sealed" here: ${viaNpx.stderr.split('\n')[0]})`);
+  t.equal(viaNpx.stdout.trim(), '', 'and nothing reached the pipe');
 });
 
 t.test('options are checked before anything is read or sealed', async (t) => {
@@ -94,7 +99,11 @@ t.test('options are checked before anything is read or sealed', async (t) => {
   const help = await cli(['--help'], { env: box.env });
   t.equal(help.exitCode, 0);
   t.match(help.stdout, /usage: copilot-bridge-seal COMMAND/);
-  const status = await cli(['status'], { env: box.env });
+  const status = await cli(['status'], { env: { ...box.env, SECRETS_SOURCE: '1password' } });
   t.equal(status.exitCode, 0, 'status with nothing sealed is not an error');
+  t.match(status.stdout, /^secrets source: 1password /, 'it names the source first');
   t.match(status.stderr, /nothing sealed yet; seal a token/);
+  const local = await cli(['status'], { env: box.env });
+  t.match(local.stdout, /^secrets source: vault \(the local vault/, 'the local vault by default');
+  t.match(local.stderr, /nothing sealed yet; npm run init fills the local vault/);
 });

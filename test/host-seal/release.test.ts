@@ -12,6 +12,9 @@ import { leaks } from '../fixtures/host-seal/leaks.js';
 import { startSwtpm } from '../fixtures/host-seal/swtpm.js';
 import { ensureDockerEngine } from '../e2e/harness/engine.js';
 
+/** A valid agents file (up refuses to start without one). */
+const FILLED_AGENTS = join(import.meta.dirname, '..', 'fixtures', 'agents.json');
+
 const release = (await import(new URL('../../dist/host-seal/release.js', import.meta.url).href)) as typeof import('../../host-seal/release.js');
 const composeModule = (await import(new URL('../../dist/host-seal/compose.js', import.meta.url).href)) as typeof import('../../host-seal/compose.js');
 const token = fakeToken();
@@ -182,23 +185,24 @@ t.test('compose selection with the real binaries: v2 plugin, else v1, else a cle
   });
 });
 
-t.test('up checks before it releases: nothing sealed, no Compose, no compose file, no engine', async (t) => {
+t.test('up checks before it releases: nothing sealed, no Compose, no compose file, placeholders, no engine', async (t) => {
   const box = await sandbox(t);
   const tpm = await startSwtpm(box.root);
   t.teardown(() => tpm.stop());
   const cwd = await mkdtemp(join(box.root, 'no-compose-file-'));
-  const env = { ...box.env, TPM2TOOLS_TCTI: tpm.tcti };
+  const env = { ...box.env, TPM2TOOLS_TCTI: tpm.tcti, SECRETS_SOURCE: '1password', AGENTS_FILE: FILLED_AGENTS };
   const dir = release.releaseDir(env, 'linux');
   await writeFile(join(cwd, 'compose.yml'), 'services: {}\n');
 
   const empty = await cli(['up'], { env, cwd });
-  t.match({ exit: empty.exitCode, stderr: empty.stderr }, { exit: 66, stderr: /nothing is sealed under op-sa-token, the token the stack runs on; seal it first/ }, 'up with nothing sealed');
+  t.match({ exit: empty.exitCode, stderr: empty.stderr }, { exit: 66, stderr: /nothing is sealed under op-sa-token, the token the stack runs on \(SECRETS_SOURCE=1password\); seal it first/ }, 'up with nothing sealed');
 
   t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
   const cases: Array<[string, Record<string, string>, string[], string, number, RegExp]> = [
     ['no compose on PATH', { PATH: await pathWith(box.root, ['node', 'tpm2_createprimary']) }, [], cwd, 69, /neither `docker compose` .* nor `docker-compose`/],
     ['no compose file here', {}, [], box.root, 66, /no compose\.yml in .*; run this from the copilot-bridge-stack checkout, or pass --file/],
     ['a --file that does not exist', {}, ['--file', 'nope.yml'], cwd, 66, /the compose file nope\.yml does not exist; check --file/],
+    ['the example agents file, placeholders and all', { AGENTS_FILE: join(import.meta.dirname, '..', '..', 'agents.example.json') }, [], cwd, 78, /agents: admin\.channels\[0\]\.id still holds the example's placeholder \(REPLACE-WITH-\.\.\.\); put the real value there/],
     ['no Docker engine', { DOCKER_HOST: `unix://${join(box.root, 'no-engine.sock')}` }, [], cwd, 69, /the Docker engine does not answer \(.*\); start it \(systemctl start docker\) or check DOCKER_HOST/],
   ];
   for (const [what, extra, args, where, exit, message] of cases) {
@@ -219,7 +223,7 @@ t.test('a failure after the release wipes it again when nothing of the stack run
   const cwd = await mkdtemp(join(box.root, 'broken-stack-'));
   const project = `cbs-broken-${process.pid}`;
   const image = `copilot-bridge-stack/test-broken:${process.pid}`;
-  const env = { ...box.env, TPM2TOOLS_TCTI: tpm.tcti, COMPOSE_PROJECT_NAME: project, DOCKER_BUILDKIT: '0' };
+  const env = { ...box.env, TPM2TOOLS_TCTI: tpm.tcti, COMPOSE_PROJECT_NAME: project, DOCKER_BUILDKIT: '0', SECRETS_SOURCE: '1password', AGENTS_FILE: FILLED_AGENTS };
   t.teardown(async () => {
     await execa('docker-compose', ['down', '-v'], { cwd, env: { ...env, OP_SA_TOKEN_FILE: '/dev/null' }, reject: false });
     await execa('docker', ['rmi', '-f', image], { reject: false });

@@ -84,6 +84,8 @@ export function writeStandinInputs(dir: string, token: string, items: Record<str
 /** What compose.yml and the test override read, except OP_SA_TOKEN_FILE; none of it is a secret of the vault. */
 export function stackEnv(images: TestImages, standinDir: string, mattermostPort: number): Record<string, string> {
   return {
+    // The suites that use this stand-in stack run on 1Password (the op stand-in); vault.e2e.ts sets vault.
+    SECRETS_SOURCE: '1password',
     MM_BIND_ADDRESS: '127.0.0.1',
     MM_HTTP_PORT: String(mattermostPort),
     BRIDGE_IMAGE: images.bridge,
