@@ -84,8 +84,11 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 }
 
 function report(error: unknown, io: Io): number {
-  if (causes(error).some((cause) => errnoCode(cause) === 'ENOSPC')) {
-    io.stderr.write('copilot-bridge-seal: no space left on the device it was writing to; free some space and retry (nothing was half-written: files are replaced atomically)\n');
+  const full = causes(error).find((cause) => errnoCode(cause) === 'ENOSPC') as { path?: unknown } | undefined;
+  if (full) {
+    // The config directory's disk, the release tmpfs, or /dev/shm (the TPM tools' scratch directory): say which when known.
+    const where = typeof full.path === 'string' ? ` (${full.path})` : '';
+    io.stderr.write(`copilot-bridge-seal: no space left on the device it was writing to${where}; free some space there (the config directory's disk, the release directory's tmpfs, or /dev/shm, where the TPM tools work) and retry (nothing was half-written: files are replaced atomically)\n`);
     return ExitCode.cantCreate;
   }
   if (isStackError(error)) {

@@ -27,19 +27,31 @@ const POLL_MS = 100;
 const BREAKER_STALE_MS = 10_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function alive(pid: number): boolean {
+/** A process's start time (clock ticks since boot, /proc/PID/stat field 22): with the pid, who it is; undefined off Linux. */
+function startTime(pid: number): string | undefined {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errnoCode(error) === 'EPERM';
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
   }
 }
 
-function holder(lock: string): { pid: number; what: string } | undefined {
+/** The holder runs still: its pid is alive and, where /proc tells, is the same process (not a reused pid). */
+function alive(pid: number, started: string | undefined): boolean {
   try {
-    const [pid = '', what = ''] = readFileSync(join(lock, 'holder'), 'utf8').split('\n');
-    return { pid: Number(pid), what };
+    process.kill(pid, 0);
+  } catch (error) {
+    if (errnoCode(error) !== 'EPERM') return false;
+  }
+  const now = startTime(pid);
+  return started === undefined || now === undefined || now === started;
+}
+
+function holder(lock: string): { pid: number; what: string; started: string | undefined } | undefined {
+  try {
+    const [pid = '', what = '', started = ''] = readFileSync(join(lock, 'holder'), 'utf8').split('\n');
+    return { pid: Number(pid), what, started: started || undefined };
   } catch {
     return undefined;
   }
@@ -70,7 +82,7 @@ function breakIfStale(lock: string): boolean {
         return false;
       }
     })();
-    if (current ? !alive(current.pid) : !young) {
+    if (current ? !alive(current.pid, current.started) : !young) {
       rmSync(lock, { recursive: true, force: true });
       return true;
     }
@@ -107,7 +119,7 @@ export async function withLock<T>(options: LockOptions, fn: () => Promise<T>): P
     }
     await sleep(POLL_MS);
   }
-  writeFileSync(join(lock, 'holder'), `${process.pid}\n${options.what}\n`, { mode: 0o600 });
+  writeFileSync(join(lock, 'holder'), `${process.pid}\n${options.what}\n${startTime(process.pid) ?? ''}\n`, { mode: 0o600 });
   // A signal skips `finally`: release the lock then; die of the signal if nothing else handles it.
   const release = () => {
     if (holder(lock)?.pid === process.pid) rmSync(lock, { recursive: true, force: true });

@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmdirSync, statfsSync, unlinkSync, writeSync, chmodSync, chownSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { ExitCode, StackError, errnoCode } from '../src/errors.js';
+import { assertSafeAncestors, notOurs } from '../src/stack/release-dir.js';
 import { SERVICE } from '../src/contract.js';
 
 const TMPFS_MAGIC = 0x01021994;
@@ -40,30 +41,6 @@ export interface ReleaseDir {
   readonly path: string;
   entry(name: string): string;
   close(): void;
-}
-
-/**
- * Every directory from / to `dir`'s parent must belong to root or to us and be
- * writable by no one else, unless sticky (then no one else can move our entry).
- */
-function assertSafeAncestors(dir: string, uid: number): void {
-  let parent: string;
-  try {
-    parent = realpathSync(dirname(dir));
-  } catch (error) {
-    throw new StackError('release-parent', `${dirname(dir)} does not exist; create it, or point XDG_RUNTIME_DIR at a tmpfs directory of yours`, { step: STEP, exitCode: ExitCode.noInput, cause: error });
-  }
-  const parts = parent.split(sep).filter(Boolean);
-  for (let i = 0; i <= parts.length; i++) {
-    const at = sep + parts.slice(0, i).join(sep);
-    const info = lstatSync(at);
-    if (info.uid !== 0 && info.uid !== uid) {
-      throw unsafe(`${at} belongs to uid ${info.uid}, who could swap the release directory ${dir}; ${uid === 0 ? 'as root, unset XDG_RUNTIME_DIR (sudo without -E) or point it at a directory only root can write' : 'point XDG_RUNTIME_DIR at a directory of yours'}`);
-    }
-    if ((info.mode & 0o022) !== 0 && (info.mode & 0o1000) === 0) {
-      throw unsafe(`${at} may be written by other users and is not sticky, so they could swap the release directory ${dir}; point XDG_RUNTIME_DIR at a directory only you can write`);
-    }
-  }
 }
 
 /**
@@ -98,7 +75,7 @@ export async function openReleaseDir(path: string, platform: NodeJS.Platform, cr
   };
   try {
     const info = fstatSync(fd);
-    if (info.uid !== uid) throw unsafe(`${path} belongs to uid ${info.uid}, not to you; remove it (it may be another user's trap) and retry`);
+    if (info.uid !== uid) throw notOurs(path, info.uid, uid);
     if ((info.mode & 0o777) !== 0o700) fchmodSync(fd, 0o700);
     if (create && platform === 'linux') ensureInRam(dir);
     if (create && platform === 'darwin') {

@@ -1,8 +1,8 @@
 // Where the token and the optional TPM auth value come from: the token from
 // stdin when it is a pipe, else a hidden prompt; never from argv. An auth value
 // from --auth-file FILE, or a hidden prompt with --auth on a terminal.
-import { readFileSync } from 'node:fs';
-import { ExitCode, StackError } from '../src/errors.js';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { ExitCode, StackError, errnoCode } from '../src/errors.js';
 import { assertTokenShape, trimOneNewline } from '../src/secrets/token.js';
 import type { Io } from './io.js';
 import { promptHidden } from './prompt.js';
@@ -41,11 +41,7 @@ export async function readToken(io: Io, name: string): Promise<string> {
 export async function readAuth(io: Io, authFile: string | undefined, confirm: boolean): Promise<Buffer> {
   let value: string;
   if (authFile) {
-    try {
-      value = trimOneNewline(readFileSync(authFile, 'utf8'));
-    } catch (error) {
-      throw new StackError('auth-file', `cannot read the auth file ${authFile}; check the path and its mode`, { step: 'auth', exitCode: ExitCode.noInput, cause: error });
-    }
+    value = trimOneNewline(readAuthFile(authFile).toString('utf8'));
   } else if (io.stdin.isTTY) {
     value = await promptHidden(io, 'TPM auth value (input hidden): ');
     if (confirm && (await promptHidden(io, 'Again: ')) !== value) {
@@ -59,4 +55,39 @@ export async function readAuth(io: Io, authFile: string | undefined, confirm: bo
     throw new StackError('auth-shape', 'the auth value must be 1 to 32 bytes on one line', { step: 'auth', exitCode: ExitCode.dataErr });
   }
   return bytes;
+}
+
+/**
+ * The auth file: a regular file (or an inherited /dev/fd/N pipe), at most 256
+ * bytes, opened without following a link and without blocking on a named pipe
+ * someone else made: a wrong value sent to the TPM counts toward its lockout.
+ */
+function readAuthFile(file: string): Buffer {
+  const fail = (why: string, cause?: unknown) => new StackError('auth-file', `cannot use the auth file ${file}: ${why}`, { step: 'auth', exitCode: ExitCode.noInput, cause });
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | (file.startsWith('/dev/fd/') ? 0 : constants.O_NOFOLLOW));
+  } catch (error) {
+    throw fail(errnoCode(error) === 'ELOOP' ? 'it is a symbolic link; name the file itself' : 'check the path and its mode', error);
+  }
+  try {
+    const info = fstatSync(fd);
+    const inherited = file.startsWith('/dev/fd/') && (info.isFIFO() || info.isSocket());
+    if (!info.isFile() && !inherited) throw fail('it is not a regular file (a named pipe or device another user could feed); use a 0600 file of yours, or /dev/fd/N');
+    if (info.isFile() && info.uid !== (process.getuid?.() ?? info.uid)) throw fail(`it belongs to uid ${info.uid}, not to you`);
+    const buffer = Buffer.alloc(257);
+    let length = 0;
+    for (let n = -1; n !== 0 && length < buffer.length; length += n) {
+      try {
+        n = readSync(fd, buffer, length, buffer.length - length, null);
+      } catch (error) {
+        if (errnoCode(error) === 'EAGAIN') throw fail('nothing to read from it yet; write the value first', error);
+        throw error;
+      }
+    }
+    if (length > 256) throw fail('it is larger than 256 bytes; it must hold the auth value alone');
+    return buffer.subarray(0, length);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -86,6 +86,10 @@ export function dropContexts(dir: string, name: string, keep?: string): boolean 
   let removed = false;
   let entries: string[];
   try {
+    // Only our own private directory, never through a link: another user could point one at files to delete.
+    const info = lstatSync(dir);
+    const uid = process.getuid?.();
+    if (!info.isDirectory() || (uid !== undefined && info.uid !== uid) || (info.mode & 0o077) !== 0) return false;
     entries = readdirSync(dir);
   } catch {
     return false; // no directory: nothing cached

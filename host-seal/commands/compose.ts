@@ -7,6 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { ExitCode, StackError } from '../../src/errors.js';
 import type { Io } from '../io.js';
+import { openReleaseDir } from '../release.js';
 import { composeEnv, openStack } from '../stack.js';
 
 /** Compose takes arguments of its own: this command parses none. */
@@ -16,11 +17,15 @@ export const options = {};
 export async function run(args: readonly string[], io: Io): Promise<number> {
   if (args.length === 0) throw new StackError('usage', 'compose needs a Compose command, for example: npm run compose -- ps', { step: 'compose', exitCode: ExitCode.usage });
   const stack = await openStack({}, io);
+  // Compose would mount whatever is there: the directory is proven ours first (another user could have made it).
+  const dir = await openReleaseDir(stack.dir, io.platform, false);
   let released: string[] = [];
-  try {
-    released = readdirSync(stack.dir).filter((name) => !name.startsWith('.'));
-  } catch {
-    // Nothing released: the paths are still given, for commands that read no secret.
+  if (dir) {
+    try {
+      released = readdirSync(dir.entry('.')).filter((name) => !name.startsWith('.'));
+    } finally {
+      dir.close();
+    }
   }
   const { execa } = await import('execa');
   const result = await execa(stack.tool.file, [...stack.tool.prefix, ...args], { env: { ...io.env, ...composeEnv(stack.dir, released) }, extendEnv: false, reject: false, stdio: 'inherit' });

@@ -6,7 +6,7 @@ import type { SealedRecord } from '../backends/backend.js';
 import { backend, contextOf, sealedNames } from '../backends/registry.js';
 import { writeAll, type Io } from '../io.js';
 import type { OptionSpec, Parsed } from '../options.js';
-import { releaseDir, releasedPath } from '../release.js';
+import { openReleaseDir, releaseDir, releasedPath } from '../release.js';
 import { secretsSource, stackSettings } from '../../src/stack/settings.js';
 
 export const options: OptionSpec = {};
@@ -23,13 +23,20 @@ export async function run(_parsed: Parsed, io: Io): Promise<void> {
     return;
   }
   const dir = releaseDir(io.env, io.platform);
+  // What is released is reported only from a directory proven ours: another user's file there is not a release.
+  let unsafe: string | undefined;
+  try {
+    (await openReleaseDir(dir, io.platform, false))?.close();
+  } catch (error) {
+    unsafe = error instanceof Error ? error.message : String(error);
+  }
   const rows = [['NAME', 'BACKEND', 'SEALED AT', 'PCRS', 'AUTH', 'FINGERPRINT', 'RELEASED']];
   const problems: string[] = [];
   for (const entry of names) {
     const record: SealedRecord | undefined = await backend(entry.backend, context).describe(entry.name);
     if (!record) continue;
     if (record.problem) problems.push(`${record.name} (${record.backend}): ${record.problem}`);
-    const released = await releasedPath(dir, entry.name);
+    const released = unsafe ? undefined : await releasedPath(dir, entry.name);
     rows.push([
       record.name,
       record.backend,
@@ -44,4 +51,5 @@ export async function run(_parsed: Parsed, io: Io): Promise<void> {
   const text = rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()).join('\n');
   await writeAll(io.stdout, `${text}\n`);
   for (const problem of problems) io.stderr.write(`problem: ${problem}\n`);
+  if (unsafe) io.stderr.write(`problem: ${unsafe}\n`);
 }

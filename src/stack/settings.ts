@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parse } from 'dotenv';
 import { DEFAULT_SECRETS_SOURCE, SECRETS_SOURCES, SERVICE, type SecretsSource } from '../contract.js';
 import { ExitCode, StackError, errnoCode } from '../errors.js';
+import { canonicalDir } from './release-dir.js';
 
 
 /**
@@ -37,8 +38,14 @@ export function stackSettings(env: NodeJS.ProcessEnv, cwd = process.cwd()): Reco
  * Linux: `$XDG_RUNTIME_DIR/copilot-bridge-stack`; without it, as root
  * `/run/copilot-bridge-stack` (root's own), as a user
  * `/dev/shm/copilot-bridge-stack-UID`. macOS: see host-seal/README-macos.md.
+ * Its parent is resolved once, here: every command then uses a path without
+ * links (release-dir.ts proves it ours before use).
  */
 export function releaseDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, uid = process.getuid?.() ?? 0): string {
+  return canonicalDir(givenReleaseDir(env, platform, uid), uid);
+}
+
+function givenReleaseDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, uid: number): string {
   if (platform === 'darwin') return join(env.TMPDIR || tmpdir(), `${SERVICE}.noindex`);
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, SERVICE);
   return uid === 0 ? join('/run', SERVICE) : join('/dev/shm', `${SERVICE}-${uid}`);
