@@ -9,6 +9,7 @@ import { benchGuardCreate } from './guard-create.js';
 import { benchRedact } from './redact.js';
 import { benchStack } from './stack.js';
 import { benchUnseal } from './unseal.js';
+import { benchVault } from './vault.js';
 
 type Bench = () => Promise<{ name: string; figures: Record<string, number | string> }>;
 
@@ -17,6 +18,7 @@ const benches: Array<[string, Bench]> = [
   ['entrypoint', () => benchEntrypoint(node24)],
   ['redact', benchRedact],
   ['unseal', benchUnseal],
+  ['vault release', () => benchVault()],
   ['guard', benchGuard],
   ['guard create', benchGuardCreate],
   ['stack', benchStack],
