@@ -4,7 +4,7 @@
 // to find released tokens (paths and names only, never a value).
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { readAdminEntry, readAgentsFile } from '../src/agents/agents-file.js';
+import { readAdminEntry, readAgentsFile, sharedItem } from '../src/agents/agents-file.js';
 import { ADMIN_VAULT_SUBSET } from '../src/contract.js';
 import { ExitCode, StackError } from '../src/errors.js';
 import { releaseDir, stackSettings } from '../src/stack/settings.js';
@@ -92,5 +92,8 @@ export function namesInUse(settings: Record<string, string>, projectDir: string)
   if (!readAdminEntry(file)) {
     throw new StackError('agents-file', `${file} has no "admin" entry, which the admin bridge needs; add one (see agents.example.json), or run npm run init`, { step: 'up', exitCode: ExitCode.config });
   }
-  return [DEFAULT_NAME, ...readAgentsFile(file).map((agent) => `agent-${agent.name}`)];
+  const agents = readAgentsFile(file);
+  const clash = sharedItem([readAdminEntry(file)!, ...agents], false);
+  if (clash) throw new StackError('agents-file', `${file}: ${clash}`, { step: 'up', exitCode: ExitCode.config });
+  return [DEFAULT_NAME, ...agents.map((agent) => `agent-${agent.name}`)];
 }

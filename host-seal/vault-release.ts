@@ -7,7 +7,7 @@
 // start without its keys, an agent is left out with a warning.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN, readAdminEntry, readAgentsFile, type AgentDefinition } from '../src/agents/agents-file.js';
+import { ADMIN, readAdminEntry, readAgentsFile, sharedItem, type AgentDefinition } from '../src/agents/agents-file.js';
 import { environmentReferences, renderAgentTemplate } from '../src/agents/render-template.js';
 import { ADMIN_VAULT_SUBSET, agentVaultSubset } from '../src/contract.js';
 import { ExitCode, StackError, errnoCode } from '../src/errors.js';
@@ -53,6 +53,9 @@ export function planSubsets(items: VaultItems, agentsFile: string, projectDir: s
   if (!admin) {
     throw new StackError('agents-file', `${agentsFile} has no "admin" entry: the admin bridge's items come from it; add one (see agents.example.json), or run npm run init`, { step: STEP, exitCode: ExitCode.config });
   }
+  const agents = readAgentsFile(agentsFile);
+  const clash = sharedItem([admin, ...agents], true);
+  if (clash) throw new StackError('agents-file', `${agentsFile}: ${clash}`, { step: STEP, exitCode: ExitCode.config });
   const subsets: Subset[] = [];
   const skipped: string[] = [];
   const cut = (bridge: string, name: string, keys: Map<string, string>): Subset | string => {
@@ -65,7 +68,7 @@ export function planSubsets(items: VaultItems, agentsFile: string, projectDir: s
   if (typeof adminSubset === 'string') throw new StackError('vault-missing', `the admin bridge cannot start: ${adminSubset}`, { step: STEP, exitCode: ExitCode.noInput });
   subsets.push(adminSubset);
   const agentTemplate = readTemplate(projectDir, TEMPLATES.agent);
-  for (const agent of readAgentsFile(agentsFile)) {
+  for (const agent of agents) {
     const subset = cut(agent.name, agentVaultSubset(agent.name), keysOf(agentTemplate, agent, settings));
     if (typeof subset === 'string') skipped.push(`${agent.name}: ${subset}`);
     else subsets.push(subset);

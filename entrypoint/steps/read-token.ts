@@ -15,6 +15,9 @@ const MAX_BYTES = 64 * 1024;
 /** The service-account token. */
 export function readToken(file: string): string {
   const token = readSecretFile(file, 'npm run seal');
+  if (token.startsWith('{')) {
+    throw new StackError('token-shape', `${file} holds a document, not a service-account token (a part of the local vault?): BRIDGE_SECRETS_SOURCE is 1password; check SECRETS_SOURCE`, { step: STEP, exitCode: ExitCode.dataErr });
+  }
   assertTokenShape(token, STEP);
   return token;
 }

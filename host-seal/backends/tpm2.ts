@@ -113,6 +113,10 @@ export class Tpm2Backend implements Backend {
       };
       ensurePrivateDir(this.context.configDir, 'seal');
       const text = `${JSON.stringify(blob, null, 2)}\n`;
+      // Never place what unseal would refuse to read back.
+      if (Buffer.byteLength(text) > MAX_BLOB_BYTES) {
+        throw new StackError('blob-too-large', `the sealed file of ${name} would be larger than ${MAX_BLOB_BYTES / 1024} KiB, more than unseal reads; nothing was changed: seal less`, { step: 'seal', exitCode: ExitCode.cantCreate });
+      }
       if (replace) writeFileAtomic(tpm2BlobPath(this.context.configDir, name), text, 0o600);
       else placeExclusive(tpm2BlobPath(this.context.configDir, name), text, name);
       dropContexts(contextCacheDir(this.context.env), name); // a replaced seal's loaded context is useless now

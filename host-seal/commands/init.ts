@@ -10,9 +10,9 @@
 // non-secret ids into the agents file, and says what it did and what is
 // left. Run twice, it makes nothing new.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fsyncSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { ADMIN, PLACEHOLDER } from '../../src/agents/agents-file.js';
+import { ADMIN, PLACEHOLDER, sharedItem } from '../../src/agents/agents-file.js';
 import { AGENT_NAME } from '../../src/contract.js';
 import { ExitCode, StackError } from '../../src/errors.js';
 import { writeFileAtomic } from '../../src/fs/atomic-write.js';
@@ -73,6 +73,22 @@ function agentsFiles(stack: Stack): { read: string; write: string; fromExample: 
   return { read: existsSync(copy) ? copy : named, write: copy, fromExample: true };
 }
 
+/**
+ * A new agents file is placed atomically; an existing one is rewritten in
+ * place: the running admin and guard bind-mount the file itself, and after a
+ * rename they would go on reading the old copy (its inode).
+ */
+function writeAgentsFile(path: string, text: string): void {
+  if (!existsSync(path)) return writeFileAtomic(path, text, 0o644);
+  const fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW);
+  try {
+    writeFileSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Points AGENTS_FILE at the filled-in copy in `.env` (made if missing; the line replaced if there). */
 export function pointEnvAt(dir: string, value: string): void {
   const file = join(dir, '.env');
@@ -94,6 +110,8 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   if (!/^[a-z0-9][a-z0-9-]{1,63}$/.test(teamName)) throw usage('--team takes a team name: lower-case letters, digits and dashes, 2 to 64');
   const timeout = secondsOption(parsed, 'timeout', 300);
   const local = secretsSource(stack.settings) === 'vault';
+  const clash = sharedItem(entries.map((entry) => ({ name: entry.name, botTokenItem: String(entry.raw.botTokenItem), githubTokenItem: String(entry.raw.githubTokenItem) })), local);
+  if (clash) throw new StackError('agents-file', `${files.read}: ${clash}`, { step: STEP, exitCode: ExitCode.config });
   const store: ItemStore = local ? new LocalVaultStore(io) : new OnePasswordStore(io.env);
   await store.assertReady();
   const adminVault = itemRef(entries[0]!.raw.botTokenItem as string).vault;
@@ -193,7 +211,7 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
 
   // 5. The non-secret ids, into the agents file.
   if (changed || files.read !== files.write) {
-    writeFileAtomic(files.write, `${JSON.stringify(json, null, 2)}\n`, 0o644);
+    writeAgentsFile(files.write, `${JSON.stringify(json, null, 2)}\n`);
     made.push(`${relative(process.cwd(), files.write) || files.write}: the channel ids and users`);
     if (files.fromExample) {
       pointEnvAt(stack.projectDir, './agents.json');

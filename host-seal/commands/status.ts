@@ -6,6 +6,8 @@ import type { SealedRecord } from '../backends/backend.js';
 import { backend, contextOf, sealedNames } from '../backends/registry.js';
 import { writeAll, type Io } from '../io.js';
 import type { OptionSpec, Parsed } from '../options.js';
+import { readdirSync } from 'node:fs';
+import { VAULT_CREDENTIAL } from '../../src/contract.js';
 import { openReleaseDir, releaseDir, releasedPath } from '../release.js';
 import { secretsSource, stackSettings } from '../../src/stack/settings.js';
 
@@ -14,7 +16,7 @@ export const options: OptionSpec = {};
 export async function run(_parsed: Parsed, io: Io): Promise<void> {
   const context = contextOf(io);
   const source = secretsSource(stackSettings(io.env));
-  await writeAll(io.stdout, `secrets source: ${source === 'vault' ? 'vault (the local vault, sealed as vault)' : '1password (op inject with the sealed service-account token)'}; SECRETS_SOURCE in .env\n`);
+  await writeAll(io.stdout, `secrets source: ${source === 'vault' ? 'vault (the local vault, sealed as vault)' : '1password (op inject with the sealed service-account token)'} (SECRETS_SOURCE)\n`);
   const names = await sealedNames(context);
   if (names.length === 0) {
     io.stderr.write(source === 'vault'
@@ -25,8 +27,13 @@ export async function run(_parsed: Parsed, io: Io): Promise<void> {
   const dir = releaseDir(io.env, io.platform);
   // What is released is reported only from a directory proven ours: another user's file there is not a release.
   let unsafe: string | undefined;
+  let parts: string[] = [];
   try {
-    (await openReleaseDir(dir, io.platform, false))?.close();
+    const opened = await openReleaseDir(dir, io.platform, false);
+    if (opened) {
+      parts = readdirSync(opened.entry('.')).filter((name) => name.startsWith('vault-')).sort();
+      opened.close();
+    }
   } catch (error) {
     unsafe = error instanceof Error ? error.message : String(error);
   }
@@ -44,7 +51,7 @@ export async function run(_parsed: Parsed, io: Io): Promise<void> {
       record.pcrs.length > 0 ? `sha256:${record.pcrs.join(',')}` : 'none',
       record.auth ? 'yes' : 'no',
       record.fingerprint,
-      released ? `yes: ${released}` : 'no',
+      released ? `yes: ${released}` : record.name === VAULT_CREDENTIAL && parts.length > 0 ? `in parts: ${parts.join(', ')} in ${dir}` : 'no',
     ]);
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));

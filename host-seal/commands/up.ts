@@ -9,6 +9,7 @@
 // what was released unless a container of the stack still runs on it; so
 // does any failure. PostgreSQL starts first, alone, and its roles are made
 // what the stack needs before Mattermost starts (database.ts).
+import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { VAULT_CREDENTIAL } from '../../src/contract.js';
 import { ExitCode, StackError } from '../../src/errors.js';
@@ -23,7 +24,7 @@ import { withLock } from '../lock.js';
 import { secondsOption, type OptionSpec, type Parsed } from '../options.js';
 import { DB_PASSWORD_NAME, DEFAULT_NAME } from '../paths.js';
 import { preflight } from '../preflight.js';
-import { prepareReleaseDir, releaseMode, releaseToken, wipeReleased } from '../release.js';
+import { prepareReleaseDir, releaseMode, releaseToken, wipeReleased, wipeReleasedName } from '../release.js';
 import { readAuth } from '../secret-input.js';
 import { composeEnv, namesInUse, openStack, type Stack } from '../stack.js';
 import { planSubsets } from '../vault-release.js';
@@ -138,6 +139,7 @@ async function bringUp(stack: Stack, io: Io, o: { timeout: number; authFile: str
   const extra = composeEnv(stack.dir, releases.map((entry) => entry.name));
   const images = await preflight(stack, extra, io, signal);
   const values: string[] = [];
+  let stale: string[] = [];
   const dir = await prepareReleaseDir(stack.dir, io.platform);
   if (io.platform === 'darwin') await warnWithoutFileVault(io);
   try {
@@ -149,8 +151,14 @@ async function bringUp(stack: Stack, io: Io, o: { timeout: number; authFile: str
         const path = await releaseToken(dir, entry.name, text, releaseMode());
         io.stderr.write(`up: released ${entry.name} (${entry.what}) to ${path}\n`);
       }
+      // What an earlier up released and this one does not (an item removed, an agent gone): no container may start on it.
+      stale = readdirSync(dir.entry('.')).filter((name) => !name.startsWith('.') && !releases.some((entry) => entry.name === name));
     } finally {
       dir.close();
+    }
+    for (const name of stale) {
+      await wipeReleasedName(stack.dir, io.platform, name);
+      io.stderr.write(`up: wiped ${name}, released before and not now (a running container keeps what it read; it will not start on it again)\n`);
     }
     await prepareDatabase(stack, extra, images.mattermost, context, io, signal);
     io.stderr.write(`up: ${stack.tool.label} up -d\n`);

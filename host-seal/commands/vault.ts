@@ -24,7 +24,7 @@ export async function run(args: readonly string[], io: Io): Promise<number> {
   const kind = backendOption(args);
   const [command, key, ...extra] = rest;
   if (extra.length > 0 || (command === 'set' && key !== undefined && key.includes('='))) {
-    throw usage(`vault ${command ?? ''} takes at most one ITEM/FIELD: a value is never accepted as an argument (it would stay in your shell history); pipe it or type it at the hidden prompt`);
+    throw usage(`vault ${command ?? ''} takes at most one ITEM/FIELD: a value is never accepted as an argument; pipe it or type it at the hidden prompt (a secret typed as an argument is now in your shell history and npm's log: treat it as exposed)`);
   }
   if (command === 'ls' && key === undefined) return list(io);
   if (command === 'set' && key !== undefined) return set(io, key, kind);
@@ -130,6 +130,6 @@ async function readStdin(io: Io, what: string): Promise<string> {
   const all = Buffer.concat(chunks);
   const text = trimOneNewline(all.toString('utf8'));
   all.fill(0);
-  if (size === 0) throw new StackError('vault-empty', `stdin was empty: did the command before the pipe fail? Pipe ${what}, or run this at a terminal to type it hidden`, { step: STEP, exitCode: ExitCode.dataErr });
+  if (size === 0) throw new StackError('vault-empty', `stdin was empty: did the command before the pipe fail? Pipe ${what}${what.startsWith('the value') ? ', or run this at a terminal to type it hidden' : ''}`, { step: STEP, exitCode: ExitCode.dataErr });
   return text;
 }

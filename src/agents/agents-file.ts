@@ -107,3 +107,24 @@ const defaultFail: Fail = (message, exitCode = ExitCode.config, cause) => {
 function pick<T extends object, K extends keyof T>(object: T, keys: readonly K[]): Partial<Pick<T, K>> {
   return Object.fromEntries(keys.filter((key) => object[key] !== undefined).map((key) => [key, object[key]])) as Partial<Pick<T, K>>;
 }
+
+/**
+ * Each bridge's items are its own: two entries naming one item would hand one
+ * bridge another's token (and `init` would store one bot's token over
+ * another's). With `ignoreVault` (the local vault, one vault), `op://A/x` and
+ * `op://B/x` are one item. Returns the first clash, or undefined.
+ */
+export function sharedItem(entries: ReadonlyArray<{ name: string; botTokenItem: string; githubTokenItem: string }>, ignoreVault: boolean): string | undefined {
+  const owner = new Map<string, string>();
+  for (const entry of entries) {
+    for (const [field, ref] of [['botTokenItem', entry.botTokenItem], ['githubTokenItem', entry.githubTokenItem]] as const) {
+      const item = ignoreVault ? ref.replace(/^op:\/\/[^/]+\//, '') : ref;
+      const first = owner.get(item);
+      if (first !== undefined && first !== `${entry.name}.${field}`) {
+        return `${first} and ${entry.name}.${field} name the same item (${ref}); give each bridge its own items, or one bridge would receive another's token`;
+      }
+      owner.set(item, `${entry.name}.${field}`);
+    }
+  }
+  return undefined;
+}

@@ -51,7 +51,7 @@ export class AgentDocker {
     if (info.State?.Restarting) {
       // A crash loop, perhaps fixed since (its items, its token): start it afresh now instead of after Docker's back-off.
       this.say(`${spec.name} is restarting (${info.RestartCount ?? 0}); restarting it now`);
-      await this.call('restart', () => this.docker.getContainer(info!.Id).restart({ t: 10 }));
+      await this.call('restart', () => this.docker.getContainer(info!.Id).restart({ _query: { t: 10 }, _body: {} } as never) as unknown as Promise<unknown>);
       info = (await this.inspect(spec.name)) ?? info;
     }
     const restartsBefore = info.RestartCount ?? 0;
@@ -95,7 +95,8 @@ export class AgentDocker {
 
   /** The error for an agent that keeps failing, with its last log lines (its supervisor already masked them). */
   private async crashing(name: string, agent: string, info: Docker.ContainerInspectInfo): Promise<StackError> {
-    const state = info.State?.Restarting ? `restarting (${info.RestartCount ?? 0})` : `${info.State?.Status ?? 'stopped'} (status ${info.State?.ExitCode ?? '?'})`;
+    // Running here means it came back from a restart just now: a crash loop too, never "running".
+    const state = info.State?.Restarting || info.State?.Running ? `restarting (${info.RestartCount ?? 0})` : `${info.State?.Status ?? 'stopped'} (status ${info.State?.ExitCode ?? '?'})`;
     let tail = '';
     try {
       const whole = (await this.docker.getContainer(info.Id).logs({ follow: false, stdout: true, stderr: true, tail: 10 })) as unknown as Buffer;

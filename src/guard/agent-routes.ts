@@ -8,7 +8,7 @@
 // is refused, telling nothing about the host's other containers. A create
 // passes only as the very body the builder makes for a listed agent, and so
 // does the agent's home volume (create-policy.ts).
-import { AGENT_LABEL, PROJECT_LABEL } from '../contract.js';
+import { AGENT_LABEL, agentVolumeName, PROJECT_LABEL } from '../contract.js';
 import { agentFromContainerName, reviewCreateBody, reviewVolumeBody, type AgentPolicy } from './create-policy.js';
 import { eventsRoute } from './events.js';
 import { canonicalObject } from './fields.js';
@@ -81,9 +81,15 @@ export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
       methods: ['POST'],
       path: /^\/containers\/create$/,
       query: ['name'],
-      review: (request) => {
+      review: async (request) => {
         const agent = agentFromContainerName(project, request.target.query.get('name'));
         const body = reviewCreateBody(policy, agent, parseStrictJson(request.body?.toString('utf8') ?? ''));
+        // The home volume must be this project's already: else the daemon would make it on the fly, without the
+        // project's label, and no agent command could use or remove it afterwards.
+        const volume = agentVolumeName(project, agent);
+        const { status, json } = await upstream(`/volumes/${volume}`);
+        const labels = (json as { Labels?: Record<string, string> | null } | undefined)?.Labels ?? {};
+        if (status !== 200 || labels[PROJECT_LABEL] !== project) throw new Refusal('volume-missing', `create the volume ${volume} first (agent up does)`);
         // Without a version prefix the daemon reads the body by its own, current rules: the ones the builder wrote for.
         return { method: 'POST', path: upstreamPath({ ...request.target, version: '' }), body };
       },

@@ -8,10 +8,14 @@ import { ExitCode, StackError } from '../errors.js';
 
 /** The document's format tag: a file of another form is refused, never guessed at. */
 export const VAULT_FORMAT = 'copilot-bridge-stack/vault/1';
-/** At most this many bytes of JSON: a released subset is read into memory by the entrypoint. */
-export const MAX_VAULT_BYTES = 64 * 1024;
-/** A key's segments: what a 1Password reference's segment may be, without `?` options or `${}`. */
-const SEGMENT = '[A-Za-z0-9][A-Za-z0-9 _.-]{0,127}';
+/**
+ * At most this many bytes of JSON: sealed, the vault must fit the 64 KiB a
+ * sealed file may have (base64 adds a third), and a released part is read
+ * into memory by the entrypoint.
+ */
+export const MAX_VAULT_BYTES = 32 * 1024;
+/** A key's segments: what an agents-file item and a reference can name (no spaces, no `?` options, no `${}`). */
+const SEGMENT = '[A-Za-z0-9][A-Za-z0-9_.-]{0,127}';
 export const VAULT_KEY = new RegExp(`^${SEGMENT}/${SEGMENT}(/${SEGMENT})?$`);
 
 export type VaultItems = ReadonlyMap<string, string>;
@@ -23,7 +27,8 @@ const fail = (code: string, message: string, step: string, exitCode: (typeof Exi
 /** Throws unless `key` is `ITEM/FIELD` or `ITEM/SECTION/FIELD`. */
 export function assertVaultKey(key: string, step: string, exitCode: (typeof ExitCode)[keyof typeof ExitCode] = ExitCode.usage): void {
   if (!VAULT_KEY.test(key)) {
-    fail('vault-key', `${JSON.stringify(key.slice(0, 140))} is not ITEM/FIELD (or ITEM/SECTION/FIELD): letters, digits, spaces, '.', '_' and '-', each part starting with a letter or digit`, step, exitCode);
+    // Not quoted: a secret typed where the name belongs must not be printed back.
+    fail('vault-key', `the name given (${key.length} characters) is not ITEM/FIELD (or ITEM/SECTION/FIELD): letters, digits, '.', '_' and '-', each part starting with a letter or digit; if you typed a secret there, treat it as exposed (shell history, npm's log)`, step, exitCode);
   }
 }
 

@@ -94,9 +94,19 @@ t.test('the stack on the local vault: init, vault set, up; the admin and an agen
 
   const releaseDir = join(box.runtime, 'copilot-bridge-stack');
   t.same(readdirSync(releaseDir).sort(), ['vault-admin', 'vault-agent-lal'], 'released: the two parts, nothing else');
+  const status = await run(['status']);
+  t.match(status.stdout, /^secrets source: vault/, 'status names the source');
+  t.match(status.stdout, /^vault\s+tpm2\s.*in parts: vault-admin, vault-agent-lal in /m, 'and where the vault is released, in parts');
+
+  // An item removed: the next up wipes the part it released before, so no container starts on it again.
+  t.equal((await run(['vault', 'rm', 'github-lal/token'])).exitCode, 0);
+  const upAgain = await run(['up', '--timeout', '240']);
+  t.equal(upAgain.exitCode, 0, `up again (${upAgain.stderr.trim().split('\n').at(-1)})`);
+  t.match(upAgain.stderr, /up: wiped vault-agent-lal, released before and not now/);
+  t.same(readdirSync(releaseDir), ['vault-admin'], "lal's old part is gone");
   const down = await run(['down']);
   t.equal(down.exitCode, 0, `down (${down.stderr.trim().split('\n').at(-1)})`);
-  t.match(down.stderr, /overwrote and removed 2 released token file\(s\)/);
+  t.match(down.stderr, /overwrote and removed 1 released token file\(s\)/);
   t.notOk(existsSync(releaseDir) && readdirSync(releaseDir).length > 0, 'every released part is wiped');
   for (const [i, text] of outputs.entries()) assertNoSecrets(t, `output #${i}`, text, secrets);
 });

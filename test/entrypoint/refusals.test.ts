@@ -79,7 +79,7 @@ const cases: Case[] = [
   // 2. The environment.
   // 1b. The local vault (SECRETS_SOURCE=vault): the file must hold what the setting says, never guessed.
   { name: 'the local vault, but the file holds a token', exit: 65, message: /token: .* is not a local vault \(not JSON\); it holds something else \(a service-account token\?\): check SECRETS_SOURCE/, setup: () => ({ env: { BRIDGE_SECRETS_SOURCE: 'vault' } }) },
-  { name: '1Password, but the file holds a local vault', exit: 65, message: /token: the token does not start with 'ops_'/, setup: (s) => (useLocalVault(s), {}) },
+  { name: '1Password, but the file holds a local vault', exit: 65, message: /token: .* holds a document, not a service-account token \(a part of the local vault\?\): BRIDGE_SECRETS_SOURCE is 1password; check SECRETS_SOURCE/, setup: (s) => (useLocalVault(s), {}) },
   { name: 'an unknown source', exit: 78, message: /settings: BRIDGE_SECRETS_SOURCE must be 1password or vault/, setup: () => ({ env: { BRIDGE_SECRETS_SOURCE: 'keepass' } }) },
   { name: 'a local vault of another format', exit: 65, message: /token: .* is not a local vault of format copilot-bridge-stack\/vault\/1/, setup: (s) => (writeFileSync(s.tokenFile, '{"format":"x","items":{}}'), { env: { BRIDGE_SECRETS_SOURCE: 'vault' } }) },
   { name: 'a local vault with an empty value', exit: 65, message: /token: the value for db\/url is empty/, setup: (s) => ({ env: useLocalVault(s, { ...s.items, 'op://stack/db/url': '' }) }) },

@@ -91,6 +91,15 @@ t.test('a create is forwarded without a version prefix: the daemon reads the bod
   t.match(verdict, { method: 'POST', path: '/containers/create?name=cbs-agent-lal' });
 });
 
+t.test("a create is refused until the agent's home volume exists as this project's: the daemon would make it unlabelled", async (t) => {
+  const { upstream } = daemon();
+  const data = readAgentsFile(policy.agentsFile).find((agent) => agent.name === 'data')!;
+  const body = Buffer.from(JSON.stringify(agentContainer(policy.stack, data).body));
+  const refused = await review(agentRoutes(policy, upstream), { method: 'POST', target: parseTarget('/containers/create?name=cbs-agent-data'), body }).catch((error: unknown) => error);
+  t.ok(refused instanceof Refusal, 'refused');
+  t.match(refused, { rule: 'volume-missing', message: /create the volume cbs-agent-data-home first \(agent up does\)/ });
+});
+
 t.test('an agent is acted on by its full id', async (t) => {
   t.match(await ask('GET', '/v1.41/containers/cbs-agent-lal/json'), { verdict: { method: 'GET', path: `/v1.41/containers/${LAL_ID}/json` } }, 'inspect by name goes to the full id');
   t.match(await ask('POST', '/containers/cbs-agent-lal/stop?t=10'), { verdict: { method: 'POST', path: `/containers/${LAL_ID}/stop?t=10` } }, 'stop keeps its query');

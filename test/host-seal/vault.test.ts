@@ -66,7 +66,8 @@ t.test('every bad input: one line, its exit code, no value in any output, the va
     ['KEY=VALUE on argv', ['vault', 'set', `x/token=${value}`], undefined, 64, /a value is never accepted as an argument/],
     ['an empty stdin', ['vault', 'set', 'x/token'], '', 65, /stdin was empty: did the command before the pipe fail\?/],
     ['an empty value', ['vault', 'set', 'x/token'], '\n', 65, /the value for x\/token is empty/],
-    ['a name that is not ITEM/FIELD', ['vault', 'set', 'token'], value, 64, /"token" is not ITEM\/FIELD/],
+    ['a name that is not ITEM/FIELD', ['vault', 'set', 'token'], value, 64, /the name given \(5 characters\) is not ITEM\/FIELD/],
+    ['a secret typed where the name belongs', ['vault', 'set', value], undefined, 64, /the name given \(\d+ characters\) is not ITEM\/FIELD.*treat it as exposed/],
     ['a name with a path trick', ['vault', 'set', '../x/token'], value, 64, /is not ITEM\/FIELD/],
     ['rm of an unknown item', ['vault', 'rm', 'nope/token'], undefined, 66, /the local vault holds no nope\/token; npm run vault -- ls/],
     ['import of something that is not JSON', ['vault', 'import'], `{"a/b": "${value}"`, 65, /stdin is not JSON/],
@@ -86,6 +87,20 @@ t.test('every bad input: one line, its exit code, no value in any output, the va
     quiet(t, run, [value, kept], what);
   }
   t.equal(await readFile(join(box.configDir, 'vault.tpm2.json'), 'utf8'), before, 'the sealed vault is unchanged');
+});
+
+t.test('a vault that would not fit its sealed file is refused before anything changes, and stays readable', async (t) => {
+  const { env } = await setup(t);
+  const big = () => `${randomBytes(7_500).toString('hex')}`; // 15,000 characters
+  const values = [big(), big(), big()];
+  t.equal((await cli(['vault', 'set', 'a/one'], { env, input: values[0] })).exitCode, 0);
+  t.equal((await cli(['vault', 'set', 'a/two'], { env, input: values[1] })).exitCode, 0);
+  const third = await cli(['vault', 'set', 'a/three'], { env, input: values[2] });
+  t.equal(third.exitCode, 73, `the third is refused (${third.stderr.trim()})`);
+  t.match(third.stderr, /the local vault would be larger than 32768 bytes; remove what the stack does not use/);
+  const ls = await cli(['vault', 'ls'], { env });
+  t.equal(ls.stdout, 'a/one\na/two', 'the vault still unseals, with what it held');
+  quiet(t, third, values, 'the refusal');
 });
 
 t.test('a vault tampered with or renamed is refused, never read', async (t) => {
@@ -142,6 +157,12 @@ t.test('up\'s parts of the vault: each bridge gets its own keys, no one else\'s;
     const own = new Set(parseVault(subset.document, subset.name, 'test').values());
     for (const [key, value] of items) if (!byName[subset.name]!.includes(key)) t.notOk(subset.document.includes(value) || own.has(value), `${subset.name} does not hold ${key}`);
   }
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const shared = join(mkdtempSync('/dev/shm/cbs-vault-shared-'), 'agents.json');
+  const fixture = JSON.parse(await readFile(agentsFile, 'utf8'));
+  fixture.agents[0].botTokenItem = 'op://elsewhere/mattermost-admin-bot';
+  writeFileSync(shared, JSON.stringify(fixture));
+  t.throws(() => planSubsets(items, shared, ROOT, {}), { code: 'agents-file', exitCode: 78, message: /admin\.botTokenItem and lal\.botTokenItem name the same item \(op:\/\/elsewhere\/mattermost-admin-bot\); give each bridge its own items/ }, "an agent naming the admin's item (in any vault) is refused: it would receive the admin's token");
   items.delete('github-admin/token');
   t.throws(() => planSubsets(items, agentsFile, ROOT, {}), { code: 'vault-missing', exitCode: 66, message: /the admin bridge cannot start: the local vault holds no github-admin\/token/ }, 'the admin without its keys stops up');
 });
