@@ -1,6 +1,7 @@
 // The entrypoint is configured only through its environment and its
 // arguments (Docker's ENTRYPOINT + CMD). Every setting, its default, and its
 // check live here; a bad value is a configuration error (exit 78).
+import { TOKEN_TARGET } from '../src/contract.js';
 import { ExitCode, StackError } from '../src/errors.js';
 
 /** Where the values come from: 1Password (`op inject` with a service-account token) or the local vault. */
@@ -39,7 +40,7 @@ export const DEFAULT_COMMAND = ['copilot-bridge', 'start'];
 export function readSettings(env: NodeJS.ProcessEnv, args: readonly string[]): Settings {
   return {
     source: secretsSource(env),
-    tokenFile: path(env, 'OP_SERVICE_ACCOUNT_TOKEN_FILE', '/run/secrets/op_sa_token'),
+    tokenFile: path(env, 'OP_SERVICE_ACCOUNT_TOKEN_FILE', TOKEN_TARGET),
     template: path(env, 'BRIDGE_CONFIG_TEMPLATE', '/etc/copilot-bridge/config.json.tpl'),
     templateText: env.BRIDGE_CONFIG_TEMPLATE_TEXT || undefined,
     agentEntry: env.BRIDGE_AGENT_ENTRY || undefined,

@@ -2,9 +2,9 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ExitCode, StackError } from '../src/errors.js';
-import { SERVICE } from '../src/contract.js';
+import { SERVICE, SHARED_TOKEN } from '../src/contract.js';
 
-export const DEFAULT_NAME = 'op-sa-token';
+export const DEFAULT_NAME = SHARED_TOKEN;
 /** Mattermost's database password of stacks made before the database lost its network: never released; `up` retires it (database-password.ts). */
 export const DB_PASSWORD_NAME = 'mm-db-password';
 export { SERVICE };

@@ -8,7 +8,7 @@
 // is refused, telling nothing about the host's other containers. A create
 // passes only as the very body the builder makes for a listed agent, and so
 // does the agent's home volume (create-policy.ts).
-import { AGENT_LABEL, agentVolumeName, PROJECT_LABEL } from '../contract.js';
+import { AGENT_LABEL, AGENT_NAME, agentVolumeName, PROJECT_LABEL } from '../contract.js';
 import { agentFromContainerName, reviewCreateBody, reviewVolumeBody, type AgentPolicy } from './create-policy.js';
 import { eventsRoute } from './events.js';
 import { canonicalObject } from './fields.js';
@@ -23,7 +23,7 @@ const ID = '([A-Za-z0-9][A-Za-z0-9_.-]*)';
 
 export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
   const { project } = policy.stack;
-  const volumeName = new RegExp(`^${project.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-agent-[a-z0-9][a-z0-9-]{0,30}-home$`);
+  const volumeName = new RegExp(`^${project.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-agent-${AGENT_NAME.source.slice(1, -1)}-home$`);
   const isAgentName = (id: string) => {
     try {
       return Boolean(agentFromContainerName(project, id));

@@ -93,3 +93,24 @@ t.test("the host commands' defaults are compose.yml's own", async (t) => {
     t.same([...new Set(uses)], [value], `${name}: the same default everywhere, and the host's (${value})`);
   }
 });
+
+t.test('compose.yml, the Dockerfile and .env.example use the contract\'s values (src/contract.ts)', async (t) => {
+  const contract = await import('../../src/contract.js');
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const model = parse(composeFile) as { services: Record<string, { environment?: Record<string, string>; volumes?: string[]; secrets?: string[] }>; secrets: Record<string, unknown> };
+  const bridge = model.services['copilot-bridge']!;
+  t.equal(bridge.environment?.OP_SERVICE_ACCOUNT_TOKEN_FILE, contract.TOKEN_TARGET, "compose.yml: the admin's credential where every bridge reads it");
+  t.same(bridge.secrets, [contract.TOKEN_TARGET.replace('/run/secrets/', '')], 'compose.yml: the secret of that name');
+  t.ok(model.secrets[contract.TOKEN_TARGET.replace('/run/secrets/', '')], 'compose.yml: declared');
+  t.match(dockerfile, `OP_SERVICE_ACCOUNT_TOKEN_FILE=${contract.TOKEN_TARGET}`, 'the Dockerfile: the same default');
+  t.equal(bridge.environment?.BRIDGE_WAIT_FOR, contract.MATTERMOST_PING, "compose.yml: the admin waits for the ping agents wait for");
+  t.ok(bridge.volumes?.includes(`bridge-home:${contract.BRIDGE_HOME}`), "compose.yml: the admin's home where agents have theirs");
+  t.match(dockerfile, `--home-dir ${contract.BRIDGE_HOME}`, "the Dockerfile: the bridge user's home");
+  t.match(dockerfile, /COPY templates\/config\.json\.tpl templates\/agent\.config\.json\.tpl \/etc\/copilot-bridge\//, 'the Dockerfile: the templates...');
+  t.equal(contract.IMAGE_AGENT_TEMPLATE, '/etc/copilot-bridge/agent.config.json.tpl', '...where the builder names the agent template');
+  t.match(composeFile, `\${COPILOT_BRIDGE_RELEASED:-${contract.SHARED_TOKEN}}`, "compose.yml: the shared token's name");
+  t.match(composeFile, `\${COMPOSE_PROJECT_NAME:-${contract.SERVICE}}`, "compose.yml: the default project is the stack's own name");
+  t.match(envExample, new RegExp(`^COMPOSE_PROJECT_NAME=${contract.SERVICE}$`, 'm'), '.env.example: the same');
+  t.match(envExample, new RegExp(`^SECRETS_SOURCE=${contract.DEFAULT_SECRETS_SOURCE}$`, 'm'), '.env.example: the default source');
+  for (const source of contract.SECRETS_SOURCES) t.match(envExample, source, `.env.example names ${source}`);
+});
