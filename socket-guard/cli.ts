@@ -1,8 +1,8 @@
 // docker-socket-guard's edge: settings from the environment, start listening,
 // stop on SIGTERM/SIGINT. Failures map to one line and a documented exit code.
 import { ExitCode, isStackError } from '../src/errors.js';
-import { agentRoutes } from '../src/guard/agent-routes.js';
-import { BASE_ROUTES } from '../src/guard/policy.js';
+import { agentRoutes } from './policy/agent-routes.js';
+import { BASE_ROUTES } from './policy/policy.js';
 import { dockerGet } from './upstream.js';
 import { createGuard } from './server.js';
 import { readGuardSettings } from './settings.js';

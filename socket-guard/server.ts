@@ -1,6 +1,6 @@
 // The guard's network side, at the byte level: each client connection gets
 // its own connection to the Docker socket. Requests are read with a narrow
-// head reader (http-head.ts), their bodies by Content-Length, reviewed by the
+// head reader (policy/http-head.ts), their bodies by Content-Length, reviewed by the
 // policy one at a time, and rewritten from what the policy returned; the
 // daemon's answers flow back untouched, in order. A refusal answers 403 with
 // the rule, logs one line, and closes both connections (a request pipelined
@@ -9,11 +9,11 @@
 // the policy's filter returns, then closes the connection.
 import { request as daemonRequest, STATUS_CODES, type ClientRequest, type IncomingMessage } from 'node:http';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { EventLines } from '../src/guard/events.js';
-import { review, type Route, type Stream } from '../src/guard/policy.js';
-import { Refusal } from '../src/guard/refusal.js';
-import { parseTarget } from '../src/guard/request-path.js';
-import { readHead, type RequestHead } from './http-head.js';
+import { EventLines } from './policy/events.js';
+import { review, type Route, type Stream } from './policy/policy.js';
+import { Refusal } from './policy/refusal.js';
+import { parseTarget } from './policy/request-path.js';
+import { readHead, type RequestHead } from './policy/http-head.js';
 import type { GuardSettings } from './settings.js';
 
 const PROGRAM = 'docker-socket-guard';

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { readAgentStack } from '../src/agents/stack-settings.js';
 import { ExitCode, isStackError, StackError } from '../src/errors.js';
-import type { AgentPolicy } from '../src/guard/create-policy.js';
+import type { AgentPolicy } from './policy/create-policy.js';
 
 export interface GuardSettings {
   host: string;

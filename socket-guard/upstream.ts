@@ -1,8 +1,8 @@
 // The guard's own questions to the daemon (is this an agent container?),
 // over the same socket, with a timeout.
 import { request } from 'node:http';
-import type { Upstream } from '../src/guard/agent-routes.js';
-import { Refusal } from '../src/guard/refusal.js';
+import type { Upstream } from './policy/agent-routes.js';
+import { Refusal } from './policy/refusal.js';
 
 export function dockerGet(socketPath: string, timeoutMs = 10_000): Upstream {
   return (path) =>

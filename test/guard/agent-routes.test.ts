@@ -6,12 +6,12 @@
 // not, and an agent is acted on by its full id. Against a real engine:
 // test/e2e/agents.e2e.ts.
 import t from 'tap';
-import { agentRoutes, type Upstream } from '../../src/guard/agent-routes.js';
+import { agentRoutes, type Upstream } from '../../socket-guard/policy/agent-routes.js';
 import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
-import type { AgentPolicy } from '../../src/guard/create-policy.js';
-import { review } from '../../src/guard/policy.js';
-import { Refusal } from '../../src/guard/refusal.js';
-import { parseTarget } from '../../src/guard/request-path.js';
+import type { AgentPolicy } from '../../socket-guard/policy/create-policy.js';
+import { review } from '../../socket-guard/policy/policy.js';
+import { Refusal } from '../../socket-guard/policy/refusal.js';
+import { parseTarget } from '../../socket-guard/policy/request-path.js';
 import { readAgentsFile } from '../../src/agents/agents-file.js';
 import { agentContainer } from '../../src/agents/container-spec.js';
 import { agentPolicy } from '../helpers/agent-stack.js';

@@ -10,9 +10,9 @@ import t from 'tap';
 import { readAgentsFile } from '../../src/agents/agents-file.js';
 import { agentContainer } from '../../src/agents/container-spec.js';
 import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
-import { agentFromContainerName, reviewCreateBody, reviewVolumeBody, type AgentPolicy } from '../../src/guard/create-policy.js';
-import { Refusal } from '../../src/guard/refusal.js';
-import { parseStrictJson } from '../../src/guard/strict-json.js';
+import { agentFromContainerName, reviewCreateBody, reviewVolumeBody, type AgentPolicy } from '../../socket-guard/policy/create-policy.js';
+import { Refusal } from '../../socket-guard/policy/refusal.js';
+import { parseStrictJson } from '../../socket-guard/policy/strict-json.js';
 import { agentPolicy, AGENTS, SECRETS_DIR, STACK } from '../helpers/agent-stack.js';
 
 type Body = Record<string, any>;

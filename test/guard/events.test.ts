@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
-import { EventLines, eventFilters, eventsRoute, visibleEvent } from '../../src/guard/events.js';
-import { BASE_ROUTES, review } from '../../src/guard/policy.js';
-import { Refusal } from '../../src/guard/refusal.js';
-import { parseTarget } from '../../src/guard/request-path.js';
-import { stringifyJson } from '../../src/guard/strict-json.js';
+import { EventLines, eventFilters, eventsRoute, visibleEvent } from '../../socket-guard/policy/events.js';
+import { BASE_ROUTES, review } from '../../socket-guard/policy/policy.js';
+import { Refusal } from '../../socket-guard/policy/refusal.js';
+import { parseTarget } from '../../socket-guard/policy/request-path.js';
+import { stringifyJson } from '../../socket-guard/policy/strict-json.js';
 import { createGuard } from '../../socket-guard/server.js';
 import { readGuardSettings } from '../../socket-guard/settings.js';
 

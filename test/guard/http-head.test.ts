@@ -1,8 +1,8 @@
 // The guard's request-head reader refuses what a well-behaved Docker client
 // never sends, instead of guessing how the daemon would read it.
 import t from 'tap';
-import { Refusal } from '../../src/guard/refusal.js';
-import { readHead } from '../../socket-guard/http-head.js';
+import { Refusal } from '../../socket-guard/policy/refusal.js';
+import { readHead } from '../../socket-guard/policy/http-head.js';
 
 const head = (text: string) => readHead(Buffer.from(text, 'latin1'), 65536);
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { parseStrictJson, stringifyJson } from '../../src/guard/strict-json.js';
-import { Refusal } from '../../src/guard/refusal.js';
+import { parseStrictJson, stringifyJson } from '../../socket-guard/policy/strict-json.js';
+import { Refusal } from '../../socket-guard/policy/refusal.js';
 
 t.test('reads what JSON.parse reads, the same way (objects as Maps)', async (t) => {
   fc.assert(

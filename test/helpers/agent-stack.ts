@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AgentDefinition } from '../../src/agents/agents-file.js';
 import type { AgentStack } from '../../src/agents/stack-settings.js';
-import type { AgentPolicy } from '../../src/guard/create-policy.js';
+import type { AgentPolicy } from '../../socket-guard/policy/create-policy.js';
 
 interface Teardown {
   teardown(fn: () => void): void;

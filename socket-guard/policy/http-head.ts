@@ -4,7 +4,7 @@
 // bare LF, control characters, repeated Content-Length, any
 // Transfer-Encoding (a body must have a Content-Length), upgrades. What one
 // reader accepts another may read differently; this one accepts little.
-import { Refusal } from '../src/guard/refusal.js';
+import { Refusal } from './refusal.js';
 
 export interface RequestHead {
   method: string;

@@ -8,7 +8,7 @@
 // is refused, telling nothing about the host's other containers. A create
 // passes only as the very body the builder makes for a listed agent, and so
 // does the agent's home volume (create-policy.ts).
-import { AGENT_LABEL, AGENT_NAME, agentVolumeName, PROJECT_LABEL } from '../contract.js';
+import { AGENT_LABEL, AGENT_NAME, agentVolumeName, PROJECT_LABEL } from '../../src/contract.js';
 import { agentFromContainerName, reviewCreateBody, reviewVolumeBody, type AgentPolicy } from './create-policy.js';
 import { eventsRoute } from './events.js';
 import { canonicalObject } from './fields.js';

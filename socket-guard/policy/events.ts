@@ -4,7 +4,7 @@
 // fields before the client sees it. The daemon's events carry the command
 // line of every `docker exec` (in Action and status) and every label of every
 // container; the second filter holds even if the first is ever bypassed.
-import { AGENT_LABEL, PROJECT_LABEL } from '../contract.js';
+import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 import { canonicalObject, type FieldCheck } from './fields.js';
 import { upstreamPath, type Route } from './policy.js';
 import { Refusal } from './refusal.js';

@@ -5,17 +5,17 @@
 // what goes to the daemon is the builder's body, never the client's bytes.
 // A name that is not in the agents file, or that the stack reserves, is
 // refused before anything is built.
-import { findAgent, readAgentsFile } from '../agents/agents-file.js';
-import { agentContainer, type AgentContainer } from '../agents/container-spec.js';
-import type { AgentStack } from '../agents/stack-settings.js';
-import { AGENT_NAME, agentContainerName, RESERVED_AGENT_NAMES } from '../contract.js';
-import { isStackError } from '../errors.js';
+import { findAgent, readAgentsFile } from '../../src/agents/agents-file.js';
+import { agentContainer, type AgentContainer } from '../../src/agents/container-spec.js';
+import type { AgentStack } from '../../src/agents/stack-settings.js';
+import { AGENT_NAME, agentContainerName, RESERVED_AGENT_NAMES } from '../../src/contract.js';
+import { isStackError } from '../../src/errors.js';
 import { goFold } from './fields.js';
 import { Refusal } from './refusal.js';
 import { firstDifference } from './same-body.js';
 import type { Json } from './strict-json.js';
 
-export { AGENT_LABEL, PROJECT_LABEL } from '../contract.js';
+export { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 
 export interface AgentPolicy {
   stack: AgentStack;
