@@ -2,7 +2,7 @@
 // exit codes meet the agent commands.
 import { findAgent, readAgentsFile } from '../src/agents/agents-file.js';
 import { agentContainer, type AgentContainer } from '../src/agents/container-spec.js';
-import { AgentDocker } from '../src/agents/docker-client.js';
+import { AgentDocker } from './docker-client.js';
 import { agentContainerName, agentVolumeName } from '../src/contract.js';
 import { ExitCode, isStackError, StackError } from '../src/errors.js';
 import { readAgentSettings, type AgentSettings } from './settings.js';

@@ -1,7 +1,7 @@
 // Step 3: the rendered config holds every secret, so it may only be written
 // to RAM: the output's directory must be on tmpfs or ramfs.
 import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
-import { fileSystemOf } from '../../src/fs/ram-backed.js';
+import { fileSystemOf } from '../fs/ram-backed.js';
 
 const STEP = 'output';
 

@@ -5,7 +5,7 @@
 // so the bridge (same uid) cannot read the entrypoint's memory either.
 import { closeSync, openSync } from 'node:fs';
 import { ExitCode, StackError } from '../../src/errors.js';
-import { resolveRunAs } from '../../src/process/users.js';
+import { resolveRunAs } from '../process/users.js';
 import { DEFAULT_RUN_AS } from '../settings.js';
 
 const STEP = 'privileges';

@@ -5,7 +5,7 @@
 // runtimes, or BRIDGE_SUPERVISE=1): see supervise.ts.
 import { ExitCode, StackError } from '../../src/errors.js';
 import { writePid } from './bridge-pid.js';
-import { whichCommand } from '../../src/process/which.js';
+import { whichCommand } from '../process/which.js';
 import type { SecretSet } from '../../src/secrets/secret-set.js';
 import type { Log } from '../log.js';
 import type { Launch } from './prove-no-leak.js';

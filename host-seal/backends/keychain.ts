@@ -23,7 +23,7 @@ export class KeychainBackend implements Backend {
 
   async seal(name: string, token: string): Promise<SealedRecord> {
     await native('seal', name, async () => (await item(name)).setPassword(token));
-    const { tokenFingerprint } = await import('../../src/secrets/fingerprint.js'); // node:crypto, for seal only
+    const { tokenFingerprint } = await import('./fingerprint.js'); // node:crypto, for seal only
     const record: SealedRecord = { name, backend: 'keychain', sealedAt: new Date().toISOString(), fingerprint: tokenFingerprint(token), pcrs: [], auth: false };
     try {
       ensurePrivateDir(this.context.configDir, 'seal');

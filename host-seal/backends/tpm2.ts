@@ -78,7 +78,7 @@ export class Tpm2Backend implements Backend {
     }
     const [{ randomBytes }, { tokenFingerprint }, { encryptToken }] = await Promise.all([
       import('node:crypto'),
-      import('../../src/secrets/fingerprint.js'),
+      import('./fingerprint.js'),
       import('./tpm2-cipher.js'),
     ]);
     const key = randomBytes(32);

@@ -6,9 +6,9 @@
 // _query and _body explicitly: the guard sees exactly the body the policy
 // expects (create), or none (stop; the guard refuses a body there).
 import Docker from 'dockerode';
-import { ExitCode, StackError } from '../errors.js';
-import { AGENT_LABEL, PROJECT_LABEL, SPEC_LABEL } from '../contract.js';
-import type { AgentContainer } from './container-spec.js';
+import { ExitCode, StackError } from '../src/errors.js';
+import { AGENT_LABEL, PROJECT_LABEL, SPEC_LABEL } from '../src/contract.js';
+import type { AgentContainer } from '../src/agents/container-spec.js';
 
 export interface AgentState {
   name: string;

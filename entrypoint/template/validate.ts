@@ -1,8 +1,8 @@
 // Checks a rendered config before it is written: op's output must not be
 // empty, no reference may be left unrendered, and a .json file must parse. A
 // value that breaks the JSON is named by its JSON path, never shown.
-import { ExitCode, StackError } from '../errors.js';
-import { lineOf } from './references.js';
+import { ExitCode, StackError } from '../../src/errors.js';
+import { lineOf } from '../../src/template/references.js';
 import type { ReferencePlace } from './json-paths.js';
 
 export interface RenderedValue {

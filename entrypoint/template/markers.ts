@@ -3,9 +3,9 @@
 // no secret can contain by chance, op renders the wrapped template, and the
 // markers are cut out again. The values are what the leak checks search for;
 // the unwrapped text is the rendered file.
-import { randomHex } from '../process/random.js';
-import { ExitCode, StackError } from '../errors.js';
-import type { Reference } from './references.js';
+import { randomHex } from '../../src/process/random.js';
+import { ExitCode, StackError } from '../../src/errors.js';
+import type { Reference } from '../../src/template/references.js';
 
 export interface Markers {
   nonce: string;

@@ -2,7 +2,7 @@
 // ($.platforms.mattermost.bots.admin.token), so that errors and leak reports
 // can say where a secret belongs without ever showing it. The template is
 // parsed with each reference replaced by a sentinel string.
-import type { Reference } from './references.js';
+import type { Reference } from '../../src/template/references.js';
 
 export interface ReferencePlace {
   /** JSON path of the value that holds the reference, or undefined when the template is not JSON. */

@@ -2,7 +2,7 @@
 // came from, without asking 1Password again: the template's literal text must
 // appear in order in the rendered file, and whatever lies between is a value.
 // Used by `verify`, which runs later and cannot call op.
-import type { Reference } from './references.js';
+import type { Reference } from '../../src/template/references.js';
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
