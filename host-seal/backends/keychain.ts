@@ -4,7 +4,8 @@
 // fingerprint) sits next to the tpm2 files so `status` never touches the store.
 import { unlinkIfExists } from '../../src/fs/atomic-write.js';
 import { ExitCode, StackError, errnoCode, type ExitCodeValue } from '../../src/errors.js';
-import { ensurePrivateDir, readSmallFile, writeFileAtomic } from '../fs-safe.js';
+import { readSmallFile, writeFileAtomic } from '../../src/fs/atomic-write.js';
+import { ensurePrivateDir } from '../fs-safe.js';
 import { SERVICE, keychainMetaPath } from '../paths.js';
 import type { Backend, BackendContext, SealedRecord } from './backend.js';
 

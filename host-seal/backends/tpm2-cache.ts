@@ -15,7 +15,8 @@
 // meets an old file. Every failure here only means "no cache".
 import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ensurePrivateDir, writeFileAtomic } from '../fs-safe.js';
+import { writeFileAtomic } from '../../src/fs/atomic-write.js';
+import { ensurePrivateDir } from '../fs-safe.js';
 
 const SUFFIX = '.ctx';
 

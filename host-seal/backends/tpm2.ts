@@ -14,7 +14,9 @@ import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { unlinkIfExists } from '../../src/fs/atomic-write.js';
 import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
-import { ensurePrivateDir, readSmallFile, writeFileAtomic, writeFileExclusive } from '../fs-safe.js';
+import { randomBytes as urandom } from '../../src/process/random.js';
+import { readSmallFile, writeFileAtomic, writeFileExclusive } from '../../src/fs/atomic-write.js';
+import { ensurePrivateDir } from '../fs-safe.js';
 import { withLock } from '../lock.js';
 import { PassThrough } from 'node:stream';
 import { tpm2BlobPath } from '../paths.js';
@@ -36,18 +38,6 @@ const createPrimary = (tpm: Tpm) =>
  * are, so both agree. readAuth allows no line break or NUL, which the tools would cut at.
  */
 const literalAuth = (auth: Buffer) => Buffer.concat([Buffer.from('str:'), auth]);
-
-/** 16 bytes from the kernel's CSPRNG, for a policy session's nonce, without loading node:crypto first. */
-function randomNonce(): Buffer {
-  const nonce = Buffer.alloc(16);
-  const fd = openSync('/dev/urandom', 'r');
-  try {
-    if (readSync(fd, nonce) !== nonce.length) throw new Error('short read from /dev/urandom');
-  } finally {
-    closeSync(fd);
-  }
-  return nonce;
-}
 
 /** Failures of an unseal from a cached context that say nothing about the cache: reported, never retried. */
 const NOT_THE_CACHE = new Set(['tpm-auth-failed', 'tpm-pcr-mismatch', 'tpm-lockout', 'tpm-timeout', 'tpm-tools-missing', 'tpm-full']);
@@ -186,7 +176,7 @@ export class Tpm2Backend implements Backend {
     }
     const transport = openTransport(tcti);
     if (!transport) return Promise.resolve(undefined);
-    return unsealDirect(transport, { contextFile, pcrs: blob.pcrs, auth, nonce: randomNonce, whileWaiting }, context);
+    return unsealDirect(transport, { contextFile, pcrs: blob.pcrs, auth, nonce: () => urandom(16), whileWaiting }, context);
   }
 
   /** Unseals with tpm2 tools: from the cached context when there is one and no direct transport, else the long way. */

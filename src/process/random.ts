@@ -3,8 +3,8 @@
 // of start-up just to load.
 import { closeSync, openSync, readSync } from 'node:fs';
 
-/** `bytes` random bytes as lowercase hex. */
-export function randomHex(bytes: number): string {
+/** `bytes` random bytes. */
+export function randomBytes(bytes: number): Buffer {
   const buffer = Buffer.alloc(bytes);
   const fd = openSync('/dev/urandom', 'r');
   try {
@@ -12,5 +12,10 @@ export function randomHex(bytes: number): string {
   } finally {
     closeSync(fd);
   }
-  return buffer.toString('hex');
+  return buffer;
+}
+
+/** `bytes` random bytes as lowercase hex. */
+export function randomHex(bytes: number): string {
+  return randomBytes(bytes).toString('hex');
 }
