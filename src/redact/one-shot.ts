@@ -6,8 +6,8 @@
 // region covering all of them: two masks side by side would only tell the
 // reader where one secret ended and the next began.
 import type { SecretSet } from '../secrets/secret-set.js';
-import { compile } from './compiled.js';
-import type { Matcher } from './matcher.js';
+import { compile } from '../match/compiled.js';
+import type { Matcher } from '../match/matcher.js';
 
 /** The text that replaces each masked region unless the caller chooses another. */
 export const MASK = '<redacted>';

@@ -11,7 +11,7 @@
 // The output is therefore byte for byte the output of the one-shot form.
 import { Transform, type TransformCallback } from 'node:stream';
 import type { SecretSet } from '../secrets/secret-set.js';
-import { compile, type Compiled } from './compiled.js';
+import { compile, type Compiled } from '../match/compiled.js';
 import { collectRegions, MASK } from './one-shot.js';
 
 const EMPTY = Buffer.alloc(0);

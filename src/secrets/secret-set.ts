@@ -3,7 +3,7 @@
 // the redactor (which masks them) and the leak check (which reports them)
 // work from this one list, so they cannot disagree about what a secret is.
 // Nothing here returns or prints a value: hits carry labels and encodings.
-import { compile } from '../redact/compiled.js';
+import { compile } from '../match/compiled.js';
 import { secretVariants, tooShortToMask } from './variants.js';
 
 /** A secret and where it came from; the label names a place, never the value. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { Matcher } from '../../src/redact/matcher.js';
-import { PrefixIndex } from '../../src/redact/prefix-index.js';
+import { Matcher } from '../../src/match/matcher.js';
+import { PrefixIndex } from '../../src/match/prefix-index.js';
 
 /** Every [needle, start] by brute force, in order of start then needle. */
 function naiveMatches(needles: Uint8Array[], data: Uint8Array): [number, number][] {
