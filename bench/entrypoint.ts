@@ -1,6 +1,6 @@
 // Entrypoint overhead: its wall time minus the op child's, side by side
 // (interleaved) with a bare `node -e 0` of the same Node 24 binary, in exec
-// mode with a real privilege drop, exec'ing `true`. The op child's time is
+// mode with a real privilege drop, exec'ing `true` (Node with the flags its launcher passes). The op child's time is
 // that of the same `op inject` run alone, in the same loop. Peak RSS: the
 // supervising entrypoint's VmHWM once it has rendered, checked and started
 // its child. Goals: overhead <= 1.5x a bare Node start; peak RSS <= 64 MB.
@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { execa, execaSync } from 'execa';
 import { fakeServiceAccountToken } from '../test/fixtures/tokens.js';
 import { HOST_VAULTS, standardItems, writeVault } from '../test/fixtures/vault.js';
-import { requireTestBuild, TEST_ENTRYPOINT, TEST_OP } from '../test/helpers/test-build.js';
+import { NODE_FLAGS, requireTestBuild, TEST_ENTRYPOINT, TEST_OP } from '../test/helpers/test-build.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const RUNS = 21;
@@ -71,8 +71,8 @@ export async function benchEntrypoint(node24: string): Promise<{ name: string; f
     for (let i = 0; i < RUNS + 2; i++) {
       const b = await wallMs(node24, ['-e', '0'], env);
       const o = await wallMs(TEST_OP, ['inject'], opEnv, template);
-      const e = await wallMs(node24, [entrypoint, 'true'], env);
-      const v = await wallMs(node24, [entrypoint, 'true'], vaultEnv);
+      const e = await wallMs(node24, [...NODE_FLAGS, entrypoint, 'true'], env);
+      const v = await wallMs(node24, [...NODE_FLAGS, entrypoint, 'true'], vaultEnv);
       if (i >= 2) {
         bare.push(b);
         opAlone.push(o);
@@ -82,7 +82,7 @@ export async function benchEntrypoint(node24: string): Promise<{ name: string; f
     }
     const overhead = [median(whole) - median(opAlone)];
     const localRatio = median(fromVault) / median(overhead);
-    const child = execa(node24, [entrypoint, 'sleep', '1'], { env: { ...env, BRIDGE_SUPERVISE: '1' }, extendEnv: false, reject: false });
+    const child = execa(node24, [...NODE_FLAGS, entrypoint, 'sleep', '1'], { env: { ...env, BRIDGE_SUPERVISE: '1' }, extendEnv: false, reject: false });
     let hwm = 0;
     for (let i = 0; i < 40 && hwm === 0; i++) {
       await new Promise((r) => setTimeout(r, 25));

@@ -5,13 +5,16 @@
 // forwards the builder's body) in front of the
 // same upstream. The upstream is a Unix socket answering 201 at once, so
 // that the engine's own tens of milliseconds per create do not drown the
-// guard's share. Goal: the guard adds at most 1 ms at the median.
+// guard's share (the guard also asks it whether the agent's volume is the
+// project's: that round trip is part of what it adds). Goal: the guard adds
+// at most 1 ms at the median.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { readAgentsFile } from '../src/agents/agents-file.js';
 import { agentContainer } from '../src/agents/container-spec.js';
 import type { AgentStack } from '../src/agents/stack-settings.js';
 import { freePort } from '../test/e2e/harness/stack.js';
@@ -23,16 +26,17 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const STACK: AgentStack = {
   project: 'cbs', image: 'copilot-bridge-stack/copilot-bridge:local', network: 'cbs_mattermost-net', memoryBytes: 1 << 30, pids: 512,
-  nanoCpus: 1e9, logMaxSize: '10m', logMaxFile: 3, secretsDir: '/dev/shm/copilot-bridge-stack', source: '1password' as const,
-    released: ['op-sa-token', 'agent-lal'],
+  nanoCpus: 1e9, logMaxSize: '10m', logMaxFile: 3, secretsDir: '/dev/shm/copilot-bridge-stack', source: '1password',
+  released: ['op-sa-token', 'agent-lal'],
 };
 const LAL = { name: 'lal', botTokenItem: 'op://copilot-bridge/mattermost-lal', githubTokenItem: 'op://copilot-bridge/github-lal', persona: 'lal', channels: [{ id: 'abcdefghijklmnopqrstuvwxyz', name: 'lal' }], users: ['ray'] };
 
 function post(target: { socketPath?: string; host?: string; port?: number }, agent: Agent, body: string): Promise<void> {
   return new Promise((done, fail) => {
     const req = request({ ...target, agent, method: 'POST', path: '/v1.41/containers/create?name=cbs-agent-lal', headers: { host: 'docker', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 201 ? done() : fail(new Error(`create answered ${res.statusCode}`))));
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => (res.statusCode === 201 ? done() : fail(new Error(`create answered ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`))));
     });
     req.on('error', fail);
     req.end(body);
@@ -43,10 +47,16 @@ export async function benchGuardCreate(): Promise<{ name: string; figures: Recor
   const dir = mkdtempSync(join(tmpdir(), 'cbs-bench-create-'));
   const agentsFile = join(dir, 'agents.json');
   writeFileSync(agentsFile, JSON.stringify({ agents: [LAL] }));
-  const body = JSON.stringify(agentContainer(STACK, LAL).body);
+  // The entry as the guard reads it back from the file (checked, its keys in the builder's order), as `agent up` sends it.
+  const body = JSON.stringify(agentContainer(STACK, readAgentsFile(agentsFile)[0]!).body);
   const upstream = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
+      // The guard first asks whether the agent's home volume is this project's (an extra round trip, counted).
+      if (req.method === 'GET' && req.url?.startsWith('/volumes/')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ Name: 'cbs-agent-lal-home', Labels: { 'com.copilot-bridge-stack.project': STACK.project } }));
+      }
       res.writeHead(201, { 'content-type': 'application/json' });
       res.end('{"Id":"0000000000000000000000000000000000000000000000000000000000000000","Warnings":[]}');
     });
