@@ -67,7 +67,7 @@ interface State {
 
 const LOG_LINES = 10;
 
-async function lastLines(c: Compose, id: string, env: NodeJS.ProcessEnv, mask: (text: string) => string): Promise<string> {
+async function lastLines(_c: Compose, id: string, env: NodeJS.ProcessEnv, mask: (text: string) => string): Promise<string> {
   const { execa } = await import('execa');
   const logs = await execa('docker', ['logs', '--tail', String(LOG_LINES), id], { env, extendEnv: false, reject: false, stdin: 'ignore', all: true });
   const lines = mask(String(logs.all ?? '')).split('\n').filter((line) => line.trim()).slice(-LOG_LINES);

@@ -14,8 +14,8 @@
 // path swapped after the check changes nothing. No other user can add or swap
 // an entry in a 0700 directory of ours.
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmdirSync, statfsSync, unlinkSync, writeSync, chmodSync, chownSync } from 'node:fs';
-import { dirname, join, sep } from 'node:path';
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statfsSync, unlinkSync, writeSync, chmodSync, chownSync } from 'node:fs';
+import { join, } from 'node:path';
 import { ExitCode, StackError, errnoCode } from '../src/errors.js';
 import { assertSafeAncestors, notOurs } from '../src/stack/release-dir.js';
 import { SERVICE } from '../src/contract.js';

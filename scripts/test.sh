@@ -10,6 +10,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 npm run build
 npm run typecheck
+npm run lint
 NODE24_BIN=$(bash scripts/ensure-node24.sh)
 export NODE24_BIN
 # The host tests' entrypoint: the same bundle with op's fixed path at the stand-in, Node 24, and its launcher.

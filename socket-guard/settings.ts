@@ -19,7 +19,7 @@ export function readGuardSettings(env: NodeJS.ProcessEnv): GuardSettings {
   const listen = env.GUARD_LISTEN || '0.0.0.0:2375';
   const match = /^(.*):(\d{1,5})$/.exec(listen);
   const port = Number(match?.[2]);
-  if (!match || !match[1] || port < 1 || port > 65535) {
+  if (!match?.[1] || port < 1 || port > 65535) {
     throw new StackError('guard-listen', 'GUARD_LISTEN must be HOST:PORT, for example 0.0.0.0:2375', { step: 'settings', exitCode: ExitCode.config });
   }
   const dockerSocket = env.GUARD_DOCKER_SOCKET || '/var/run/docker.sock';

@@ -4,17 +4,17 @@
 // Used by `verify`, which runs later and cannot call op.
 import type { Reference } from '../../src/template/references.js';
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The value of each reference, in order, or undefined when the file was not rendered from this template. */
 export function alignValues(template: string, references: readonly Reference[], rendered: string): string[] | undefined {
   let source = '^';
   let at = 0;
   for (const r of references) {
-    source += `${escape(template.slice(at, r.start))}([\\s\\S]*?)`;
+    source += `${escapeRegExp(template.slice(at, r.start))}([\\s\\S]*?)`;
     at = r.end;
   }
-  source += `${escape(template.slice(at))}$`;
+  source += `${escapeRegExp(template.slice(at))}$`;
   const match = new RegExp(source).exec(rendered);
   return match ? match.slice(1).map((v) => v ?? '') : undefined;
 }

@@ -10,7 +10,7 @@
 // node:crypto is loaded only where it is used (seal, the nonce of a policy
 // session, and the decrypt after the unseal), so that the TPM's work starts
 // without it.
-import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unlinkIfExists } from '../../src/fs/atomic-write.js';
 import { ExitCode, StackError, errnoCode } from '../../src/errors.js';

@@ -79,7 +79,10 @@ function agentsFiles(stack: Stack): { read: string; write: string; fromExample: 
  * rename they would go on reading the old copy (its inode).
  */
 function writeAgentsFile(path: string, text: string): void {
-  if (!existsSync(path)) return writeFileAtomic(path, text, 0o644);
+  if (!existsSync(path)) {
+    writeFileAtomic(path, text, 0o644);
+    return;
+  }
   const fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW);
   try {
     writeFileSync(fd, text);

@@ -37,6 +37,7 @@ export function bucketize(count: number, keyOf: (id: number) => number | undefin
 }
 
 /** Called for each occurrence, in order of start; returning true stops the scan. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a sink that returns nothing goes on scanning
 export type MatchSink = (needle: number, start: number, end: number) => boolean | void;
 
 /** A compiled set of needles (each at least 3 bytes) that scans a buffer for all of them in one pass. */

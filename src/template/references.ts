@@ -17,7 +17,7 @@ export interface Reference {
 }
 
 const ENCLOSED = /\{\{\s*(op:\/\/(?:[^{}]|\$\{[A-Za-z_][A-Za-z0-9_]*\})*?)\s*\}\}/g;
-const UNENCLOSED = /(?<![A-Za-z0-9\-+\\.])(op:\/\/(?:[A-Za-z0-9\-?_.\/=]|\$\{[A-Za-z_][A-Za-z0-9_]*\})+)/g;
+const UNENCLOSED = /(?<![A-Za-z0-9\-+\\.])(op:\/\/(?:[A-Za-z0-9\-?_./=]|\$\{[A-Za-z_][A-Za-z0-9_]*\})+)/g;
 
 /** Every reference in the template, enclosed or not, in order. */
 export function findReferences(template: string): Reference[] {

@@ -34,7 +34,7 @@ const HEALTHY_GOAL_MS = 2000;
 
 /** lal with its own service account (sealed as agent-lal), data with the shared one. */
 const agents = twoAgents();
-const { lalServiceAccount, botTokens, item } = agents;
+const { lalServiceAccount, botTokens } = agents;
 
 let images: TestImages;
 let stack: Stack;

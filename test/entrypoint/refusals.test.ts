@@ -8,7 +8,6 @@ import t from 'tap';
 import { assertNoSecrets, filesUnder } from '../helpers/no-secrets.js';
 import { CLEAN_ENV, ENTRYPOINT_ARGV, execa, scenario, useLocalVault, type Scenario } from '../helpers/scenario.js';
 import { awkwardItems, standardItems, type VaultBehaviour } from '../fixtures/vault.js';
-import { fakeServiceAccountToken } from '../fixtures/tokens.js';
 
 interface Case {
   name: string;

@@ -104,7 +104,7 @@ const containerEvent = (action: string, attributes: Record<string, string> = age
   Actor: { ID: AGENT_ID, Attributes: attributes },
   scope: 'local',
   time: 1796035693,
-  timeNano: 1796035693710026918,
+  timeNano: 1796035693000000000,
   ...extra,
 });
 const shownAttributes = { name: 'cbs-agent-lal', image: 'copilot-bridge-stack:test', [PROJECT_LABEL]: PROJECT, [AGENT_LABEL]: 'lal' };
@@ -116,7 +116,7 @@ const shown = (action: string, attributes: Record<string, string> = shownAttribu
   from: 'copilot-bridge-stack:test',
   scope: 'local',
   time: 1796035693,
-  timeNano: 1796035693710026918,
+  timeNano: 1796035693000000000,
   Actor: { ID: AGENT_ID, Attributes: attributes },
 });
 

@@ -408,7 +408,7 @@ const RESPONSE = tpmResponse(0, Buffer.alloc(14, 0xa5));
  */
 function watchChunks(t: Test, port: number) {
   const proto = Socket.prototype as unknown as { emit: (this: Socket, event: string | symbol, ...args: unknown[]) => boolean };
-  const own = Object.prototype.hasOwnProperty.call(proto, 'emit');
+  const own = Object.hasOwn(proto, 'emit');
   const original = proto.emit;
   const chunks: { copy: Buffer; zeroedAfterwards: boolean; live: Buffer }[] = [];
   proto.emit = function emit(this: Socket, event, ...args) {
@@ -679,7 +679,7 @@ t.test('the command that carries the auth value is zeroed once answered, and so 
   };
   const released = await unsealDirect(transport, { contextFile: syntheticContextFile(), pcrs: [], auth: Buffer.from('correct horse'), nonce: () => Buffer.alloc(16) }, context('swtpm:port=1', []));
   t.same(released, key, 'the key is released');
-  const unsealCommand = sent.find((command, index) => index === 1);
-  t.ok(unsealCommand && unsealCommand.every((byte) => byte === 0), 'the Unseal command (with the auth value) is all zeros afterwards');
+  const unsealCommand = sent.find((_command, index) => index === 1);
+  t.ok(unsealCommand?.every((byte) => byte === 0), 'the Unseal command (with the auth value) is all zeros afterwards');
   t.ok(received[1]?.every((byte) => byte === 0), 'the Unseal response (with the key) is all zeros afterwards');
 });

@@ -12,7 +12,7 @@ import t, { type Test } from 'tap';
 import { MAIN, cli, sandbox, scratchLeftBy, startCli, type CliResult } from '../fixtures/host-seal/cli.js';
 import { fakeToken } from '../fixtures/host-seal/fake-token.js';
 import { filesHolding, leaks, probes } from '../fixtures/host-seal/leaks.js';
-import { startSwtpm, type SoftTpm } from '../fixtures/host-seal/swtpm.js';
+import { startSwtpm, } from '../fixtures/host-seal/swtpm.js';
 import { fnv1a64 } from '../../host-seal/backends/tpm2-cache.js';
 import { toolLog } from '../fixtures/host-seal/tool-log.js';
 import { startTpmRelay } from '../fixtures/host-seal/tpm-relay.js';
