@@ -4,7 +4,8 @@ import { findAgent, readAgentsFile } from '../src/agents/agents-file.js';
 import { agentContainer, type AgentContainer } from '../src/agents/container-spec.js';
 import { AgentDocker } from './docker-client.js';
 import { agentContainerName, agentVolumeName } from '../src/contract.js';
-import { ExitCode, isStackError, StackError } from '../src/errors.js';
+import { failure } from '../src/cli-edge.js';
+import { ExitCode, StackError } from '../src/errors.js';
 import { readAgentSettings, type AgentSettings } from './settings.js';
 
 const USAGE = 'usage: agent up NAME | agent down NAME [--purge] | agent ls | agent logs NAME [--follow] | agent spec NAME';
@@ -39,12 +40,9 @@ export async function cli(args: readonly string[], env: NodeJS.ProcessEnv): Prom
     }
     return ExitCode.ok;
   } catch (error) {
-    if (isStackError(error)) {
-      process.stderr.write(`agent: ${error.oneLine()}\n`);
-      return error.exitCode;
-    }
-    process.stderr.write(`agent: internal error: ${(error as Error)?.name ?? 'unknown'}; please report it\n`);
-    return ExitCode.software;
+    const { message, exitCode } = failure(error);
+    process.stderr.write(`agent: ${message}\n`);
+    return exitCode;
   }
 }
 

@@ -1,7 +1,8 @@
 // The program's edge: picks the command, runs it, and maps every failure to
 // one line on stderr and its documented exit status. Only here do argv, the
 // environment and exit statuses meet the code.
-import { ExitCode, isStackError } from '../src/errors.js';
+import { failure } from '../src/cli-edge.js';
+import { ExitCode } from '../src/errors.js';
 import { Log } from './log.js';
 import { start } from './run.js';
 import { readSettings } from './settings.js';
@@ -24,11 +25,8 @@ export async function cli(args: readonly string[], env: NodeJS.ProcessEnv, log =
     }
     return await start(readSettings(env, args), env, log);
   } catch (error) {
-    if (isStackError(error)) {
-      log.fatal(error.oneLine());
-      return error.exitCode;
-    }
-    log.fatal(`internal error: ${(error as Error)?.name ?? 'unknown'}; please report it`);
-    return ExitCode.software;
+    const { message, exitCode } = failure(error);
+    log.fatal(message);
+    return exitCode;
   }
 }

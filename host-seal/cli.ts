@@ -1,7 +1,8 @@
 // The CLI's core: picks the command, parses its options, runs it, and maps
 // every failure to one line on stderr and a documented exit status. Only
 // main.ts touches argv and the exit status.
-import { ExitCode, StackError, errnoCode, isStackError } from '../src/errors.js';
+import { failure } from '../src/cli-edge.js';
+import { ExitCode, StackError, errnoCode } from '../src/errors.js';
 import type { Io } from './io.js';
 import { parseOptions, type OptionSpec, type Parsed } from './options.js';
 
@@ -91,13 +92,9 @@ function report(error: unknown, io: Io): number {
     io.stderr.write(`copilot-bridge-seal: no space left on the device it was writing to${where}; free some space there (the config directory's disk, the release directory's tmpfs, or /dev/shm, where the TPM tools work) and retry (nothing was half-written: files are replaced atomically)\n`);
     return ExitCode.cantCreate;
   }
-  if (isStackError(error)) {
-    io.stderr.write(`copilot-bridge-seal: ${error.oneLine()}\n`);
-    return error.code === 'interrupted' ? ExitCode.interrupted : error.exitCode;
-  }
-  const what = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown failure';
-  io.stderr.write(`copilot-bridge-seal: internal error (${what.slice(0, 200)}); please report it\n`);
-  return ExitCode.software;
+  const { message, exitCode } = failure(error);
+  io.stderr.write(`copilot-bridge-seal: ${message}\n`);
+  return exitCode;
 }
 
 /** The error and its causes, outermost first. */

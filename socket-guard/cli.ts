@@ -1,6 +1,7 @@
 // docker-socket-guard's edge: settings from the environment, start listening,
 // stop on SIGTERM/SIGINT. Failures map to one line and a documented exit code.
-import { ExitCode, isStackError } from '../src/errors.js';
+import { failure } from '../src/cli-edge.js';
+import { ExitCode } from '../src/errors.js';
 import { agentRoutes } from './policy/agent-routes.js';
 import { BASE_ROUTES } from './policy/policy.js';
 import { dockerGet } from './upstream.js';
@@ -13,11 +14,9 @@ export async function cli(env: NodeJS.ProcessEnv): Promise<number> {
   try {
     settings = readGuardSettings(env);
   } catch (error) {
-    if (isStackError(error)) {
-      log(`docker-socket-guard: ${error.oneLine()}`);
-      return error.exitCode;
-    }
-    throw error;
+    const { message, exitCode } = failure(error);
+    log(`docker-socket-guard: ${message}`);
+    return exitCode;
   }
   const routes = settings.agents ? agentRoutes(settings.agents, dockerGet(settings.dockerSocket)) : BASE_ROUTES;
   const server = createGuard(settings, routes, log);
