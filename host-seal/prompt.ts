@@ -30,7 +30,7 @@ export function promptHidden(io: Io, question: string): Promise<string> {
       for (const char of chunk.toString('utf8')) {
         if (char === '\u0003' || (char === '\u0004' && chars.length === 0)) {
           // The CLI's edge turns code `interrupted` into 130, as a shell reports SIGINT.
-          return finish(new StackError('interrupted', 'interrupted; nothing was sealed or changed', { step: 'prompt', exitCode: ExitCode.usage }));
+          return finish(new StackError('interrupted', 'interrupted; nothing was sealed or changed', { step: 'prompt', exitCode: ExitCode.interrupted }));
         }
         if (char === '\r' || char === '\n' || char === '\u0004') return finish(undefined);
         if (char === '\u007f' || char === '\b') chars.pop();

@@ -79,7 +79,7 @@ export async function openReleaseDir(path: string, platform: NodeJS.Platform, cr
     if ((info.mode & 0o777) !== 0o700) fchmodSync(fd, 0o700);
     if (create && platform === 'linux') ensureInRam(dir);
     if (create && platform === 'darwin') {
-      const { execa } = await import('execa'); // loaded only where it is used: it costs about 60 ms to load
+      const { execa } = await import('execa'); // loaded only here (start-up budget: docs/performance.md)
       await execa('tmutil', ['addexclusion', path], { reject: false, stdin: 'ignore' });
     }
     return dir;
@@ -99,7 +99,7 @@ const ROOT_DEFAULT = join('/run', SERVICE);
  */
 async function mountRootTmpfs(path: string, uid: number): Promise<void> {
   if (uid !== 0 || path !== ROOT_DEFAULT || inRam(path)) return;
-  const { execa } = await import('execa'); // loaded only where it is used: it costs about 60 ms to load
+  const { execa } = await import('execa'); // loaded only here (start-up budget: docs/performance.md)
   await execa('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700,nosuid,nodev,noexec', 'tmpfs', path], { reject: false, stdin: 'ignore' });
 }
 

@@ -137,7 +137,7 @@ export class Tpm2Backend implements Backend {
     let key: Buffer | undefined;
     try {
       // The short way: the loaded object's context, saved by an earlier unseal since the TPM's last reset.
-      // The decrypt's module (node:crypto, about 3 ms) loads while the TPM loads the context.
+      // The decrypt's module (node:crypto) loads while the TPM loads the context (docs/performance.md).
       let loadCipher!: () => void;
       const cipher = new Promise<typeof import('./tpm2-cipher.js')>((resolve) => (loadCipher = () => resolve(import('./tpm2-cipher.js'))));
       const context = { step: 'unseal', tcti, name, pcrs: blob.pcrs, cause: undefined };
