@@ -9,30 +9,39 @@ import { promptHidden } from './prompt.js';
 
 const MAX_STDIN = 64 * 1024;
 
+/**
+ * A secret from stdin when it is not a terminal (all of it, one trailing
+ * newline removed, at most 64 KiB), else from a hidden prompt; never argv.
+ * An empty stdin asks whether the command before the pipe failed.
+ */
+export async function readSecret(io: Io, o: { prompt: string; what: string; step: string; code: string; empty: string }): Promise<string> {
+  if (io.stdin.isTTY) {
+    const value = await promptHidden(io, o.prompt);
+    io.stderr.write(`(read ${value.length} characters)\n`);
+    return value;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of io.stdin) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    size += buffer.length;
+    if (size > MAX_STDIN) {
+      throw new StackError(o.code, `stdin holds more than ${MAX_STDIN} bytes; pipe ${o.what}`, { step: o.step, exitCode: ExitCode.dataErr });
+    }
+    chunks.push(buffer);
+  }
+  const all = Buffer.concat(chunks);
+  const text = trimOneNewline(all.toString('utf8'));
+  all.fill(0);
+  if (size === 0) {
+    throw new StackError(o.step === 'seal' ? 'token-empty' : 'vault-empty', `stdin was empty: ${o.empty}`, { step: o.step, exitCode: ExitCode.dataErr });
+  }
+  return text;
+}
+
 /** Reads and shape-checks the token: all of stdin when it is not a terminal, else a hidden prompt. */
 export async function readToken(io: Io, name: string): Promise<string> {
-  let token: string;
-  if (io.stdin.isTTY) {
-    token = await promptHidden(io, `1Password service-account token for ${name} (input hidden): `);
-    io.stderr.write(`(read ${token.length} characters)\n`);
-  } else {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of io.stdin) {
-      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-      size += buffer.length;
-      if (size > MAX_STDIN) {
-        throw new StackError('token-shape', `stdin holds more than ${MAX_STDIN} bytes; pipe only the token (op read "op://vault/item/credential")`, { step: 'seal', exitCode: ExitCode.dataErr });
-      }
-      chunks.push(buffer);
-    }
-    const all = Buffer.concat(chunks);
-    token = trimOneNewline(all.toString('utf8'));
-    all.fill(0);
-    if (size === 0) {
-      throw new StackError('token-empty', 'stdin was empty: did the command before the pipe (op read ...) fail? Its own error is above; fix that and pipe again', { step: 'seal', exitCode: ExitCode.dataErr });
-    }
-  }
+  const token = await readSecret(io, { prompt: `1Password service-account token for ${name} (input hidden): `, what: 'only the token (op read "op://vault/item/credential")', step: 'seal', code: 'token-shape', empty: 'did the command before the pipe (op read ...) fail? Its own error is above; fix that and pipe again' });
   assertTokenShape(token, 'seal');
   return token;
 }
@@ -66,7 +75,7 @@ function readAuthFile(file: string): Buffer {
   const fail = (why: string, cause?: unknown) => new StackError('auth-file', `cannot use the auth file ${file}: ${why}`, { step: 'auth', exitCode: ExitCode.noInput, cause });
   let fd: number;
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | (file.startsWith('/dev/fd/') ? 0 : constants.O_NOFOLLOW));
+    fd = openSync(file, constants.O_RDONLY | (file.startsWith('/dev/fd/') ? 0 : constants.O_NOFOLLOW | constants.O_NONBLOCK));
   } catch (error) {
     throw fail(errnoCode(error) === 'ELOOP' ? 'it is a symbolic link; name the file itself' : 'check the path and its mode', error);
   }

@@ -14,7 +14,7 @@ import { closeSync, constants, existsSync, fsyncSync, openSync, readFileSync, wr
 import { join, relative, resolve } from 'node:path';
 import { ADMIN, PLACEHOLDER, sharedItem } from '../../src/agents/agents-file.js';
 import { AGENT_NAME } from '../../src/contract.js';
-import { ExitCode, StackError } from '../../src/errors.js';
+import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
 import { writeFileAtomic } from '../../src/fs/atomic-write.js';
 import { contextOf, sealedNames } from '../backends/registry.js';
 import { compose, waitService } from '../compose.js';
@@ -83,7 +83,12 @@ function writeAgentsFile(path: string, text: string): void {
     writeFileAtomic(path, text, 0o644);
     return;
   }
-  const fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW);
+  } catch (error) {
+    throw new StackError('agents-file', `cannot rewrite ${path} in place (${errnoCode(error) ?? 'error'}: a symbolic link, or not writable); point AGENTS_FILE at the file itself`, { step: STEP, exitCode: ExitCode.cantCreate, cause: error });
+  }
   try {
     writeFileSync(fd, text);
     fsyncSync(fd);

@@ -5,17 +5,15 @@
 //   vault rm ITEM/FIELD      removes one
 //   vault import             a JSON object of references (op://VAULT/ITEM/FIELD or ITEM/FIELD) to values, on stdin
 import { ExitCode, StackError } from '../../src/errors.js';
-import { trimOneNewline } from '../../src/secrets/token.js';
 import { assertVaultKey, assertVaultValue, keyOfReference } from '../../src/vault/document.js';
 import type { BackendName } from '../backends/backend.js';
 import { writeAll, type Io } from '../io.js';
-import { promptHidden } from '../prompt.js';
+import { readSecret } from '../secret-input.js';
 import { changeVault, loadVault } from '../vault-store.js';
 
 export const raw = true;
 
 const STEP = 'vault';
-const MAX_STDIN = 64 * 1024;
 const usage = (message: string) => new StackError('usage', message, { step: STEP, exitCode: ExitCode.usage });
 const USAGE = 'use vault set ITEM/FIELD, vault ls, vault rm ITEM/FIELD or vault import (values from stdin or the hidden prompt)';
 
@@ -53,7 +51,7 @@ async function list(io: Io): Promise<number> {
 
 async function set(io: Io, key: string, kind: BackendName | undefined): Promise<number> {
   assertVaultKey(key, STEP);
-  const value = io.stdin.isTTY ? await prompted(io, key) : await readStdin(io, `the value for ${key}`);
+  const value = await readSecret(io, { prompt: `value for ${key} (input hidden): `, what: `the value for ${key} alone`, step: STEP, code: 'vault-size', empty: `did the command before the pipe fail? Pipe the value for ${key}, or run this at a terminal to type it hidden` });
   assertVaultValue(key, value, STEP);
   const replaced = await changeVault(io, `vault set ${key}`, async (vault) => {
     const had = vault.items.has(key);
@@ -79,7 +77,7 @@ async function importJson(io: Io, kind: BackendName | undefined): Promise<number
   if (io.stdin.isTTY) throw usage('vault import reads a JSON object from stdin: pipe it (for example from a file: npm run vault -- import < items.json)');
   let json: unknown;
   try {
-    json = JSON.parse(await readStdin(io, 'the JSON to import'));
+    json = JSON.parse(await readSecret(io, { prompt: '', what: 'the JSON to import alone', step: STEP, code: 'vault-size', empty: 'did the command before the pipe fail? Pipe the JSON to import' }));
   } catch (error) {
     if (error instanceof StackError) throw error;
     throw new StackError('vault-import', 'stdin is not JSON; give an object of references to values: {"op://VAULT/ITEM/FIELD": "value"} (ITEM/FIELD works too)', { step: STEP, exitCode: ExitCode.dataErr });
@@ -109,27 +107,4 @@ async function importJson(io: Io, kind: BackendName | undefined): Promise<number
   }, kind);
   io.stderr.write(`vault: imported ${incoming.size} item(s) (${incoming.size - replaced} new, ${replaced} replaced)\n`);
   return ExitCode.ok;
-}
-
-async function prompted(io: Io, key: string): Promise<string> {
-  const value = await promptHidden(io, `value for ${key} (input hidden): `);
-  io.stderr.write(`(read ${value.length} characters)\n`);
-  return value;
-}
-
-/** All of stdin, one trailing newline removed; an empty stdin asks whether the command before the pipe failed. */
-async function readStdin(io: Io, what: string): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of io.stdin) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-    size += buffer.length;
-    if (size > MAX_STDIN) throw new StackError('vault-size', `stdin holds more than ${MAX_STDIN} bytes; pipe ${what} alone`, { step: STEP, exitCode: ExitCode.dataErr });
-    chunks.push(buffer);
-  }
-  const all = Buffer.concat(chunks);
-  const text = trimOneNewline(all.toString('utf8'));
-  all.fill(0);
-  if (size === 0) throw new StackError('vault-empty', `stdin was empty: did the command before the pipe fail? Pipe ${what}${what.startsWith('the value') ? ', or run this at a terminal to type it hidden' : ''}`, { step: STEP, exitCode: ExitCode.dataErr });
-  return text;
 }

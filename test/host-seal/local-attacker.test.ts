@@ -158,4 +158,7 @@ t.test('an auth file that is a named pipe or a link: refused at once, nothing se
     t.notOk(leaks(run.stdout + run.stderr, token), 'no token in the output');
   }
   chownSync(place, 0, 0);
+  // Control: an inherited pipe (/dev/fd/N) is waited for, even when its writer is slow.
+  const slow = await execa('bash', ['-c', `node ${MAIN} seal --name auth-y --auth-file /dev/fd/3 3< <(sleep 0.5; printf 'slow but right')`], { env, extendEnv: false, reject: false, input: token });
+  t.equal(slow.exitCode, 0, `control: an auth value from a slow pipe is read (${slow.stderr.trim()})`);
 });
