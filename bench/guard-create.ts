@@ -55,7 +55,8 @@ export async function benchGuardCreate(): Promise<{ name: string; figures: Recor
       // The guard first asks whether the agent's home volume is this project's (an extra round trip, counted).
       if (req.method === 'GET' && req.url?.startsWith('/volumes/')) {
         res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify({ Name: 'cbs-agent-lal-home', Labels: { 'com.copilot-bridge-stack.project': STACK.project } }));
+        res.end(JSON.stringify({ Name: 'cbs-agent-lal-home', Labels: { 'com.copilot-bridge-stack.project': STACK.project } }));
+        return;
       }
       res.writeHead(201, { 'content-type': 'application/json' });
       res.end('{"Id":"0000000000000000000000000000000000000000000000000000000000000000","Warnings":[]}');

@@ -28,7 +28,7 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 export interface StackErrorOptions {
   /** The step or command that failed, printed before the message. */
-  step?: string;
+  step?: string | undefined;
   exitCode: ExitCodeValue;
   cause?: unknown;
 }

@@ -39,10 +39,10 @@ export interface Scenario {
 }
 
 export interface ScenarioOptions {
-  items?: Record<string, string>;
-  template?: string;
+  items?: Record<string, string> | undefined;
+  template?: string | undefined;
   /** The op stand-in's knobs for this scenario's token. */
-  behaviour?: VaultBehaviour;
+  behaviour?: VaultBehaviour | undefined;
 }
 
 /** Mounts a fresh tmpfs (mode 1777, like /tmp) and unmounts it in teardown. */

@@ -8,7 +8,7 @@
 // mode. 200 wipes of each kind in the library the commands call, and real
 // command runs besides. Control: in root's own directory the same wipe works,
 // and the attacker cannot even plant a file there.
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -19,7 +19,7 @@ const NOBODY = 65534;
 const ROUNDS = 200;
 
 /** A shell loop as nobody that swaps `name` in `dir` between an empty file and a symlink to `target`, by rename (atomic). */
-function flipper(dir: string, name: string, target: string): ResultPromise {
+function flipper(dir: string, name: string, target: string) {
   const script = `cd "$1" || exit 1; while :; do ln -sfn "$2" .l && mv -fT .l "$3"; : > .f && mv -fT .f "$3"; done`;
   return execa('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'sh', '-c', script, 'flipper', dir, target, name], { reject: false, stdin: 'ignore' });
 }

@@ -4,10 +4,10 @@
 import { execa } from 'execa';
 
 export interface RunOptions {
-  env?: Record<string, string | undefined>;
-  input?: string;
-  timeoutMs?: number;
-  cwd?: string;
+  env?: Record<string, string | undefined> | undefined;
+  input?: string | undefined;
+  timeoutMs?: number | undefined;
+  cwd?: string | undefined;
 }
 
 export interface RunResult {
@@ -31,7 +31,7 @@ export async function attempt(file: string, args: readonly string[], options: Ru
   const result = await execa(file, args, {
     env: childEnv(options.env),
     extendEnv: false,
-    cwd: options.cwd,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     reject: false,
     timeout: options.timeoutMs ?? 120_000,
     ...(options.input === undefined ? { stdin: 'ignore' as const } : { input: options.input }),
