@@ -13,8 +13,8 @@
 # as `bridge`; compose.yml and the agent builder ask for root (0:0) for the
 # entrypoint's root phase.
 #
-# Build after `npm run build` (the entrypoint and the guard are bundled files
-# under dist/; the agent command is bundled here, from dist/agents):
+# Build after `npm run build` (each program is one bundled file under dist/,
+# made by scripts/build.mjs):
 #   DOCKER_BUILDKIT=0 docker build -t copilot-bridge-stack/copilot-bridge:local .
 # Build arguments (classic builder compatible: no --mount, no --chmod):
 #   NODE_IMAGE      Debian bookworm with Node >= 22.15 and npm
@@ -45,40 +45,6 @@ RUN set -eu; \
 COPY entrypoint/launcher/launcher.c /build/entrypoint/launcher/launcher.c
 COPY scripts/build-launcher.sh /build/scripts/build-launcher.sh
 RUN mkdir -p /out && bash /build/scripts/build-launcher.sh /out/copilot-bridge-launcher /usr/local/bin/node /usr/local/lib/copilot-bridge-stack/copilot-bridge-entrypoint.mjs
-
-# The agent command: dist/agents and its production dependencies (dockerode,
-# mustache) bundled by esbuild into one file of about 2 MB (instead of about
-# 20 MB of node_modules), with the versions package-lock.json pins. The
-# package.json npm ci needs is rebuilt from the lockfile's root entry, so this
-# layer's cache changes only with the lockfile. ssh2's optional native parts
-# (cpu-features, sshcrypto.node) stay out: ssh2 falls back to pure JS.
-# The banner, run before the bundle: `require`, `__filename` and `__dirname`
-# for the bundled CommonJS (dockerode) in an ES module; and silence for
-# DEP0169, which Node 24 prints (three lines, on every command) when
-# url.parse is called from outside node_modules, as docker-modem's calls are
-# once bundled.
-FROM ${NODE_IMAGE} AS agent-cli
-WORKDIR /build
-COPY package-lock.json ./
-RUN node -e "const fs = require('fs'); const root = require('./package-lock.json').packages['']; fs.writeFileSync('package.json', JSON.stringify({ name: root.name, version: root.version, private: true, dependencies: root.dependencies, devDependencies: root.devDependencies }))" \
- && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --no-update-notifier \
- && npm install --prefix /opt/esbuild --ignore-scripts --no-audit --no-fund --no-update-notifier "esbuild@$(node -p "require('./package-lock.json').packages['node_modules/esbuild'].version")" \
- && rm -rf /root/.npm
-COPY dist/agents/ dist/agents/
-COPY dist/src/ dist/src/
-RUN printf '%s\n' \
-      "import { createRequire as __cbsCreateRequire } from 'node:module';" \
-      "import { fileURLToPath as __cbsFileURLToPath } from 'node:url';" \
-      "const require = __cbsCreateRequire(import.meta.url);" \
-      "const __filename = __cbsFileURLToPath(import.meta.url);" \
-      "const __dirname = __cbsFileURLToPath(new URL('.', import.meta.url));" \
-      "const __cbsEmitWarning = process.emitWarning;" \
-      "process.emitWarning = function (warning, ...rest) { if ((rest[0]?.code ?? rest[1]) !== 'DEP0169') return __cbsEmitWarning.call(process, warning, ...rest); };" \
-      > /build/banner.js \
- && /opt/esbuild/node_modules/.bin/esbuild dist/agents/main.js --bundle --platform=node --format=esm --target=node20 --log-level=warning \
-      --external:cpu-features --external:'*.node' --banner:js="$(cat /build/banner.js)" --outfile=/out/copilot-bridge-agent.mjs \
- && chmod 0755 /out/copilot-bridge-agent.mjs \
- && cd / && node /out/copilot-bridge-agent.mjs 2>&1 | grep -q '^agent: no command; usage: agent up NAME'
 
 # copilot-bridge, by its npm name, in a project of its own whose package.json
 # carries BRIDGE_OVERRIDES (npm overrides): an install takes the newest
@@ -136,18 +102,16 @@ COPY --from=launcher /out/copilot-bridge-launcher /usr/local/lib/copilot-bridge-
 # and the templates: the admin's config, and the one each agent gets (rendered
 # per agent by `agent up`). The agents file is mounted read-only by compose at
 # /etc/copilot-bridge/agents.json (AGENTS_FILE).
-COPY --from=agent-cli /out/copilot-bridge-agent.mjs /usr/local/lib/copilot-bridge-stack/
-COPY dist/copilot-bridge-entrypoint.mjs dist/docker-socket-guard.mjs /usr/local/lib/copilot-bridge-stack/
+COPY dist/copilot-bridge-entrypoint.mjs dist/docker-socket-guard.mjs dist/copilot-bridge-agent.mjs /usr/local/lib/copilot-bridge-stack/
 COPY templates/config.json.tpl templates/agent.config.json.tpl /etc/copilot-bridge/
-# (chmod only what came from the build context: a chmod of the 2 MB agent
-# bundle, already 0755, would copy it into this layer again.)
-RUN chmod 0755 /usr/local/bin/op /usr/local/lib/copilot-bridge-stack/copilot-bridge-entrypoint.mjs /usr/local/lib/copilot-bridge-stack/docker-socket-guard.mjs \
+RUN chmod 0755 /usr/local/bin/op /usr/local/lib/copilot-bridge-stack/copilot-bridge-entrypoint.mjs /usr/local/lib/copilot-bridge-stack/docker-socket-guard.mjs /usr/local/lib/copilot-bridge-stack/copilot-bridge-agent.mjs \
  && chmod 0644 /etc/copilot-bridge/config.json.tpl /etc/copilot-bridge/agent.config.json.tpl \
  && ln -s /usr/local/lib/copilot-bridge-stack/copilot-bridge-launcher /usr/local/bin/copilot-bridge-entrypoint \
  && ln -s /usr/local/lib/copilot-bridge-stack/docker-socket-guard.mjs /usr/local/bin/docker-socket-guard \
  && ln -s /usr/local/lib/copilot-bridge-stack/copilot-bridge-agent.mjs /usr/local/bin/copilot-bridge-agent \
  && ln -s /usr/local/lib/copilot-bridge-stack/copilot-bridge-agent.mjs /usr/local/bin/agent \
  && op --version >/dev/null \
+ && (cd / && node /usr/local/lib/copilot-bridge-stack/copilot-bridge-agent.mjs 2>&1 | grep -q '^agent: no command; usage: agent up NAME') \
  && test -x /usr/local/bin/node && test -x /usr/bin/tini && test -x /usr/bin/prlimit
 
 ENV PATH=/opt/copilot-bridge/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \

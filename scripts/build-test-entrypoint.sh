@@ -24,8 +24,7 @@ ln "$node24" "$tmp/node" 2>/dev/null || cp "$node24" "$tmp/node"
 chown 0:0 "$tmp/node"
 chmod 0755 "$tmp/node"
 tools=$(printf '{"op":"%s/op","prlimit":"/usr/bin/prlimit","tini":"/usr/bin/tini"}' "$dir")
-node_modules/.bin/esbuild dist/entrypoint/main.js --bundle --platform=node --format=esm --target=node20 --log-level=warning \
-  "--define:CBS_ROOT_TOOLS=$tools" --outfile="$tmp/copilot-bridge-entrypoint.mjs"
+node scripts/build.mjs --test-entrypoint "$tmp/copilot-bridge-entrypoint.mjs" "$tools"
 chmod 0755 "$tmp/copilot-bridge-entrypoint.mjs"
 bash scripts/build-launcher.sh "$tmp/launcher" "$dir/node" "$dir/copilot-bridge-entrypoint.mjs"
 # What it was built from, for test/helpers/test-build.ts to tell a stale build.
