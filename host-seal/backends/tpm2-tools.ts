@@ -1,16 +1,15 @@
-// tpm2-tools through node:child_process (not execa: loading execa alone costs
-// about 60 ms, three times a bare Node start, and unseal's budget is twice
-// systemd-creds). Key material reaches the tools on stdin or in files of a
+// tpm2-tools through the one child runner (src/process/collect.ts). Key material reaches the tools on stdin or in files of a
 // private 0700 directory on /dev/shm that is removed in `finally`, never on
 // argv or in the environment, and comes back on stdout into buffers that the
 // caller zeroes. Without a resource manager every tool leaves its transient
 // objects (and some sessions) loaded, so they are flushed after each operation
 // (and once, then retried, on 0x902/0x903 from an earlier crash); with one
 // (`device:/dev/tpmrm*`, tabrmd) no flush runs at all.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, StackError } from '../../src/errors.js';
+import { collect } from '../../src/process/collect.js';
 import { tpmFailure } from './tpm2-errors.js';
 
 const SCRATCH_PARENT = '/dev/shm';
@@ -78,12 +77,6 @@ export async function withTpm<T>(
 
 /** The TCTI the tools and the direct path use: `TPM2TOOLS_TCTI`, else the kernel's resource manager. */
 export const tctiOf = (env: NodeJS.ProcessEnv) => env.TPM2TOOLS_TCTI || 'device:/dev/tpmrm0';
-
-/** Zeroes and releases collected chunks once they have been copied. */
-const wipe = (chunks: Buffer[]) => {
-  for (const chunk of chunks) chunk.fill(0);
-  chunks.length = 0;
-};
 
 class ToolRunner implements Tpm {
   readonly managed: boolean;
@@ -162,50 +155,25 @@ class ToolRunner implements Tpm {
     }
   }
 
-  private exec(tool: string, args: string[], input?: Buffer, cwd = this.dir ?? '/', quiet = false): Promise<ToolOutcome> {
-    return new Promise((resolve) => {
-      const cause: ToolCause = { tool, exitCode: undefined, signal: undefined, code: undefined, timedOut: false };
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let size = 0;
-      const child = spawn(tool, args, {
-        cwd,
-        env: { ...this.env, TPM2TOOLS_TCTI: this.tcti },
-        stdio: [input ? 'pipe' : 'ignore', quiet ? 'ignore' : 'pipe', quiet ? 'ignore' : 'pipe'],
-      });
-      this.children.add(child);
-      const take = (into: Buffer[]) => (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_OUTPUT) child.kill('SIGKILL');
-        else into.push(chunk);
-      };
-      child.stdout?.on('data', take(out));
-      child.stderr?.on('data', take(err));
-      if (input && child.stdin) {
-        child.stdin.on('error', () => undefined); // a tool that exits without reading its stdin
-        child.stdin.end(input);
-      }
-      const timer = setTimeout(() => {
-        cause.timedOut = true;
-        child.kill('SIGKILL');
-      }, TOOL_TIMEOUT_MS);
-      const finish = (code: number | null, signal: NodeJS.Signals | null) => {
-        clearTimeout(timer);
-        this.children.delete(child);
-        cause.exitCode = code ?? undefined;
-        cause.signal = signal ?? undefined;
-        const stdout = Buffer.concat(out);
-        wipe(out);
-        const stderr = Buffer.concat(err).toString('utf8');
-        const ok = code === 0 && !cause.timedOut && cause.code === undefined && size <= MAX_OUTPUT;
-        if (!ok || tool === 'tpm2_createpolicy') this.sessionsMayRemain = true;
-        resolve({ ok, stdout, stderr, cause });
-      };
-      // A tool that cannot be started emits 'error' (ENOENT, EACCES), then 'close'.
-      child.on('error', (error: NodeJS.ErrnoException) => {
-        cause.code = error.code ?? 'spawn-failed';
-      });
-      child.on('close', finish);
+  private async exec(tool: string, args: string[], input?: Buffer, cwd = this.dir ?? '/', quiet = false): Promise<ToolOutcome> {
+    const result = await collect(tool, args, {
+      cwd,
+      env: { ...this.env, TPM2TOOLS_TCTI: this.tcti },
+      input,
+      quiet,
+      timeoutMs: TOOL_TIMEOUT_MS,
+      maxBuffer: MAX_OUTPUT,
+      track: (child, alive) => (alive ? this.children.add(child) : this.children.delete(child)),
     });
+    const cause: ToolCause = {
+      tool,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      code: result.startError ? (result.startError.code ?? 'spawn-failed') : undefined,
+      timedOut: result.timedOut,
+    };
+    const ok = result.exitCode === 0 && !result.timedOut && !result.overflow;
+    if (!ok || tool === 'tpm2_createpolicy') this.sessionsMayRemain = true;
+    return { ok, stdout: result.stdout, stderr: result.stderr, cause };
   }
 }

@@ -81,7 +81,9 @@ export async function opInject(template: string, variables: readonly string[], o
         cause: result.startError,
       });
     }
-    return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
+    const stdout = result.stdout.toString('utf8');
+    result.stdout.fill(0);
+    return { exitCode: result.exitCode, stdout, stderr: result.stderr };
   } finally {
     rmSync(configDir, { recursive: true, force: true });
   }
