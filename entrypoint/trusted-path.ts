@@ -5,7 +5,7 @@
 // launcher's (entrypoint/launcher/launcher.c), for op, prlimit and tini.
 import { lstatSync, readlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ExitCode, StackError } from '../src/errors.js';
+import { ExitCode, StackError, hasErrno } from '../src/errors.js';
 
 const MAX_LINKS = 40;
 
@@ -20,7 +20,7 @@ export function untrustedReason(file: string, links = 0): string | undefined {
     try {
       stat = lstatSync(walked);
     } catch (error) {
-      return (error as { code?: string }).code === 'ENOENT' ? `${walked} is missing` : `${walked} cannot be examined`;
+      return hasErrno(error, 'ENOENT') ? `${walked} is missing` : `${walked} cannot be examined`;
     }
     if (stat.uid !== 0) return `${walked} is owned by uid ${stat.uid}`;
     if (stat.isSymbolicLink()) {

@@ -2,7 +2,7 @@
 // every failure to one line on stderr and a documented exit status. Only
 // main.ts touches argv and the exit status.
 import { failure } from '../src/cli-edge.js';
-import { ExitCode, StackError, errnoCode } from '../src/errors.js';
+import { ExitCode, StackError, hasErrno } from '../src/errors.js';
 import type { Io } from './io.js';
 import { parseOptions, type OptionSpec, type Parsed } from './options.js';
 
@@ -85,7 +85,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 }
 
 function report(error: unknown, io: Io): number {
-  const full = causes(error).find((cause) => errnoCode(cause) === 'ENOSPC') as { path?: unknown } | undefined;
+  const full = causes(error).find((cause) => hasErrno(cause, 'ENOSPC')) as { path?: unknown } | undefined;
   if (full) {
     // The config directory's disk, the release tmpfs, or /dev/shm (the TPM tools' scratch directory): say which when known.
     const where = typeof full.path === 'string' ? ` (${full.path})` : '';

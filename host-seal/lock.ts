@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { ExitCode, StackError, errnoCode } from '../src/errors.js';
+import { ExitCode, StackError, hasErrno } from '../src/errors.js';
 import { ensurePrivateDir } from './fs-safe.js';
 
 export interface LockOptions {
@@ -42,7 +42,7 @@ function alive(pid: number, started: string | undefined): boolean {
   try {
     process.kill(pid, 0);
   } catch (error) {
-    if (errnoCode(error) !== 'EPERM') return false;
+    if (!hasErrno(error, 'EPERM')) return false;
   }
   const now = startTime(pid);
   return started === undefined || now === undefined || now === started;
@@ -63,7 +63,7 @@ function breakIfStale(lock: string): boolean {
   try {
     mkdirSync(breaker, { mode: 0o700 });
   } catch (error) {
-    if (errnoCode(error) !== 'EEXIST') throw error;
+    if (!hasErrno(error, 'EEXIST')) throw error;
     // Another waiter is breaking it; a breaker left by a killed waiter goes after a while.
     try {
       if (Date.now() - statSync(breaker).mtimeMs > BREAKER_STALE_MS) rmSync(breaker, { recursive: true, force: true });
@@ -103,7 +103,7 @@ export async function withLock<T>(options: LockOptions, fn: () => Promise<T>): P
       mkdirSync(lock, { mode: 0o700 });
       break;
     } catch (error) {
-      if (errnoCode(error) !== 'EEXIST') throw error;
+      if (!hasErrno(error, 'EEXIST')) throw error;
     }
     if (breakIfStale(lock)) continue;
     const current = holder(lock);

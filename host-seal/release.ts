@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statfsSync, unlinkSync, writeSync, chmodSync, chownSync } from 'node:fs';
 import { join, } from 'node:path';
-import { ExitCode, StackError, errnoCode } from '../src/errors.js';
+import { ExitCode, StackError, errnoCode, hasErrno } from '../src/errors.js';
 import { assertSafeAncestors, notOurs } from '../src/stack/release-dir.js';
 import { SERVICE } from '../src/contract.js';
 
@@ -55,7 +55,7 @@ export async function openReleaseDir(path: string, platform: NodeJS.Platform, cr
     try {
       mkdirSync(path, { mode: 0o700 });
     } catch (error) {
-      if (errnoCode(error) !== 'EEXIST') throw new StackError('release-mkdir', `cannot create ${path}; check its parent`, { step: STEP, exitCode: ExitCode.cantCreate, cause: error });
+      if (!hasErrno(error, 'EEXIST')) throw new StackError('release-mkdir', `cannot create ${path}; check its parent`, { step: STEP, exitCode: ExitCode.cantCreate, cause: error });
     }
     if (platform === 'linux') await mountRootTmpfs(path, uid);
   }
@@ -145,7 +145,7 @@ export async function releaseToken(dir: ReleaseDir, name: string, token: string,
     } catch {
       // Never created.
     }
-    const full = errnoCode(error) === 'ENOSPC';
+    const full = hasErrno(error, 'ENOSPC');
     throw new StackError('release-write', `cannot write the released token into ${dir.path}${full ? ': the tmpfs is full; free memory there' : '; check free memory and the directory\'s owner'}`, { step: STEP, exitCode: ExitCode.cantCreate, cause: error });
   }
 }
@@ -178,7 +178,7 @@ function wipeEntry(dir: ReleaseDir, name: string): boolean {
   try {
     fd = openSync(at, O_PATH | constants.O_NOFOLLOW);
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return false;
+    if (hasErrno(error, 'ENOENT')) return false;
     throw error;
   }
   try {
@@ -203,7 +203,7 @@ function wipeEntryByPath(dir: ReleaseDir, name: string): boolean {
   try {
     info = lstatSync(at);
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return false;
+    if (hasErrno(error, 'ENOENT')) return false;
     throw error;
   }
   if (info.isDirectory()) throw new Error('a directory (a release holds files only)');

@@ -2,7 +2,7 @@
 // stdin when it is a pipe, else a hidden prompt; never from argv. An auth value
 // from --auth-file FILE, or a hidden prompt with --auth on a terminal.
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { ExitCode, StackError, errnoCode } from '../src/errors.js';
+import { ExitCode, StackError, hasErrno } from '../src/errors.js';
 import { assertTokenShape, trimOneNewline } from '../src/secrets/token.js';
 import type { Io } from './io.js';
 import { promptHidden } from './prompt.js';
@@ -77,7 +77,7 @@ function readAuthFile(file: string): Buffer {
   try {
     fd = openSync(file, constants.O_RDONLY | (file.startsWith('/dev/fd/') ? 0 : constants.O_NOFOLLOW | constants.O_NONBLOCK));
   } catch (error) {
-    throw fail(errnoCode(error) === 'ELOOP' ? 'it is a symbolic link; name the file itself' : 'check the path and its mode', error);
+    throw fail(hasErrno(error, 'ELOOP') ? 'it is a symbolic link; name the file itself' : 'check the path and its mode', error);
   }
   try {
     const info = fstatSync(fd);
@@ -90,7 +90,7 @@ function readAuthFile(file: string): Buffer {
       try {
         n = readSync(fd, buffer, length, buffer.length - length, null);
       } catch (error) {
-        if (errnoCode(error) === 'EAGAIN') throw fail('nothing to read from it yet; write the value first', error);
+        if (hasErrno(error, 'EAGAIN')) throw fail('nothing to read from it yet; write the value first', error);
         throw error;
       }
     }

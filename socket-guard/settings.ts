@@ -45,7 +45,7 @@ function agentPolicy(env: NodeJS.ProcessEnv): AgentPolicy | undefined {
     if (!stack.secretsDir) throw bad('GUARD_AGENTS_FILE needs COPILOT_BRIDGE_SECRETS_DIR and COPILOT_BRIDGE_RELEASED: the released tokens agents may bind (`npm run up` sets both)');
     return { stack, agentsFile };
   } catch (error) {
-    if (isStackError(error) && error.code === 'agent-settings') throw bad(error.message);
+    if (isStackError(error, 'agent-settings')) throw bad(error.message);
     throw error;
   }
 }

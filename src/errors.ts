@@ -53,8 +53,15 @@ export class StackError extends Error {
   }
 }
 
-export function isStackError(error: unknown): error is StackError {
-  return error instanceof StackError;
+/** Whether `error` is a StackError (with `code`, when given). */
+export function isStackError(error: unknown, code?: string): error is StackError {
+  return error instanceof StackError && (code === undefined || error.code === code);
+}
+
+/** Whether `error` is a system error with one of `codes` (ENOENT, EACCES...). */
+export function hasErrno(error: unknown, ...codes: string[]): boolean {
+  const code = errnoCode(error);
+  return code !== undefined && codes.includes(code);
 }
 
 /** A system error's code (ENOENT, EACCES...), if it has one. */

@@ -4,7 +4,7 @@
 // (a symlink may only point inside /run/secrets) and non-empty. Messages name
 // the file and what was expected; they never show what was found.
 import { closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync } from 'node:fs';
-import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
+import { ExitCode, StackError, errnoCode, hasErrno } from '../../src/errors.js';
 import { assertTokenShape, trimOneNewline } from '../../src/secrets/token.js';
 import { parseVault, type VaultItems } from '../../src/vault/document.js';
 
@@ -41,7 +41,7 @@ function readSecretFile(file: string, fix: string): string {
     }
   } catch (error) {
     if (error instanceof StackError) throw error;
-    if (errnoCode(error) === 'ENOENT') {
+    if (hasErrno(error, 'ENOENT')) {
       fail('token-missing', `${file} does not exist; run \`npm run seal\` then \`npm run up\` on the host, or set OP_SERVICE_ACCOUNT_TOKEN_FILE`, ExitCode.noInput, error);
     }
     fail('token-unreadable', `cannot inspect ${file} (${errnoCode(error) ?? 'error'}); check the secret mount`, ExitCode.noPerm, error);
@@ -50,14 +50,13 @@ function readSecretFile(file: string, fix: string): string {
   try {
     fd = openSync(target, 'r');
   } catch (error) {
-    const code = errnoCode(error);
-    if (code === 'EACCES' || code === 'EPERM') {
+    if (hasErrno(error, 'EACCES', 'EPERM')) {
       const why = process.getuid?.() === 0
         ? 'release it owned by root (`npm run up` run as root does): root in the container reads it with no capability, and has none to spare'
         : 'the entrypoint must start as root (the default)';
       return fail('token-unreadable', `${file} is not readable by uid ${process.getuid?.()}; ${why}`, ExitCode.noPerm, error);
     }
-    return fail('token-unreadable', `cannot open ${file} (${code ?? 'error'}); check the secret mount`, ExitCode.noInput, error);
+    return fail('token-unreadable', `cannot open ${file} (${errnoCode(error) ?? 'error'}); check the secret mount`, ExitCode.noInput, error);
   }
   try {
     if (!fstatSync(fd).isFile()) fail('token-not-file', `${file} is not a regular file; it must be the secret file itself`, ExitCode.noInput);

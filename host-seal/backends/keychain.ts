@@ -3,7 +3,7 @@
 // Service `copilot-bridge-stack`, account NAME. Non-secret metadata (sealed-at,
 // fingerprint) sits next to the tpm2 files so `status` never touches the store.
 import { unlinkIfExists } from '../../src/fs/atomic-write.js';
-import { ExitCode, StackError, errnoCode, type ExitCodeValue } from '../../src/errors.js';
+import { ExitCode, StackError, hasErrno, type ExitCodeValue } from '../../src/errors.js';
 import { readSmallFile, writeFileAtomic } from '../../src/fs/atomic-write.js';
 import { ensurePrivateDir } from '../fs-safe.js';
 import { SERVICE, keychainMetaPath } from '../paths.js';
@@ -53,7 +53,7 @@ export class KeychainBackend implements Backend {
     try {
       meta = JSON.parse(readSmallFile(keychainMetaPath(this.context.configDir, name), 64 * 1024).toString('utf8')) as typeof meta;
     } catch (error) {
-      if (errnoCode(error) === 'ENOENT') return undefined;
+      if (hasErrno(error, 'ENOENT')) return undefined;
       return { name, backend: 'keychain', sealedAt: '?', fingerprint: '?', pcrs: [], auth: false, problem: 'metadata unreadable; re-seal with --force' };
     }
     const text = (v: unknown) => (typeof v === 'string' ? v : '?');

@@ -1,7 +1,7 @@
 // Which backend holds a name, which one `--backend auto` picks, and every
 // sealed name (from the files in the config directory; no store is queried).
 import { existsSync, readdirSync } from 'node:fs';
-import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
+import { ExitCode, StackError, hasErrno } from '../../src/errors.js';
 import type { Backend, BackendContext, BackendName } from './backend.js';
 import { KeychainBackend } from './keychain.js';
 import { Tpm2Backend } from './tpm2.js';
@@ -32,7 +32,7 @@ export async function sealedNames(context: BackendContext): Promise<{ name: stri
   try {
     files = readdirSync(context.configDir);
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return [];
+    if (hasErrno(error, 'ENOENT')) return [];
     throw error;
   }
   const found: { name: string; backend: BackendName }[] = [];

@@ -13,7 +13,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unlinkIfExists } from '../../src/fs/atomic-write.js';
-import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
+import { ExitCode, StackError, hasErrno } from '../../src/errors.js';
 import { randomBytes as urandom } from '../../src/process/random.js';
 import { readSmallFile, writeFileAtomic, writeFileExclusive } from '../../src/fs/atomic-write.js';
 import { ensurePrivateDir } from '../fs-safe.js';
@@ -226,8 +226,8 @@ export class Tpm2Backend implements Backend {
     try {
       text = readSmallFile(path, MAX_BLOB_BYTES).toString('utf8');
     } catch (error) {
-      if (errnoCode(error) === 'ENOENT') return undefined;
-      if (errnoCode(error) === 'EFBIG') {
+      if (hasErrno(error, 'ENOENT')) return undefined;
+      if (hasErrno(error, 'EFBIG')) {
         throw new StackError('blob-too-large', `${path} is larger than any sealed token's file (${MAX_BLOB_BYTES / 1024} KiB), so it is not one; remove it (npm run seal:forget -- --name ${name}) and seal again`, { step, exitCode: ExitCode.dataErr });
       }
       throw new StackError('blob-unreadable', `cannot read ${path}; check its owner and mode (0600, yours, not a link)`, { step, exitCode: ExitCode.noInput, cause: error });
@@ -249,7 +249,7 @@ function placeExclusive(path: string, text: string, name: string): void {
   try {
     writeFileExclusive(path, text, 0o600);
   } catch (error) {
-    if (errnoCode(error) !== 'EEXIST') throw error;
+    if (!hasErrno(error, 'EEXIST')) throw error;
     throw new StackError('exists', `${name} was sealed meanwhile by another run; add --force to replace it, or choose another --name`, { step: 'seal', exitCode: ExitCode.cantCreate });
   }
 }

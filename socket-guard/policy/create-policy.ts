@@ -43,7 +43,7 @@ export function expectedAgent(policy: AgentPolicy, agent: string): AgentContaine
     return agentContainer(policy.stack, definition);
   } catch (error) {
     if (error instanceof Refusal) throw error;
-    if (isStackError(error) && error.code === 'agent-unknown') throw new Refusal('unknown-agent', `${agent} is not in the agents file; only listed agents may be created`);
+    if (isStackError(error, 'agent-unknown')) throw new Refusal('unknown-agent', `${agent} is not in the agents file; only listed agents may be created`);
     if (isStackError(error)) throw new Refusal(error.code, `the guard cannot build ${agent}'s container: ${error.message}`);
     throw error;
   }

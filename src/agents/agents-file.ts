@@ -6,7 +6,7 @@
 // logs those. Nothing in this file is secret.
 import { readFileSync } from 'node:fs';
 import { AGENT_NAME, RESERVED_AGENT_NAMES } from '../contract.js';
-import { ExitCode, StackError, errnoCode } from '../errors.js';
+import { ExitCode, StackError, hasErrno } from '../errors.js';
 
 export interface AgentDefinition {
   name: string;
@@ -59,7 +59,7 @@ function readJson(file: string): unknown {
   try {
     return JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return fileFail(`${file} does not exist; create it from agents.example.json or set AGENTS_FILE`, ExitCode.noInput, error);
+    if (hasErrno(error, 'ENOENT')) return fileFail(`${file} does not exist; create it from agents.example.json or set AGENTS_FILE`, ExitCode.noInput, error);
     return fileFail(`${file} is not valid JSON; fix it (see agents.example.json)`, ExitCode.dataErr, error);
   }
 }

@@ -4,7 +4,7 @@
 // the target, fsync of the directory. rename(2) replaces a symlink at the
 // target rather than following it.
 import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { errnoCode } from '../errors.js';
+import { hasErrno } from '../errors.js';
 import { randomHex } from '../process/random.js';
 import { basename, dirname, join } from 'node:path';
 
@@ -95,7 +95,7 @@ export function unlinkIfExists(file: string): boolean {
     unlinkSync(file);
     return true;
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return false;
+    if (hasErrno(error, 'ENOENT')) return false;
     throw error;
   }
 }

@@ -7,7 +7,7 @@
 // private.
 import { lstatSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
-import { ExitCode, StackError, errnoCode } from '../errors.js';
+import { ExitCode, StackError, hasErrno } from '../errors.js';
 
 const STEP = 'release';
 const unsafe = (message: string) => new StackError('unsafe-dir', message, { step: STEP, exitCode: ExitCode.noPerm });
@@ -85,7 +85,7 @@ export function isOwnReleaseDir(path: string, uid = uidNow()): boolean {
   try {
     info = lstatSync(path);
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return false;
+    if (hasErrno(error, 'ENOENT')) return false;
     throw error;
   }
   if (!info.isDirectory()) throw unsafe(`${path} is not a directory (a symlink or a file planted there); remove it and retry`);

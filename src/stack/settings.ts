@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'dotenv';
 import { DEFAULT_SECRETS_SOURCE, SECRETS_SOURCES, SERVICE, type SecretsSource } from '../contract.js';
-import { ExitCode, StackError, errnoCode } from '../errors.js';
+import { ExitCode, StackError, hasErrno } from '../errors.js';
 import { canonicalDir } from './release-dir.js';
 
 
@@ -28,7 +28,7 @@ export function stackSettings(env: NodeJS.ProcessEnv, cwd = process.cwd()): Reco
   try {
     file = parse(readFileSync(join(cwd, '.env')));
   } catch (error) {
-    if (errnoCode(error) !== 'ENOENT') throw new StackError('dotenv', `cannot read ${join(cwd, '.env')}; check its mode`, { step: 'settings', exitCode: ExitCode.noInput, cause: error });
+    if (!hasErrno(error, 'ENOENT')) throw new StackError('dotenv', `cannot read ${join(cwd, '.env')}; check its mode`, { step: 'settings', exitCode: ExitCode.noInput, cause: error });
   }
   const fromEnv = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1] !== ''));
   return { ...COMPOSE_DEFAULTS, ...file, ...fromEnv };
