@@ -53,6 +53,16 @@ export class StackError extends Error {
   }
 }
 
+/**
+ * One step's way to fail: `const fail = failAt('read-token', ExitCode.noInput)`, then
+ * `fail('token-missing', 'what was wrong; what to do')` throws a StackError of that step.
+ */
+export function failAt(step: string | undefined, defaultExit: ExitCodeValue) {
+  return (code: string, message: string, exitCode: ExitCodeValue = defaultExit, cause?: unknown): never => {
+    throw new StackError(code, message, { step, exitCode, cause });
+  };
+}
+
 /** Whether `error` is a StackError (with `code`, when given). */
 export function isStackError(error: unknown, code?: string): error is StackError {
   return error instanceof StackError && (code === undefined || error.code === code);

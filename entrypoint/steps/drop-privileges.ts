@@ -4,7 +4,7 @@
 // opened. Changing uid also makes the kernel mark this process non-dumpable,
 // so the bridge (same uid) cannot read the entrypoint's memory either.
 import { closeSync, openSync } from 'node:fs';
-import { ExitCode, StackError } from '../../src/errors.js';
+import { ExitCode, failAt } from '../../src/errors.js';
 import { resolveRunAs } from '../process/users.js';
 import { DEFAULT_RUN_AS } from '../settings.js';
 
@@ -19,9 +19,7 @@ export interface Identity {
   dropped: boolean;
 }
 
-const fail = (code: string, message: string, exitCode: typeof ExitCode[keyof typeof ExitCode] = ExitCode.noPerm, cause?: unknown): never => {
-  throw new StackError(code, message, { step: STEP, exitCode, cause });
-};
+const fail = failAt(STEP, ExitCode.noPerm);
 
 /** Switches to the bridge's user; with `tokenFile`, also proves that the token file can no longer be opened. */
 export function dropPrivileges(runAs: string | undefined, tokenFile: string | undefined, allowNoDrop: boolean): Identity {

@@ -4,7 +4,7 @@
 // (a symlink may only point inside /run/secrets) and non-empty. Messages name
 // the file and what was expected; they never show what was found.
 import { closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync } from 'node:fs';
-import { ExitCode, StackError, errnoCode, hasErrno } from '../../src/errors.js';
+import { ExitCode, StackError, errnoCode, failAt, hasErrno } from '../../src/errors.js';
 import { assertTokenShape, trimOneNewline } from '../../src/secrets/token.js';
 import { parseVault, type VaultItems } from '../../src/vault/document.js';
 
@@ -28,9 +28,7 @@ export function readVaultSubset(file: string): VaultItems {
 }
 
 function readSecretFile(file: string, fix: string): string {
-  const fail = (code: string, message: string, exitCode: typeof ExitCode[keyof typeof ExitCode], cause?: unknown): never => {
-    throw new StackError(code, message, { step: STEP, exitCode, cause });
-  };
+  const fail = failAt(STEP, ExitCode.noInput);
   let target = file;
   try {
     if (lstatSync(file).isSymbolicLink()) {

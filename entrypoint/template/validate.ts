@@ -1,7 +1,7 @@
 // Checks a rendered config before it is written: op's output must not be
 // empty, no reference may be left unrendered, and a .json file must parse. A
 // value that breaks the JSON is named by its JSON path, never shown.
-import { ExitCode, StackError } from '../../src/errors.js';
+import { ExitCode, failAt } from '../../src/errors.js';
 import { lineOf } from '../../src/template/references.js';
 import type { ReferencePlace } from './json-paths.js';
 
@@ -14,9 +14,7 @@ export interface RenderedValue {
 
 /** Throws a StackError (exit 65) naming the first problem found. */
 export function validateRendered(text: string, values: readonly RenderedValue[], json: boolean, step: string): void {
-  const fail = (code: string, message: string): never => {
-    throw new StackError(code, message, { step, exitCode: ExitCode.dataErr });
-  };
+  const fail = failAt(step, ExitCode.dataErr);
   if (text.trim().length === 0) fail('render-empty', 'op inject produced no output; check the template file is not empty');
   for (const marker of ['{{', 'op://']) {
     const at = text.indexOf(marker);
