@@ -8,7 +8,7 @@
 // (unbound) is measured as well.
 //
 // The CLI keeps the loaded sealed object's context on tmpfs until the TPM
-// resets (host-seal/README.md, "Latency"), so two CLI figures: `cli_pcr7`, an
+// resets (docs/performance.md, "Unseal latency"), so two CLI figures: `cli_pcr7`, an
 // unseal with that context present (every unseal after the first since the
 // TPM's last reset), which sends it to the TPM directly (ContextLoad, a policy
 // session, Unseal, flushes: no tool process), and `cli_pcr7_cold`, with it

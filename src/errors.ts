@@ -4,7 +4,7 @@
 // Messages never carry a secret value: they name variables, paths and JSON
 // paths, never what was found there.
 
-/** Exit statuses, after sysexits(3). Documented in the README. */
+/** Exit statuses, after sysexits(3). Documented in docs/exit-codes.md. */
 export const ExitCode = {
   ok: 0,
   /** `verify` found a leak. */

@@ -34,12 +34,12 @@ export const options: OptionSpec = { file: 'strings', timeout: 'string', 'auth-f
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-/** macOS keeps released tokens on disk while the stack runs (README-macos.md); say so when that disk is not encrypted. */
+/** macOS keeps released tokens on disk while the stack runs (docs/macos.md); say so when that disk is not encrypted. */
 async function warnWithoutFileVault(io: Io): Promise<void> {
   const { execa } = await import('execa'); // loaded only here (start-up budget: docs/performance.md)
   const status = await execa('fdesetup', ['status'], { reject: false, stdin: 'ignore' });
   if (/FileVault is Off/i.test(status.stdout)) {
-    io.stderr.write('up: warning: FileVault is off, so the released token sits unencrypted on disk while the stack runs; turn FileVault on (see host-seal/README-macos.md)\n');
+    io.stderr.write('up: warning: FileVault is off, so the released token sits unencrypted on disk while the stack runs; turn FileVault on (see docs/macos.md)\n');
   }
 }
 

@@ -37,7 +37,7 @@ export function stackSettings(env: NodeJS.ProcessEnv, cwd = process.cwd()): Reco
 /**
  * Linux: `$XDG_RUNTIME_DIR/copilot-bridge-stack`; without it, as root
  * `/run/copilot-bridge-stack` (root's own), as a user
- * `/dev/shm/copilot-bridge-stack-UID`. macOS: see host-seal/README-macos.md.
+ * `/dev/shm/copilot-bridge-stack-UID`. macOS: see docs/macos.md.
  * Its parent is resolved once, here: every command then uses a path without
  * links (release-dir.ts proves it ours before use).
  */
