@@ -196,7 +196,7 @@ export class AgentDocker {
 }
 
 /** Splits Docker's multiplexed log (8-byte frame headers: stream, 0, 0, 0, length) into stdout and stderr. */
-export function demux(buffer: Buffer, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void {
+function demux(buffer: Buffer, out: NodeJS.WritableStream, err: NodeJS.WritableStream): void {
   let at = 0;
   while (at + 8 <= buffer.length) {
     const length = buffer.readUInt32BE(at + 4);

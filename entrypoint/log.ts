@@ -5,7 +5,7 @@
 import { ExitCode, StackError } from '../src/errors.js';
 import type { SecretSet } from '../src/secrets/secret-set.js';
 
-export const PROGRAM = 'copilot-bridge-entrypoint';
+const PROGRAM = 'copilot-bridge-entrypoint';
 
 export class Log {
   private readonly lines: string[] = [];

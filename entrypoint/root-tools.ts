@@ -14,7 +14,7 @@ export interface RootTools {
 declare const CBS_ROOT_TOOLS: RootTools | undefined;
 
 /** Where the image has them: op copied from the 1Password image, the others from Debian's packages. */
-export const IMAGE_TOOLS: RootTools = { op: '/usr/local/bin/op', prlimit: '/usr/bin/prlimit', tini: '/usr/bin/tini' };
+const IMAGE_TOOLS: RootTools = { op: '/usr/local/bin/op', prlimit: '/usr/bin/prlimit', tini: '/usr/bin/tini' };
 
 export const ROOT_TOOLS: RootTools = typeof CBS_ROOT_TOOLS === 'object' && CBS_ROOT_TOOLS !== null ? CBS_ROOT_TOOLS : IMAGE_TOOLS;
 

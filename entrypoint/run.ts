@@ -21,7 +21,7 @@ import { makeWorkingDirectories } from './steps/working-directories.js';
 import { redact } from '../src/redact/index.js';
 import { templateSource } from './template-source.js';
 
-export const TOKEN_LABEL = 'the service-account token';
+const TOKEN_LABEL = 'the service-account token';
 
 export async function start(settings: Settings, env: NodeJS.ProcessEnv, log: Log): Promise<number> {
   // 0. As root, nothing in the environment may change what a root process loads (the launcher refused it before Node
@@ -39,27 +39,27 @@ export async function start(settings: Settings, env: NodeJS.ProcessEnv, log: Log
   checkEnvironment(env, tokenOnly);
   // 4. The rendered config may only ever live in RAM.
   checkOutputOnRam(settings.output);
-  // 5-6. Render with op inject (by its fixed path; an allow-listed environment, the token in it alone), or from the
-  //      local vault in memory, and validate:
-  //      the config from the template (filled with the bridge's entry of the agents file, when it has one), and
-  //      beside it the bridge's GitHub token, which goes into the bridge's environment alone, never into a file.
+  // 5. Render with op inject (by its fixed path; an allow-listed environment, the token in it alone), or from the
+  //    local vault in memory, and validate:
+  //    the config from the template (filled with the bridge's entry of the agents file, when it has one), and
+  //    beside it the bridge's GitHub token, which goes into the bridge's environment alone, never into a file.
   const source = templateSource(settings, 'render');
   const rendered = await render({ source, output: settings.output, injector: credential.injector, mask: (text) => redact(tokenOnly, text) });
   const secrets = tokenOnly.with(rendered.secrets);
   log.guard(secrets);
   for (const short of secrets.short) log.warn('render', `the secret at ${short.label} is shorter than 8 characters: it is too short to mask and leak checks skip it`);
-  // 7. Drop privileges for good; the token file is unreadable from here on. Nothing runs as root after this.
+  // 6. Drop privileges for good; the token file is unreadable from here on. Nothing runs as root after this.
   const identity = dropPrivileges(settings.runAs, settings.tokenFile, settings.allowNoDrop);
-  // 8. Write the config atomically, 0600, owned by the bridge's user; make its channels' working directories.
+  // 7. Write the config atomically, 0600, owned by the bridge's user; make its channels' working directories.
   writeConfig(settings.output, rendered.text);
   makeWorkingDirectories(rendered.text, identity.home, log);
   try {
-    // 9. Prove that nothing the bridge gets, and nothing printed, holds a secret (its GitHub token only where declared).
+    // 8. Prove that nothing the bridge gets, and nothing printed, holds a secret (its GitHub token only where declared).
     const target = resolveLaunch(settings.command, { ...bridgeEnvironment(env, settings, identity), ...rendered.environment }, identity.home);
     proveNoLeak(secrets, target, log.transcript(), rendered.environment);
-    // 10. Wait for Mattermost (and whatever else was named).
+    // 9. Wait for Mattermost (and whatever else was named).
     await waitForAll(settings.waitFor, settings.waitTimeoutMs, log);
-    // 11. Exec the bridge in its home, or supervise it; its pid is written beside the config (verify reads it).
+    // 10. Exec the bridge in its home, or supervise it; its pid is written beside the config (verify reads it).
     return await launch(target, canExec(settings.supervise) ? 'exec' : 'supervise', secrets, log, bridgePidFile(settings.output));
   } finally {
     // Reached only when the bridge was not exec'd: it failed to start, or it ran supervised and ended.
@@ -79,7 +79,7 @@ function readCredential(settings: Settings, env: NodeJS.ProcessEnv): { secrets: 
 }
 
 /** The bridge's environment: the container's, minus the token file's name, plus its config and user. */
-export function bridgeEnvironment(env: NodeJS.ProcessEnv, settings: Settings, identity: Identity): Record<string, string> {
+function bridgeEnvironment(env: NodeJS.ProcessEnv, settings: Settings, identity: Identity): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (value !== undefined && name !== 'OP_SERVICE_ACCOUNT_TOKEN_FILE') out[name] = value;

@@ -5,7 +5,7 @@ import { TOKEN_TARGET } from '../src/contract.js';
 import { ExitCode, StackError } from '../src/errors.js';
 
 /** Where the values come from: 1Password (`op inject` with a service-account token) or the local vault. */
-export type SecretsSource = '1password' | 'vault';
+type SecretsSource = '1password' | 'vault';
 
 export interface Settings {
   /** BRIDGE_SECRETS_SOURCE: compose.yml sets it from the stack's SECRETS_SOURCE; never guessed from the file. */
@@ -34,7 +34,7 @@ export interface Settings {
 }
 
 export const DEFAULT_RUN_AS = 'bridge';
-export const DEFAULT_COMMAND = ['copilot-bridge', 'start'];
+const DEFAULT_COMMAND = ['copilot-bridge', 'start'];
 
 /** Reads the settings; throws a StackError (exit 78) naming the variable that is wrong. */
 export function readSettings(env: NodeJS.ProcessEnv, args: readonly string[]): Settings {

@@ -29,7 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command | RawCommand>> = {
   vault: () => import('./commands/vault.js'),
 };
 
-export const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
+const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
 
   seal     [--name NAME] [--backend auto|tpm2|keychain] [--pcrs LIST] [--auth | --auth-file FILE] [--force]
            reads the token from stdin when it is a pipe (op read "op://..." | npm run seal), else asks for it hidden

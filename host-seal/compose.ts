@@ -7,8 +7,7 @@ import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode, StackError } from '../src/errors.js';
 
-// execa is imported where it is used, not here: this module is reached from
-// commands that never run compose, and loading execa costs about 60 ms.
+// execa is imported where it is used: most commands never run compose (docs/performance.md).
 
 export interface Compose {
   /** `docker compose` or `docker-compose`, for messages. */

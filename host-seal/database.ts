@@ -37,7 +37,7 @@ const CREATE_POSTGRES = `DO $$ BEGIN
 END $$;`;
 
 /** As postgres (peer), connected to the database mattermost: the new mmuser takes over from the old one. */
-export const DEMOTE_MMUSER = `BEGIN;
+const DEMOTE_MMUSER = `BEGIN;
 ALTER ROLE mmuser RENAME TO mm_bootstrap;
 ALTER ROLE mm_bootstrap NOLOGIN PASSWORD NULL;
 CREATE ROLE mmuser LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION;

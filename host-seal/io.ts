@@ -11,11 +11,7 @@ export interface Io {
   platform: NodeJS.Platform;
 }
 
-/**
- * The real process's streams and environment. The streams are looked up when first used:
- * Node builds `process.stdin` on first access (a file or /dev/null stdin costs about 3 ms of
- * fs stream code), and `unseal`, for one, never reads stdin.
- */
+/** The real process's streams and environment, looked up when first used (docs/performance.md: `process.stdin`). */
 export function processIo(): Io {
   return {
     get stdin() {

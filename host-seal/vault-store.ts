@@ -38,7 +38,7 @@ export async function loadVault(io: Io, authFile?: string): Promise<LocalVault> 
  * PCRs that held it, or else `kind` (or the automatic backend). An auth value
  * is not offered for the vault: every change would ask for it.
  */
-export async function saveVault(io: Io, vault: LocalVault, kind?: BackendName): Promise<string> {
+async function saveVault(io: Io, vault: LocalVault, kind?: BackendName): Promise<string> {
   const context = contextOf(io);
   const chosen = vault.backend ?? kind ?? autoBackend(context);
   const record = await backend(chosen, context).seal(VAULT_CREDENTIAL, serializeVault(vault.items), { pcrs: vault.pcrs, auth: undefined, replace: true });

@@ -20,7 +20,7 @@ const PROGRAM = 'docker-socket-guard';
 /** Unread bytes a client may have waiting (a few pipelined requests); past this, its socket is paused until the guard catches up. */
 const HIGH_WATER = 256 * 1024;
 /** Client connections at once: each costs a connection to the daemon, outside every container's limits. */
-export const MAX_CONNECTIONS = 64;
+const MAX_CONNECTIONS = 64;
 /** Request headers a client may pass on; everything else is dropped (the guard sets Host, Content-Length, Connection). */
 const PASSED = ['user-agent', 'accept', 'content-type', 'accept-encoding'];
 

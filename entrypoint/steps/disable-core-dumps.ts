@@ -12,7 +12,7 @@ import { trustedTool } from '../trusted-path.js';
 const STEP = 'core-dumps';
 
 /** Reads `Max core file size` from /proc/self/limits: [soft, hard] as written there. */
-export function coreLimit(): [string, string] {
+function coreLimit(): [string, string] {
   const line = readFileSync('/proc/self/limits', 'utf8')
     .split('\n')
     .find((l) => l.startsWith('Max core file size'));

@@ -62,6 +62,6 @@ function collectPaths(node: unknown, path: string, paths: Map<number, string>): 
 }
 
 /** `.name` for identifier-like keys, `["odd key"]` otherwise. */
-export function pathKey(key: string): string {
+function pathKey(key: string): string {
   return /^[A-Za-z_$][\w$-]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }

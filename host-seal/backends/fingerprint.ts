@@ -1,6 +1,5 @@
-// A short, non-reversible fingerprint of a token for status tables. Kept apart
-// from token.ts so that the entrypoint, which never prints fingerprints, does
-// not load node:crypto (about 6 ms of its start-up).
+// A short, non-reversible fingerprint of a token for status tables. Apart from
+// token.ts: the entrypoint never loads node:crypto (docs/performance.md).
 import { createHash } from 'node:crypto';
 
 /** The first 12 hex digits of the token's SHA-256. */

@@ -45,10 +45,7 @@ export async function sealedNames(context: BackendContext): Promise<{ name: stri
   return found.sort((a, b) => byCodeUnits(a.name, b.name) || byCodeUnits(a.backend, b.backend));
 }
 
-/**
- * Plain code-unit order: names are ASCII ([a-z0-9_-]), and localeCompare's first call loads
- * ICU's collation data, about 7 ms of every command's start-up.
- */
+/** Plain code-unit order: names are ASCII, and localeCompare loads ICU (docs/performance.md). */
 function byCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

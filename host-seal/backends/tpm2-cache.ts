@@ -31,7 +31,7 @@ export function contextCacheDir(env: NodeJS.ProcessEnv): string {
  * 64-bit FNV-1a of the UTF-8 bytes, as 16 hex digits, on four 16-bit limbs. It only tells cache
  * entries apart: nothing secret goes in, and nothing rests on it being hard to collide (the
  * directory is writable by its owner only, and the token is authenticated by AES-GCM after any
- * unseal). Not SHA-256, because node:crypto costs an unseal about 3 ms before its first tool.
+ * unseal). Not SHA-256: node:crypto before the first tool (docs/performance.md).
  */
 export function fnv1a64(text: string): string {
   let h0 = 0x2325;

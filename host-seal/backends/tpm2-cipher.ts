@@ -1,8 +1,8 @@
 // The token under the TPM-sealed key: AES-256-GCM, a fresh 96-bit IV per
 // seal, the blob format and credential name bound as associated data, so that
 // a blob renamed to another credential does not decrypt. Apart from
-// tpm2-blob.ts so that an unseal loads node:crypto (about 3 ms) while the TPM
-// works (after the direct path's ContextLoad is written) rather than before.
+// tpm2-blob.ts so that an unseal loads node:crypto while the TPM works
+// (docs/performance.md).
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { StackError } from '../../src/errors.js';
 import { BLOB_FORMAT, type Tpm2Blob } from './tpm2-blob.js';

@@ -20,14 +20,14 @@ const RC_OBJECT_MEMORY = 0x902;
 const RC_SESSION_MEMORY = 0x903;
 
 /** The TPM response code in a tool's stderr, reduced to its error number (format-one codes lose their handle bits). */
-export function responseCode(stderr: string): number | undefined {
+function responseCode(stderr: string): number | undefined {
   const match = /_\w+\((0x[0-9a-f]+)\)/i.exec(stderr) ?? /ErrorCode \((0x[0-9a-f]+)\)/i.exec(stderr);
   if (!match?.[1]) return undefined;
   return reduceCode(Number.parseInt(match[1], 16));
 }
 
 /** A response code without the handle, session or parameter number of format-one codes; TSS layer codes (above 0xfff) as they are. */
-export function reduceCode(rc: number): number {
+function reduceCode(rc: number): number {
   if (rc > 0xfff) return rc;
   return rc & 0x080 ? rc & 0x0bf : rc;
 }
@@ -88,7 +88,7 @@ export function unreachable(context: FailureContext, detail?: string): StackErro
 }
 
 /** What to check, by the kind of TCTI: a device, a simulator's socket, or anything else. */
-export function tctiAdvice(tcti: string): string {
+function tctiAdvice(tcti: string): string {
   const [kind = '', config = ''] = tcti.split(/:(.*)/s);
   if (kind === 'device') {
     const path = config || '/dev/tpmrm0';

@@ -37,7 +37,7 @@ export interface Tpm {
   flush(objectsOnly?: boolean): Promise<void>;
 }
 
-export interface ToolOutcome {
+interface ToolOutcome {
   ok: boolean;
   stdout: Buffer;
   stderr: string;

@@ -16,7 +16,7 @@ import { connect, type Socket } from 'node:net';
 import { MAX_RESPONSE, announcedSize } from './tpm2-wire.js';
 
 /** How long one command may take before the TPM counts as not answering (a tpm2 tool's own limit is similar). */
-export const COMMAND_TIMEOUT_MS = 60_000;
+const COMMAND_TIMEOUT_MS = 60_000;
 
 export interface Transport {
   /**

@@ -15,7 +15,6 @@ import { Refusal } from './refusal.js';
 import { firstDifference } from './same-body.js';
 import type { Json } from './strict-json.js';
 
-export { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 
 export interface AgentPolicy {
   stack: AgentStack;
@@ -37,7 +36,7 @@ export function agentFromContainerName(project: string, name: string | null): st
 }
 
 /** What the builder makes for `agent`, or a refusal that says why there is nothing to build. */
-export function expectedAgent(policy: AgentPolicy, agent: string): AgentContainer {
+function expectedAgent(policy: AgentPolicy, agent: string): AgentContainer {
   try {
     const definition = findAgent(readAgentsFile(policy.agentsFile), agent);
     return agentContainer(policy.stack, definition);

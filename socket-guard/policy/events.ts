@@ -11,7 +11,7 @@ import { Refusal } from './refusal.js';
 import { parseStrictJson, stringifyJson, type JsonObject } from './strict-json.js';
 
 /** A daemon event line longer than this is dropped, not buffered (real ones are under 2 KiB). */
-export const MAX_EVENT_LINE = 64 * 1024;
+const MAX_EVENT_LINE = 64 * 1024;
 
 export function eventsRoute(project: string): Route {
   return {

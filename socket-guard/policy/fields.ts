@@ -40,31 +40,3 @@ export function canonicalObject(value: Json, fields: FieldSpec, forbidden: Forbi
   }
   return out;
 }
-
-// Small checks that field specs are built from.
-export const isString = (rule = 'body-shape'): FieldCheck => (v, where) => {
-  if (typeof v !== 'string') throw new Refusal(rule, `${where} must be a string`);
-  return v;
-};
-export const isBoolean: FieldCheck = (v, where) => {
-  if (typeof v !== 'boolean') throw new Refusal('body-shape', `${where} must be true or false`);
-  return v;
-};
-export const isNumber: FieldCheck = (v, where) => {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Refusal('body-shape', `${where} must be a non-negative number`);
-  return v;
-};
-export const isStringList = (each: (s: string, where: string) => void = () => undefined): FieldCheck => (v, where) => {
-  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) throw new Refusal('body-shape', `${where} must be a list of strings`);
-  (v as string[]).forEach((s, i) => each(s, `${where}[${i}]`));
-  return v;
-};
-export const isStringMap = (each: (key: string, value: string, where: string) => void = () => undefined): FieldCheck => (v, where) => {
-  if (!(v instanceof Map) || [...v.values()].some((s) => typeof s !== 'string')) throw new Refusal('body-shape', `${where} must map names to strings`);
-  for (const [key, value] of v) each(key, value as string, where);
-  return v;
-};
-export const equals = (expected: Json, rule: string): FieldCheck => (v, where) => {
-  if (v !== expected) throw new Refusal(rule, `${where} must be ${JSON.stringify(expected)}`);
-  return v;
-};

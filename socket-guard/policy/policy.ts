@@ -56,7 +56,7 @@ export const BASE_ROUTES: readonly Route[] = [
  * read a body by older rules (fields added since, such as NanoCpus or Mounts,
  * ignored), so the body it acts on would not be the one the policy checked.
  */
-export const OLDEST_API_VERSION = [1, 40] as const;
+const OLDEST_API_VERSION = [1, 40] as const;
 
 /** Finds the route for a request and reviews it; throws a Refusal otherwise. */
 export async function review(routes: readonly Route[], request: GuardRequest): Promise<Verdict> {

@@ -10,8 +10,3 @@ export class Refusal extends Error {
     super(message);
   }
 }
-
-/** Throws a Refusal for `rule` unless `ok`. */
-export function refuseUnless(ok: unknown, rule: string, message: string): asserts ok {
-  if (!ok) throw new Refusal(rule, message);
-}

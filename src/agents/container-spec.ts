@@ -24,7 +24,7 @@ export interface AgentContainer {
 }
 
 /** What the image's entrypoint runs: the bridge, and nothing a client chose. */
-export const AGENT_COMMAND = ['copilot-bridge', 'start'];
+const AGENT_COMMAND = ['copilot-bridge', 'start'];
 
 /**
  * The agent's container, volume and token, from its entry in the agents file.
@@ -87,7 +87,7 @@ export function agentContainer(stack: AgentStack, agent: AgentDefinition): Agent
 }
 
 /** The SHA-256 of a create body as JSON, its spec label left out. */
-export function specHash(body: Record<string, unknown>): string {
+function specHash(body: Record<string, unknown>): string {
   const labels = { ...(body.Labels as Record<string, string>) };
   delete labels[SPEC_LABEL];
   return createHash('sha256').update(JSON.stringify({ ...body, Labels: labels })).digest('hex');
@@ -98,7 +98,7 @@ export function specHash(body: Record<string, unknown>): string {
  * own part of it, and nothing else (there is no shared one to fall back on).
  * With 1Password: its own sealed token when released, else the shared one.
  */
-export function tokenSource(stack: AgentStack, agent: string): string {
+function tokenSource(stack: AgentStack, agent: string): string {
   if (!stack.secretsDir) {
     throw new StackError('agent-token', 'COPILOT_BRIDGE_SECRETS_DIR is not set: start the stack with `npm run up`, which releases the tokens and sets it', { step: 'token', exitCode: ExitCode.config });
   }

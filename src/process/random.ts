@@ -1,6 +1,5 @@
-// Random names for temp files and marker nonces, read from the kernel's
-// CSPRNG. node:crypto would do the same but costs the entrypoint about 6 ms
-// of start-up just to load.
+// Random names for temp files and marker nonces, from the kernel's CSPRNG
+// (not node:crypto: the start-up budget, docs/performance.md).
 import { closeSync, openSync, readSync } from 'node:fs';
 
 /** `bytes` random bytes. */

@@ -38,7 +38,7 @@ export function collectRegions(
 }
 
 /** Every region of `data`, merged: what both the one-shot and the stream form mask. */
-export function regionsOf(matcher: Matcher, data: Uint8Array): number[] {
+function regionsOf(matcher: Matcher, data: Uint8Array): number[] {
   const out: number[] = [];
   collectRegions(matcher, data, 0, data.length, out);
   return out;

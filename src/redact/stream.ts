@@ -17,7 +17,7 @@ import { collectRegions, MASK } from './one-shot.js';
 const EMPTY = Buffer.alloc(0);
 
 /** Pending bytes, what of them was already emitted, and whether the output ends in a mask that may still grow. */
-export class StreamState {
+class StreamState {
   readonly #compiled: Compiled;
   readonly #mask: Buffer;
   /** Chunks up to this size are joined to the pending bytes; larger ones are scanned in place. */

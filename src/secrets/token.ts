@@ -8,7 +8,7 @@ const TOKEN_PATTERN = /^ops_[A-Za-z0-9_-]+={0,2}$/;
 const MIN_LENGTH = 64;
 const MAX_LENGTH = 8192;
 
-export const EXPECTED_TOKEN_SHAPE =
+const EXPECTED_TOKEN_SHAPE =
   "a 1Password service-account token: 'ops_' followed by base64url-encoded JSON, on one line";
 
 /** Removes exactly one trailing newline (LF or CRLF), as files written by editors and `echo` have. */

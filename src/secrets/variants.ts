@@ -14,7 +14,7 @@ export interface Variant {
 }
 
 /** Unicode code points in `text`: the length that MIN_MASK_LENGTH is compared with. */
-export function codePointLength(text: string): number {
+function codePointLength(text: string): number {
   let n = 0;
   for (const _ of text) n++;
   return n;

@@ -13,10 +13,10 @@ import { hostVault, standardItems, type VaultBehaviour } from '../fixtures/vault
 import { NODE_FLAGS, requireTestBuild, TEST_ENTRYPOINT, TEST_NODE } from './test-build.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
-export const ENTRYPOINT = TEST_ENTRYPOINT;
+const ENTRYPOINT = TEST_ENTRYPOINT;
 export const CLEAN_ENV = join(ROOT, 'test', 'helpers', 'clean-env');
 export const BRIDGE_UID = 65534;
-export const BRIDGE_GID = 65534;
+const BRIDGE_GID = 65534;
 
 interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
@@ -46,7 +46,7 @@ export interface ScenarioOptions {
 }
 
 /** Mounts a fresh tmpfs (mode 1777, like /tmp) and unmounts it in teardown. */
-export function mountTmpfs(t: Teardown, dir: string): string {
+function mountTmpfs(t: Teardown, dir: string): string {
   mkdirSync(dir, { recursive: true });
   execaSync('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=1777', 'tmpfs', dir]);
   t.teardown(() => {

@@ -10,7 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 const up2 = realpathSync(resolve(import.meta.dirname, '..', '..'));
 const ROOT = basename(up2) === 'dist' ? dirname(up2) : up2;
 
-export const TEST_BUILD = join('/usr/local/lib/copilot-bridge-stack-test', createHash('sha256').update(ROOT).digest('hex').slice(0, 12));
+const TEST_BUILD = join('/usr/local/lib/copilot-bridge-stack-test', createHash('sha256').update(ROOT).digest('hex').slice(0, 12));
 export const TEST_ENTRYPOINT = join(TEST_BUILD, 'copilot-bridge-entrypoint.mjs');
 export const TEST_OP = join(TEST_BUILD, 'op');
 export const TEST_LAUNCHER = join(TEST_BUILD, 'launcher');

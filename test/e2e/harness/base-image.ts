@@ -17,7 +17,7 @@ const NPM_VERSION = '11.21.2';
 const HASH_LABEL = 'com.copilot-bridge-stack.base-hash';
 
 /** The first plain-HTTP Debian mirror in the host's apt sources, else deb.debian.org. */
-export function debianMirror(): string {
+function debianMirror(): string {
   if (process.env.CBS_DEBIAN_MIRROR) return process.env.CBS_DEBIAN_MIRROR;
   const files = ['/etc/apt/sources.list', ...listDir('/etc/apt/sources.list.d').map((name) => join('/etc/apt/sources.list.d', name))];
   for (const file of files) {

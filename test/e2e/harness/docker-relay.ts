@@ -7,7 +7,7 @@ import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export interface SentRequest {
+interface SentRequest {
   method: string;
   path: string;
   body: string;

@@ -25,7 +25,7 @@ export interface TestImages {
   bridge: string;
 }
 
-export const IMAGES: TestImages = {
+const IMAGES: TestImages = {
   base: BASE_IMAGE,
   op: 'copilot-bridge-stack/test-op:latest',
   mattermost: 'copilot-bridge-stack/test-mattermost:latest',

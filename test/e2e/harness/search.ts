@@ -11,7 +11,7 @@ import { leakedForms } from '../../helpers/no-secrets.js';
 import { docker } from './run.js';
 
 /** `ops_` + base64url of a JSON object (`{"` is `eyJ`), as long as a real token at least. */
-export const TOKEN_SHAPE = /ops_eyJ[A-Za-z0-9_-]{400,}/;
+const TOKEN_SHAPE = /ops_eyJ[A-Za-z0-9_-]{400,}/;
 const OVERLAP = 4096;
 
 export interface Finding {
