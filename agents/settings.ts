@@ -6,8 +6,8 @@
 // shared with the socket guard (src/agents/stack-settings.ts).
 import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { type AgentStack, readAgentStack } from '../src/agents/stack-settings.js';
 import { isOwnReleaseDir } from '../src/stack/release-dir.js';
-import { readAgentStack, type AgentStack } from '../src/agents/stack-settings.js';
 import { releaseDir, stackSettings } from '../src/stack/settings.js';
 
 export interface AgentSettings {
@@ -15,12 +15,20 @@ export interface AgentSettings {
   agentsFile: string;
 }
 
-export function readAgentSettings(env: NodeJS.ProcessEnv, cwd = process.cwd(), platform = process.platform): AgentSettings {
+export function readAgentSettings(
+  env: NodeJS.ProcessEnv,
+  cwd = process.cwd(),
+  platform = process.platform,
+): AgentSettings {
   if (env.AGENT_IMAGE) return { stack: readAgentStack(env), agentsFile: env.AGENTS_FILE || 'agents.json' };
   const settings = stackSettings(env, cwd);
   const secretsDir = settings.COPILOT_BRIDGE_SECRETS_DIR || releaseDir(env, platform);
   // Its files are what the agent mounts: the directory must be proven ours (another user could have made it first).
-  const released = isOwnReleaseDir(secretsDir) ? readdirSync(secretsDir).filter((name) => !name.startsWith('.')).join(',') : '';
+  const released = isOwnReleaseDir(secretsDir)
+    ? readdirSync(secretsDir)
+        .filter((name) => !name.startsWith('.'))
+        .join(',')
+    : '';
   const onHost: Record<string, string | undefined> = {
     ...settings,
     AGENT_IMAGE: settings.BRIDGE_IMAGE,

@@ -8,24 +8,36 @@ import { request } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { agentContainerName } from '../src/contract.js';
 import { fakeServiceAccountToken } from '../test/fixtures/tokens.js';
-import { seedAgentVolume } from '../test/e2e/harness/agents.js';
-import { ensureDockerEngine } from '../test/e2e/harness/engine.js';
-import { buildTestImages } from '../test/e2e/harness/images.js';
-import { attempt } from '../test/e2e/harness/run.js';
-import { Stack } from '../test/e2e/harness/stack.js';
-import { waitFor } from '../test/e2e/harness/wait.js';
+import { seedAgentVolume } from '../test/support/e2e/agents.js';
+import { ensureDockerEngine } from '../test/support/e2e/engine.js';
+import { buildTestImages } from '../test/support/e2e/images.js';
+import { attempt } from '../test/support/e2e/run.js';
+import { Stack } from '../test/support/e2e/stack.js';
+import { waitFor } from '../test/support/e2e/wait.js';
 
 const RUNS = 5;
 const GOAL_MS = 1500;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const random = (n: number) => Array.from(randomBytes(n), (b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
+const random = (n: number) =>
+  Array.from(randomBytes(n), (b) => 'abcdefghijklmnopqrstuvwxyz0123456789'[b % 36]).join('');
 
 function engine(method: string, path: string, body?: string): Promise<number> {
   return new Promise((done, fail) => {
-    const req = request({ socketPath: '/var/run/docker.sock', method, path, headers: { host: 'docker', ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) } }, (res) => {
-      res.resume();
-      res.on('end', () => done(res.statusCode ?? 0));
-    });
+    const req = request(
+      {
+        socketPath: '/var/run/docker.sock',
+        method,
+        path,
+        headers: {
+          host: 'docker',
+          ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => done(res.statusCode ?? 0));
+      },
+    );
     req.on('error', fail);
     req.end(body);
   });
@@ -38,17 +50,46 @@ export async function benchAgents(): Promise<{ name: string; figures: Record<str
   try {
     const botToken = random(26);
     const serviceAccount = fakeServiceAccountToken();
-    const agents = { agents: [{ name: 'lal', botTokenItem: 'op://copilot-bridge/mattermost-lal', githubTokenItem: 'op://copilot-bridge/github-lal', channels: [{ id: random(26), name: 'lal' }], users: ['ray'] }] };
-    const stack = await Stack.up({ teardown: (fn) => teardowns.push(fn) }, images, { pingDelayMs: 500, bots: [{ token: botToken, username: 'lal-bot' }], released: { 'agent-lal': serviceAccount }, agents });
-    await seedAgentVolume(stack.project, 'lal', images.bridge, serviceAccount, { 'op://copilot-bridge/mattermost-lal/token': botToken, 'op://copilot-bridge/github-lal/token': random(40) });
+    const agents = {
+      agents: [
+        {
+          name: 'lal',
+          botTokenItem: 'op://copilot-bridge/mattermost-lal',
+          githubTokenItem: 'op://copilot-bridge/github-lal',
+          channels: [{ id: random(26), name: 'lal' }],
+          users: ['ray'],
+        },
+      ],
+    };
+    const stack = await Stack.up({ teardown: (fn) => teardowns.push(fn) }, images, {
+      pingDelayMs: 500,
+      bots: [{ token: botToken, username: 'lal-bot' }],
+      released: { 'agent-lal': serviceAccount },
+      agents,
+    });
+    await seedAgentVolume(stack.project, 'lal', images.bridge, serviceAccount, {
+      'op://copilot-bridge/mattermost-lal/token': botToken,
+      'op://copilot-bridge/github-lal/token': random(40),
+    });
     await stack.waitHealthy('copilot-bridge', 180_000);
     const admin = await stack.container('copilot-bridge');
-    const agentCli = (args: string[]) => attempt('docker', ['exec', '-u', 'bridge', admin, 'agent', ...args], { timeoutMs: 120_000 });
+    const agentCli = (args: string[]) =>
+      attempt('docker', ['exec', '-u', 'bridge', admin, 'agent', ...args], { timeoutMs: 120_000 });
     const loggedIn = (since: number) =>
-      waitFor('lal to log in', async () => {
-        const event = (await stack.authLog()).find((e) => e.endpoint === 'users/channels' && e.ok && e.tokenSha256 === createHash('sha256').update(botToken).digest('hex') && Date.parse(e.at) >= since);
-        return event ? Date.parse(event.at) : undefined;
-      }, { timeoutMs: 60_000, intervalMs: 20 });
+      waitFor(
+        'lal to log in',
+        async () => {
+          const event = (await stack.authLog()).find(
+            (e) =>
+              e.endpoint === 'users/channels' &&
+              e.ok &&
+              e.tokenSha256 === createHash('sha256').update(botToken).digest('hex') &&
+              Date.parse(e.at) >= since,
+          );
+          return event ? Date.parse(event.at) : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 20 },
+      );
     const spec = (await agentCli(['spec', 'lal'])).stdout;
     const name = agentContainerName(stack.project, 'lal');
     const viaAgentUp: number[] = [];

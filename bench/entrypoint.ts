@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { execa, execaSync } from 'execa';
 import { fakeServiceAccountToken } from '../test/fixtures/tokens.js';
 import { HOST_VAULTS, standardItems, writeVault } from '../test/fixtures/vault.js';
-import { NODE_FLAGS, requireTestBuild, TEST_ENTRYPOINT, TEST_OP } from '../test/helpers/test-build.js';
+import { NODE_FLAGS, requireTestBuild, TEST_ENTRYPOINT, TEST_OP } from '../test/support/test-build.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const RUNS = 21;
@@ -27,8 +27,12 @@ function stage() {
   chmodSync(dir, 0o1777);
   const token = fakeServiceAccountToken();
   writeFileSync(join(dir, 'token'), token, { mode: 0o600 });
-  const local = Object.fromEntries(Object.entries(standardItems()).map(([ref, value]) => [ref.replace(/^op:\/\/[^/]+\//, ''), value]));
-  writeFileSync(join(dir, 'vault'), JSON.stringify({ format: 'copilot-bridge-stack/vault/1', items: local }), { mode: 0o600 });
+  const local = Object.fromEntries(
+    Object.entries(standardItems()).map(([ref, value]) => [ref.replace(/^op:\/\/[^/]+\//, ''), value]),
+  );
+  writeFileSync(join(dir, 'vault'), JSON.stringify({ format: 'copilot-bridge-stack/vault/1', items: local }), {
+    mode: 0o600,
+  });
   mkdirSync(HOST_VAULTS, { recursive: true, mode: 0o700 });
   const vault = join(HOST_VAULTS, `bench-${process.pid}.json`);
   writeVault(vault, token, standardItems());
@@ -50,18 +54,31 @@ function stage() {
 
 async function wallMs(file: string, args: string[], env: Record<string, string>, input?: string): Promise<number> {
   const start = process.hrtime.bigint();
-  const result = await execa(file, args, { env, extendEnv: false, reject: false, ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
+  const result = await execa(file, args, {
+    env,
+    extendEnv: false,
+    reject: false,
+    ...(input === undefined ? { stdin: 'ignore' as const } : { input }),
+  });
   if (result.exitCode !== 0) throw new Error(`${file} ${args.join(' ')} exited ${result.exitCode}: ${result.stderr}`);
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
-export async function benchEntrypoint(node24: string): Promise<{ name: string; figures: Record<string, number | string> }> {
+export async function benchEntrypoint(
+  node24: string,
+): Promise<{ name: string; figures: Record<string, number | string> }> {
   requireTestBuild();
   const { dir, env, token, vault } = stage();
   const entrypoint = TEST_ENTRYPOINT;
   const template = readFileSync(env.BRIDGE_CONFIG_TEMPLATE, 'utf8');
   // What the entrypoint gives op: the fixed PATH, a private home and config dir, the template's variable, the token.
-  const opEnv = { PATH: env.PATH, HOME: dir, AGENT_ITEM: env.AGENT_ITEM, OP_SERVICE_ACCOUNT_TOKEN: token, OP_CONFIG_DIR: dir };
+  const opEnv = {
+    PATH: env.PATH,
+    HOME: dir,
+    AGENT_ITEM: env.AGENT_ITEM,
+    OP_SERVICE_ACCOUNT_TOKEN: token,
+    OP_CONFIG_DIR: dir,
+  };
   try {
     const bare: number[] = [];
     const whole: number[] = [];
@@ -82,12 +99,17 @@ export async function benchEntrypoint(node24: string): Promise<{ name: string; f
     }
     const overhead = [median(whole) - median(opAlone)];
     const localRatio = median(fromVault) / median(overhead);
-    const child = execa(node24, [...NODE_FLAGS, entrypoint, 'sleep', '1'], { env: { ...env, BRIDGE_SUPERVISE: '1' }, extendEnv: false, reject: false });
+    const child = execa(node24, [...NODE_FLAGS, entrypoint, 'sleep', '1'], {
+      env: { ...env, BRIDGE_SUPERVISE: '1' },
+      extendEnv: false,
+      reject: false,
+    });
     let hwm = 0;
     for (let i = 0; i < 40 && hwm === 0; i++) {
       await new Promise((r) => setTimeout(r, 25));
       const kids = execaSync('pgrep', ['-P', String(child.pid)], { reject: false }).stdout;
-      if (kids.trim()) hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+      if (kids.trim())
+        hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
     }
     await child;
     const ratio = median(overhead) / median(bare);
@@ -113,6 +135,8 @@ export async function benchEntrypoint(node24: string): Promise<{ name: string; f
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { name, figures } = await benchEntrypoint(process.env.NODE24_BIN ?? join(ROOT, '.cache', 'node24', 'bin', 'node'));
+  const { name, figures } = await benchEntrypoint(
+    process.env.NODE24_BIN ?? join(ROOT, '.cache', 'node24', 'bin', 'node'),
+  );
   for (const [key, value] of Object.entries(figures)) console.log(`${name}: ${key}: ${value}`);
 }

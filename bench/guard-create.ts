@@ -17,7 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { readAgentsFile } from '../src/agents/agents-file.js';
 import { agentContainer } from '../src/agents/container-spec.js';
 import type { AgentStack } from '../src/agents/stack-settings.js';
-import { freePort } from '../test/e2e/harness/stack.js';
+import { freePort } from '../test/support/e2e/stack.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const ROUNDS = 5;
@@ -25,19 +25,53 @@ const REQUESTS = 200;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const STACK: AgentStack = {
-  project: 'cbs', image: 'copilot-bridge-stack/copilot-bridge:local', network: 'cbs_mattermost-net', memoryBytes: 1 << 30, pids: 512,
-  nanoCpus: 1e9, logMaxSize: '10m', logMaxFile: 3, secretsDir: '/dev/shm/copilot-bridge-stack', source: '1password',
+  project: 'cbs',
+  image: 'copilot-bridge-stack/copilot-bridge:local',
+  network: 'cbs_mattermost-net',
+  memoryBytes: 1 << 30,
+  pids: 512,
+  nanoCpus: 1e9,
+  logMaxSize: '10m',
+  logMaxFile: 3,
+  secretsDir: '/dev/shm/copilot-bridge-stack',
+  source: '1password',
   released: ['op-sa-token', 'agent-lal'],
 };
-const LAL = { name: 'lal', botTokenItem: 'op://copilot-bridge/mattermost-lal', githubTokenItem: 'op://copilot-bridge/github-lal', persona: 'lal', channels: [{ id: 'abcdefghijklmnopqrstuvwxyz', name: 'lal' }], users: ['ray'] };
+const LAL = {
+  name: 'lal',
+  botTokenItem: 'op://copilot-bridge/mattermost-lal',
+  githubTokenItem: 'op://copilot-bridge/github-lal',
+  persona: 'lal',
+  channels: [{ id: 'abcdefghijklmnopqrstuvwxyz', name: 'lal' }],
+  users: ['ray'],
+};
 
-function post(target: { socketPath?: string; host?: string; port?: number }, agent: Agent, body: string): Promise<void> {
+function post(
+  target: { socketPath?: string; host?: string; port?: number },
+  agent: Agent,
+  body: string,
+): Promise<void> {
   return new Promise((done, fail) => {
-    const req = request({ ...target, agent, method: 'POST', path: '/v1.41/containers/create?name=cbs-agent-lal', headers: { host: 'docker', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => (res.statusCode === 201 ? done() : fail(new Error(`create answered ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`))));
-    });
+    const req = request(
+      {
+        ...target,
+        agent,
+        method: 'POST',
+        path: '/v1.41/containers/create?name=cbs-agent-lal',
+        headers: { host: 'docker', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          res.statusCode === 201
+            ? done()
+            : fail(
+                new Error(`create answered ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`),
+              ),
+        );
+      },
+    );
     req.on('error', fail);
     req.end(body);
   });
@@ -47,7 +81,8 @@ export async function benchGuardCreate(): Promise<{ name: string; figures: Recor
   const dir = mkdtempSync(join(tmpdir(), 'cbs-bench-create-'));
   const agentsFile = join(dir, 'agents.json');
   writeFileSync(agentsFile, JSON.stringify({ agents: [LAL] }));
-  // The entry as the guard reads it back from the file (checked, its keys in the builder's order), as `agent up` sends it.
+  // The entry as the guard reads it back from the file (checked, its keys in the builder's order), as `agent up` sends
+  // it.
   const body = JSON.stringify(agentContainer(STACK, readAgentsFile(agentsFile)[0]!).body);
   const upstream = createServer((req, res) => {
     req.resume();
@@ -55,7 +90,9 @@ export async function benchGuardCreate(): Promise<{ name: string; figures: Recor
       // The guard first asks whether the agent's home volume is this project's (an extra round trip, counted).
       if (req.method === 'GET' && req.url?.startsWith('/volumes/')) {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ Name: 'cbs-agent-lal-home', Labels: { 'com.copilot-bridge-stack.project': STACK.project } }));
+        res.end(
+          JSON.stringify({ Name: 'cbs-agent-lal-home', Labels: { 'com.copilot-bridge-stack.project': STACK.project } }),
+        );
         return;
       }
       res.writeHead(201, { 'content-type': 'application/json' });
@@ -67,18 +104,31 @@ export async function benchGuardCreate(): Promise<{ name: string; figures: Recor
   const port = await freePort();
   const guard = spawn(process.execPath, [join(ROOT, 'dist', 'docker-socket-guard.mjs')], {
     env: {
-      PATH: process.env.PATH, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: socket, GUARD_AGENTS_FILE: agentsFile,
-      COMPOSE_PROJECT_NAME: STACK.project, AGENT_IMAGE: STACK.image, COPILOT_BRIDGE_SECRETS_DIR: STACK.secretsDir, COPILOT_BRIDGE_RELEASED: STACK.released.join(','),
+      PATH: process.env.PATH,
+      GUARD_LISTEN: `127.0.0.1:${port}`,
+      GUARD_DOCKER_SOCKET: socket,
+      GUARD_AGENTS_FILE: agentsFile,
+      COMPOSE_PROJECT_NAME: STACK.project,
+      AGENT_IMAGE: STACK.image,
+      COPILOT_BRIDGE_SECRETS_DIR: STACK.secretsDir,
+      COPILOT_BRIDGE_RELEASED: STACK.released.join(','),
     },
     stdio: 'ignore',
   });
   const targets = [
     { name: 'upstream alone', target: { socketPath: socket }, agent: new Agent({ keepAlive: true, maxSockets: 1 }) },
-    { name: 'through the guard', target: { host: '127.0.0.1', port }, agent: new Agent({ keepAlive: true, maxSockets: 1 }) },
+    {
+      name: 'through the guard',
+      target: { host: '127.0.0.1', port },
+      agent: new Agent({ keepAlive: true, maxSockets: 1 }),
+    },
   ];
   try {
     for (let i = 0; i < 200; i++) {
-      const up = await post(targets[1]!.target, targets[1]!.agent, body).then(() => true, () => false);
+      const up = await post(targets[1]!.target, targets[1]!.agent, body).then(
+        () => true,
+        () => false,
+      );
       if (up) break;
       if (guard.exitCode !== null) throw new Error(`docker-socket-guard exited (${guard.exitCode})`);
       await new Promise((r) => setTimeout(r, 25));

@@ -5,14 +5,14 @@
 // at a time. Throughput: requests per second with 16 in flight.
 // Goals: the guard adds at most 1 ms at the median; its throughput is at
 // least 0.8x HAProxy's.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ensureDockerEngine } from '../test/e2e/harness/engine.js';
-import { freePort } from '../test/e2e/harness/stack.js';
+import { ensureDockerEngine } from '../test/support/e2e/engine.js';
+import { freePort } from '../test/support/e2e/stack.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const SOCKET = '/var/run/docker.sock';
@@ -27,7 +27,9 @@ function get(target: Target, path: string): Promise<void> {
   return new Promise((done, fail) => {
     const req = request({ ...target.options, path, agent: target.agent, headers: { host: 'docker' } }, (res) => {
       res.resume();
-      res.on('end', () => (res.statusCode === 200 ? done() : fail(new Error(`${target.name}: ${path} answered ${res.statusCode}`))));
+      res.on('end', () =>
+        res.statusCode === 200 ? done() : fail(new Error(`${target.name}: ${path} answered ${res.statusCode}`)),
+      );
     });
     req.on('error', fail);
     req.end();
@@ -47,9 +49,11 @@ async function latency(target: Target): Promise<number[]> {
 async function throughput(target: Target): Promise<number> {
   let next = 0;
   const start = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    while (next++ < THROUGHPUT_REQUESTS) await get(target, '/_ping');
-  }));
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next++ < THROUGHPUT_REQUESTS) await get(target, '/_ping');
+    }),
+  );
   return THROUGHPUT_REQUESTS / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
@@ -71,23 +75,46 @@ export async function benchGuard(): Promise<{ name: string; figures: Record<stri
   await ensureDockerEngine();
   const dir = mkdtempSync(join(tmpdir(), 'cbs-bench-guard-'));
   const [guardPort, haproxyPort] = [await freePort(), await freePort()];
-  writeFileSync(join(dir, 'haproxy.cfg'), [
-    'global', '  maxconn 256', 'defaults', '  mode http', '  timeout connect 5s', '  timeout client 30s', '  timeout server 30s',
-    `frontend guard`, `  bind 127.0.0.1:${haproxyPort}`,
-    '  acl allowed path_reg ^(/v[0-9]+\\.[0-9]+)?/(_ping|version|events)$',
-    '  http-request deny deny_status 403 unless allowed',
-    '  default_backend docker',
-    'backend docker', `  server docker unix@${SOCKET}`, '',
-  ].join('\n'));
-  const guard = spawn(process.execPath, [join(ROOT, 'dist', 'docker-socket-guard.mjs')], { env: { PATH: process.env.PATH, GUARD_LISTEN: `127.0.0.1:${guardPort}`, GUARD_DOCKER_SOCKET: SOCKET }, stdio: 'ignore' });
+  writeFileSync(
+    join(dir, 'haproxy.cfg'),
+    [
+      'global',
+      '  maxconn 256',
+      'defaults',
+      '  mode http',
+      '  timeout connect 5s',
+      '  timeout client 30s',
+      '  timeout server 30s',
+      `frontend guard`,
+      `  bind 127.0.0.1:${haproxyPort}`,
+      '  acl allowed path_reg ^(/v[0-9]+\\.[0-9]+)?/(_ping|version|events)$',
+      '  http-request deny deny_status 403 unless allowed',
+      '  default_backend docker',
+      'backend docker',
+      `  server docker unix@${SOCKET}`,
+      '',
+    ].join('\n'),
+  );
+  const guard = spawn(process.execPath, [join(ROOT, 'dist', 'docker-socket-guard.mjs')], {
+    env: { PATH: process.env.PATH, GUARD_LISTEN: `127.0.0.1:${guardPort}`, GUARD_DOCKER_SOCKET: SOCKET },
+    stdio: 'ignore',
+  });
   const haproxy = spawn('haproxy', ['-f', join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
   try {
     await started(guard, guardPort, 'docker-socket-guard');
     await started(haproxy, haproxyPort, 'haproxy');
     const targets: Target[] = [
       { name: 'raw socket', options: { socketPath: SOCKET }, agent: new Agent({ keepAlive: true, maxSockets: 16 }) },
-      { name: 'guard', options: { host: '127.0.0.1', port: guardPort }, agent: new Agent({ keepAlive: true, maxSockets: 16 }) },
-      { name: 'haproxy', options: { host: '127.0.0.1', port: haproxyPort }, agent: new Agent({ keepAlive: true, maxSockets: 16 }) },
+      {
+        name: 'guard',
+        options: { host: '127.0.0.1', port: guardPort },
+        agent: new Agent({ keepAlive: true, maxSockets: 16 }),
+      },
+      {
+        name: 'haproxy',
+        options: { host: '127.0.0.1', port: haproxyPort },
+        agent: new Agent({ keepAlive: true, maxSockets: 16 }),
+      },
     ];
     const lat = new Map<string, number[]>(targets.map((t) => [t.name, []]));
     const rps = new Map<string, number[]>(targets.map((t) => [t.name, []]));

@@ -10,7 +10,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { createRedactor, MASK } from '../src/redact/index.js';
-import { SecretSet, type LabeledSecret } from '../src/secrets/secret-set.js';
+import { type LabeledSecret, SecretSet } from '../src/secrets/secret-set.js';
 
 const TOTAL_BYTES = 256 * 1024 * 1024;
 const UNIQUE_BYTES = 32 * 1024 * 1024;
@@ -32,7 +32,8 @@ function random(seed: number): () => number {
 const rand = random(0x5eed);
 const int = (n: number): number => Math.floor(rand() * n);
 const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
-const chars = (alphabet: string, n: number): string => Array.from({ length: n }, () => alphabet[int(alphabet.length)]).join('');
+const chars = (alphabet: string, n: number): string =>
+  Array.from({ length: n }, () => alphabet[int(alphabet.length)]).join('');
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)));
 
@@ -77,7 +78,8 @@ function benchInput(set: SecretSet): Buffer {
   }
   const unique = Buffer.from(lines.join(''));
   const input = Buffer.allocUnsafe(TOTAL_BYTES);
-  for (let at = 0; at < TOTAL_BYTES; at += unique.length) unique.copy(input, at, 0, Math.min(unique.length, TOTAL_BYTES - at));
+  for (let at = 0; at < TOTAL_BYTES; at += unique.length)
+    unique.copy(input, at, 0, Math.min(unique.length, TOTAL_BYTES - at));
   return input;
 }
 
@@ -169,7 +171,8 @@ export async function benchRedact(): Promise<{ name: string; figures: Record<str
         [`ours MB/s (median of ${RUNS}, 64 KiB chunks)`]: ours,
         'pass-through MB/s (no needles, same pipeline)': passThrough,
         'sed -E MB/s': Number(sed.toFixed(2)),
-        'sed input': size === input.length ? 'all of it' : `first ${Math.round(size / 1e6)} MB (sed is too slow for all)`,
+        'sed input':
+          size === input.length ? 'all of it' : `first ${Math.round(size / 1e6)} MB (sed is too slow for all)`,
         'sed needles': `${count} (those without a line break)`,
         'ours / sed': Math.round(ours / sed),
       },

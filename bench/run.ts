@@ -13,7 +13,8 @@ import { benchVault } from './vault.js';
 
 type Bench = () => Promise<{ name: string; figures: Record<string, number | string> }>;
 
-const node24 = process.env.NODE24_BIN ?? join(resolve(import.meta.dirname, '..', '..'), '.cache', 'node24', 'bin', 'node');
+const node24 =
+  process.env.NODE24_BIN ?? join(resolve(import.meta.dirname, '..', '..'), '.cache', 'node24', 'bin', 'node');
 const benches: Array<[string, Bench]> = [
   ['entrypoint', () => benchEntrypoint(node24)],
   ['redact', benchRedact],

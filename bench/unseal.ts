@@ -29,9 +29,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
-import { MAIN } from '../test/fixtures/host-seal/cli.js';
 import { fakeToken } from '../test/fixtures/host-seal/fake-token.js';
-import { startSwtpm } from '../test/fixtures/host-seal/swtpm.js';
+import { MAIN } from '../test/support/host-seal/cli.js';
+import { startSwtpm } from '../test/support/host-seal/swtpm.js';
 
 const RUNS = 25;
 const WARMUP = 3;
@@ -81,7 +81,10 @@ export async function benchUnseal(): Promise<{ name: string; figures: Record<str
       TPM2TOOLS_TCTI: tpm.tcti,
     };
     const flush = () => execa('tpm2_flushcontext', ['-t', '-l', '-s'], { env, extendEnv: false, reject: false });
-    for (const args of [['seal', '--name', 'unbound'], ['seal', '--name', 'pcr7', '--pcrs', '7']]) {
+    for (const args of [
+      ['seal', '--name', 'unbound'],
+      ['seal', '--name', 'pcr7', '--pcrs', '7'],
+    ]) {
       const sealed = await execa('node', [MAIN, ...args], { env, extendEnv: false, input: token, reject: false });
       if (sealed.exitCode !== 0) throw new Error(`seal failed: ${sealed.stderr}`);
     }
@@ -89,12 +92,18 @@ export async function benchUnseal(): Promise<{ name: string; figures: Record<str
     const credential = join(root, 'credential');
     await writeFile(plain, token, { mode: 0o600 });
     const device = `--tpm2-device=${tpm.tcti}`;
-    await execa('systemd-creds', ['encrypt', '--with-key=tpm2', device, '--tpm2-pcrs=7', '--name=bench', plain, credential], { env, extendEnv: false });
+    await execa(
+      'systemd-creds',
+      ['encrypt', '--with-key=tpm2', device, '--tpm2-pcrs=7', '--name=bench', plain, credential],
+      { env, extendEnv: false },
+    );
     await rm(plain);
 
     // The tool chains alone, on the pcr7 seal: the cold one from its sealed parts, the warm one
     // from the context file the CLI caches (its first unseal makes it).
-    const blob = JSON.parse(await readFile(join(root, 'config', 'copilot-bridge-stack', 'pcr7.tpm2.json'), 'utf8')) as { sealed: { public: string; private: string } };
+    const blob = JSON.parse(await readFile(join(root, 'config', 'copilot-bridge-stack', 'pcr7.tpm2.json'), 'utf8')) as {
+      sealed: { public: string; private: string };
+    };
     const chain = join(root, 'chain');
     await mkdir(chain, { mode: 0o700 });
     await writeFile(join(chain, 'seal.pub'), Buffer.from(blob.sealed.public, 'base64'));
@@ -111,7 +120,9 @@ export async function benchUnseal(): Promise<{ name: string; figures: Record<str
       'tpm2_unseal -c seal.ctx -p pcr:sha256:7 > /dev/null',
       'tpm2_flushcontext -t',
     ].join(' && ');
-    const warm = [`tpm2_unseal -c ${join(cacheDir, cached)} -p pcr:sha256:7 > /dev/null`, 'tpm2_flushcontext -t'].join(' && ');
+    const warm = [`tpm2_unseal -c ${join(cacheDir, cached)} -p pcr:sha256:7 > /dev/null`, 'tpm2_flushcontext -t'].join(
+      ' && ',
+    );
     // The direct path needs no tool: with no PATH, a fallback to the tools fails instead of being timed.
     const noTools = { ...env, PATH: '/nonexistent' };
     const node = process.execPath;
@@ -122,7 +133,9 @@ export async function benchUnseal(): Promise<{ name: string; figures: Record<str
     type Subject = { run: () => Promise<number>; before?: () => Promise<unknown> };
     const subjects: Record<string, Subject> = {
       cli_pcr7: { run: () => timed(node, [MAIN, 'unseal', '--name', 'pcr7'], noTools, token) },
-      systemd_creds_pcr7: { run: () => timed('systemd-creds', ['decrypt', device, '--name=bench', credential, '-'], env, token) },
+      systemd_creds_pcr7: {
+        run: () => timed('systemd-creds', ['decrypt', device, '--name=bench', credential, '-'], env, token),
+      },
       cli_pcr7_cold: { before: dropCache, run: () => timed(node, [MAIN, 'unseal', '--name', 'pcr7'], env, token) },
       cli_unbound: { run: () => timed(node, [MAIN, 'unseal', '--name', 'unbound'], noTools, token) },
       node_startup: { run: () => timed(node, ['-e', '0'], env) },

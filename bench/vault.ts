@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { backend } from '../host-seal/backends/registry.js';
-import { prepareReleaseDir, releaseToken, wipeReleased } from '../host-seal/release.js';
-import { planSubsets } from '../host-seal/vault-release.js';
+import { prepareReleaseDir, releaseToken, wipeReleased } from '../host-seal/stack/release.js';
+import { planSubsets } from '../host-seal/stack/vault-release.js';
 import { parseVault, serializeVault } from '../src/vault/document.js';
 import { fakeToken } from '../test/fixtures/host-seal/fake-token.js';
-import { startSwtpm } from '../test/fixtures/host-seal/swtpm.js';
+import { startSwtpm } from '../test/support/host-seal/swtpm.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const RUNS = 15;
@@ -29,16 +29,31 @@ export async function benchVault(agents = 9): Promise<{ name: string; figures: R
   const runtime = await mkdtemp('/dev/shm/cbs-bench-vault-');
   const tpm = await startSwtpm(root);
   try {
-    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, XDG_CONFIG_HOME: join(root, 'config'), XDG_RUNTIME_DIR: runtime, TPM2TOOLS_TCTI: tpm.tcti };
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: root,
+      XDG_CONFIG_HOME: join(root, 'config'),
+      XDG_RUNTIME_DIR: runtime,
+      TPM2TOOLS_TCTI: tpm.tcti,
+    };
     const context = { configDir: join(root, 'config', 'copilot-bridge-stack'), env, platform: 'linux' as const };
     const tpm2 = backend('tpm2', context);
     // A stack of 1 + agents bridges, each with its bot and GitHub token.
     const names = Array.from({ length: agents }, (_, i) => `agent${i}`);
-    const entry = (name: string, i: number) => ({ botTokenItem: `op://v/bot-${name}`, githubTokenItem: `op://v/gh-${name}`, channels: channel(i), users: ['ray'] });
+    const entry = (name: string, i: number) => ({
+      botTokenItem: `op://v/bot-${name}`,
+      githubTokenItem: `op://v/gh-${name}`,
+      channels: channel(i),
+      users: ['ray'],
+    });
     const agentsFile = join(root, 'agents.json');
-    await writeFile(agentsFile, JSON.stringify({ admin: entry('admin', 0), agents: names.map((name, i) => ({ name, ...entry(name, i + 1) })) }));
+    await writeFile(
+      agentsFile,
+      JSON.stringify({ admin: entry('admin', 0), agents: names.map((name, i) => ({ name, ...entry(name, i + 1) })) }),
+    );
     const items = new Map<string, string>();
-    for (const name of ['admin', ...names]) for (const kind of ['bot', 'gh']) items.set(`${kind}-${name}/token`, fakeToken().slice(0, 60));
+    for (const name of ['admin', ...names])
+      for (const kind of ['bot', 'gh']) items.set(`${kind}-${name}/token`, fakeToken().slice(0, 60));
     await tpm2.seal('vault', serializeVault(items), { pcrs: [], auth: undefined, replace: true });
     const tokens = ['op-sa-token', ...names.map((name) => `agent-${name}`)];
     for (const name of tokens) await tpm2.seal(name, fakeToken(), { pcrs: [], auth: undefined, replace: true });
@@ -49,7 +64,8 @@ export async function benchVault(agents = 9): Promise<{ name: string; figures: R
       const dir = await prepareReleaseDir(dirPath, 'linux');
       try {
         const vault = parseVault(await tpm2.unseal('vault', { askAuth: never }), 'vault', 'bench');
-        for (const subset of planSubsets(vault, agentsFile, ROOT, {}).subsets) await releaseToken(dir, subset.name, subset.document);
+        for (const subset of planSubsets(vault, agentsFile, ROOT, {}).subsets)
+          await releaseToken(dir, subset.name, subset.document);
       } finally {
         dir.close();
       }
@@ -65,7 +81,15 @@ export async function benchVault(agents = 9): Promise<{ name: string; figures: R
     const vaultMs: number[] = [];
     const tokenMs: number[] = [];
     for (let run = 0; run < RUNS + 2; run++) {
-      for (const [subject, into] of (run % 2 ? [[viaVault, vaultMs], [viaTokens, tokenMs]] : [[viaTokens, tokenMs], [viaVault, vaultMs]]) as Array<[() => Promise<void>, number[]]>) {
+      for (const [subject, into] of (run % 2
+        ? [
+            [viaVault, vaultMs],
+            [viaTokens, tokenMs],
+          ]
+        : [
+            [viaTokens, tokenMs],
+            [viaVault, vaultMs],
+          ]) as Array<[() => Promise<void>, number[]]>) {
         const start = performance.now();
         await subject();
         const elapsed = performance.now() - start;

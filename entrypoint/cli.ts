@@ -13,7 +13,9 @@ const USAGE = 'usage: copilot-bridge-entrypoint [COMMAND [ARGS...]] | verify | -
 export async function cli(args: readonly string[], env: NodeJS.ProcessEnv, log = new Log()): Promise<number> {
   try {
     if (args[0] === '--help' || args[0] === '-h') {
-      process.stdout.write(`${USAGE}\nRenders the config template with op inject into tmpfs, proves no secret leaked, drops privileges and execs COMMAND (default: copilot-bridge start).\n`);
+      process.stdout.write(
+        `${USAGE}\nRenders the config template with op inject into tmpfs, proves no secret leaked, drops privileges and execs COMMAND (default: copilot-bridge start).\n`,
+      );
       return ExitCode.ok;
     }
     if (args[0] === 'verify') {

@@ -24,7 +24,8 @@ export class Log {
   /** The final error line; if it would hold a secret, a generic line is printed instead. */
   fatal(line: string): void {
     const text = `${PROGRAM}: ${line}`;
-    if (this.screen?.find(text)) this.lines.push(`${PROGRAM}: failed (the error message was withheld because it contained a secret)`);
+    if (this.screen?.find(text))
+      this.lines.push(`${PROGRAM}: failed (the error message was withheld because it contained a secret)`);
     else this.lines.push(text);
     this.write(`${this.lines.at(-1)}\n`);
   }

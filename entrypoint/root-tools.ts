@@ -16,7 +16,8 @@ declare const CBS_ROOT_TOOLS: RootTools | undefined;
 /** Where the image has them: op copied from the 1Password image, the others from Debian's packages. */
 const IMAGE_TOOLS: RootTools = { op: '/usr/local/bin/op', prlimit: '/usr/bin/prlimit', tini: '/usr/bin/tini' };
 
-export const ROOT_TOOLS: RootTools = typeof CBS_ROOT_TOOLS === 'object' && CBS_ROOT_TOOLS !== null ? CBS_ROOT_TOOLS : IMAGE_TOOLS;
+export const ROOT_TOOLS: RootTools =
+  typeof CBS_ROOT_TOOLS === 'object' && CBS_ROOT_TOOLS !== null ? CBS_ROOT_TOOLS : IMAGE_TOOLS;
 
 /** The PATH of every program the root phase runs: system directories only root can write. */
 export const ROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

@@ -1,10 +1,12 @@
 // The entrypoint's default command, step by step. Reading this function is
 // reading the security argument: each step fails closed with a one-line error
 // and a documented exit status before the bridge is ever started.
+
+import { redact } from '../src/redact/index.js';
+import type { LabeledSecret } from '../src/secrets/secret-set.js';
 import { SecretSet } from '../src/secrets/secret-set.js';
 import type { Log } from './log.js';
 import type { Settings } from './settings.js';
-import type { LabeledSecret } from '../src/secrets/secret-set.js';
 import { bridgePidFile } from './steps/bridge-pid.js';
 import { checkEnvironment } from './steps/check-environment.js';
 import { checkOutputOnRam } from './steps/check-output.js';
@@ -14,11 +16,10 @@ import { canExec, launch, resolveLaunch } from './steps/launch.js';
 import { proveNoLeak } from './steps/prove-no-leak.js';
 import { readToken, readVaultSubset } from './steps/read-token.js';
 import { refuseLoaderVariables, refuseOpenInspector } from './steps/refuse-loader-variables.js';
-import { opInjector, render, vaultInjector, type Injector } from './steps/render.js';
+import { type Injector, opInjector, render, vaultInjector } from './steps/render.js';
 import { waitForAll } from './steps/wait-for.js';
-import { removeConfig, writeConfig } from './steps/write-config.js';
 import { makeWorkingDirectories } from './steps/working-directories.js';
-import { redact } from '../src/redact/index.js';
+import { removeConfig, writeConfig } from './steps/write-config.js';
 import { templateSource } from './template-source.js';
 
 const TOKEN_LABEL = 'the service-account token';
@@ -44,23 +45,43 @@ export async function start(settings: Settings, env: NodeJS.ProcessEnv, log: Log
   //    the config from the template (filled with the bridge's entry of the agents file, when it has one), and
   //    beside it the bridge's GitHub token, which goes into the bridge's environment alone, never into a file.
   const source = templateSource(settings, 'render');
-  const rendered = await render({ source, output: settings.output, injector: credential.injector, mask: (text) => redact(tokenOnly, text) });
+  const rendered = await render({
+    source,
+    output: settings.output,
+    injector: credential.injector,
+    mask: (text) => redact(tokenOnly, text),
+  });
   const secrets = tokenOnly.with(rendered.secrets);
   log.guard(secrets);
-  for (const short of secrets.short) log.warn('render', `the secret at ${short.label} is shorter than 8 characters: it is too short to mask and leak checks skip it`);
+  for (const short of secrets.short)
+    log.warn(
+      'render',
+      `the secret at ${short.label} is shorter than 8 characters: it is too short to mask and leak checks skip it`,
+    );
   // 6. Drop privileges for good; the token file is unreadable from here on. Nothing runs as root after this.
   const identity = dropPrivileges(settings.runAs, settings.tokenFile, settings.allowNoDrop);
   // 7. Write the config atomically, 0600, owned by the bridge's user; make its channels' working directories.
   writeConfig(settings.output, rendered.text);
   makeWorkingDirectories(rendered.text, identity.home, log);
   try {
-    // 8. Prove that nothing the bridge gets, and nothing printed, holds a secret (its GitHub token only where declared).
-    const target = resolveLaunch(settings.command, { ...bridgeEnvironment(env, settings, identity), ...rendered.environment }, identity.home);
+    // 8. Prove that nothing the bridge gets, and nothing printed, holds a secret (its GitHub token only where
+    // declared).
+    const target = resolveLaunch(
+      settings.command,
+      { ...bridgeEnvironment(env, settings, identity), ...rendered.environment },
+      identity.home,
+    );
     proveNoLeak(secrets, target, log.transcript(), rendered.environment);
     // 9. Wait for Mattermost (and whatever else was named).
     await waitForAll(settings.waitFor, settings.waitTimeoutMs, log);
     // 10. Exec the bridge in its home, or supervise it; its pid is written beside the config (verify reads it).
-    return await launch(target, canExec(settings.supervise) ? 'exec' : 'supervise', secrets, log, bridgePidFile(settings.output));
+    return await launch(
+      target,
+      canExec(settings.supervise) ? 'exec' : 'supervise',
+      secrets,
+      log,
+      bridgePidFile(settings.output),
+    );
   } finally {
     // Reached only when the bridge was not exec'd: it failed to start, or it ran supervised and ended.
     removeConfig(settings.output);
@@ -72,10 +93,16 @@ export async function start(settings: Settings, env: NodeJS.ProcessEnv, log: Log
 function readCredential(settings: Settings, env: NodeJS.ProcessEnv): { secrets: LabeledSecret[]; injector: Injector } {
   if (settings.source === 'vault') {
     const items = readVaultSubset(settings.tokenFile);
-    return { secrets: [...items].map(([key, value]) => ({ label: `the local vault's ${key}`, value })), injector: vaultInjector(items, env) };
+    return {
+      secrets: [...items].map(([key, value]) => ({ label: `the local vault's ${key}`, value })),
+      injector: vaultInjector(items, env),
+    };
   }
   const token = readToken(settings.tokenFile);
-  return { secrets: [{ label: TOKEN_LABEL, value: token }], injector: opInjector(token, env, settings.output, settings.opTimeoutMs) };
+  return {
+    secrets: [{ label: TOKEN_LABEL, value: token }],
+    injector: opInjector(token, env, settings.output, settings.opTimeoutMs),
+  };
 }
 
 /** The bridge's environment: the container's, minus the token file's name, plus its config and user. */

@@ -57,7 +57,8 @@ export function readSettings(env: NodeJS.ProcessEnv, args: readonly string[]): S
   };
 }
 
-const configError = (message: string) => new StackError('settings', message, { step: 'settings', exitCode: ExitCode.config });
+const configError = (message: string) =>
+  new StackError('settings', message, { step: 'settings', exitCode: ExitCode.config });
 
 function path(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
   const value = env[name] || fallback;
@@ -67,15 +68,21 @@ function path(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
 
 function secretsSource(env: NodeJS.ProcessEnv): SecretsSource {
   const raw = env.BRIDGE_SECRETS_SOURCE || '1password';
-  if (raw !== '1password' && raw !== 'vault') throw configError('BRIDGE_SECRETS_SOURCE must be 1password or vault (compose.yml sets it from SECRETS_SOURCE)');
+  if (raw !== '1password' && raw !== 'vault')
+    throw configError('BRIDGE_SECRETS_SOURCE must be 1password or vault (compose.yml sets it from SECRETS_SOURCE)');
   return raw;
 }
 
 function agentName(env: NodeJS.ProcessEnv): string | undefined {
   const name = env.BRIDGE_AGENT || undefined;
-  if (name !== undefined && !env.BRIDGE_AGENTS_FILE) throw configError('BRIDGE_AGENT needs BRIDGE_AGENTS_FILE: the agents file its entry is in');
-  if (name === undefined && env.BRIDGE_AGENTS_FILE) throw configError('BRIDGE_AGENTS_FILE needs BRIDGE_AGENT: the name of the entry to render (admin for the admin bridge)');
-  if (name !== undefined && env.BRIDGE_AGENT_ENTRY) throw configError('set BRIDGE_AGENT_ENTRY or BRIDGE_AGENT, not both');
+  if (name !== undefined && !env.BRIDGE_AGENTS_FILE)
+    throw configError('BRIDGE_AGENT needs BRIDGE_AGENTS_FILE: the agents file its entry is in');
+  if (name === undefined && env.BRIDGE_AGENTS_FILE)
+    throw configError(
+      'BRIDGE_AGENTS_FILE needs BRIDGE_AGENT: the name of the entry to render (admin for the admin bridge)',
+    );
+  if (name !== undefined && env.BRIDGE_AGENT_ENTRY)
+    throw configError('set BRIDGE_AGENT_ENTRY or BRIDGE_AGENT, not both');
   return name;
 }
 

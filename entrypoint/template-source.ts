@@ -5,9 +5,16 @@
 // non-secret values, and the entry's GitHub token becomes COPILOT_GITHUB_TOKEN
 // of the bridge alone. Without one, the template is used as it is.
 import { readFileSync } from 'node:fs';
-import { ADMIN, checkEntry, findAgent, readAdminEntry, readAgentsFile, type AgentDefinition } from '../src/agents/agents-file.js';
+import {
+  ADMIN,
+  type AgentDefinition,
+  checkEntry,
+  findAgent,
+  readAdminEntry,
+  readAgentsFile,
+} from '../src/agents/agents-file.js';
 import { environmentReferences, renderAgentTemplate } from '../src/agents/render-template.js';
-import { ExitCode, StackError, errnoCode } from '../src/errors.js';
+import { ExitCode, errnoCode, StackError } from '../src/errors.js';
 import type { Settings } from './settings.js';
 
 export interface TemplateSource {
@@ -24,7 +31,11 @@ export function templateSource(settings: Settings, step: string): TemplateSource
   const name = settings.templateText === undefined ? settings.template : 'BRIDGE_CONFIG_TEMPLATE_TEXT';
   const entry = bridgeEntry(settings, step);
   if (!entry) return { text: raw, name, environment: {} };
-  return { text: renderAgentTemplate(raw, entry), name: `${name} (for ${entry.name})`, environment: environmentReferences(entry) };
+  return {
+    text: renderAgentTemplate(raw, entry),
+    name: `${name} (for ${entry.name})`,
+    environment: environmentReferences(entry),
+  };
 }
 
 function bridgeEntry(settings: Settings, step: string): AgentDefinition | undefined {
@@ -33,7 +44,11 @@ function bridgeEntry(settings: Settings, step: string): AgentDefinition | undefi
     try {
       entry = JSON.parse(settings.agentEntry);
     } catch (error) {
-      throw new StackError('agent-entry', 'BRIDGE_AGENT_ENTRY is not JSON; the agent builder sets it: start agents with `agent up NAME`', { step, exitCode: ExitCode.config, cause: error });
+      throw new StackError(
+        'agent-entry',
+        'BRIDGE_AGENT_ENTRY is not JSON; the agent builder sets it: start agents with `agent up NAME`',
+        { step, exitCode: ExitCode.config, cause: error },
+      );
     }
     const name = (entry as { name?: unknown })?.name;
     return checkEntry(entry, typeof name === 'string' ? name : '?', 'BRIDGE_AGENT_ENTRY', (message) => {
@@ -44,7 +59,11 @@ function bridgeEntry(settings: Settings, step: string): AgentDefinition | undefi
   if (settings.agent !== ADMIN) return findAgent(readAgentsFile(settings.agentsFile), settings.agent);
   const admin = readAdminEntry(settings.agentsFile);
   if (!admin) {
-    throw new StackError('agent-entry', `${settings.agentsFile} has no "admin" entry; add one with the admin bot's items, channels and users (see agents.example.json)`, { step, exitCode: ExitCode.config });
+    throw new StackError(
+      'agent-entry',
+      `${settings.agentsFile} has no "admin" entry; add one with the admin bot's items, channels and users (see agents.example.json)`,
+      { step, exitCode: ExitCode.config },
+    );
   }
   return admin;
 }
@@ -54,10 +73,14 @@ function readTemplate(file: string, step: string): string {
     return readFileSync(file, 'utf8');
   } catch (error) {
     const code = errnoCode(error);
-    throw new StackError('template-unreadable', `cannot read the template ${file} (${code ?? 'error'}); set BRIDGE_CONFIG_TEMPLATE to the config.json.tpl file`, {
-      step,
-      exitCode: code === 'ENOENT' ? ExitCode.noInput : ExitCode.config,
-      cause: error,
-    });
+    throw new StackError(
+      'template-unreadable',
+      `cannot read the template ${file} (${code ?? 'error'}); set BRIDGE_CONFIG_TEMPLATE to the config.json.tpl file`,
+      {
+        step,
+        exitCode: code === 'ENOENT' ? ExitCode.noInput : ExitCode.config,
+        cause: error,
+      },
+    );
   }
 }

@@ -5,7 +5,7 @@
 // launcher's (entrypoint/launcher/launcher.c), for op, prlimit and tini.
 import { lstatSync, readlinkSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { ExitCode, StackError, hasErrno } from '../src/errors.js';
+import { ExitCode, hasErrno, StackError } from '../src/errors.js';
 
 const MAX_LINKS = 40;
 
@@ -28,7 +28,8 @@ export function untrustedReason(file: string, links = 0): string | undefined {
       const target = resolve(dirname(walked), readlinkSync(walked));
       return untrustedReason([target, ...parts.slice(i + 1)].join('/'), links + 1);
     }
-    if ((stat.mode & 0o022) !== 0 && !(stat.isDirectory() && (stat.mode & 0o1000) !== 0)) return `${walked} is writable by group or others`;
+    if ((stat.mode & 0o022) !== 0 && !(stat.isDirectory() && (stat.mode & 0o1000) !== 0))
+      return `${walked} is writable by group or others`;
     if (i < parts.length - 1 && !stat.isDirectory()) return `${walked} is not a directory`;
     if (i === parts.length - 1 && !stat.isFile()) return `${walked} is not a regular file`;
   }
@@ -36,11 +37,23 @@ export function untrustedReason(file: string, links = 0): string | undefined {
 }
 
 /** `file` when only root can change it; otherwise a StackError: 69 when it is missing (install it), 77 when others could change it. */
-export function trustedTool(file: string, what: string, step: string, fix = 'the image installs it there (Dockerfile)'): string {
+export function trustedTool(
+  file: string,
+  what: string,
+  step: string,
+  fix = 'the image installs it there (Dockerfile)',
+): string {
   const reason = untrustedReason(file);
   if (reason === undefined) return file;
   if (reason.endsWith(' is missing')) {
-    throw new StackError('tool-missing', `${what} is not installed at ${file}; ${fix}`, { step, exitCode: ExitCode.unavailable });
+    throw new StackError('tool-missing', `${what} is not installed at ${file}; ${fix}`, {
+      step,
+      exitCode: ExitCode.unavailable,
+    });
   }
-  throw new StackError('tool-untrusted', `${what} at ${file} is not trusted (${reason}); the root phase runs only files that only root can change`, { step, exitCode: ExitCode.noPerm });
+  throw new StackError(
+    'tool-untrusted',
+    `${what} at ${file} is not trusted (${reason}); the root phase runs only files that only root can change`,
+    { step, exitCode: ExitCode.noPerm },
+  );
 }

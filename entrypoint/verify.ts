@@ -8,32 +8,34 @@
 // process tree (upstream reads it from nowhere else). Findings go to stdout,
 // one line each, naming the place and the secret's JSON path, never its
 // value. Exit 0 clean, 1 leak found.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ExitCode, StackError, errnoCode } from '../src/errors.js';
+import { GITHUB_TOKEN_VARIABLE } from '../src/agents/render-template.js';
+import { ExitCode, errnoCode, StackError } from '../src/errors.js';
 import { SecretSet } from '../src/secrets/secret-set.js';
-import { alignValues } from './template/align.js';
-import { placeReferences } from './template/json-paths.js';
 import { findReferences } from '../src/template/references.js';
 import type { Log } from './log.js';
 import type { Settings } from './settings.js';
-import { GITHUB_TOKEN_VARIABLE } from '../src/agents/render-template.js';
 import { bridgePidFile, readPid } from './steps/bridge-pid.js';
 import { canOpen, dropPrivileges } from './steps/drop-privileges.js';
-import { templateSource } from './template-source.js';
 import { refuseLoaderVariables, refuseOpenInspector } from './steps/refuse-loader-variables.js';
+import { alignValues } from './template/align.js';
+import { placeReferences } from './template/json-paths.js';
+import { templateSource } from './template-source.js';
 
 const STEP = 'verify';
 
 export function verify(settings: Settings, env: NodeJS.ProcessEnv, log: Log, out: (line: string) => void): number {
-  // A healthcheck runs as the container's user, root in the stack: the same rule as the start, then straight to the bridge's user.
+  // A healthcheck runs as the container's user, root in the stack: the same rule as the start, then straight to the
+  // bridge's user.
   refuseLoaderVariables(env);
   refuseOpenInspector();
   const identity = dropPrivileges(settings.runAs, undefined, true);
   const configFile = env.COPILOT_BRIDGE_CONFIG || settings.output;
   const bridge = readPid(bridgePidFile(settings.output));
   const tree = bridge === undefined ? new Set<number>() : processTree(bridge);
-  const githubToken = bridge === undefined ? undefined : environValue(readable(`/proc/${bridge}/environ`), GITHUB_TOKEN_VARIABLE);
+  const githubToken =
+    bridge === undefined ? undefined : environValue(readable(`/proc/${bridge}/environ`), GITHUB_TOKEN_VARIABLE);
   const declared = githubToken === undefined ? '' : `${GITHUB_TOKEN_VARIABLE}=${githubToken}\0`;
   const secrets = new SecretSet([
     ...renderedSecrets(settings, configFile),
@@ -41,7 +43,8 @@ export function verify(settings: Settings, env: NodeJS.ProcessEnv, log: Log, out
   ]);
   log.guard(secrets);
   const findings: string[] = [];
-  if (identity.dropped && canOpen(settings.tokenFile)) findings.push(`leak: the token file ${settings.tokenFile} is readable by uid ${identity.uid}`);
+  if (identity.dropped && canOpen(settings.tokenFile))
+    findings.push(`leak: the token file ${settings.tokenFile} is readable by uid ${identity.uid}`);
   let processes = 0;
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)) {
     const raw = readable(`/proc/${pid}/environ`);
@@ -51,12 +54,18 @@ export function verify(settings: Settings, env: NodeJS.ProcessEnv, log: Log, out
     // The declared exception, and nothing more: the exact variable, in the bridge's own process tree.
     const environ = tree.has(Number(pid)) && declared ? `\0${raw}`.replace(`\0${declared}`, '\0').slice(1) : raw;
     const name = (readable(`/proc/${pid}/comm`) ?? '?').trim();
-    for (const [what, text] of [['environment', environ], ['command line', cmdline ?? '']] as const) {
-      for (const hit of secrets.findAll(text)) findings.push(`leak: the ${what} of process ${pid} (${name}) holds ${hit.label} (${hit.encoding})`);
+    for (const [what, text] of [
+      ['environment', environ],
+      ['command line', cmdline ?? ''],
+    ] as const) {
+      for (const hit of secrets.findAll(text))
+        findings.push(`leak: the ${what} of process ${pid} (${name}) holds ${hit.label} (${hit.encoding})`);
     }
   }
   if (githubToken !== undefined) {
-    for (const hit of new SecretSet([{ label: `the bridge's ${GITHUB_TOKEN_VARIABLE}`, value: githubToken }]).findAll(readable(configFile) ?? '')) {
+    for (const hit of new SecretSet([{ label: `the bridge's ${GITHUB_TOKEN_VARIABLE}`, value: githubToken }]).findAll(
+      readable(configFile) ?? '',
+    )) {
       findings.push(`leak: ${configFile} holds ${hit.label} (${hit.encoding})`);
     }
   }
@@ -64,11 +73,16 @@ export function verify(settings: Settings, env: NodeJS.ProcessEnv, log: Log, out
   const logs = listLogs(logDir);
   for (const file of logs) {
     for (const hit of secrets.findAll(readable(file) ?? '')) {
-      findings.push(`leak: ${file} holds ${hit.label} (${hit.encoding}); if this value is not a secret, do not take it from 1Password (put it in the agents file)`);
+      findings.push(
+        `leak: ${file} holds ${hit.label} (${hit.encoding}); if this value is not a secret, do not take it from 1Password (put it in the agents file)`,
+      );
     }
   }
   findings.forEach(out);
-  log.info(STEP, `${findings.length === 0 ? 'clean' : `${findings.length} leak(s) found`}: ${secrets.needles.length > 0 ? 'checked' : 'no maskable secret to check in'} ${processes} process(es) and ${logs.length} log file(s)`);
+  log.info(
+    STEP,
+    `${findings.length === 0 ? 'clean' : `${findings.length} leak(s) found`}: ${secrets.needles.length > 0 ? 'checked' : 'no maskable secret to check in'} ${processes} process(es) and ${logs.length} log file(s)`,
+  );
   return findings.length === 0 ? ExitCode.ok : ExitCode.leak;
 }
 
@@ -78,18 +92,26 @@ function renderedSecrets(settings: Settings, configFile: string) {
     try {
       return readFileSync(file, 'utf8');
     } catch (error) {
-      throw new StackError('verify-input', `cannot read the ${what} ${file} (${errnoCode(error) ?? 'error'}); verify runs inside a started container`, {
-        step: STEP,
-        exitCode: ExitCode.noInput,
-        cause: error,
-      });
+      throw new StackError(
+        'verify-input',
+        `cannot read the ${what} ${file} (${errnoCode(error) ?? 'error'}); verify runs inside a started container`,
+        {
+          step: STEP,
+          exitCode: ExitCode.noInput,
+          cause: error,
+        },
+      );
     }
   };
   const template = source.text;
   const references = findReferences(template);
   const values = alignValues(template, references, read(configFile, 'rendered config'));
   if (!values) {
-    throw new StackError('verify-mismatch', `${configFile} was not rendered from ${source.name}; restart the container to render it again`, { step: STEP, exitCode: ExitCode.dataErr });
+    throw new StackError(
+      'verify-mismatch',
+      `${configFile} was not rendered from ${source.name}; restart the container to render it again`,
+      { step: STEP, exitCode: ExitCode.dataErr },
+    );
   }
   const places = placeReferences(template, references);
   return references.map((r, i) => ({ label: places[i]?.path ?? r.ref, value: values[i] ?? '' }));
@@ -105,7 +127,9 @@ function readable(file: string): string | undefined {
 
 function listLogs(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((name) => /\.log(\.\d+)?$/.test(name)).map((name) => join(dir, name));
+    return readdirSync(dir)
+      .filter((name) => /\.log(\.\d+)?$/.test(name))
+      .map((name) => join(dir, name));
   } catch {
     return [];
   }
@@ -130,5 +154,8 @@ function processTree(root: number): Set<number> {
 
 /** One variable's value in an environ file's text (NUL-separated NAME=value), if set. */
 function environValue(environ: string | undefined, name: string): string | undefined {
-  return environ?.split('\0').find((entry) => entry.startsWith(`${name}=`))?.slice(name.length + 1);
+  return environ
+    ?.split('\0')
+    .find((entry) => entry.startsWith(`${name}=`))
+    ?.slice(name.length + 1);
 }

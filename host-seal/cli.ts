@@ -2,9 +2,9 @@
 // every failure to one line on stderr and a documented exit status. Only
 // main.ts touches argv and the exit status.
 import { failure } from '../src/cli-edge.js';
-import { ExitCode, StackError, hasErrno } from '../src/errors.js';
+import { ExitCode, hasErrno, StackError } from '../src/errors.js';
 import type { Io } from './io.js';
-import { parseOptions, type OptionSpec, type Parsed } from './options.js';
+import { type OptionSpec, type Parsed, parseOptions } from './options.js';
 
 interface Command {
   options: OptionSpec;
@@ -62,14 +62,20 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   const load = command === undefined ? undefined : COMMANDS[command];
   if (!load) {
     const known = command !== undefined && /^[a-z][a-z:-]{0,20}$/.test(command);
-    io.stderr.write(`copilot-bridge-seal: ${known ? `unknown command ${command}` : 'a command is needed'}; one of ${Object.keys(COMMANDS).join(', ')} (see --help)\n`);
+    io.stderr.write(
+      `copilot-bridge-seal: ${known ? `unknown command ${command}` : 'a command is needed'}; one of ${Object.keys(COMMANDS).join(', ')} (see --help)\n`,
+    );
     return ExitCode.usage;
   }
   try {
     const module = await load();
     if ('raw' in module) {
       if (rest.some((arg) => /ops_[A-Za-z0-9_-]{32}/.test(arg))) {
-        throw new StackError('token-in-argv', 'a token is never accepted as an argument; it may now be in your shell history, so clear that and consider rotating the token', { step: 'options', exitCode: ExitCode.usage });
+        throw new StackError(
+          'token-in-argv',
+          'a token is never accepted as an argument; it may now be in your shell history, so clear that and consider rotating the token',
+          { step: 'options', exitCode: ExitCode.usage },
+        );
       }
       return await module.run(rest, io);
     }
@@ -87,9 +93,12 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
 function report(error: unknown, io: Io): number {
   const full = causes(error).find((cause) => hasErrno(cause, 'ENOSPC')) as { path?: unknown } | undefined;
   if (full) {
-    // The config directory's disk, the release tmpfs, or /dev/shm (the TPM tools' scratch directory): say which when known.
+    // The config directory's disk, the release tmpfs, or /dev/shm (the TPM tools' scratch directory): say which when
+    // known.
     const where = typeof full.path === 'string' ? ` (${full.path})` : '';
-    io.stderr.write(`copilot-bridge-seal: no space left on the device it was writing to${where}; free some space there (the config directory's disk, the release directory's tmpfs, or /dev/shm, where the TPM tools work) and retry (nothing was half-written: files are replaced atomically)\n`);
+    io.stderr.write(
+      `copilot-bridge-seal: no space left on the device it was writing to${where}; free some space there (the config directory's disk, the release directory's tmpfs, or /dev/shm, where the TPM tools work) and retry (nothing was half-written: files are replaced atomically)\n`,
+    );
     return ExitCode.cantCreate;
   }
   const { message, exitCode } = failure(error);
@@ -100,6 +109,7 @@ function report(error: unknown, io: Io): number {
 /** The error and its causes, outermost first. */
 function causes(error: unknown): unknown[] {
   const chain: unknown[] = [];
-  for (let at = error; at !== undefined && at !== null && chain.length < 8; at = (at as { cause?: unknown }).cause) chain.push(at);
+  for (let at = error; at !== undefined && at !== null && chain.length < 8; at = (at as { cause?: unknown }).cause)
+    chain.push(at);
   return chain;
 }

@@ -4,7 +4,7 @@
 // where an item ITEM with fields becomes the keys ITEM/FIELD.
 import { ExitCode, StackError } from '../src/errors.js';
 import type { Io } from './io.js';
-import { OpAccount, type ItemRef } from './op-account.js';
+import { type ItemRef, OpAccount } from './op-account.js';
 import { changeVault, loadVault } from './vault-store.js';
 
 export interface ItemStore {
@@ -44,7 +44,12 @@ export class LocalVaultStore implements ItemStore {
   }
   async read(ref: ItemRef, field: string): Promise<string> {
     const value = (await loadVault(this.io)).items.get(`${ref.item}/${field}`);
-    if (value === undefined) throw new StackError('vault-missing', `the local vault holds no ${ref.item}/${field}; npm run vault -- set ${ref.item}/${field}`, { step: 'init', exitCode: ExitCode.noInput });
+    if (value === undefined)
+      throw new StackError(
+        'vault-missing',
+        `the local vault holds no ${ref.item}/${field}; npm run vault -- set ${ref.item}/${field}`,
+        { step: 'init', exitCode: ExitCode.noInput },
+      );
     return value;
   }
   async create(ref: ItemRef, fields: Record<string, string>): Promise<void> {

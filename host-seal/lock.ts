@@ -9,7 +9,7 @@
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { ExitCode, StackError, hasErrno } from '../src/errors.js';
+import { ExitCode, hasErrno, StackError } from '../src/errors.js';
 import { ensurePrivateDir } from './fs-safe.js';
 
 export interface LockOptions {
@@ -108,18 +108,26 @@ export async function withLock<T>(options: LockOptions, fn: () => Promise<T>): P
     if (breakIfStale(lock)) continue;
     const current = holder(lock);
     if (!told && current) {
-      options.progress.write(`waiting for another copilot-bridge-seal (pid ${current.pid}, ${current.what}) to finish\n`);
+      options.progress.write(
+        `waiting for another copilot-bridge-seal (pid ${current.pid}, ${current.what}) to finish\n`,
+      );
       told = true;
     }
     if (Date.now() > deadline) {
-      throw new StackError('locked', `another copilot-bridge-seal${current ? ` (pid ${current.pid}, ${current.what})` : ''} still holds ${lock}; wait for it to finish, then retry`, {
-        step: 'lock',
-        exitCode: ExitCode.tempFail,
-      });
+      throw new StackError(
+        'locked',
+        `another copilot-bridge-seal${current ? ` (pid ${current.pid}, ${current.what})` : ''} still holds ${lock}; wait for it to finish, then retry`,
+        {
+          step: 'lock',
+          exitCode: ExitCode.tempFail,
+        },
+      );
     }
     await sleep(POLL_MS);
   }
-  writeFileSync(join(lock, 'holder'), `${process.pid}\n${options.what}\n${startTime(process.pid) ?? ''}\n`, { mode: 0o600 });
+  writeFileSync(join(lock, 'holder'), `${process.pid}\n${options.what}\n${startTime(process.pid) ?? ''}\n`, {
+    mode: 0o600,
+  });
   // A signal skips `finally`: release the lock then; die of the signal if nothing else handles it.
   const release = () => {
     if (holder(lock)?.pid === process.pid) rmSync(lock, { recursive: true, force: true });

@@ -12,7 +12,11 @@ export interface ItemRef {
 /** `op://VAULT/ITEM` (the agents file's form) as its parts. */
 export function itemRef(reference: string): ItemRef {
   const match = /^op:\/\/([^/\s{}]+)\/([^/\s{}]+)$/.exec(reference);
-  if (!match) throw new StackError('item-ref', `${reference} is not op://VAULT/ITEM`, { step: 'init', exitCode: ExitCode.config });
+  if (!match)
+    throw new StackError('item-ref', `${reference} is not op://VAULT/ITEM`, {
+      step: 'init',
+      exitCode: ExitCode.config,
+    });
   return { vault: match[1]!, item: match[2]! };
 }
 
@@ -32,9 +36,19 @@ export class OpAccount {
 
   private async op(args: string[], input?: string): Promise<Run> {
     const { execa } = await import('execa');
-    const result = await execa('op', args, { env: this.env, extendEnv: false, reject: false, timeout: 120_000, ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
+    const result = await execa('op', args, {
+      env: this.env,
+      extendEnv: false,
+      reject: false,
+      timeout: 120_000,
+      ...(input === undefined ? { stdin: 'ignore' as const } : { input }),
+    });
     if (result.exitCode === undefined) {
-      throw new StackError('op-missing', 'the 1Password CLI (op) does not run on this host; install it (https://developer.1password.com/docs/cli/get-started) and sign in', { step: 'init', exitCode: ExitCode.unavailable });
+      throw new StackError(
+        'op-missing',
+        'the 1Password CLI (op) does not run on this host; install it (https://developer.1password.com/docs/cli/get-started) and sign in',
+        { step: 'init', exitCode: ExitCode.unavailable },
+      );
     }
     return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
   }
@@ -43,7 +57,11 @@ export class OpAccount {
   async assertSignedIn(): Promise<void> {
     const run = await this.op(['whoami']);
     if (run.exitCode !== 0) {
-      throw new StackError('op-signed-out', 'the 1Password CLI is not signed in on this host: sign in (eval $(op signin), or turn on the 1Password app\'s CLI integration), then run init again', { step: 'init', exitCode: ExitCode.noPerm });
+      throw new StackError(
+        'op-signed-out',
+        "the 1Password CLI is not signed in on this host: sign in (eval $(op signin), or turn on the 1Password app's CLI integration), then run init again",
+        { step: 'init', exitCode: ExitCode.noPerm },
+      );
     }
   }
 
@@ -54,7 +72,12 @@ export class OpAccount {
   /** One field's value, kept in memory (op read). */
   async read(ref: ItemRef, field: string): Promise<string> {
     const run = await this.op(['read', `op://${ref.vault}/${ref.item}/${field}`]);
-    if (run.exitCode !== 0) throw new StackError('op-read', `cannot read the field ${field} of op://${ref.vault}/${ref.item}; check that the item has it`, { step: 'init', exitCode: ExitCode.unavailable });
+    if (run.exitCode !== 0)
+      throw new StackError(
+        'op-read',
+        `cannot read the field ${field} of op://${ref.vault}/${ref.item}; check that the item has it`,
+        { step: 'init', exitCode: ExitCode.unavailable },
+      );
     return run.stdout.replace(/\r?\n$/, '');
   }
 
@@ -63,18 +86,35 @@ export class OpAccount {
     const template = {
       title: ref.item,
       category: 'API_CREDENTIAL',
-      fields: Object.entries(fields).map(([label, value]) => ({ id: label, label, type: label === 'username' ? 'STRING' : 'CONCEALED', value })),
+      fields: Object.entries(fields).map(([label, value]) => ({
+        id: label,
+        label,
+        type: label === 'username' ? 'STRING' : 'CONCEALED',
+        value,
+      })),
     };
-    const run = await this.op(['item', 'create', '--vault', ref.vault, '--template', '/dev/stdin', '--format', 'json'], JSON.stringify(template));
+    const run = await this.op(
+      ['item', 'create', '--vault', ref.vault, '--template', '/dev/stdin', '--format', 'json'],
+      JSON.stringify(template),
+    );
     if (run.exitCode !== 0) {
-      throw new StackError('op-create', `1Password refused to create op://${ref.vault}/${ref.item} (${firstLine(run.stderr)}); check that the vault ${ref.vault} exists and that you may write to it`, { step: 'init', exitCode: ExitCode.unavailable });
+      throw new StackError(
+        'op-create',
+        `1Password refused to create op://${ref.vault}/${ref.item} (${firstLine(run.stderr)}); check that the vault ${ref.vault} exists and that you may write to it`,
+        { step: 'init', exitCode: ExitCode.unavailable },
+      );
     }
   }
 
   async remove(ref: ItemRef): Promise<void> {
     const run = await this.op(['item', 'delete', ref.item, '--vault', ref.vault]);
-    if (run.exitCode !== 0) throw new StackError('op-delete', `cannot delete op://${ref.vault}/${ref.item} (${firstLine(run.stderr)})`, { step: 'init', exitCode: ExitCode.unavailable });
+    if (run.exitCode !== 0)
+      throw new StackError('op-delete', `cannot delete op://${ref.vault}/${ref.item} (${firstLine(run.stderr)})`, {
+        step: 'init',
+        exitCode: ExitCode.unavailable,
+      });
   }
 }
 
-const firstLine = (text: string) => (text.split('\n').find((line) => line.trim()) ?? 'no message').replace(/^\[ERROR\] \S+ \S+ /, '').slice(0, 160);
+const firstLine = (text: string) =>
+  (text.split('\n').find((line) => line.trim()) ?? 'no message').replace(/^\[ERROR\] \S+ \S+ /, '').slice(0, 160);

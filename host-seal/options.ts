@@ -2,7 +2,7 @@
 // never be accepted from argv. Error messages never repeat what was typed,
 // except option names that look like option names.
 import { ExitCode, StackError } from '../src/errors.js';
-import { DEFAULT_NAME, assertName } from './paths.js';
+import { assertName, DEFAULT_NAME } from './paths.js';
 
 /** `strings`: a string option that may be given more than once (in order). */
 export type OptionSpec = Record<string, 'string' | 'strings' | 'boolean'>;
@@ -56,7 +56,9 @@ export function pcrsOption(parsed: Parsed): number[] {
   const list = parsed.pcrs.replace(/^sha256:/, '');
   const items = list.split(',').map((item) => item.trim());
   if (!items.every((item) => /^\d{1,2}$/.test(item) && Number(item) <= 23)) {
-    throw usage('--pcrs takes a comma-separated list of PCR indices 0 to 23 of the sha256 bank, for example --pcrs 7 or --pcrs 0,7');
+    throw usage(
+      '--pcrs takes a comma-separated list of PCR indices 0 to 23 of the sha256 bank, for example --pcrs 7 or --pcrs 0,7',
+    );
   }
   return [...new Set(items.map(Number))].sort((a, b) => a - b);
 }

@@ -1,13 +1,14 @@
 // Where sealed tokens and their metadata live, and what a credential name may be.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ExitCode, StackError } from '../src/errors.js';
 import { SERVICE, SHARED_TOKEN } from '../src/contract.js';
+import { ExitCode, StackError } from '../src/errors.js';
 
 export const DEFAULT_NAME = SHARED_TOKEN;
 /** Mattermost's database password of stacks made before the database lost its network: never released; `up` retires it (database-password.ts). */
 export const DB_PASSWORD_NAME = 'mm-db-password';
 export { SERVICE };
+
 const NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /** `${XDG_CONFIG_HOME:-~/.config}/copilot-bridge-stack`: sealed blobs and non-secret metadata (0700). */

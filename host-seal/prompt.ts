@@ -10,7 +10,12 @@ const MAX_CHARS = 8192;
 export function promptHidden(io: Io, question: string): Promise<string> {
   const { stdin, stderr } = io;
   if (!stdin.isTTY || !stdin.setRawMode) {
-    return Promise.reject(new StackError('no-tty', 'a hidden prompt needs a terminal on stdin', { step: 'prompt', exitCode: ExitCode.usage }));
+    return Promise.reject(
+      new StackError('no-tty', 'a hidden prompt needs a terminal on stdin', {
+        step: 'prompt',
+        exitCode: ExitCode.usage,
+      }),
+    );
   }
   const setRawMode = stdin.setRawMode.bind(stdin);
   stderr.write(question);
@@ -30,7 +35,12 @@ export function promptHidden(io: Io, question: string): Promise<string> {
       for (const char of chunk.toString('utf8')) {
         if (char === '\u0003' || (char === '\u0004' && chars.length === 0)) {
           // The CLI's edge turns code `interrupted` into 130, as a shell reports SIGINT.
-          return finish(new StackError('interrupted', 'interrupted; nothing was sealed or changed', { step: 'prompt', exitCode: ExitCode.interrupted }));
+          return finish(
+            new StackError('interrupted', 'interrupted; nothing was sealed or changed', {
+              step: 'prompt',
+              exitCode: ExitCode.interrupted,
+            }),
+          );
         }
         if (char === '\r' || char === '\n' || char === '\u0004') return finish(undefined);
         if (char === '\u007f' || char === '\b') chars.pop();

@@ -2,7 +2,7 @@
 // stdin when it is a pipe, else a hidden prompt; never from argv. An auth value
 // from --auth-file FILE, or a hidden prompt with --auth on a terminal.
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { ExitCode, StackError, hasErrno } from '../src/errors.js';
+import { ExitCode, hasErrno, StackError } from '../src/errors.js';
 import { assertTokenShape, trimOneNewline } from '../src/secrets/token.js';
 import type { Io } from './io.js';
 import { promptHidden } from './prompt.js';
@@ -14,7 +14,10 @@ const MAX_STDIN = 64 * 1024;
  * newline removed, at most 64 KiB), else from a hidden prompt; never argv.
  * An empty stdin asks whether the command before the pipe failed.
  */
-export async function readSecret(io: Io, o: { prompt: string; what: string; step: string; code: string; empty: string }): Promise<string> {
+export async function readSecret(
+  io: Io,
+  o: { prompt: string; what: string; step: string; code: string; empty: string },
+): Promise<string> {
   if (io.stdin.isTTY) {
     const value = await promptHidden(io, o.prompt);
     io.stderr.write(`(read ${value.length} characters)\n`);
@@ -26,7 +29,10 @@ export async function readSecret(io: Io, o: { prompt: string; what: string; step
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
     size += buffer.length;
     if (size > MAX_STDIN) {
-      throw new StackError(o.code, `stdin holds more than ${MAX_STDIN} bytes; pipe ${o.what}`, { step: o.step, exitCode: ExitCode.dataErr });
+      throw new StackError(o.code, `stdin holds more than ${MAX_STDIN} bytes; pipe ${o.what}`, {
+        step: o.step,
+        exitCode: ExitCode.dataErr,
+      });
     }
     chunks.push(buffer);
   }
@@ -34,14 +40,23 @@ export async function readSecret(io: Io, o: { prompt: string; what: string; step
   const text = trimOneNewline(all.toString('utf8'));
   all.fill(0);
   if (size === 0) {
-    throw new StackError(o.step === 'seal' ? 'token-empty' : 'vault-empty', `stdin was empty: ${o.empty}`, { step: o.step, exitCode: ExitCode.dataErr });
+    throw new StackError(o.step === 'seal' ? 'token-empty' : 'vault-empty', `stdin was empty: ${o.empty}`, {
+      step: o.step,
+      exitCode: ExitCode.dataErr,
+    });
   }
   return text;
 }
 
 /** Reads and shape-checks the token: all of stdin when it is not a terminal, else a hidden prompt. */
 export async function readToken(io: Io, name: string): Promise<string> {
-  const token = await readSecret(io, { prompt: `1Password service-account token for ${name} (input hidden): `, what: 'only the token (op read "op://vault/item/credential")', step: 'seal', code: 'token-shape', empty: 'did the command before the pipe (op read ...) fail? Its own error is above; fix that and pipe again' });
+  const token = await readSecret(io, {
+    prompt: `1Password service-account token for ${name} (input hidden): `,
+    what: 'only the token (op read "op://vault/item/credential")',
+    step: 'seal',
+    code: 'token-shape',
+    empty: 'did the command before the pipe (op read ...) fail? Its own error is above; fix that and pipe again',
+  });
   assertTokenShape(token, 'seal');
   return token;
 }
@@ -54,14 +69,24 @@ export async function readAuth(io: Io, authFile: string | undefined, confirm: bo
   } else if (io.stdin.isTTY) {
     value = await promptHidden(io, 'TPM auth value (input hidden): ');
     if (confirm && (await promptHidden(io, 'Again: ')) !== value) {
-      throw new StackError('auth-mismatch', 'the two auth values differ; nothing was sealed, run seal again', { step: 'auth', exitCode: ExitCode.dataErr });
+      throw new StackError('auth-mismatch', 'the two auth values differ; nothing was sealed, run seal again', {
+        step: 'auth',
+        exitCode: ExitCode.dataErr,
+      });
     }
   } else {
-    throw new StackError('auth-needed', 'an auth value is needed and stdin is not a terminal: pass --auth-file FILE (a 0600 file, or /dev/fd/N)', { step: 'auth', exitCode: ExitCode.usage });
+    throw new StackError(
+      'auth-needed',
+      'an auth value is needed and stdin is not a terminal: pass --auth-file FILE (a 0600 file, or /dev/fd/N)',
+      { step: 'auth', exitCode: ExitCode.usage },
+    );
   }
   const bytes = Buffer.from(value, 'utf8');
   if (bytes.length === 0 || bytes.length > 32 || /[\r\n\0]/.test(value)) {
-    throw new StackError('auth-shape', 'the auth value must be 1 to 32 bytes on one line', { step: 'auth', exitCode: ExitCode.dataErr });
+    throw new StackError('auth-shape', 'the auth value must be 1 to 32 bytes on one line', {
+      step: 'auth',
+      exitCode: ExitCode.dataErr,
+    });
   }
   return bytes;
 }
@@ -72,18 +97,33 @@ export async function readAuth(io: Io, authFile: string | undefined, confirm: bo
  * someone else made: a wrong value sent to the TPM counts toward its lockout.
  */
 function readAuthFile(file: string): Buffer {
-  const fail = (why: string, cause?: unknown) => new StackError('auth-file', `cannot use the auth file ${file}: ${why}`, { step: 'auth', exitCode: ExitCode.noInput, cause });
+  const fail = (why: string, cause?: unknown) =>
+    new StackError('auth-file', `cannot use the auth file ${file}: ${why}`, {
+      step: 'auth',
+      exitCode: ExitCode.noInput,
+      cause,
+    });
   let fd: number;
   try {
-    fd = openSync(file, constants.O_RDONLY | (file.startsWith('/dev/fd/') ? 0 : constants.O_NOFOLLOW | constants.O_NONBLOCK));
+    fd = openSync(
+      file,
+      constants.O_RDONLY | (file.startsWith('/dev/fd/') ? 0 : constants.O_NOFOLLOW | constants.O_NONBLOCK),
+    );
   } catch (error) {
-    throw fail(hasErrno(error, 'ELOOP') ? 'it is a symbolic link; name the file itself' : 'check the path and its mode', error);
+    throw fail(
+      hasErrno(error, 'ELOOP') ? 'it is a symbolic link; name the file itself' : 'check the path and its mode',
+      error,
+    );
   }
   try {
     const info = fstatSync(fd);
     const inherited = file.startsWith('/dev/fd/') && (info.isFIFO() || info.isSocket());
-    if (!info.isFile() && !inherited) throw fail('it is not a regular file (a named pipe or device another user could feed); use a 0600 file of yours, or /dev/fd/N');
-    if (info.isFile() && info.uid !== (process.getuid?.() ?? info.uid)) throw fail(`it belongs to uid ${info.uid}, not to you`);
+    if (!info.isFile() && !inherited)
+      throw fail(
+        'it is not a regular file (a named pipe or device another user could feed); use a 0600 file of yours, or /dev/fd/N',
+      );
+    if (info.isFile() && info.uid !== (process.getuid?.() ?? info.uid))
+      throw fail(`it belongs to uid ${info.uid}, not to you`);
     const buffer = Buffer.alloc(257);
     let length = 0;
     for (let n = -1; n !== 0 && length < buffer.length; length += n) {

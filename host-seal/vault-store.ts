@@ -26,7 +26,11 @@ export async function loadVault(io: Io, authFile?: string): Promise<LocalVault> 
   const [holder, ...more] = await holders(context, VAULT_CREDENTIAL);
   if (!holder) return { items: new Map(), backend: undefined, pcrs: [] };
   if (more.length > 0) {
-    throw new StackError('vault-twice', `the local vault is sealed by both ${holder.name} and ${more.map((b) => b.name).join(', ')}; forget one with npm run seal:forget -- --name vault after checking which is current (npm run seal:status)`, { step: 'vault', exitCode: ExitCode.dataErr });
+    throw new StackError(
+      'vault-twice',
+      `the local vault is sealed by both ${holder.name} and ${more.map((b) => b.name).join(', ')}; forget one with npm run seal:forget -- --name vault after checking which is current (npm run seal:status)`,
+      { step: 'vault', exitCode: ExitCode.dataErr },
+    );
   }
   const pcrs = (await holder.describe(VAULT_CREDENTIAL))?.pcrs ?? [];
   const text = await holder.unseal(VAULT_CREDENTIAL, { askAuth: () => readAuth(io, authFile, false) });
@@ -41,13 +45,22 @@ export async function loadVault(io: Io, authFile?: string): Promise<LocalVault> 
 async function saveVault(io: Io, vault: LocalVault, kind?: BackendName): Promise<string> {
   const context = contextOf(io);
   const chosen = vault.backend ?? kind ?? autoBackend(context);
-  const record = await backend(chosen, context).seal(VAULT_CREDENTIAL, serializeVault(vault.items), { pcrs: vault.pcrs, auth: undefined, replace: true });
+  const record = await backend(chosen, context).seal(VAULT_CREDENTIAL, serializeVault(vault.items), {
+    pcrs: vault.pcrs,
+    auth: undefined,
+    replace: true,
+  });
   vault.backend = chosen;
   return record.fingerprint;
 }
 
 /** Runs `fn` on the vault under its lock; seals it again when `fn` says it changed it. */
-export async function changeVault<T>(io: Io, what: string, fn: (vault: LocalVault) => Promise<{ changed: boolean; result: T }>, kind?: BackendName): Promise<T> {
+export async function changeVault<T>(
+  io: Io,
+  what: string,
+  fn: (vault: LocalVault) => Promise<{ changed: boolean; result: T }>,
+  kind?: BackendName,
+): Promise<T> {
   const context = contextOf(io);
   return withLock({ dir: context.configDir, name: 'vault', what, progress: io.stderr }, async () => {
     const vault = await loadVault(io);

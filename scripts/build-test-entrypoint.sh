@@ -27,7 +27,7 @@ tools=$(printf '{"op":"%s/op","prlimit":"/usr/bin/prlimit","tini":"/usr/bin/tini
 node scripts/build.mjs --test-entrypoint "$tmp/copilot-bridge-entrypoint.mjs" "$tools"
 chmod 0755 "$tmp/copilot-bridge-entrypoint.mjs"
 bash scripts/build-launcher.sh "$tmp/launcher" "$dir/node" "$dir/copilot-bridge-entrypoint.mjs"
-# What it was built from, for test/helpers/test-build.ts to tell a stale build.
+# What it was built from, for test/support/test-build.ts to tell a stale build.
 cat dist/copilot-bridge-entrypoint.mjs test/fixtures/op/op entrypoint/launcher/launcher.c | sha256sum | cut -d' ' -f1 > "$tmp/inputs.sha256"
 rm -rf "$dir"
 mv "$tmp" "$dir"

@@ -27,7 +27,11 @@ const agentBanner = [
 
 export const bundles = {
   // The container entrypoint: the launcher runs it as root; nothing it does not import is loaded.
-  entrypoint: { entryPoints: ['dist/entrypoint/main.js'], format: 'esm', outfile: 'dist/copilot-bridge-entrypoint.mjs' },
+  entrypoint: {
+    entryPoints: ['dist/entrypoint/main.js'],
+    format: 'esm',
+    outfile: 'dist/copilot-bridge-entrypoint.mjs',
+  },
   guard: { entryPoints: ['dist/socket-guard/main.js'], format: 'esm', outfile: 'dist/docker-socket-guard.mjs' },
   // The host CLI: execa and the keyring's native addon stay in node_modules.
   seal: {
@@ -50,12 +54,16 @@ export const bundles = {
 const [flag, outfile, tools] = process.argv.slice(2);
 if (flag === '--test-entrypoint') {
   if (!outfile || !tools) {
-    console.error('build: --test-entrypoint needs OUT and TOOLS; usage: node scripts/build.mjs --test-entrypoint OUT TOOLS');
+    console.error(
+      'build: --test-entrypoint needs OUT and TOOLS; usage: node scripts/build.mjs --test-entrypoint OUT TOOLS',
+    );
     process.exit(64);
   }
   await build({ ...common, ...bundles.entrypoint, outfile, define: { CBS_ROOT_TOOLS: tools } });
 } else if (flag !== undefined) {
-  console.error(`build: unknown argument ${JSON.stringify(flag)}; usage: node scripts/build.mjs [--test-entrypoint OUT TOOLS]`);
+  console.error(
+    `build: unknown argument ${JSON.stringify(flag)}; usage: node scripts/build.mjs [--test-entrypoint OUT TOOLS]`,
+  );
   process.exit(64);
 } else {
   await Promise.all(Object.values(bundles).map((bundle) => build({ ...common, ...bundle })));

@@ -9,10 +9,10 @@
 // (Docker engine, base image):
 //   node scripts/e2e-stack.mjs
 import { createHash } from 'node:crypto';
-import { AGENTS, twoAgents } from '../dist/test/e2e/harness/agents.js';
-import { ensureDockerEngine } from '../dist/test/e2e/harness/engine.js';
-import { buildTestImages } from '../dist/test/e2e/harness/images.js';
-import { Stack } from '../dist/test/e2e/harness/stack.js';
+import { AGENTS, twoAgents } from '../dist/test/support/e2e/agents.js';
+import { ensureDockerEngine } from '../dist/test/support/e2e/engine.js';
+import { buildTestImages } from '../dist/test/support/e2e/images.js';
+import { Stack } from '../dist/test/support/e2e/stack.js';
 
 const teardowns = [];
 const stop = async () => {
@@ -26,7 +26,10 @@ process.on('SIGTERM', stop);
 await ensureDockerEngine();
 const images = await buildTestImages();
 const agents = twoAgents();
-const stack = await Stack.up({ teardown: (fn) => teardowns.push(fn) }, images, { pingDelayMs: 1000, ...agents.stackOptions() });
+const stack = await Stack.up({ teardown: (fn) => teardowns.push(fn) }, images, {
+  pingDelayMs: 1000,
+  ...agents.stackOptions(),
+});
 await agents.seed(stack, images.bridge);
 await stack.waitHealthy('copilot-bridge', 180_000);
 const sha = (text) => createHash('sha256').update(text).digest('hex');
@@ -36,13 +39,19 @@ const secrets = {
   ...Object.fromEntries(AGENTS.map((name) => [`${name}'s bot token`, agents.botTokens[name]])),
   ...Object.fromEntries(Object.entries(stack.items).map(([ref, value]) => [ref, value])),
 };
-console.log(JSON.stringify({
-  project: stack.project,
-  admin: await stack.container('copilot-bridge'),
-  guard: await stack.container('socket-proxy'),
-  agentsFile: agents.agentsFile,
-  mattermost: `http://127.0.0.1:${stack.mattermostPort}`,
-  secretsSha256: Object.fromEntries(Object.entries(secrets).map(([what, value]) => [what, sha(value)])),
-}, null, 2));
+console.log(
+  JSON.stringify(
+    {
+      project: stack.project,
+      admin: await stack.container('copilot-bridge'),
+      guard: await stack.container('socket-proxy'),
+      agentsFile: agents.agentsFile,
+      mattermost: `http://127.0.0.1:${stack.mattermostPort}`,
+      secretsSha256: Object.fromEntries(Object.entries(secrets).map(([what, value]) => [what, sha(value)])),
+    },
+    null,
+    2,
+  ),
+);
 process.stderr.write('e2e-stack: up; SIGINT or SIGTERM tears it down\n');
 setInterval(() => undefined, 1 << 30);

@@ -4,9 +4,9 @@ import { failure } from '../src/cli-edge.js';
 import { ExitCode } from '../src/errors.js';
 import { agentRoutes } from './policy/agent-routes.js';
 import { BASE_ROUTES } from './policy/policy.js';
-import { dockerGet } from './upstream.js';
 import { createGuard } from './server.js';
 import { readGuardSettings } from './settings.js';
+import { dockerGet } from './upstream.js';
 
 export async function cli(env: NodeJS.ProcessEnv): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -22,14 +22,20 @@ export async function cli(env: NodeJS.ProcessEnv): Promise<number> {
   const server = createGuard(settings, routes, log);
   const listening = await new Promise<boolean>((resolve) => {
     server.once('error', (error: Error & { code?: string }) => {
-      log(`docker-socket-guard: cannot listen on ${settings.host}:${settings.port} (${error.code ?? error.message}); check GUARD_LISTEN`);
+      log(
+        `docker-socket-guard: cannot listen on ${settings.host}:${settings.port} (${error.code ?? error.message}); check GUARD_LISTEN`,
+      );
       resolve(false);
     });
     server.listen(settings.port, settings.host, () => resolve(true));
   });
   if (!listening) return ExitCode.unavailable;
-  const scope = settings.agents ? `agent calls and agent events of project ${settings.agents.stack.project}` : 'ping and version';
-  log(`docker-socket-guard: listening on ${settings.host}:${settings.port}, forwarding ${scope} to ${settings.dockerSocket}`);
+  const scope = settings.agents
+    ? `agent calls and agent events of project ${settings.agents.stack.project}`
+    : 'ping and version';
+  log(
+    `docker-socket-guard: listening on ${settings.host}:${settings.port}, forwarding ${scope} to ${settings.dockerSocket}`,
+  );
   await new Promise<void>((resolve) => {
     const stop = () => {
       server.close(() => resolve());

@@ -7,13 +7,13 @@
 // behind it is never read). Events are the one answer the guard writes
 // itself: it reads the daemon's stream event by event and passes on only what
 // the policy's filter returns, then closes the connection.
-import { request as daemonRequest, STATUS_CODES, type ClientRequest, type IncomingMessage } from 'node:http';
+import { type ClientRequest, request as daemonRequest, type IncomingMessage, STATUS_CODES } from 'node:http';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { EventLines } from './policy/events.js';
-import { review, type Route, type Stream } from './policy/policy.js';
+import { type RequestHead, readHead } from './policy/http-head.js';
+import { type Route, review, type Stream } from './policy/policy.js';
 import { Refusal } from './policy/refusal.js';
 import { parseTarget } from './policy/request-path.js';
-import { readHead, type RequestHead } from './policy/http-head.js';
 import type { GuardSettings } from './settings.js';
 
 const PROGRAM = 'docker-socket-guard';
@@ -27,7 +27,11 @@ const PASSED = ['user-agent', 'accept', 'content-type', 'accept-encoding'];
 export type GuardLog = (line: string) => void;
 
 /** The guard's server; closeAllConnections ends open connections (an events stream never ends by itself). */
-export function createGuard(settings: GuardSettings, routes: readonly Route[], log: GuardLog): Server & { closeAllConnections(): void } {
+export function createGuard(
+  settings: GuardSettings,
+  routes: readonly Route[],
+  log: GuardLog,
+): Server & { closeAllConnections(): void } {
   const open = new Set<Socket>();
   const server = createServer((client) => {
     open.add(client);
@@ -49,10 +53,16 @@ class Connection {
   /** The daemon's socket has more queued than it took: wait for its drain before reading more from the client. */
   private upstreamFull = false;
 
-  constructor(private readonly client: Socket, private readonly settings: GuardSettings, private readonly routes: readonly Route[], private readonly log: GuardLog) {
+  constructor(
+    private readonly client: Socket,
+    private readonly settings: GuardSettings,
+    private readonly routes: readonly Route[],
+    private readonly log: GuardLog,
+  ) {
     client.setNoDelay(true);
     client.on('data', (chunk: Buffer) => {
-      // Nothing more is read once the connection is ending (after a refusal, or during an event stream): no unbounded buffer.
+      // Nothing more is read once the connection is ending (after a refusal, or during an event stream): no unbounded
+      // buffer.
       if (this.closed) return;
       this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : (chunk as Buffer<ArrayBuffer>);
       // A client that sends faster than the guard and the daemon take it waits: memory stays bounded.
@@ -77,7 +87,9 @@ class Connection {
           throw error;
         }
         if (!head || this.buffer.length < head.length + head.contentLength) return;
-        const body = head.contentLength ? this.buffer.subarray(head.length, head.length + head.contentLength) : undefined;
+        const body = head.contentLength
+          ? this.buffer.subarray(head.length, head.length + head.contentLength)
+          : undefined;
         this.buffer = this.buffer.subarray(head.length + head.contentLength);
         if (!(await this.forward(head, body))) return;
       }
@@ -116,7 +128,11 @@ class Connection {
     if (out.body) lines.push(`Content-Length: ${out.body.length}`);
     if (head.close) lines.push('Connection: close');
     const upstream = this.connectUpstream();
-    if (!upstream.write(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), ...(out.body ? [out.body] : [])]))) {
+    if (
+      !upstream.write(
+        Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), ...(out.body ? [out.body] : [])]),
+      )
+    ) {
       this.upstreamFull = true;
       this.client.pause();
       upstream.once('drain', () => {
@@ -129,7 +145,8 @@ class Connection {
 
   /** Reads from the client again once what it sent is taken and the daemon keeps up. */
   private resumeWhenDrained(): void {
-    if (!this.closed && this.client.isPaused() && !this.upstreamFull && this.buffer.length <= HIGH_WATER) this.client.resume();
+    if (!this.closed && this.client.isPaused() && !this.upstreamFull && this.buffer.length <= HIGH_WATER)
+      this.client.resume();
   }
 
   private connectUpstream(): Socket {
@@ -139,7 +156,10 @@ class Connection {
     upstream.pipe(this.client);
     upstream.on('error', (error: Error & { code?: string }) => {
       this.log(`${PROGRAM}: the Docker daemon did not answer (${error.code ?? error.message})`);
-      if (!this.client.destroyed && this.client.bytesWritten === 0) this.client.end(answer(502, { message: `${PROGRAM}: the Docker daemon did not answer (${error.code ?? error.message})` }));
+      if (!this.client.destroyed && this.client.bytesWritten === 0)
+        this.client.end(
+          answer(502, { message: `${PROGRAM}: the Docker daemon did not answer (${error.code ?? error.message})` }),
+        );
       else this.client.destroy();
     });
     return upstream;
@@ -160,7 +180,10 @@ class Connection {
     upstream.on('error', (error: Error & { code?: string }) => {
       if (this.client.destroyed) return;
       this.log(`${PROGRAM}: the Docker daemon did not answer (${error.code ?? error.message})`);
-      if (this.client.bytesWritten === 0) this.client.end(answer(502, { message: `${PROGRAM}: the Docker daemon did not answer (${error.code ?? error.message})` }));
+      if (this.client.bytesWritten === 0)
+        this.client.end(
+          answer(502, { message: `${PROGRAM}: the Docker daemon did not answer (${error.code ?? error.message})` }),
+        );
       else this.client.destroy();
     });
     upstream.on('response', (response) => {
@@ -169,7 +192,9 @@ class Connection {
         if (!response.complete) this.client.destroy();
       });
       if (response.statusCode !== 200) return this.passDaemonError(response);
-      this.client.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n');
+      this.client.write(
+        'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n',
+      );
       const lines = new EventLines();
       response.on('data', (chunk: Buffer) => {
         for (const line of lines.push(chunk)) {
@@ -214,7 +239,8 @@ class Connection {
     this.log(`${PROGRAM}: refused ${what}: ${refusal.rule}`);
     this.upstream?.unpipe(this.client);
     this.upstream?.destroy();
-    if (!this.client.destroyed) this.client.end(answer(403, { message: `${PROGRAM}: ${refusal.message}`, rule: refusal.rule }));
+    if (!this.client.destroyed)
+      this.client.end(answer(403, { message: `${PROGRAM}: ${refusal.message}`, rule: refusal.rule }));
     this.closed = true;
   }
 

@@ -20,13 +20,25 @@ export function readGuardSettings(env: NodeJS.ProcessEnv): GuardSettings {
   const match = /^(.*):(\d{1,5})$/.exec(listen);
   const port = Number(match?.[2]);
   if (!match?.[1] || port < 1 || port > 65535) {
-    throw new StackError('guard-listen', 'GUARD_LISTEN must be HOST:PORT, for example 0.0.0.0:2375', { step: 'settings', exitCode: ExitCode.config });
+    throw new StackError('guard-listen', 'GUARD_LISTEN must be HOST:PORT, for example 0.0.0.0:2375', {
+      step: 'settings',
+      exitCode: ExitCode.config,
+    });
   }
   const dockerSocket = env.GUARD_DOCKER_SOCKET || '/var/run/docker.sock';
   if (!dockerSocket.startsWith('/')) {
-    throw new StackError('guard-socket', 'GUARD_DOCKER_SOCKET must be an absolute path to the Docker socket', { step: 'settings', exitCode: ExitCode.config });
+    throw new StackError('guard-socket', 'GUARD_DOCKER_SOCKET must be an absolute path to the Docker socket', {
+      step: 'settings',
+      exitCode: ExitCode.config,
+    });
   }
-  return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port, dockerSocket, maxBody: 64 * 1024, agents: agentPolicy(env) };
+  return {
+    host: match[1].replace(/^\[(.*)\]$/, '$1'),
+    port,
+    dockerSocket,
+    maxBody: 64 * 1024,
+    agents: agentPolicy(env),
+  };
 }
 
 /**
@@ -37,12 +49,20 @@ export function readGuardSettings(env: NodeJS.ProcessEnv): GuardSettings {
 function agentPolicy(env: NodeJS.ProcessEnv): AgentPolicy | undefined {
   const agentsFile = env.GUARD_AGENTS_FILE;
   if (!agentsFile) return undefined;
-  const bad = (message: string) => new StackError('guard-agents', message, { step: 'settings', exitCode: ExitCode.config });
-  if (!agentsFile.startsWith('/')) throw bad('GUARD_AGENTS_FILE must be the absolute path of the agents file (compose.yml mounts it read-only)');
-  if (!existsSync(agentsFile)) throw bad(`GUARD_AGENTS_FILE names ${agentsFile}, which does not exist; mount the agents file there (AGENTS_FILE in .env)`);
+  const bad = (message: string) =>
+    new StackError('guard-agents', message, { step: 'settings', exitCode: ExitCode.config });
+  if (!agentsFile.startsWith('/'))
+    throw bad('GUARD_AGENTS_FILE must be the absolute path of the agents file (compose.yml mounts it read-only)');
+  if (!existsSync(agentsFile))
+    throw bad(
+      `GUARD_AGENTS_FILE names ${agentsFile}, which does not exist; mount the agents file there (AGENTS_FILE in .env)`,
+    );
   try {
     const stack = readAgentStack(env);
-    if (!stack.secretsDir) throw bad('GUARD_AGENTS_FILE needs COPILOT_BRIDGE_SECRETS_DIR and COPILOT_BRIDGE_RELEASED: the released tokens agents may bind (`npm run up` sets both)');
+    if (!stack.secretsDir)
+      throw bad(
+        'GUARD_AGENTS_FILE needs COPILOT_BRIDGE_SECRETS_DIR and COPILOT_BRIDGE_RELEASED: the released tokens agents may bind (`npm run up` sets both)',
+      );
     return { stack, agentsFile };
   } catch (error) {
     if (isStackError(error, 'agent-settings')) throw bad(error.message);

@@ -7,21 +7,26 @@ import { Refusal } from './policy/refusal.js';
 export function dockerGet(socketPath: string, timeoutMs = 10_000): Upstream {
   return (path) =>
     new Promise((resolve, reject) => {
-      const req = request({ socketPath, method: 'GET', path, headers: { host: 'docker' }, timeout: timeoutMs }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          let json: unknown;
-          try {
-            json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 502, json });
-        });
-      });
+      const req = request(
+        { socketPath, method: 'GET', path, headers: { host: 'docker' }, timeout: timeoutMs },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            let json: unknown;
+            try {
+              json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+            } catch {
+              json = undefined;
+            }
+            resolve({ status: res.statusCode ?? 502, json });
+          });
+        },
+      );
       req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', (error: Error & { code?: string }) => reject(new Refusal('upstream', `the Docker daemon did not answer (${error.code ?? error.message})`)));
+      req.on('error', (error: Error & { code?: string }) =>
+        reject(new Refusal('upstream', `the Docker daemon did not answer (${error.code ?? error.message})`)),
+      );
       req.end();
     });
 }

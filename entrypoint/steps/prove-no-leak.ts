@@ -20,13 +20,18 @@ export interface Launch {
  * GitHub token as COPILOT_GITHUB_TOKEN, which upstream reads from nowhere
  * else): each may stand in its own variable, exactly, and nowhere else.
  */
-export function proveNoLeak(secrets: SecretSet, launch: Launch, transcript: string, declared: Record<string, string> = {}): void {
+export function proveNoLeak(
+  secrets: SecretSet,
+  launch: Launch,
+  transcript: string,
+  declared: Record<string, string> = {},
+): void {
   const places: Array<[string, string]> = [
     ...launch.argv.map((arg, i): [string, string] => [`argument ${i} of the command`, arg]),
     ...Object.entries(launch.env)
       .filter(([name, value]) => declared[name] === undefined || declared[name] !== value)
       .map(([name, value]): [string, string] => [`the environment variable ${name}`, `${name}=${value}`]),
-    ['the entrypoint\'s own output', transcript],
+    ["the entrypoint's own output", transcript],
   ];
   for (const [place, text] of places) {
     const hit = secrets.find(text);

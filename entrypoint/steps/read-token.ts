@@ -4,7 +4,7 @@
 // (a symlink may only point inside /run/secrets) and non-empty. Messages name
 // the file and what was expected; they never show what was found.
 import { closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync } from 'node:fs';
-import { ExitCode, StackError, errnoCode, failAt, hasErrno } from '../../src/errors.js';
+import { ExitCode, errnoCode, failAt, hasErrno, StackError } from '../../src/errors.js';
 import { assertTokenShape, trimOneNewline } from '../../src/secrets/token.js';
 import { parseVault, type VaultItems } from '../../src/vault/document.js';
 
@@ -16,7 +16,11 @@ const MAX_BYTES = 64 * 1024;
 export function readToken(file: string): string {
   const token = readSecretFile(file, 'npm run seal');
   if (token.startsWith('{')) {
-    throw new StackError('token-shape', `${file} holds a document, not a service-account token (a part of the local vault?): BRIDGE_SECRETS_SOURCE is 1password; check SECRETS_SOURCE`, { step: STEP, exitCode: ExitCode.dataErr });
+    throw new StackError(
+      'token-shape',
+      `${file} holds a document, not a service-account token (a part of the local vault?): BRIDGE_SECRETS_SOURCE is 1password; check SECRETS_SOURCE`,
+      { step: STEP, exitCode: ExitCode.dataErr },
+    );
   }
   assertTokenShape(token, STEP);
   return token;
@@ -34,37 +38,70 @@ function readSecretFile(file: string, fix: string): string {
     if (lstatSync(file).isSymbolicLink()) {
       target = realpathSync(file);
       if (!target.startsWith(SECRETS_DIR)) {
-        fail('token-symlink', `${file} is a symlink that leads out of ${SECRETS_DIR}; mount the secret file itself (compose secrets:)`, ExitCode.noPerm);
+        fail(
+          'token-symlink',
+          `${file} is a symlink that leads out of ${SECRETS_DIR}; mount the secret file itself (compose secrets:)`,
+          ExitCode.noPerm,
+        );
       }
     }
   } catch (error) {
     if (error instanceof StackError) throw error;
     if (hasErrno(error, 'ENOENT')) {
-      fail('token-missing', `${file} does not exist; run \`npm run seal\` then \`npm run up\` on the host, or set OP_SERVICE_ACCOUNT_TOKEN_FILE`, ExitCode.noInput, error);
+      fail(
+        'token-missing',
+        `${file} does not exist; run \`npm run seal\` then \`npm run up\` on the host, or set OP_SERVICE_ACCOUNT_TOKEN_FILE`,
+        ExitCode.noInput,
+        error,
+      );
     }
-    fail('token-unreadable', `cannot inspect ${file} (${errnoCode(error) ?? 'error'}); check the secret mount`, ExitCode.noPerm, error);
+    fail(
+      'token-unreadable',
+      `cannot inspect ${file} (${errnoCode(error) ?? 'error'}); check the secret mount`,
+      ExitCode.noPerm,
+      error,
+    );
   }
   let fd: number;
   try {
     fd = openSync(target, 'r');
   } catch (error) {
     if (hasErrno(error, 'EACCES', 'EPERM')) {
-      const why = process.getuid?.() === 0
-        ? 'release it owned by root (`npm run up` run as root does): root in the container reads it with no capability, and has none to spare'
-        : 'the entrypoint must start as root (the default)';
-      return fail('token-unreadable', `${file} is not readable by uid ${process.getuid?.()}; ${why}`, ExitCode.noPerm, error);
+      const why =
+        process.getuid?.() === 0
+          ? 'release it owned by root (`npm run up` run as root does): root in the container reads it with no capability, and has none to spare'
+          : 'the entrypoint must start as root (the default)';
+      return fail(
+        'token-unreadable',
+        `${file} is not readable by uid ${process.getuid?.()}; ${why}`,
+        ExitCode.noPerm,
+        error,
+      );
     }
-    return fail('token-unreadable', `cannot open ${file} (${errnoCode(error) ?? 'error'}); check the secret mount`, ExitCode.noInput, error);
+    return fail(
+      'token-unreadable',
+      `cannot open ${file} (${errnoCode(error) ?? 'error'}); check the secret mount`,
+      ExitCode.noInput,
+      error,
+    );
   }
   try {
-    if (!fstatSync(fd).isFile()) fail('token-not-file', `${file} is not a regular file; it must be the secret file itself`, ExitCode.noInput);
+    if (!fstatSync(fd).isFile())
+      fail('token-not-file', `${file} is not a regular file; it must be the secret file itself`, ExitCode.noInput);
     const buffer = Buffer.alloc(MAX_BYTES + 1);
     let length = 0;
-    for (let n = -1; n !== 0 && length <= MAX_BYTES; length += n) n = readSync(fd, buffer, length, buffer.length - length, null);
-    if (length > MAX_BYTES) fail('token-shape', `${file} is larger than ${MAX_BYTES} bytes; it must hold the credential alone`, ExitCode.dataErr);
+    for (let n = -1; n !== 0 && length <= MAX_BYTES; length += n)
+      n = readSync(fd, buffer, length, buffer.length - length, null);
+    if (length > MAX_BYTES)
+      fail(
+        'token-shape',
+        `${file} is larger than ${MAX_BYTES} bytes; it must hold the credential alone`,
+        ExitCode.dataErr,
+      );
     const text = trimOneNewline(buffer.toString('utf8', 0, length));
     buffer.fill(0);
-    if (text.length === 0) fail('token-empty', `${file} is empty; seal it again with \`${fix}\`, then npm run up`, ExitCode.dataErr);
+    if (text.length === 0)
+      fail('token-empty', `${file} is empty; seal it again with \`${fix}\`, then npm run up`, ExitCode.dataErr);
     return text;
   } finally {
     closeSync(fd);

@@ -9,14 +9,14 @@ import { dirname } from 'node:path';
 import { ExitCode, StackError } from '../../src/errors.js';
 import { randomHex } from '../../src/process/random.js';
 import type { LabeledSecret } from '../../src/secrets/secret-set.js';
+import { localInject } from '../../src/template/local-inject.js';
+import { type InjectResult, isTemplateVariable, opInject, templateVariables } from '../../src/template/op-inject.js';
+import { findReferences } from '../../src/template/references.js';
+import type { VaultItems } from '../../src/vault/document.js';
+import { ROOT_PATH, ROOT_TOOLS } from '../root-tools.js';
 import { placeReferences } from '../template/json-paths.js';
 import { unwrapReferences, wrapReferences } from '../template/markers.js';
-import { localInject } from '../../src/template/local-inject.js';
-import { isTemplateVariable, opInject, templateVariables, type InjectResult } from '../../src/template/op-inject.js';
-import type { VaultItems } from '../../src/vault/document.js';
-import { findReferences } from '../../src/template/references.js';
 import { validateRendered } from '../template/validate.js';
-import { ROOT_PATH, ROOT_TOOLS } from '../root-tools.js';
 import type { TemplateSource } from '../template-source.js';
 import { trustedTool } from '../trusted-path.js';
 
@@ -53,7 +53,12 @@ export function opInjector(token: string, env: NodeJS.ProcessEnv, output: string
     where: 'in 1Password and the service account may read their vault',
     inject: (template, variables) => {
       const op = trustedTool(ROOT_TOOLS.op, 'the 1Password CLI (op)', STEP);
-      return opInject(template, variables, { token, env, timeoutMs, op, path: ROOT_PATH, workDir: dirname(output) }, STEP);
+      return opInject(
+        template,
+        variables,
+        { token, env, timeoutMs, op, path: ROOT_PATH, workDir: dirname(output) },
+        STEP,
+      );
     },
   };
 }
@@ -63,7 +68,11 @@ export function vaultInjector(items: VaultItems, env: NodeJS.ProcessEnv): Inject
   return {
     name: 'the local vault',
     where: 'in the local vault (npm run vault -- ls on the host)',
-    inject: async (template, variables) => ({ exitCode: 0, stdout: localInject(template, items, env, variables, STEP), stderr: '' }),
+    inject: async (template, variables) => ({
+      exitCode: 0,
+      stdout: localInject(template, items, env, variables, STEP),
+      stderr: '',
+    }),
   };
 }
 
@@ -72,15 +81,22 @@ export async function render(options: RenderOptions): Promise<Rendered> {
   const references = findReferences(source.text);
   const names = Object.keys(source.environment);
   const separator = `\u27e6environment-${randomHex(8)}\u27e7`;
-  const combined = names.length === 0 ? source.text : `${source.text}\n${separator}\n${names.map((name) => `{{ ${source.environment[name]} }}`).join('\n')}`;
+  const combined =
+    names.length === 0
+      ? source.text
+      : `${source.text}\n${separator}\n${names.map((name) => `{{ ${source.environment[name]} }}`).join('\n')}`;
   const all = findReferences(combined);
   const variables = templateVariables(all.map((r) => r.ref));
   const forbidden = variables.find((name) => !isTemplateVariable(name));
   if (forbidden !== undefined) {
-    throw new StackError('template-variable', `a reference in ${source.name} uses \${${forbidden}}: op's own settings and credentials (OP_*), PATH and HOME cannot be part of a reference; use an ordinary variable such as BRIDGE_OP_VAULT`, {
-      step: STEP,
-      exitCode: ExitCode.dataErr,
-    });
+    throw new StackError(
+      'template-variable',
+      `a reference in ${source.name} uses \${${forbidden}}: op's own settings and credentials (OP_*), PATH and HOME cannot be part of a reference; use an ordinary variable such as BRIDGE_OP_VAULT`,
+      {
+        step: STEP,
+        exitCode: ExitCode.dataErr,
+      },
+    );
   }
   const { injector } = options;
   const markers = wrapReferences(combined, all);
@@ -89,14 +105,23 @@ export async function render(options: RenderOptions): Promise<Rendered> {
     const said = firstLine(options.mask(result.stderr));
     const what = result.exitCode !== 0 ? `exited with status ${result.exitCode}` : 'exited 0 but produced no output';
     const named = [...new Set(all.map((r) => r.ref))].join(', ');
-    throw new StackError('op-failed', `${injector.name} ${what}${said ? ` (op said: ${said})` : ''}; check that these items and fields exist ${injector.where}: ${named.length > 400 ? `${named.slice(0, 400)}...` : named} (from ${source.name})`, {
-      step: STEP,
-      exitCode: result.exitCode !== 0 ? ExitCode.unavailable : ExitCode.dataErr,
-    });
+    throw new StackError(
+      'op-failed',
+      `${injector.name} ${what}${said ? ` (op said: ${said})` : ''}; check that these items and fields exist ${injector.where}: ${named.length > 400 ? `${named.slice(0, 400)}...` : named} (from ${source.name})`,
+      {
+        step: STEP,
+        exitCode: result.exitCode !== 0 ? ExitCode.unavailable : ExitCode.dataErr,
+      },
+    );
   }
   const unwrapped = unwrapReferences(result.stdout, markers, all.length, STEP);
   const cut = names.length === 0 ? unwrapped.text.length : unwrapped.text.lastIndexOf(`\n${separator}\n`);
-  if (cut === -1) throw new StackError('render-incomplete', `${injector.name} changed the separator in ${source.name}; check that op is the 1Password CLI`, { step: STEP, exitCode: ExitCode.dataErr });
+  if (cut === -1)
+    throw new StackError(
+      'render-incomplete',
+      `${injector.name} changed the separator in ${source.name}; check that op is the 1Password CLI`,
+      { step: STEP, exitCode: ExitCode.dataErr },
+    );
   const text = unwrapped.text.slice(0, cut);
   const values = unwrapped.values.slice(0, references.length);
   const environment = Object.fromEntries(names.map((name, i) => [name, unwrapped.values[references.length + i] ?? '']));
@@ -105,7 +130,11 @@ export async function render(options: RenderOptions): Promise<Rendered> {
   validateRendered(text, rendered, options.output.endsWith('.json'), STEP);
   for (const [name, value] of Object.entries(environment)) {
     if (!value || /[\r\n\0]/.test(value)) {
-      throw new StackError('render-environment', `the value for ${name} (${source.environment[name]}) is empty or spans lines; store the token alone in that field`, { step: STEP, exitCode: ExitCode.dataErr });
+      throw new StackError(
+        'render-environment',
+        `the value for ${name} (${source.environment[name]}) is empty or spans lines; store the token alone in that field`,
+        { step: STEP, exitCode: ExitCode.dataErr },
+      );
     }
   }
   return {
@@ -119,5 +148,11 @@ export async function render(options: RenderOptions): Promise<Rendered> {
 }
 
 function firstLine(text: string): string {
-  return text.split('\n').find((l) => l.trim())?.trim().slice(0, 200) ?? '';
+  return (
+    text
+      .split('\n')
+      .find((l) => l.trim())
+      ?.trim()
+      .slice(0, 200) ?? ''
+  );
 }

@@ -5,11 +5,12 @@
 // command runs under `tini -s` (a child subreaper) so that orphans of the
 // Copilot CLI's short-lived processes are reaped; Node cannot wait(2) for
 // processes it did not spawn. Exit status: the child's, or 128 + signal.
-import { constants } from 'node:os';
-import { pipeline } from 'node:stream/promises';
+
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { createRedactor, redact } from '../../src/redact/index.js';
 import type { SecretSet } from '../../src/secrets/secret-set.js';
 import type { Log } from '../log.js';
@@ -24,9 +25,19 @@ const DRAIN_GRACE_MS = 8000;
 const TAIL_LINES = 5;
 const TAIL_BYTES = 16 * 1024;
 
-export async function supervise(target: Launch & { file: string }, secrets: SecretSet, log: Log, pidFile: string): Promise<number> {
+export async function supervise(
+  target: Launch & { file: string },
+  secrets: SecretSet,
+  log: Log,
+  pidFile: string,
+): Promise<number> {
   const [file, args] = reaperWrapped(target, log);
-  const child = spawn(file, args, { env: target.env, cwd: target.cwd, detached: true, stdio: ['inherit', 'pipe', 'pipe'] });
+  const child = spawn(file, args, {
+    env: target.env,
+    cwd: target.cwd,
+    detached: true,
+    stdio: ['inherit', 'pipe', 'pipe'],
+  });
   if (child.pid !== undefined) writePid(pidFile, child.pid);
   const ended = new Promise<{ exitCode: number | undefined; signal: NodeJS.Signals | undefined }>((resolve) => {
     child.on('error', () => resolve({ exitCode: undefined, signal: undefined }));
@@ -72,11 +83,18 @@ function showLogTail(target: Launch, secrets: SecretSet, log: Log, exitCode: num
   let tail: string[] = [];
   try {
     const text = readFileSync(file, 'utf8');
-    tail = text.slice(-TAIL_BYTES).split('\n').filter((line) => line.trim()).slice(-TAIL_LINES);
+    tail = text
+      .slice(-TAIL_BYTES)
+      .split('\n')
+      .filter((line) => line.trim())
+      .slice(-TAIL_LINES);
   } catch {
     // No log (it failed before writing one): only the status.
   }
-  log.warn(STEP, `${target.argv[0]} exited with status ${exitCode}${tail.length ? `; the last lines of ${file}:` : ''}`);
+  log.warn(
+    STEP,
+    `${target.argv[0]} exited with status ${exitCode}${tail.length ? `; the last lines of ${file}:` : ''}`,
+  );
   for (const line of tail) process.stderr.write(`  ${redact(secrets, line.slice(0, 500))}\n`);
 }
 
@@ -97,7 +115,10 @@ async function drainGroup(pgid: number, log: Log): Promise<void> {
   const deadline = Date.now() + DRAIN_GRACE_MS;
   while (alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   if (alive()) {
-    log.warn(STEP, `processes of the bridge were still running ${DRAIN_GRACE_MS / 1000} s after it ended; killing them`);
+    log.warn(
+      STEP,
+      `processes of the bridge were still running ${DRAIN_GRACE_MS / 1000} s after it ended; killing them`,
+    );
     process.kill(-pgid, 'SIGKILL');
   }
 }
@@ -107,6 +128,9 @@ function reaperWrapped(target: Launch & { file: string }, log: Log): [string, st
   if (process.pid !== 1) return [target.file, target.argv.slice(1)];
   const why = untrustedReason(ROOT_TOOLS.tini);
   if (why === undefined) return [ROOT_TOOLS.tini, ['-s', '-g', '--', target.file, ...target.argv.slice(1)]];
-  log.warn(STEP, `running as PID 1 without tini (${why}): orphaned processes will not be reaped; install tini at ${ROOT_TOOLS.tini}`);
+  log.warn(
+    STEP,
+    `running as PID 1 without tini (${why}): orphaned processes will not be reaped; install tini at ${ROOT_TOOLS.tini}`,
+  );
   return [target.file, target.argv.slice(1)];
 }

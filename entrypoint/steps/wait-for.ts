@@ -31,13 +31,20 @@ async function waitFor(url: URL, deadline: number, timeoutMs: number, log: Log):
     }
     const left = deadline - Date.now();
     if (left <= 0) {
-      throw new StackError('wait-timeout', `${shown} did not answer 2xx within ${timeoutMs / 1000} s (last: ${why}); check that it runs, or raise BRIDGE_WAIT_TIMEOUT`, {
-        step: STEP,
-        exitCode: ExitCode.unavailable,
-      });
+      throw new StackError(
+        'wait-timeout',
+        `${shown} did not answer 2xx within ${timeoutMs / 1000} s (last: ${why}); check that it runs, or raise BRIDGE_WAIT_TIMEOUT`,
+        {
+          step: STEP,
+          exitCode: ExitCode.unavailable,
+        },
+      );
     }
     const wait = Math.min(delay, left);
-    log.info(STEP, `${shown} not ready (${why}); retrying in ${(wait / 1000).toFixed(1)} s, ${Math.ceil(left / 1000)} s left`);
+    log.info(
+      STEP,
+      `${shown} not ready (${why}); retrying in ${(wait / 1000).toFixed(1)} s, ${Math.ceil(left / 1000)} s left`,
+    );
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }

@@ -26,7 +26,10 @@ export function makeWorkingDirectories(configText: string, home: string | undefi
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       made.add(dir);
     } catch (error) {
-      log.warn(STEP, `cannot make a working directory in ${home} (${(error as { code?: string }).code ?? 'error'}); the bridge will warn about it`);
+      log.warn(
+        STEP,
+        `cannot make a working directory in ${home} (${(error as { code?: string }).code ?? 'error'}); the bridge will warn about it`,
+      );
     }
   }
 }

@@ -3,7 +3,7 @@
 // bridge's user without needing CAP_CHOWN. Temp files that a killed earlier
 // run left behind are removed first.
 import { rmSync } from 'node:fs';
-import { ExitCode, StackError, errnoCode } from '../../src/errors.js';
+import { ExitCode, errnoCode, StackError } from '../../src/errors.js';
 import { removeStaleTemps, writeFileAtomic } from '../../src/fs/atomic-write.js';
 
 const STEP = 'write';
@@ -14,11 +14,15 @@ export function writeConfig(output: string, text: string): void {
     writeFileAtomic(output, text, 0o600);
   } catch (error) {
     const code = errnoCode(error);
-    throw new StackError('write-failed', `cannot write ${output} as uid ${process.getuid!()} (${code ?? 'error'}); its directory must be a tmpfs writable by the bridge user (compose: tmpfs: /tmp)`, {
-      step: STEP,
-      exitCode: ExitCode.cantCreate,
-      cause: error,
-    });
+    throw new StackError(
+      'write-failed',
+      `cannot write ${output} as uid ${process.getuid!()} (${code ?? 'error'}); its directory must be a tmpfs writable by the bridge user (compose: tmpfs: /tmp)`,
+      {
+        step: STEP,
+        exitCode: ExitCode.cantCreate,
+        cause: error,
+      },
+    );
   }
 }
 

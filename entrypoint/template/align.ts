@@ -7,7 +7,11 @@ import type { Reference } from '../../src/template/references.js';
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The value of each reference, in order, or undefined when the file was not rendered from this template. */
-export function alignValues(template: string, references: readonly Reference[], rendered: string): string[] | undefined {
+export function alignValues(
+  template: string,
+  references: readonly Reference[],
+  rendered: string,
+): string[] | undefined {
   let source = '^';
   let at = 0;
   for (const r of references) {

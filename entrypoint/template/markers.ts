@@ -3,8 +3,9 @@
 // no secret can contain by chance, op renders the wrapped template, and the
 // markers are cut out again. The values are what the leak checks search for;
 // the unwrapped text is the rendered file.
-import { randomHex } from '../../src/process/random.js';
+
 import { ExitCode, StackError } from '../../src/errors.js';
+import { randomHex } from '../../src/process/random.js';
 import type { Reference } from '../../src/template/references.js';
 
 export interface Markers {
@@ -29,7 +30,8 @@ export function wrapReferences(template: string, references: readonly Reference[
   let wrapped = '';
   let at = 0;
   for (const r of references) {
-    wrapped += template.slice(at, r.start) + open(nonce, r.index) + template.slice(r.start, r.end) + close(nonce, r.index);
+    wrapped +=
+      template.slice(at, r.start) + open(nonce, r.index) + template.slice(r.start, r.end) + close(nonce, r.index);
     at = r.end;
   }
   return { nonce, wrapped: wrapped + template.slice(at) };
@@ -45,10 +47,14 @@ export function unwrapReferences(output: string, markers: Markers, count: number
     const valueStart = start + open(markers.nonce, i).length;
     const end = start === -1 ? -1 : output.indexOf(close(markers.nonce, i), valueStart);
     if (start === -1 || end === -1) {
-      throw new StackError('render-incomplete', `op inject did not render reference #${i + 1}; check that the template is unchanged and op is the 1Password CLI`, {
-        step,
-        exitCode: ExitCode.dataErr,
-      });
+      throw new StackError(
+        'render-incomplete',
+        `op inject did not render reference #${i + 1}; check that the template is unchanged and op is the 1Password CLI`,
+        {
+          step,
+          exitCode: ExitCode.dataErr,
+        },
+      );
     }
     values.push(output.slice(valueStart, end));
     text += output.slice(at, start) + output.slice(valueStart, end);

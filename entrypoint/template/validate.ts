@@ -15,11 +15,15 @@ export interface RenderedValue {
 /** Throws a StackError (exit 65) naming the first problem found. */
 export function validateRendered(text: string, values: readonly RenderedValue[], json: boolean, step: string): void {
   const fail = failAt(step, ExitCode.dataErr);
-  if (text.trim().length === 0) fail('render-empty', 'op inject produced no output; check the template file is not empty');
+  if (text.trim().length === 0)
+    fail('render-empty', 'op inject produced no output; check the template file is not empty');
   for (const marker of ['{{', 'op://']) {
     const at = text.indexOf(marker);
     if (at !== -1) {
-      fail('render-unresolved', `the rendered config still contains '${marker}' at line ${lineOf(text, at)}; every reference must have the form {{ op://vault/item/field }}`);
+      fail(
+        'render-unresolved',
+        `the rendered config still contains '${marker}' at line ${lineOf(text, at)}; every reference must have the form {{ op://vault/item/field }}`,
+      );
     }
   }
   if (!json) return;
@@ -31,8 +35,14 @@ export function validateRendered(text: string, values: readonly RenderedValue[],
   }
   for (const v of values) {
     if (v.place.inString && JSON.stringify(v.value).slice(1, -1) !== v.value) {
-      fail('render-json-value', `the secret at ${v.place.path ?? v.ref} contains a quote, backslash or control character that breaks the JSON; store it JSON-escaped in 1Password, or reference a field that holds it escaped`);
+      fail(
+        'render-json-value',
+        `the secret at ${v.place.path ?? v.ref} contains a quote, backslash or control character that breaks the JSON; store it JSON-escaped in 1Password, or reference a field that holds it escaped`,
+      );
     }
   }
-  fail('render-json', 'the rendered config is not valid JSON (the template itself may be invalid); check the template with the references replaced by strings');
+  fail(
+    'render-json',
+    'the rendered config is not valid JSON (the template itself may be invalid); check the template with the references replaced by strings',
+  );
 }

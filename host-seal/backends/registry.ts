@@ -1,11 +1,11 @@
 // Which backend holds a name, which one `--backend auto` picks, and every
 // sealed name (from the files in the config directory; no store is queried).
 import { existsSync, readdirSync } from 'node:fs';
-import { ExitCode, StackError, hasErrno } from '../../src/errors.js';
+import { ExitCode, hasErrno, StackError } from '../../src/errors.js';
+import { configDir, isName } from '../paths.js';
 import type { Backend, BackendContext, BackendName } from './backend.js';
 import { KeychainBackend } from './keychain.js';
-import { Tpm2Backend } from './tpm2.js';
-import { configDir, isName } from '../paths.js';
+import { Tpm2Backend } from './tpm2/tpm2.js';
 
 const SUFFIXES: Record<string, BackendName> = { '.tpm2.json': 'tpm2', '.keychain.json': 'keychain' };
 
@@ -39,7 +39,8 @@ export async function sealedNames(context: BackendContext): Promise<{ name: stri
   for (const file of files) {
     for (const [suffix, kind] of Object.entries(SUFFIXES)) {
       // A file whose name is not a credential name (planted, or left by something else) is not ours to read.
-      if (file.endsWith(suffix) && isName(file.slice(0, -suffix.length))) found.push({ name: file.slice(0, -suffix.length), backend: kind });
+      if (file.endsWith(suffix) && isName(file.slice(0, -suffix.length)))
+        found.push({ name: file.slice(0, -suffix.length), backend: kind });
     }
   }
   return found.sort((a, b) => byCodeUnits(a.name, b.name) || byCodeUnits(a.backend, b.backend));
@@ -57,6 +58,15 @@ export async function holders(context: BackendContext, name: string): Promise<Ba
 }
 
 /** The backend context of this process: config directory from the environment. */
-export function contextOf(io: { env: NodeJS.ProcessEnv; platform: NodeJS.Platform; stderr?: import('node:stream').Writable }): BackendContext {
-  return { configDir: configDir(io.env), env: io.env, platform: io.platform, ...(io.stderr ? { progress: io.stderr } : {}) };
+export function contextOf(io: {
+  env: NodeJS.ProcessEnv;
+  platform: NodeJS.Platform;
+  stderr?: import('node:stream').Writable;
+}): BackendContext {
+  return {
+    configDir: configDir(io.env),
+    env: io.env,
+    platform: io.platform,
+    ...(io.stderr ? { progress: io.stderr } : {}),
+  };
 }

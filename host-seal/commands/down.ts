@@ -2,22 +2,27 @@
 // released token file, even when compose fails (the error is reported after
 // the wipe), going on past any entry it cannot remove. Under the stack lock,
 // like `up` and `forget`.
+
+import { readdirSync } from 'node:fs';
 import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 import { ExitCode, StackError } from '../../src/errors.js';
-import { readdirSync } from 'node:fs';
 import { contextOf } from '../backends/registry.js';
-import { compose } from '../compose.js';
 import type { Io } from '../io.js';
 import { withLock } from '../lock.js';
 import type { OptionSpec, Parsed } from '../options.js';
-import { releaseDir, wipeReleased } from '../release.js';
-import { composeEnv, openStack, type Stack } from '../stack.js';
+import { compose } from '../stack/compose.js';
+import { releaseDir, wipeReleased } from '../stack/release.js';
+import { composeEnv, openStack, type Stack } from '../stack/stack.js';
 
 export const options: OptionSpec = { file: 'strings' };
 
 async function removeAgents(stack: Stack, io: Io): Promise<void> {
   const { execa } = await import('execa');
-  const listed = await execa('docker', ['ps', '-aq', '--filter', `label=${AGENT_LABEL}`, '--filter', `label=${PROJECT_LABEL}=${stack.project}`], { env: io.env, extendEnv: false, reject: false, stdin: 'ignore' });
+  const listed = await execa(
+    'docker',
+    ['ps', '-aq', '--filter', `label=${AGENT_LABEL}`, '--filter', `label=${PROJECT_LABEL}=${stack.project}`],
+    { env: io.env, extendEnv: false, reject: false, stdin: 'ignore' },
+  );
   const ids = listed.stdout.split('\n').filter(Boolean);
   if (ids.length === 0) return;
   io.stderr.write(`down: removing ${ids.length} agent container(s) of ${stack.project}\n`);
@@ -52,7 +57,11 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
     for (const entry of failed) io.stderr.write(`down: could not wipe ${entry}\n`);
     if (failure !== undefined) throw failure;
     if (failed.length > 0) {
-      throw new StackError('wipe-incomplete', `${failed.length} entr${failed.length === 1 ? 'y' : 'ies'} of ${dir} could not be wiped (listed above); remove them by hand`, { step: 'down', exitCode: ExitCode.ioErr });
+      throw new StackError(
+        'wipe-incomplete',
+        `${failed.length} entr${failed.length === 1 ? 'y' : 'ies'} of ${dir} could not be wiped (listed above); remove them by hand`,
+        { step: 'down', exitCode: ExitCode.ioErr },
+      );
     }
   });
 }

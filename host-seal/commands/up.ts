@@ -13,21 +13,21 @@ import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { VAULT_CREDENTIAL } from '../../src/contract.js';
 import { ExitCode, StackError } from '../../src/errors.js';
-import { secretsSource } from '../../src/stack/settings.js';
 import { redact } from '../../src/redact/index.js';
 import { SecretSet } from '../../src/secrets/secret-set.js';
+import { secretsSource } from '../../src/stack/settings.js';
 import { backend, contextOf, sealedNames } from '../backends/registry.js';
-import { compose, inspect, waitHealthy } from '../compose.js';
-import { prepareDatabase } from '../database.js';
 import type { Io } from '../io.js';
 import { withLock } from '../lock.js';
-import { secondsOption, type OptionSpec, type Parsed } from '../options.js';
+import { type OptionSpec, type Parsed, secondsOption } from '../options.js';
 import { DB_PASSWORD_NAME, DEFAULT_NAME } from '../paths.js';
-import { preflight } from '../preflight.js';
-import { prepareReleaseDir, releaseMode, releaseToken, wipeReleased, wipeReleasedName } from '../release.js';
 import { readAuth } from '../secret-input.js';
-import { composeEnv, namesInUse, openStack, type Stack } from '../stack.js';
-import { planSubsets } from '../vault-release.js';
+import { compose, inspect, waitHealthy } from '../stack/compose.js';
+import { prepareDatabase } from '../stack/database.js';
+import { preflight } from '../stack/preflight.js';
+import { prepareReleaseDir, releaseMode, releaseToken, wipeReleased, wipeReleasedName } from '../stack/release.js';
+import { composeEnv, namesInUse, openStack, type Stack } from '../stack/stack.js';
+import { planSubsets } from '../stack/vault-release.js';
 import { loadVault } from '../vault-store.js';
 
 export const options: OptionSpec = { file: 'strings', timeout: 'string', 'auth-file': 'string' };
@@ -39,7 +39,9 @@ async function warnWithoutFileVault(io: Io): Promise<void> {
   const { execa } = await import('execa'); // loaded only here (start-up budget: docs/performance.md)
   const status = await execa('fdesetup', ['status'], { reject: false, stdin: 'ignore' });
   if (/FileVault is Off/i.test(status.stdout)) {
-    io.stderr.write('up: warning: FileVault is off, so the released token sits unencrypted on disk while the stack runs; turn FileVault on (see docs/macos.md)\n');
+    io.stderr.write(
+      'up: warning: FileVault is off, so the released token sits unencrypted on disk while the stack runs; turn FileVault on (see docs/macos.md)\n',
+    );
   }
 }
 
@@ -52,18 +54,27 @@ function interruptions(): { signal: AbortSignal; which: () => NodeJS.Signals | u
     controller.abort();
   };
   for (const name of SIGNALS) process.on(name, handler);
-  return { signal: controller.signal, which: () => which, dispose: () => SIGNALS.forEach((name) => process.off(name, handler)) };
+  return {
+    signal: controller.signal,
+    which: () => which,
+    dispose: () => SIGNALS.forEach((name) => process.off(name, handler)),
+  };
 }
 
 /** After a failure or an interruption: wipe what was released unless a container of the stack runs on it; say which. */
 async function settle(stack: Stack, extra: Record<string, string>, io: Io): Promise<void> {
-  const running = (await inspect({ ...stack, extra }).catch(() => [])).filter((s) => s.status === 'running' || s.status === 'restarting');
+  const running = (await inspect({ ...stack, extra }).catch(() => [])).filter(
+    (s) => s.status === 'running' || s.status === 'restarting',
+  );
   if (running.length > 0) {
-    io.stderr.write(`up: ${running.length} container(s) of the stack still run on the released tokens (${running.map((s) => s.service).join(', ')}); npm run down stops them and wipes the tokens\n`);
+    io.stderr.write(
+      `up: ${running.length} container(s) of the stack still run on the released tokens (${running.map((s) => s.service).join(', ')}); npm run down stops them and wipes the tokens\n`,
+    );
     return;
   }
   const { wiped, failed } = await wipeReleased(stack.dir, io.platform);
-  if (wiped.length > 0) io.stderr.write(`up: nothing of the stack runs; wiped the ${wiped.length} released token file(s) again\n`);
+  if (wiped.length > 0)
+    io.stderr.write(`up: nothing of the stack runs; wiped the ${wiped.length} released token file(s) again\n`);
   for (const entry of failed) io.stderr.write(`up: could not wipe ${entry}; remove it by hand\n`);
 }
 
@@ -74,11 +85,16 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   const stack = await openStack(parsed, io);
   const interrupt = interruptions();
   try {
-    await withLock({ dir: context.configDir, name: 'stack', what: 'up', progress: io.stderr }, () => bringUp(stack, io, { timeout, authFile, interrupt }));
+    await withLock({ dir: context.configDir, name: 'stack', what: 'up', progress: io.stderr }, () =>
+      bringUp(stack, io, { timeout, authFile, interrupt }),
+    );
   } catch (error) {
     const received = interrupt.which();
     if (received === undefined) throw error;
-    throw new StackError('interrupted', `up was interrupted (${received}); see above what still runs`, { step: 'up', exitCode: ExitCode.interrupted });
+    throw new StackError('interrupted', `up was interrupted (${received}); see above what still runs`, {
+      step: 'up',
+      exitCode: ExitCode.interrupted,
+    });
   } finally {
     interrupt.dispose();
   }
@@ -97,33 +113,54 @@ async function tokenReleases(stack: Stack, io: Io, authFile: string | undefined)
   const context = contextOf(io);
   const sealed = [...new Map((await sealedNames(context)).map((entry) => [entry.name, entry])).values()];
   if (!sealed.some((entry) => entry.name === DEFAULT_NAME)) {
-    throw new StackError('not-sealed', `nothing is sealed under ${DEFAULT_NAME}, the token the stack runs on (SECRETS_SOURCE=1password); seal it first: op read "op://..." | npm run --silent seal`, { step: 'up', exitCode: ExitCode.noInput });
+    throw new StackError(
+      'not-sealed',
+      `nothing is sealed under ${DEFAULT_NAME}, the token the stack runs on (SECRETS_SOURCE=1password); seal it first: op read "op://..." | npm run --silent seal`,
+      { step: 'up', exitCode: ExitCode.noInput },
+    );
   }
   const used = namesInUse(stack.settings, stack.projectDir);
   for (const entry of sealed) {
-    if (!used.includes(entry.name) && entry.name !== DB_PASSWORD_NAME) io.stderr.write(`up: not releasing ${entry.name} (no agent of the agents file uses it)\n`);
+    if (!used.includes(entry.name) && entry.name !== DB_PASSWORD_NAME)
+      io.stderr.write(`up: not releasing ${entry.name} (no agent of the agents file uses it)\n`);
   }
-  return sealed.filter((entry) => used.includes(entry.name)).map((entry) => ({
-    name: entry.name,
-    what: entry.backend,
-    value: async () => {
-      const token = await backend(entry.backend, context).unseal(entry.name, { askAuth: () => readAuth(io, authFile, false) });
-      return { text: token, secrets: [token] };
-    },
-  }));
+  return sealed
+    .filter((entry) => used.includes(entry.name))
+    .map((entry) => ({
+      name: entry.name,
+      what: entry.backend,
+      value: async () => {
+        const token = await backend(entry.backend, context).unseal(entry.name, {
+          askAuth: () => readAuth(io, authFile, false),
+        });
+        return { text: token, secrets: [token] };
+      },
+    }));
 }
 
 /** With the local vault: each bridge's own part of it (vault-admin, vault-agent-NAME), cut from the vault unsealed once. */
 async function vaultReleases(stack: Stack, io: Io, authFile: string | undefined): Promise<Release[]> {
   const sealed = await sealedNames(contextOf(io));
   if (!sealed.some((entry) => entry.name === VAULT_CREDENTIAL)) {
-    throw new StackError('not-sealed', `nothing is sealed under ${VAULT_CREDENTIAL}, the local vault the stack runs on (SECRETS_SOURCE=vault); npm run init fills it, or npm run vault -- set ITEM/FIELD (to run on 1Password instead: SECRETS_SOURCE=1password in .env)`, { step: 'up', exitCode: ExitCode.noInput });
+    throw new StackError(
+      'not-sealed',
+      `nothing is sealed under ${VAULT_CREDENTIAL}, the local vault the stack runs on (SECRETS_SOURCE=vault); npm run init fills it, or npm run vault -- set ITEM/FIELD (to run on 1Password instead: SECRETS_SOURCE=1password in .env)`,
+      { step: 'up', exitCode: ExitCode.noInput },
+    );
   }
   for (const entry of sealed) {
-    if (entry.name !== VAULT_CREDENTIAL && entry.name !== DB_PASSWORD_NAME) io.stderr.write(`up: not releasing ${entry.name} (SECRETS_SOURCE=vault: the bridges get their parts of the local vault)\n`);
+    if (entry.name !== VAULT_CREDENTIAL && entry.name !== DB_PASSWORD_NAME)
+      io.stderr.write(
+        `up: not releasing ${entry.name} (SECRETS_SOURCE=vault: the bridges get their parts of the local vault)\n`,
+      );
   }
   const vault = await loadVault(io, authFile);
-  const plan = planSubsets(vault.items, resolve(stack.projectDir, stack.settings.AGENTS_FILE!), stack.projectDir, stack.settings);
+  const plan = planSubsets(
+    vault.items,
+    resolve(stack.projectDir, stack.settings.AGENTS_FILE!),
+    stack.projectDir,
+    stack.settings,
+  );
   for (const skipped of plan.skipped) io.stderr.write(`up: warning: agent ${skipped}; it cannot start until then\n`);
   return plan.subsets.map((subset) => ({
     name: subset.name,
@@ -132,11 +169,21 @@ async function vaultReleases(stack: Stack, io: Io, authFile: string | undefined)
   }));
 }
 
-async function bringUp(stack: Stack, io: Io, o: { timeout: number; authFile: string | undefined; interrupt: ReturnType<typeof interruptions> }): Promise<void> {
+async function bringUp(
+  stack: Stack,
+  io: Io,
+  o: { timeout: number; authFile: string | undefined; interrupt: ReturnType<typeof interruptions> },
+): Promise<void> {
   const context = contextOf(io);
   const { signal } = o.interrupt;
-  const releases = secretsSource(stack.settings) === 'vault' ? await vaultReleases(stack, io, o.authFile) : await tokenReleases(stack, io, o.authFile);
-  const extra = composeEnv(stack.dir, releases.map((entry) => entry.name));
+  const releases =
+    secretsSource(stack.settings) === 'vault'
+      ? await vaultReleases(stack, io, o.authFile)
+      : await tokenReleases(stack, io, o.authFile);
+  const extra = composeEnv(
+    stack.dir,
+    releases.map((entry) => entry.name),
+  );
   const images = await preflight(stack, extra, io, signal);
   const values: string[] = [];
   let stale: string[] = [];
@@ -151,14 +198,19 @@ async function bringUp(stack: Stack, io: Io, o: { timeout: number; authFile: str
         const path = await releaseToken(dir, entry.name, text, releaseMode());
         io.stderr.write(`up: released ${entry.name} (${entry.what}) to ${path}\n`);
       }
-      // What an earlier up released and this one does not (an item removed, an agent gone): no container may start on it.
-      stale = readdirSync(dir.entry('.')).filter((name) => !name.startsWith('.') && !releases.some((entry) => entry.name === name));
+      // What an earlier up released and this one does not (an item removed, an agent gone): no container may start on
+      // it.
+      stale = readdirSync(dir.entry('.')).filter(
+        (name) => !name.startsWith('.') && !releases.some((entry) => entry.name === name),
+      );
     } finally {
       dir.close();
     }
     for (const name of stale) {
       await wipeReleasedName(stack.dir, io.platform, name);
-      io.stderr.write(`up: wiped ${name}, released before and not now (a running container keeps what it read; it will not start on it again)\n`);
+      io.stderr.write(
+        `up: wiped ${name}, released before and not now (a running container keeps what it read; it will not start on it again)\n`,
+      );
     }
     await prepareDatabase(stack, extra, images.mattermost, context, io, signal);
     io.stderr.write(`up: ${stack.tool.label} up -d\n`);

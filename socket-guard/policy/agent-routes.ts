@@ -9,10 +9,10 @@
 // passes only as the very body the builder makes for a listed agent, and so
 // does the agent's home volume (create-policy.ts).
 import { AGENT_LABEL, AGENT_NAME, agentVolumeName, PROJECT_LABEL } from '../../src/contract.js';
-import { agentFromContainerName, reviewCreateBody, reviewVolumeBody, type AgentPolicy } from './create-policy.js';
+import { type AgentPolicy, agentFromContainerName, reviewCreateBody, reviewVolumeBody } from './create-policy.js';
 import { eventsRoute } from './events.js';
 import { canonicalObject } from './fields.js';
-import { BASE_ROUTES, upstreamPath, type Forward, type GuardRequest, type Reply, type Route } from './policy.js';
+import { BASE_ROUTES, type Forward, type GuardRequest, type Reply, type Route, upstreamPath } from './policy.js';
 import { Refusal } from './refusal.js';
 import { parseStrictJson, stringifyJson } from './strict-json.js';
 
@@ -23,7 +23,9 @@ const ID = '([A-Za-z0-9][A-Za-z0-9_.-]*)';
 
 export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
   const { project } = policy.stack;
-  const volumeName = new RegExp(`^${project.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-agent-${AGENT_NAME.source.slice(1, -1)}-home$`);
+  const volumeName = new RegExp(
+    `^${project.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-agent-${AGENT_NAME.source.slice(1, -1)}-home$`,
+  );
   const isAgentName = (id: string) => {
     try {
       return Boolean(agentFromContainerName(project, id));
@@ -37,13 +39,15 @@ export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
   const agentsFilter = encodeURIComponent(JSON.stringify({ label: [`${PROJECT_LABEL}=${project}`, AGENT_LABEL] }));
   const ownContainer = async (request: GuardRequest, id: string, action: string): Promise<Forward | Reply> => {
     const { status, json } = await upstream(`/containers/json?all=1&filters=${agentsFilter}`);
-    if (status !== 200 || !Array.isArray(json)) throw new Refusal('upstream', `the Docker daemon did not list the agents (${status})`);
+    if (status !== 200 || !Array.isArray(json))
+      throw new Refusal('upstream', `the Docker daemon did not list the agents (${status})`);
     const agents = json as Array<{ Id?: string; Names?: string[] }>;
     const exact = agents.filter((c) => c.Id === id || c.Names?.includes(`/${id}`));
     const prefixed = /^[0-9a-f]{1,64}$/.test(id) ? agents.filter((c) => c.Id?.startsWith(id)) : [];
     const found = exact.length === 1 ? exact[0] : exact.length === 0 && prefixed.length === 1 ? prefixed[0] : undefined;
     if (!found?.Id) {
-      if (exact.length === 0 && prefixed.length === 0 && isAgentName(id)) return { reply: { status: 404, json: { message: `No such container: ${id}` } } };
+      if (exact.length === 0 && prefixed.length === 0 && isAgentName(id))
+        return { reply: { status: 404, json: { message: `No such container: ${id}` } } };
       throw new Refusal('not-an-agent', `${id} is not an agent container of ${project}`);
     }
     if (request.body?.length) throw new Refusal(`${action}-body`, `${action} takes no request body`);
@@ -67,7 +71,12 @@ export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
       query: ['all', 'filters', 'limit'],
       review: (request) => {
         const filters = parseStrictJson(request.target.query.get('filters') ?? '{}');
-        const checked = canonicalObject(filters, { label: (v) => v, name: (v) => v, status: (v) => v, health: (v) => v }, {}, 'filters');
+        const checked = canonicalObject(
+          filters,
+          { label: (v) => v, name: (v) => v, status: (v) => v, health: (v) => v },
+          {},
+          'filters',
+        );
         const labels = checked.get('label');
         const list = Array.isArray(labels) ? labels.filter((l): l is string => typeof l === 'string') : [];
         checked.set('label', [...list, `${PROJECT_LABEL}=${project}`, AGENT_LABEL]);
@@ -89,7 +98,8 @@ export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
         const volume = agentVolumeName(project, agent);
         const { status, json } = await upstream(`/volumes/${volume}`);
         const labels = (json as { Labels?: Record<string, string> | null } | undefined)?.Labels ?? {};
-        if (status !== 200 || labels[PROJECT_LABEL] !== project) throw new Refusal('volume-missing', `create the volume ${volume} first (agent up does)`);
+        if (status !== 200 || labels[PROJECT_LABEL] !== project)
+          throw new Refusal('volume-missing', `create the volume ${volume} first (agent up does)`);
         // Without a version prefix the daemon reads the body by its own, current rules: the ones the builder wrote for.
         return { method: 'POST', path: upstreamPath({ ...request.target, version: '' }), body };
       },
@@ -106,25 +116,31 @@ export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
       methods: ['POST'],
       path: /^\/volumes\/create$/,
       query: [],
-      review: (request) => ({ method: 'POST', path: upstreamPath(request.target), body: reviewVolumeBody(policy, parseStrictJson(request.body?.toString('utf8') ?? '')) }),
+      review: (request) => ({
+        method: 'POST',
+        path: upstreamPath(request.target),
+        body: reviewVolumeBody(policy, parseStrictJson(request.body?.toString('utf8') ?? '')),
+      }),
     },
-    ...(['GET', 'DELETE'] as const).map((method): Route => ({
-      name: method === 'GET' ? 'volume-inspect' : 'volume-remove',
-      methods: [method],
-      path: /^\/volumes\/([A-Za-z0-9][A-Za-z0-9_.-]*)$/,
-      query: method === 'DELETE' ? ['force'] : [],
-      review: async (request, match) => {
-        const name = match[1]!;
-        if (!volumeName.test(name)) throw new Refusal('volume-name', `only ${project}-agent-NAME-home volumes`);
-        if (request.body?.length) throw new Refusal('volume-body', 'no request body');
-        // The name alone could be another project's (one named PROJECT-agent-X): the label says whose it is.
-        const { status, json } = await upstream(`/volumes/${name}`);
-        if (status === 404) return { reply: { status: 404, json: { message: `get ${name}: no such volume` } } };
-        const labels = (json as { Labels?: Record<string, string> | null } | undefined)?.Labels ?? {};
-        if (status !== 200 || labels[PROJECT_LABEL] !== project) throw new Refusal('not-an-agent', `${name} is not an agent volume of ${project}`);
-        return { method, path: upstreamPath(request.target), body: undefined };
-      },
-    })),
+    ...(['GET', 'DELETE'] as const).map(
+      (method): Route => ({
+        name: method === 'GET' ? 'volume-inspect' : 'volume-remove',
+        methods: [method],
+        path: /^\/volumes\/([A-Za-z0-9][A-Za-z0-9_.-]*)$/,
+        query: method === 'DELETE' ? ['force'] : [],
+        review: async (request, match) => {
+          const name = match[1]!;
+          if (!volumeName.test(name)) throw new Refusal('volume-name', `only ${project}-agent-NAME-home volumes`);
+          if (request.body?.length) throw new Refusal('volume-body', 'no request body');
+          // The name alone could be another project's (one named PROJECT-agent-X): the label says whose it is.
+          const { status, json } = await upstream(`/volumes/${name}`);
+          if (status === 404) return { reply: { status: 404, json: { message: `get ${name}: no such volume` } } };
+          const labels = (json as { Labels?: Record<string, string> | null } | undefined)?.Labels ?? {};
+          if (status !== 200 || labels[PROJECT_LABEL] !== project)
+            throw new Refusal('not-an-agent', `${name} is not an agent volume of ${project}`);
+          return { method, path: upstreamPath(request.target), body: undefined };
+        },
+      }),
+    ),
   ];
 }
-

@@ -6,7 +6,7 @@
 // A name that is not in the agents file, or that the stack reserves, is
 // refused before anything is built.
 import { findAgent, readAgentsFile } from '../../src/agents/agents-file.js';
-import { agentContainer, type AgentContainer } from '../../src/agents/container-spec.js';
+import { type AgentContainer, agentContainer } from '../../src/agents/container-spec.js';
 import type { AgentStack } from '../../src/agents/stack-settings.js';
 import { AGENT_NAME, agentContainerName, RESERVED_AGENT_NAMES } from '../../src/contract.js';
 import { isStackError } from '../../src/errors.js';
@@ -15,7 +15,6 @@ import { Refusal } from './refusal.js';
 import { firstDifference } from './same-body.js';
 import type { Json } from './strict-json.js';
 
-
 export interface AgentPolicy {
   stack: AgentStack;
   /** The agents file (mounted read-only): the only agents that may be created. */
@@ -23,15 +22,25 @@ export interface AgentPolicy {
 }
 
 /** Go map fields of the create and volume bodies: their keys are compared exactly. */
-const CONTAINER_MAPS = new Set(['Labels', 'HostConfig.Tmpfs', 'HostConfig.LogConfig.Config', 'NetworkingConfig.EndpointsConfig']);
+const CONTAINER_MAPS = new Set([
+  'Labels',
+  'HostConfig.Tmpfs',
+  'HostConfig.LogConfig.Config',
+  'NetworkingConfig.EndpointsConfig',
+]);
 const VOLUME_MAPS = new Set(['Labels', 'DriverOpts']);
 
 /** The agent's name from a container name `${project}-agent-NAME`, or a refusal. */
 export function agentFromContainerName(project: string, name: string | null): string {
   const prefix = agentContainerName(project, '');
   const agent = name?.startsWith(prefix) ? name.slice(prefix.length) : '';
-  if (!AGENT_NAME.test(agent)) throw new Refusal('container-name', `agent containers must be named ${prefix}NAME (lower-case letters, digits, dashes)`);
-  if (RESERVED_AGENT_NAMES.includes(agent)) throw new Refusal('reserved-name', `${agent} is reserved for the stack or by Docker; it cannot be an agent`);
+  if (!AGENT_NAME.test(agent))
+    throw new Refusal(
+      'container-name',
+      `agent containers must be named ${prefix}NAME (lower-case letters, digits, dashes)`,
+    );
+  if (RESERVED_AGENT_NAMES.includes(agent))
+    throw new Refusal('reserved-name', `${agent} is reserved for the stack or by Docker; it cannot be an agent`);
   return agent;
 }
 
@@ -42,8 +51,10 @@ function expectedAgent(policy: AgentPolicy, agent: string): AgentContainer {
     return agentContainer(policy.stack, definition);
   } catch (error) {
     if (error instanceof Refusal) throw error;
-    if (isStackError(error, 'agent-unknown')) throw new Refusal('unknown-agent', `${agent} is not in the agents file; only listed agents may be created`);
-    if (isStackError(error)) throw new Refusal(error.code, `the guard cannot build ${agent}'s container: ${error.message}`);
+    if (isStackError(error, 'agent-unknown'))
+      throw new Refusal('unknown-agent', `${agent} is not in the agents file; only listed agents may be created`);
+    if (isStackError(error))
+      throw new Refusal(error.code, `the guard cannot build ${agent}'s container: ${error.message}`);
     throw error;
   }
 }
@@ -52,7 +63,11 @@ function expectedAgent(policy: AgentPolicy, agent: string): AgentContainer {
 export function reviewCreateBody(policy: AgentPolicy, agent: string, body: Json): Buffer {
   const expected = expectedAgent(policy, agent);
   const difference = firstDifference(body, expected.body, CONTAINER_MAPS);
-  if (difference) throw new Refusal('not-the-agent-spec', `the body is not ${agent}'s container: ${difference}; start agents with \`agent up ${agent}\` (\`agent spec ${agent}\` prints the body)`);
+  if (difference)
+    throw new Refusal(
+      'not-the-agent-spec',
+      `the body is not ${agent}'s container: ${difference}; start agents with \`agent up ${agent}\` (\`agent spec ${agent}\` prints the body)`,
+    );
   return Buffer.from(JSON.stringify(expected.body));
 }
 
@@ -60,10 +75,18 @@ export function reviewCreateBody(policy: AgentPolicy, agent: string, body: Json)
 export function reviewVolumeBody(policy: AgentPolicy, body: Json): Buffer {
   const name = body instanceof Map ? [...body].find(([key]) => goFold(key) === 'name')?.[1] : undefined;
   const prefix = agentContainerName(policy.stack.project, '');
-  const agent = typeof name === 'string' && name.startsWith(prefix) && name.endsWith('-home') ? name.slice(prefix.length, -'-home'.length) : '';
-  if (!AGENT_NAME.test(agent)) throw new Refusal('volume-name', `$.Name must be ${prefix}NAME-home for an agent NAME of the agents file`);
+  const agent =
+    typeof name === 'string' && name.startsWith(prefix) && name.endsWith('-home')
+      ? name.slice(prefix.length, -'-home'.length)
+      : '';
+  if (!AGENT_NAME.test(agent))
+    throw new Refusal('volume-name', `$.Name must be ${prefix}NAME-home for an agent NAME of the agents file`);
   const expected = expectedAgent(policy, agent);
   const difference = firstDifference(body, expected.volumeBody, VOLUME_MAPS);
-  if (difference) throw new Refusal('not-the-agent-spec', `the body is not ${agent}'s home volume: ${difference}; start agents with \`agent up ${agent}\``);
+  if (difference)
+    throw new Refusal(
+      'not-the-agent-spec',
+      `the body is not ${agent}'s home volume: ${difference}; start agents with \`agent up ${agent}\``,
+    );
   return Buffer.from(JSON.stringify(expected.volumeBody));
 }

@@ -6,9 +6,9 @@
 // container; the second filter holds even if the first is ever bypassed.
 import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 import { canonicalObject, type FieldCheck } from './fields.js';
-import { upstreamPath, type Route } from './policy.js';
+import { type Route, upstreamPath } from './policy.js';
 import { Refusal } from './refusal.js';
-import { parseStrictJson, stringifyJson, type JsonObject } from './strict-json.js';
+import { type JsonObject, parseStrictJson, stringifyJson } from './strict-json.js';
 
 /** A daemon event line longer than this is dropped, not buffered (real ones are under 2 KiB). */
 const MAX_EVENT_LINE = 64 * 1024;
@@ -23,7 +23,9 @@ export function eventsRoute(project: string): Route {
       if (request.body?.length) throw new Refusal('events-body', 'events takes no request body');
       const query = new URLSearchParams(request.target.query);
       query.set('filters', stringifyJson(eventFilters(project, request.target.query.get('filters'))));
-      return { stream: { path: upstreamPath({ ...request.target, query }), filter: (event) => visibleEvent(project, event) } };
+      return {
+        stream: { path: upstreamPath({ ...request.target, query }), filter: (event) => visibleEvent(project, event) },
+      };
     },
   };
 }
@@ -40,10 +42,16 @@ const filterValues: FieldCheck = (value, where) => {
 export function eventFilters(project: string, text: string | null): JsonObject {
   let filters: JsonObject;
   try {
-    filters = canonicalObject(parseStrictJson(text || '{}'), { type: filterValues, event: filterValues, container: filterValues, label: filterValues }, {}, 'filters');
+    filters = canonicalObject(
+      parseStrictJson(text || '{}'),
+      { type: filterValues, event: filterValues, container: filterValues, label: filterValues },
+      {},
+      'filters',
+    );
   } catch (error) {
     // Any other key (image, network, daemon...) would widen what the daemon sends, or name what agents do not need.
-    if (error instanceof Refusal && error.rule === 'unknown-field') throw new Refusal('events-filter', `${error.message}; only type, event, container and label`);
+    if (error instanceof Refusal && error.rule === 'unknown-field')
+      throw new Refusal('events-filter', `${error.message}; only type, event, container and label`);
     throw error;
   }
   // Only container events: image, network, volume and daemon events describe the whole host.
@@ -76,9 +84,19 @@ export function visibleEvent(project: string, event: unknown): Record<string, un
   const actor = record(source.Actor);
   const attributes = record(actor?.Attributes);
   // The container's labels arrive as attributes: without both, with this project, it is not one of our agents.
-  if (attributes?.[PROJECT_LABEL] !== project || typeof attributes[AGENT_LABEL] !== 'string' || !attributes[AGENT_LABEL]) return undefined;
+  if (
+    attributes?.[PROJECT_LABEL] !== project ||
+    typeof attributes[AGENT_LABEL] !== 'string' ||
+    !attributes[AGENT_LABEL]
+  )
+    return undefined;
   const out: Record<string, unknown> = { Type: 'container' };
-  const copy = (into: Record<string, unknown>, from: Record<string, unknown>, key: string, type: 'string' | 'number') => {
+  const copy = (
+    into: Record<string, unknown>,
+    from: Record<string, unknown>,
+    key: string,
+    type: 'string' | 'number',
+  ) => {
     // Only the expected type: an object here could smuggle anything past the allow list.
     if (typeof from[key] === type) into[key] = from[key];
   };
@@ -111,7 +129,8 @@ export class EventLines {
     let start = 0;
     for (let end = chunk.indexOf(0x0a); end !== -1; end = chunk.indexOf(0x0a, start)) {
       const piece = chunk.subarray(start, end);
-      if (!this.dropping && this.length + piece.length <= this.maxLine) lines.push(Buffer.concat([...this.parts, piece]));
+      if (!this.dropping && this.length + piece.length <= this.maxLine)
+        lines.push(Buffer.concat([...this.parts, piece]));
       this.parts = [];
       this.length = 0;
       this.dropping = false;

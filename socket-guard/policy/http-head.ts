@@ -40,7 +40,8 @@ export function readHead(buffer: Buffer, maxBody: number): RequestHead | undefin
     const colon = line.indexOf(':');
     const name = line.slice(0, colon).toLowerCase();
     const value = line.slice(colon + 1).trim();
-    if (colon <= 0 || !TOKEN.test(name) || !VALUE.test(value) || /[\r\n]/.test(line)) throw parseError('bad header line');
+    if (colon <= 0 || !TOKEN.test(name) || !VALUE.test(value) || /[\r\n]/.test(line))
+      throw parseError('bad header line');
     if (headers.has(name)) throw parseError(`repeated header ${name}`);
     headers.set(name, value);
   }

@@ -61,21 +61,31 @@ const OLDEST_API_VERSION = [1, 40] as const;
 /** Finds the route for a request and reviews it; throws a Refusal otherwise. */
 export async function review(routes: readonly Route[], request: GuardRequest): Promise<Verdict> {
   const version = /^\/v(\d+)\.(\d+)$/.exec(request.target.version);
-  if (version && (Number(version[1]) < OLDEST_API_VERSION[0] || (Number(version[1]) === OLDEST_API_VERSION[0] && Number(version[2]) < OLDEST_API_VERSION[1]))) {
-    throw new Refusal('api-version', `API version ${request.target.version.slice(1)} is older than v${OLDEST_API_VERSION.join('.')}; use a current Docker client, or no version prefix`);
+  if (
+    version &&
+    (Number(version[1]) < OLDEST_API_VERSION[0] ||
+      (Number(version[1]) === OLDEST_API_VERSION[0] && Number(version[2]) < OLDEST_API_VERSION[1]))
+  ) {
+    throw new Refusal(
+      'api-version',
+      `API version ${request.target.version.slice(1)} is older than v${OLDEST_API_VERSION.join('.')}; use a current Docker client, or no version prefix`,
+    );
   }
   const keys = [...request.target.query.keys()];
   const repeated = keys.find((key, i) => keys.indexOf(key) !== i);
   // The daemon and the policy would each pick one of the values, not necessarily the same.
-  if (repeated !== undefined) throw new Refusal('query-repeated', `the query parameter '${repeated.slice(0, 40)}' is given more than once`);
+  if (repeated !== undefined)
+    throw new Refusal('query-repeated', `the query parameter '${repeated.slice(0, 40)}' is given more than once`);
   for (const route of routes) {
     const match = route.path.exec(request.target.path);
     if (!match || !route.methods.includes(request.method)) continue;
     for (const key of request.target.query.keys()) {
-      if (!route.query.includes(key)) throw new Refusal(`${route.name}-query`, `the query parameter '${key}' is not allowed for ${route.name}`);
+      if (!route.query.includes(key))
+        throw new Refusal(`${route.name}-query`, `the query parameter '${key}' is not allowed for ${route.name}`);
     }
     if (route.review) return route.review(request, match);
-    if (request.body && request.body.length > 0) throw new Refusal(`${route.name}-body`, `${route.name} takes no request body`);
+    if (request.body && request.body.length > 0)
+      throw new Refusal(`${route.name}-body`, `${route.name} takes no request body`);
     return { method: request.method, path: upstreamPath(request.target), body: undefined };
   }
   throw new Refusal('default-deny', `${request.method} ${request.target.path} is not an allowed Docker API call`);

@@ -29,12 +29,20 @@ function walk(actual: Json, expected: unknown, path: string, schema: string, map
   }
   if (expected !== null && typeof expected === 'object') {
     if (!(actual instanceof Map)) return `${path} is not an object`;
-    return maps.has(schema) ? walkMap(actual, expected as Record<string, unknown>, path, schema, maps) : walkStruct(actual, expected as Record<string, unknown>, path, schema, maps);
+    return maps.has(schema)
+      ? walkMap(actual, expected as Record<string, unknown>, path, schema, maps)
+      : walkStruct(actual, expected as Record<string, unknown>, path, schema, maps);
   }
   return actual === expected ? undefined : `${path} differs`;
 }
 
-function walkStruct(actual: Map<string, Json>, expected: Record<string, unknown>, path: string, schema: string, maps: MapFields): string | undefined {
+function walkStruct(
+  actual: Map<string, Json>,
+  expected: Record<string, unknown>,
+  path: string,
+  schema: string,
+  maps: MapFields,
+): string | undefined {
   const byFold = new Map(Object.keys(expected).map((name) => [goFold(name), name]));
   const seen = new Set<string>();
   for (const [key, value] of actual) {
@@ -49,7 +57,13 @@ function walkStruct(actual: Map<string, Json>, expected: Record<string, unknown>
   return missing === undefined ? undefined : `${path}.${missing} is missing`;
 }
 
-function walkMap(actual: Map<string, Json>, expected: Record<string, unknown>, path: string, schema: string, maps: MapFields): string | undefined {
+function walkMap(
+  actual: Map<string, Json>,
+  expected: Record<string, unknown>,
+  path: string,
+  schema: string,
+  maps: MapFields,
+): string | undefined {
   for (const [key, value] of actual) {
     if (!Object.hasOwn(expected, key)) return `${path}[${JSON.stringify(shown(key))}] is not part of the spec`;
     const found = walk(value, expected[key], `${path}[${JSON.stringify(key)}]`, `${schema}.*`, maps);

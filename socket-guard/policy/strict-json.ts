@@ -28,7 +28,11 @@ export function parseStrictJson(text: string): Json {
     if (c === '[') return array(depth);
     if (c === '"') return string();
     if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return number();
-    for (const [word, result] of [['true', true], ['false', false], ['null', null]] as const) {
+    for (const [word, result] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
       if (text.startsWith(word, at)) {
         at += word.length;
         return result;
@@ -40,12 +44,13 @@ export function parseStrictJson(text: string): Json {
     const map: JsonObject = new Map();
     at++;
     space();
-    if (text[at] === '}') return at++, map;
+    if (text[at] === '}') return (at++, map);
     for (;;) {
       space();
       if (text[at] !== '"') fail('expected a key');
       const key = string();
-      if (map.has(key)) throw new Refusal('json-duplicate-key', `the request body repeats the key '${key.slice(0, 40)}'`);
+      if (map.has(key))
+        throw new Refusal('json-duplicate-key', `the request body repeats the key '${key.slice(0, 40)}'`);
       space();
       if (text[at++] !== ':') fail("expected ':'");
       map.set(key, value(depth + 1));
@@ -59,7 +64,7 @@ export function parseStrictJson(text: string): Json {
     const list: Json[] = [];
     at++;
     space();
-    if (text[at] === ']') return at++, list;
+    if (text[at] === ']') return (at++, list);
     for (;;) {
       list.push(value(depth + 1));
       space();

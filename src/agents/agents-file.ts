@@ -6,7 +6,7 @@
 // logs those. Nothing in this file is secret.
 import { readFileSync } from 'node:fs';
 import { AGENT_NAME, RESERVED_AGENT_NAMES } from '../contract.js';
-import { ExitCode, StackError, hasErrno } from '../errors.js';
+import { ExitCode, hasErrno, StackError } from '../errors.js';
 
 export interface AgentDefinition {
   name: string;
@@ -26,7 +26,7 @@ export const ADMIN = 'admin';
 const ITEM = /^op:\/\/[^/\s{}]+\/[^/\s{}]+$/;
 /** What agents.example.json marks every value to replace with. */
 export const PLACEHOLDER = 'REPLACE-WITH-';
-type Fail = (message: string, exitCode?: typeof ExitCode[keyof typeof ExitCode], cause?: unknown) => never;
+type Fail = (message: string, exitCode?: (typeof ExitCode)[keyof typeof ExitCode], cause?: unknown) => never;
 
 /** The agents an admin may start (the admin's own entry is read apart: see readAdminEntry). */
 export function readAgentsFile(file: string): AgentDefinition[] {
@@ -34,9 +34,14 @@ export function readAgentsFile(file: string): AgentDefinition[] {
   if (!Array.isArray(list)) return fileFail(`${file} must be an object with an "agents" list`);
   return list.map((entry, i) => {
     const name = (entry as { name?: unknown })?.name;
-    if (typeof name !== 'string' || !AGENT_NAME.test(name)) fileFail(`agents[${i}].name must be lower-case letters, digits and dashes (at most 31)`);
-    if (RESERVED_AGENT_NAMES.includes(name as string) || name === ADMIN) fileFail(`agents[${i}].name '${name}' is reserved (a service of the stack, the admin, or a name Docker keeps); choose another`);
-    if (list.findIndex((other) => (other as { name?: unknown })?.name === name) !== i) fileFail(`agents[${i}].name '${name}' is listed twice; give each agent its own name`);
+    if (typeof name !== 'string' || !AGENT_NAME.test(name))
+      fileFail(`agents[${i}].name must be lower-case letters, digits and dashes (at most 31)`);
+    if (RESERVED_AGENT_NAMES.includes(name as string) || name === ADMIN)
+      fileFail(
+        `agents[${i}].name '${name}' is reserved (a service of the stack, the admin, or a name Docker keeps); choose another`,
+      );
+    if (list.findIndex((other) => (other as { name?: unknown })?.name === name) !== i)
+      fileFail(`agents[${i}].name '${name}' is listed twice; give each agent its own name`);
     return checkEntry(entry, name as string, `agents[${i}]`, fileFail);
   });
 }
@@ -59,44 +64,86 @@ function readJson(file: string): unknown {
   try {
     return JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    if (hasErrno(error, 'ENOENT')) return fileFail(`${file} does not exist; create it from agents.example.json or set AGENTS_FILE`, ExitCode.noInput, error);
+    if (hasErrno(error, 'ENOENT'))
+      return fileFail(
+        `${file} does not exist; create it from agents.example.json or set AGENTS_FILE`,
+        ExitCode.noInput,
+        error,
+      );
     return fileFail(`${file} is not valid JSON; fix it (see agents.example.json)`, ExitCode.dataErr, error);
   }
 }
 
 /** One entry, checked: every problem named by its place in the file and what to put there. */
 export function checkEntry(entry: unknown, name: string, where: string, fail: Fail = defaultFail): AgentDefinition {
-  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return fail(`${where} must be an object (see agents.example.json)`);
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
+    return fail(`${where} must be an object (see agents.example.json)`);
   const agent = entry as Partial<AgentDefinition>;
   for (const key of ['botTokenItem', 'githubTokenItem'] as const) {
     if (typeof agent[key] !== 'string' || !ITEM.test(agent[key])) {
-      fail(key === 'botTokenItem'
-        ? `${where}.botTokenItem must be op://VAULT/ITEM: the 1Password item whose field 'token' holds the bot's Mattermost token`
-        : `${where}.githubTokenItem must be op://VAULT/ITEM: the 1Password item whose field 'token' holds a GitHub token with Copilot access (a fine-grained token with only that)`);
+      fail(
+        key === 'botTokenItem'
+          ? `${where}.botTokenItem must be op://VAULT/ITEM: the 1Password item whose field 'token' holds the bot's Mattermost token`
+          : `${where}.githubTokenItem must be op://VAULT/ITEM: the 1Password item whose field 'token' holds a GitHub token with Copilot access (a fine-grained token with only that)`,
+      );
     }
   }
-  if (!Array.isArray(agent.channels) || agent.channels.some((c) => typeof c?.id !== 'string' || typeof c?.name !== 'string')) fail(`${where}.channels must be a list of { "id", "name" }`);
-  if (agent.users !== undefined && (!Array.isArray(agent.users) || agent.users.some((u) => typeof u !== 'string'))) fail(`${where}.users must be a list of Mattermost user names`);
-  for (const key of ['persona', 'model'] as const) if (agent[key] !== undefined && typeof agent[key] !== 'string') fail(`${where}.${key} must be a string`);
+  if (
+    !Array.isArray(agent.channels) ||
+    agent.channels.some((c) => typeof c?.id !== 'string' || typeof c?.name !== 'string')
+  )
+    fail(`${where}.channels must be a list of { "id", "name" }`);
+  if (agent.users !== undefined && (!Array.isArray(agent.users) || agent.users.some((u) => typeof u !== 'string')))
+    fail(`${where}.users must be a list of Mattermost user names`);
+  for (const key of ['persona', 'model'] as const)
+    if (agent[key] !== undefined && typeof agent[key] !== 'string') fail(`${where}.${key} must be a string`);
   // Values reach the template as text: none may add a reference of its own (only the two items name 1Password items).
   const values: Array<[string, string]> = [
-    ...(['persona', 'model'] as const).filter((key) => agent[key] !== undefined).map((key): [string, string] => [key, agent[key]!]),
-    ...agent.channels!.flatMap((c, j): Array<[string, string]> => [[`channels[${j}].id`, c.id], [`channels[${j}].name`, c.name]]),
+    ...(['persona', 'model'] as const)
+      .filter((key) => agent[key] !== undefined)
+      .map((key): [string, string] => [key, agent[key]!]),
+    ...agent.channels!.flatMap(
+      (c, j): Array<[string, string]> => [
+        [`channels[${j}].id`, c.id],
+        [`channels[${j}].name`, c.name],
+      ],
+    ),
     ...(agent.users ?? []).map((u, j): [string, string] => [`users[${j}]`, u]),
   ];
   for (const [place, value] of values) {
-    if (/\{\{|\}\}|op:\/\//.test(value)) fail(`${where}.${place} must not contain '{{', '}}' or 'op://'; only botTokenItem and githubTokenItem name 1Password items`);
+    if (/\{\{|\}\}|op:\/\//.test(value))
+      fail(
+        `${where}.${place} must not contain '{{', '}}' or 'op://'; only botTokenItem and githubTokenItem name 1Password items`,
+      );
   }
   // The example file's placeholders: starting a bridge with them only fails later, less clearly.
-  for (const [place, value] of [...values, ['botTokenItem', agent.botTokenItem!], ['githubTokenItem', agent.githubTokenItem!]] as Array<[string, string]>) {
-    if (value.includes(PLACEHOLDER)) fail(`${where}.${place} still holds the example's placeholder (${PLACEHOLDER}...); put the real value there (see "First run" in the README)`);
+  for (const [place, value] of [
+    ...values,
+    ['botTokenItem', agent.botTokenItem!],
+    ['githubTokenItem', agent.githubTokenItem!],
+  ] as Array<[string, string]>) {
+    if (value.includes(PLACEHOLDER))
+      fail(
+        `${where}.${place} still holds the example's placeholder (${PLACEHOLDER}...); put the real value there (see "First run" in the README)`,
+      );
   }
-  return { name, botTokenItem: agent.botTokenItem!, githubTokenItem: agent.githubTokenItem!, ...pick(agent, ['persona', 'model', 'users']), channels: agent.channels!.map((c) => ({ id: c.id, name: c.name })) };
+  return {
+    name,
+    botTokenItem: agent.botTokenItem!,
+    githubTokenItem: agent.githubTokenItem!,
+    ...pick(agent, ['persona', 'model', 'users']),
+    channels: agent.channels!.map((c) => ({ id: c.id, name: c.name })),
+  };
 }
 
 export function findAgent(agents: readonly AgentDefinition[], name: string): AgentDefinition {
   const agent = agents.find((a) => a.name === name);
-  if (!agent) throw new StackError('agent-unknown', `no agent named ${name} in the agents file; known: ${agents.map((a) => a.name).join(', ') || 'none'}`, { step: 'agents', exitCode: ExitCode.usage });
+  if (!agent)
+    throw new StackError(
+      'agent-unknown',
+      `no agent named ${name} in the agents file; known: ${agents.map((a) => a.name).join(', ') || 'none'}`,
+      { step: 'agents', exitCode: ExitCode.usage },
+    );
   return agent;
 }
 
@@ -105,7 +152,9 @@ const defaultFail: Fail = (message, exitCode = ExitCode.config, cause) => {
 };
 
 function pick<T extends object, K extends keyof T>(object: T, keys: readonly K[]): Partial<Pick<T, K>> {
-  return Object.fromEntries(keys.filter((key) => object[key] !== undefined).map((key) => [key, object[key]])) as Partial<Pick<T, K>>;
+  return Object.fromEntries(
+    keys.filter((key) => object[key] !== undefined).map((key) => [key, object[key]]),
+  ) as Partial<Pick<T, K>>;
 }
 
 /**
@@ -114,10 +163,16 @@ function pick<T extends object, K extends keyof T>(object: T, keys: readonly K[]
  * another's). With `ignoreVault` (the local vault, one vault), `op://A/x` and
  * `op://B/x` are one item. Returns the first clash, or undefined.
  */
-export function sharedItem(entries: ReadonlyArray<{ name: string; botTokenItem: string; githubTokenItem: string }>, ignoreVault: boolean): string | undefined {
+export function sharedItem(
+  entries: ReadonlyArray<{ name: string; botTokenItem: string; githubTokenItem: string }>,
+  ignoreVault: boolean,
+): string | undefined {
   const owner = new Map<string, string>();
   for (const entry of entries) {
-    for (const [field, ref] of [['botTokenItem', entry.botTokenItem], ['githubTokenItem', entry.githubTokenItem]] as const) {
+    for (const [field, ref] of [
+      ['botTokenItem', entry.botTokenItem],
+      ['githubTokenItem', entry.githubTokenItem],
+    ] as const) {
       const item = ignoreVault ? ref.replace(/^op:\/\/[^/]+\//, '') : ref;
       const first = owner.get(item);
       if (first !== undefined && first !== `${entry.name}.${field}`) {

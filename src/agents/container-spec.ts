@@ -7,8 +7,18 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import {
-  AGENT_LABEL, agentContainerName, agentCredential, agentVaultSubset, agentVolumeName, BRIDGE_HOME, IMAGE_AGENT_TEMPLATE, MATTERMOST_PING,
-  PROJECT_LABEL, SHARED_TOKEN, SPEC_LABEL, TOKEN_TARGET,
+  AGENT_LABEL,
+  agentContainerName,
+  agentCredential,
+  agentVaultSubset,
+  agentVolumeName,
+  BRIDGE_HOME,
+  IMAGE_AGENT_TEMPLATE,
+  MATTERMOST_PING,
+  PROJECT_LABEL,
+  SHARED_TOKEN,
+  SPEC_LABEL,
+  TOKEN_TARGET,
 } from '../contract.js';
 import { ExitCode, StackError } from '../errors.js';
 import type { AgentDefinition } from './agents-file.js';
@@ -34,7 +44,11 @@ const AGENT_COMMAND = ['copilot-bridge', 'start'];
  */
 export function agentContainer(stack: AgentStack, agent: AgentDefinition): AgentContainer {
   if (agent.name.startsWith(`${stack.project}-`)) {
-    throw new StackError('agent-name', `the agent name ${agent.name} starts with the project's name; choose one that cannot be mistaken for a container of the stack`, { step: 'agents', exitCode: ExitCode.config });
+    throw new StackError(
+      'agent-name',
+      `the agent name ${agent.name} starts with the project's name; choose one that cannot be mistaken for a container of the stack`,
+      { step: 'agents', exitCode: ExitCode.config },
+    );
   }
   const volume = agentVolumeName(stack.project, agent.name);
   const labels: Record<string, string> = { [AGENT_LABEL]: agent.name, [PROJECT_LABEL]: stack.project };
@@ -76,7 +90,8 @@ export function agentContainer(stack: AgentStack, agent: AgentDefinition): Agent
     },
     NetworkingConfig: { EndpointsConfig: { [stack.network]: { Aliases: [agent.name] } } },
   };
-  // Last, over everything above: the body's own fingerprint, by which `agent up` tells a container made from another spec.
+  // Last, over everything above: the body's own fingerprint, by which `agent up` tells a container made from another
+  // spec.
   labels[SPEC_LABEL] = specHash(body);
   return {
     name: agentContainerName(stack.project, agent.name),
@@ -90,7 +105,9 @@ export function agentContainer(stack: AgentStack, agent: AgentDefinition): Agent
 function specHash(body: Record<string, unknown>): string {
   const labels = { ...(body.Labels as Record<string, string>) };
   delete labels[SPEC_LABEL];
-  return createHash('sha256').update(JSON.stringify({ ...body, Labels: labels })).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify({ ...body, Labels: labels }))
+    .digest('hex');
 }
 
 /**
@@ -100,15 +117,27 @@ function specHash(body: Record<string, unknown>): string {
  */
 function tokenSource(stack: AgentStack, agent: string): string {
   if (!stack.secretsDir) {
-    throw new StackError('agent-token', 'COPILOT_BRIDGE_SECRETS_DIR is not set: start the stack with `npm run up`, which releases the tokens and sets it', { step: 'token', exitCode: ExitCode.config });
+    throw new StackError(
+      'agent-token',
+      'COPILOT_BRIDGE_SECRETS_DIR is not set: start the stack with `npm run up`, which releases the tokens and sets it',
+      { step: 'token', exitCode: ExitCode.config },
+    );
   }
   if (stack.source === 'vault') {
     const subset = agentVaultSubset(agent);
     if (stack.released.includes(subset)) return join(stack.secretsDir, subset);
-    throw new StackError('agent-token', `the local vault was not released for ${agent}: put its items in the vault (npm run vault -- set ITEM/FIELD; up names what is missing), then \`npm run up\``, { step: 'token', exitCode: ExitCode.noInput });
+    throw new StackError(
+      'agent-token',
+      `the local vault was not released for ${agent}: put its items in the vault (npm run vault -- set ITEM/FIELD; up names what is missing), then \`npm run up\``,
+      { step: 'token', exitCode: ExitCode.noInput },
+    );
   }
   const own = agentCredential(agent);
   if (stack.released.includes(own)) return join(stack.secretsDir, own);
   if (stack.released.includes(SHARED_TOKEN)) return join(stack.secretsDir, SHARED_TOKEN);
-  throw new StackError('agent-token', `no released token for ${agent}: seal one with \`npm run seal -- --name ${own}\` (or the shared ${SHARED_TOKEN}), then \`npm run up\``, { step: 'token', exitCode: ExitCode.noInput });
+  throw new StackError(
+    'agent-token',
+    `no released token for ${agent}: seal one with \`npm run seal -- --name ${own}\` (or the shared ${SHARED_TOKEN}), then \`npm run up\``,
+    { step: 'token', exitCode: ExitCode.noInput },
+  );
 }

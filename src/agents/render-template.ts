@@ -13,7 +13,8 @@ export const GITHUB_TOKEN_VARIABLE = 'COPILOT_GITHUB_TOKEN';
 
 export function renderAgentTemplate(template: string, agent: AgentDefinition): string {
   const json = (value: string) => JSON.stringify(value).slice(1, -1);
-  const list = <T>(items: readonly T[], each: (item: T) => object) => items.map((item, i) => ({ ...each(item), comma: i < items.length - 1 ? ',' : '' }));
+  const list = <T>(items: readonly T[], each: (item: T) => object) =>
+    items.map((item, i) => ({ ...each(item), comma: i < items.length - 1 ? ',' : '' }));
   const view = {
     agentName: json(agent.name),
     botTokenItem: json(agent.botTokenItem),

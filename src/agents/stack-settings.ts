@@ -27,19 +27,28 @@ export interface AgentStack {
   source: SecretsSource;
 }
 
-const bad = (message: string) => new StackError('agent-settings', message, { step: 'settings', exitCode: ExitCode.config });
+const bad = (message: string) =>
+  new StackError('agent-settings', message, { step: 'settings', exitCode: ExitCode.config });
 
 /** Reads the agent stack from the environment; throws a StackError (exit 78) naming the variable that is wrong. */
 export function readAgentStack(env: NodeJS.ProcessEnv): AgentStack {
   const project = env.AGENT_PROJECT || env.COMPOSE_PROJECT_NAME;
-  if (!project || !PROJECT_NAME.test(project)) throw bad("set COMPOSE_PROJECT_NAME (or AGENT_PROJECT) to the stack's compose project name");
+  if (!project || !PROJECT_NAME.test(project))
+    throw bad("set COMPOSE_PROJECT_NAME (or AGENT_PROJECT) to the stack's compose project name");
   const image = env.AGENT_IMAGE;
-  if (!image) throw bad("set AGENT_IMAGE to the stack's own image (compose.yml sets it in the admin and guard containers)");
+  if (!image)
+    throw bad("set AGENT_IMAGE to the stack's own image (compose.yml sets it in the admin and guard containers)");
   const secretsDir = env.COPILOT_BRIDGE_SECRETS_DIR || undefined;
-  if (secretsDir !== undefined && !secretsDir.startsWith('/')) throw bad('COPILOT_BRIDGE_SECRETS_DIR must be an absolute path (the release directory `npm run up` prints)');
-  const released = env.COPILOT_BRIDGE_RELEASED !== undefined
-    ? env.COPILOT_BRIDGE_RELEASED.split(',').map((name) => name.trim()).filter(Boolean)
-    : secretsDir && existsSync(secretsDir) ? readdirSync(secretsDir).filter((name) => !name.startsWith('.')) : [];
+  if (secretsDir !== undefined && !secretsDir.startsWith('/'))
+    throw bad('COPILOT_BRIDGE_SECRETS_DIR must be an absolute path (the release directory `npm run up` prints)');
+  const released =
+    env.COPILOT_BRIDGE_RELEASED !== undefined
+      ? env.COPILOT_BRIDGE_RELEASED.split(',')
+          .map((name) => name.trim())
+          .filter(Boolean)
+      : secretsDir && existsSync(secretsDir)
+        ? readdirSync(secretsDir).filter((name) => !name.startsWith('.'))
+        : [];
   // compose.yml always sets it from SECRETS_SOURCE (default vault); a program started without it is on 1Password.
   const source = (env.AGENT_SECRETS_SOURCE || '1password') as SecretsSource;
   if (!SECRETS_SOURCES.includes(source)) throw bad(`SECRETS_SOURCE must be ${SECRETS_SOURCES.join(' or ')}`);

@@ -3,10 +3,23 @@
 // again with fchmod so that the umask cannot change it), fsync, rename over
 // the target, fsync of the directory. rename(2) replaces a symlink at the
 // target rather than following it.
-import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { hasErrno } from '../errors.js';
 import { randomHex } from '../process/random.js';
-import { basename, dirname, join } from 'node:path';
 
 const tempPrefix = (file: string) => `.${basename(file)}.`;
 
@@ -35,7 +48,8 @@ export function readSmallFile(file: string, max: number): Buffer {
   const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const size = fstatSync(fd).size;
-    if (size > max) throw Object.assign(new Error(`${file} is ${size} bytes, more than ${max}`), { code: 'EFBIG', size });
+    if (size > max)
+      throw Object.assign(new Error(`${file} is ${size} bytes, more than ${max}`), { code: 'EFBIG', size });
     const buffer = Buffer.alloc(size);
     for (let at = 0; at < size; ) {
       const n = readSync(fd, buffer, at, size - at, at);

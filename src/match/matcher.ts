@@ -19,7 +19,10 @@ export function hash3(b0: number, b1: number, b2: number): number {
 }
 
 /** Buckets of needle ids by table index, flattened: ids[start[h]..start[h+1]) (built once per needle set). */
-export function bucketize(count: number, keyOf: (id: number) => number | undefined): { start: Int32Array; ids: Int32Array } {
+export function bucketize(
+  count: number,
+  keyOf: (id: number) => number | undefined,
+): { start: Int32Array; ids: Int32Array } {
   const start = new Int32Array(TABLE_SIZE + 1);
   const keys: (number | undefined)[] = [];
   for (let id = 0; id < count; id++) {

@@ -1,4 +1,3 @@
 // Masks secrets in output, whole or streamed. Re-exports only.
-export { MASK } from './one-shot.js';
+export { MASK, redact } from './one-shot.js';
 export { createRedactor } from './stream.js';
-export { redact } from './one-shot.js';

@@ -5,9 +5,10 @@
 // Matches of different needles that overlap or touch are masked once, as one
 // region covering all of them: two masks side by side would only tell the
 // reader where one secret ended and the next began.
-import type { SecretSet } from '../secrets/secret-set.js';
+
 import { compile } from '../match/compiled.js';
 import type { Matcher } from '../match/matcher.js';
+import type { SecretSet } from '../secrets/secret-set.js';
 
 /** The text that replaces each masked region unless the caller chooses another. */
 export const MASK = '<redacted>';

@@ -10,8 +10,8 @@
 // touches it extends it silently, as the one-shot form would have merged them.
 // The output is therefore byte for byte the output of the one-shot form.
 import { Transform, type TransformCallback } from 'node:stream';
+import { type Compiled, compile } from '../match/compiled.js';
 import type { SecretSet } from '../secrets/secret-set.js';
-import { compile, type Compiled } from '../match/compiled.js';
 import { collectRegions, MASK } from './one-shot.js';
 
 const EMPTY = Buffer.alloc(0);

@@ -29,7 +29,10 @@ export function assertTokenShape(token: string, step?: string): void {
   if (token.length === 0) fail('the token is empty');
   if (/^\s/.test(token)) fail('the token starts with whitespace (a space, tab or line break); remove it');
   if (/\s$/.test(token)) fail('the token ends with whitespace (a space, tab or a second line break); remove it');
-  if (/\s/.test(token)) fail('the token has whitespace inside it (a space or a line break: two lines, or a wrapped paste); pass it on one line');
+  if (/\s/.test(token))
+    fail(
+      'the token has whitespace inside it (a space or a line break: two lines, or a wrapped paste); pass it on one line',
+    );
   if (!token.startsWith('ops_')) fail("the token does not start with 'ops_'");
   if (token.length < MIN_LENGTH || token.length > MAX_LENGTH) {
     fail(`the token has ${token.length} characters, outside ${MIN_LENGTH}..${MAX_LENGTH}`);

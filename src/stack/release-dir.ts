@@ -7,7 +7,7 @@
 // private.
 import { lstatSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
-import { ExitCode, StackError, hasErrno } from '../errors.js';
+import { ExitCode, hasErrno, StackError } from '../errors.js';
 
 const STEP = 'release';
 const unsafe = (message: string) => new StackError('unsafe-dir', message, { step: STEP, exitCode: ExitCode.noPerm });
@@ -30,7 +30,9 @@ export function canonicalDir(path: string, uid = uidNow()): string {
       return path; // a missing parent: the proof that follows says so
     }
     if (info.isSymbolicLink() && info.uid !== 0 && info.uid !== uid) {
-      throw unsafe(`${at} is a symbolic link of uid ${info.uid}, who could point the release directory anywhere; ${uid === 0 ? 'as root, unset XDG_RUNTIME_DIR (sudo without -E)' : 'point XDG_RUNTIME_DIR at a directory of yours'}`);
+      throw unsafe(
+        `${at} is a symbolic link of uid ${info.uid}, who could point the release directory anywhere; ${uid === 0 ? 'as root, unset XDG_RUNTIME_DIR (sudo without -E)' : 'point XDG_RUNTIME_DIR at a directory of yours'}`,
+      );
     }
   }
   try {
@@ -50,27 +52,40 @@ export function assertSafeAncestors(dir: string, uid = uidNow()): void {
   try {
     parent = realpathSync(dirname(dir));
   } catch (error) {
-    throw new StackError('release-parent', `${dirname(dir)} does not exist; create it, or point XDG_RUNTIME_DIR at a tmpfs directory of yours`, { step: STEP, exitCode: ExitCode.noInput, cause: error });
+    throw new StackError(
+      'release-parent',
+      `${dirname(dir)} does not exist; create it, or point XDG_RUNTIME_DIR at a tmpfs directory of yours`,
+      { step: STEP, exitCode: ExitCode.noInput, cause: error },
+    );
   }
   if (parent !== dirname(dir)) {
-    throw unsafe(`the release directory ${dir} has a symbolic link in its path (${dirname(dir)} is ${parent}), which its owner could point elsewhere after this check; use the real path (XDG_RUNTIME_DIR=${parent})`);
+    throw unsafe(
+      `the release directory ${dir} has a symbolic link in its path (${dirname(dir)} is ${parent}), which its owner could point elsewhere after this check; use the real path (XDG_RUNTIME_DIR=${parent})`,
+    );
   }
   const parts = parent.split(sep).filter(Boolean);
   for (let i = 0; i <= parts.length; i++) {
     const at = sep + parts.slice(0, i).join(sep);
     const info = lstatSync(at);
     if (info.uid !== 0 && info.uid !== uid) {
-      throw unsafe(`${at} belongs to uid ${info.uid}, who could swap the release directory ${dir}; ${uid === 0 ? 'as root, unset XDG_RUNTIME_DIR (sudo without -E) or point it at a directory only root can write' : 'point XDG_RUNTIME_DIR at a directory of yours'}`);
+      throw unsafe(
+        `${at} belongs to uid ${info.uid}, who could swap the release directory ${dir}; ${uid === 0 ? 'as root, unset XDG_RUNTIME_DIR (sudo without -E) or point it at a directory only root can write' : 'point XDG_RUNTIME_DIR at a directory of yours'}`,
+      );
     }
     if ((info.mode & 0o022) !== 0 && (info.mode & 0o1000) === 0) {
-      throw unsafe(`${at} may be written by other users and is not sticky, so they could swap the release directory ${dir}; point XDG_RUNTIME_DIR at a directory only you can write`);
+      throw unsafe(
+        `${at} may be written by other users and is not sticky, so they could swap the release directory ${dir}; point XDG_RUNTIME_DIR at a directory only you can write`,
+      );
     }
   }
 }
 
 /** Why a directory found there is not ours: the message for someone who may not be able to remove it. */
 export function notOurs(path: string, owner: number, uid = uidNow()): StackError {
-  const fix = uid === 0 ? 'remove it (it may be another user\'s trap) and retry' : 'ask root to remove it (in a sticky directory only its owner or root can), or point XDG_RUNTIME_DIR at a directory of yours (normally /run/user/UID)';
+  const fix =
+    uid === 0
+      ? "remove it (it may be another user's trap) and retry"
+      : 'ask root to remove it (in a sticky directory only its owner or root can), or point XDG_RUNTIME_DIR at a directory of yours (normally /run/user/UID)';
   return unsafe(`${path} belongs to uid ${owner}, not to you; ${fix}`);
 }
 
@@ -88,8 +103,12 @@ export function isOwnReleaseDir(path: string, uid = uidNow()): boolean {
     if (hasErrno(error, 'ENOENT')) return false;
     throw error;
   }
-  if (!info.isDirectory()) throw unsafe(`${path} is not a directory (a symlink or a file planted there); remove it and retry`);
+  if (!info.isDirectory())
+    throw unsafe(`${path} is not a directory (a symlink or a file planted there); remove it and retry`);
   if (info.uid !== uid) throw notOurs(path, info.uid, uid);
-  if ((info.mode & 0o077) !== 0) throw unsafe(`${path} may be read or written by others (mode ${(info.mode & 0o777).toString(8)}); run npm run down, then npm run up`);
+  if ((info.mode & 0o077) !== 0)
+    throw unsafe(
+      `${path} may be read or written by others (mode ${(info.mode & 0o777).toString(8)}); run npm run down, then npm run up`,
+    );
   return true;
 }

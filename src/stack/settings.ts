@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'dotenv';
 import { DEFAULT_SECRETS_SOURCE, SECRETS_SOURCES, SERVICE, type SecretsSource } from '../contract.js';
-import { ExitCode, StackError, hasErrno } from '../errors.js';
+import { ExitCode, hasErrno, StackError } from '../errors.js';
 import { canonicalDir } from './release-dir.js';
-
 
 /**
  * compose.yml's `${VAR:-default}`s that a host command needs when no `.env`
@@ -28,9 +27,16 @@ export function stackSettings(env: NodeJS.ProcessEnv, cwd = process.cwd()): Reco
   try {
     file = parse(readFileSync(join(cwd, '.env')));
   } catch (error) {
-    if (!hasErrno(error, 'ENOENT')) throw new StackError('dotenv', `cannot read ${join(cwd, '.env')}; check its mode`, { step: 'settings', exitCode: ExitCode.noInput, cause: error });
+    if (!hasErrno(error, 'ENOENT'))
+      throw new StackError('dotenv', `cannot read ${join(cwd, '.env')}; check its mode`, {
+        step: 'settings',
+        exitCode: ExitCode.noInput,
+        cause: error,
+      });
   }
-  const fromEnv = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1] !== ''));
+  const fromEnv = Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1] !== ''),
+  );
   return { ...COMPOSE_DEFAULTS, ...file, ...fromEnv };
 }
 
@@ -55,7 +61,11 @@ function givenReleaseDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, uid:
 export function secretsSource(settings: Record<string, string>): SecretsSource {
   const value = settings.SECRETS_SOURCE as SecretsSource;
   if (!SECRETS_SOURCES.includes(value)) {
-    throw new StackError('settings', `SECRETS_SOURCE must be ${SECRETS_SOURCES.join(' or ')} (in .env or the environment)`, { step: 'settings', exitCode: ExitCode.config });
+    throw new StackError(
+      'settings',
+      `SECRETS_SOURCE must be ${SECRETS_SOURCES.join(' or ')} (in .env or the environment)`,
+      { step: 'settings', exitCode: ExitCode.config },
+    );
   }
   return value;
 }

@@ -11,10 +11,18 @@ import { findReferences } from './references.js';
 
 /** `${VAR}` expanded from `env`, for the variables the caller allowed (the others: as unset). */
 export function expandReference(reference: string, env: NodeJS.ProcessEnv, allowed: readonly string[]): string {
-  return reference.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => (allowed.includes(name) ? env[name] ?? '' : ''));
+  return reference.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) =>
+    allowed.includes(name) ? (env[name] ?? '') : '',
+  );
 }
 
-export function localInject(template: string, items: VaultItems, env: NodeJS.ProcessEnv, variables: readonly string[], step: string): string {
+export function localInject(
+  template: string,
+  items: VaultItems,
+  env: NodeJS.ProcessEnv,
+  variables: readonly string[],
+  step: string,
+): string {
   const references = findReferences(template);
   const missing: string[] = [];
   let out = '';
@@ -28,10 +36,14 @@ export function localInject(template: string, items: VaultItems, env: NodeJS.Pro
   }
   if (missing.length > 0) {
     const named = [...new Set(missing)].join(', ');
-    throw new StackError('vault-missing', `the local vault given to this container holds no ${named.length > 400 ? `${named.slice(0, 400)}...` : named}; on the host: npm run vault -- set ITEM/FIELD, then npm run up`, {
-      step,
-      exitCode: ExitCode.noInput,
-    });
+    throw new StackError(
+      'vault-missing',
+      `the local vault given to this container holds no ${named.length > 400 ? `${named.slice(0, 400)}...` : named}; on the host: npm run vault -- set ITEM/FIELD, then npm run up`,
+      {
+        step,
+        exitCode: ExitCode.noInput,
+      },
+    );
   }
   return out + template.slice(at);
 }

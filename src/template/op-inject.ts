@@ -8,8 +8,8 @@
 // output is checked by the caller. op's stderr is never printed raw.
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { collect } from '../process/collect.js';
 import { ExitCode, StackError } from '../errors.js';
+import { collect } from '../process/collect.js';
 
 export interface InjectOptions {
   token: string;
@@ -32,9 +32,18 @@ export interface InjectResult {
 
 /** What op may see of the container's environment besides the template's own variables. */
 export const PASSED_TO_OP = [
-  'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ',
-  'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy',
-  'SSL_CERT_FILE', 'SSL_CERT_DIR',
+  'LANG',
+  'LC_ALL',
+  'LC_CTYPE',
+  'TZ',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
 ] as const;
 
 /** Variables a template may name in `${VAR}`: ordinary ones, never op's own settings, credentials or the paths op runs with. */
@@ -42,14 +51,22 @@ const TEMPLATE_VARIABLE = /^(?!OP_|PATH$|HOME$)[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The `${VAR}` names inside a template's references, in order, each once. */
 export function templateVariables(references: readonly string[]): string[] {
-  return [...new Set(references.flatMap((ref) => [...ref.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!)))];
+  return [
+    ...new Set(references.flatMap((ref) => [...ref.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!))),
+  ];
 }
 
 /** Whether op may be given this variable for a template to expand; false for op's settings and credentials (OP_*), PATH and HOME. */
 export const isTemplateVariable = (name: string) => TEMPLATE_VARIABLE.test(name);
 
 /** Environment for op: the allow list and the template's variables from `env`, then PATH, HOME, the token and a private config dir. */
-export function opEnvironment(env: NodeJS.ProcessEnv, variables: readonly string[], token: string, configDir: string, path: string): Record<string, string> {
+export function opEnvironment(
+  env: NodeJS.ProcessEnv,
+  variables: readonly string[],
+  token: string,
+  configDir: string,
+  path: string,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of [...PASSED_TO_OP, ...variables.filter(isTemplateVariable)]) {
     const value = env[name];
@@ -62,7 +79,12 @@ export function opEnvironment(env: NodeJS.ProcessEnv, variables: readonly string
   return out;
 }
 
-export async function opInject(template: string, variables: readonly string[], options: InjectOptions, step: string): Promise<InjectResult> {
+export async function opInject(
+  template: string,
+  variables: readonly string[],
+  options: InjectOptions,
+  step: string,
+): Promise<InjectResult> {
   removeStaleConfigDirs(options.workDir);
   const configDir = mkdtempSync(join(options.workDir, '.op-config-'));
   try {
@@ -74,12 +96,20 @@ export async function opInject(template: string, variables: readonly string[], o
       maxBuffer: 16 * 1024 * 1024,
     });
     if (result.exitCode === undefined) {
-      const why = result.timedOut ? `did not finish within ${options.timeoutMs / 1000} s` : result.startError ? 'could not be started' : `was killed by ${result.signal}`;
-      throw new StackError('op-unavailable', `op inject ${why}; check that the 1Password CLI is installed at ${options.op} and 1Password is reachable`, {
-        step,
-        exitCode: ExitCode.unavailable,
-        cause: result.startError,
-      });
+      const why = result.timedOut
+        ? `did not finish within ${options.timeoutMs / 1000} s`
+        : result.startError
+          ? 'could not be started'
+          : `was killed by ${result.signal}`;
+      throw new StackError(
+        'op-unavailable',
+        `op inject ${why}; check that the 1Password CLI is installed at ${options.op} and 1Password is reachable`,
+        {
+          step,
+          exitCode: ExitCode.unavailable,
+          cause: result.startError,
+        },
+      );
     }
     const stdout = result.stdout.toString('utf8');
     result.stdout.fill(0);

@@ -21,9 +21,14 @@ const UNENCLOSED = /(?<![A-Za-z0-9\-+\\.])(op:\/\/(?:[A-Za-z0-9\-?_./=]|\$\{[A-Z
 
 /** Every reference in the template, enclosed or not, in order. */
 export function findReferences(template: string): Reference[] {
-  const spans = [...template.matchAll(ENCLOSED)].map((m) => ({ start: m.index, end: m.index + m[0].length, ref: m[1] ?? '' }));
+  const spans = [...template.matchAll(ENCLOSED)].map((m) => ({
+    start: m.index,
+    end: m.index + m[0].length,
+    ref: m[1] ?? '',
+  }));
   for (const m of template.matchAll(UNENCLOSED)) {
-    if (!spans.some((s) => m.index >= s.start && m.index < s.end)) spans.push({ start: m.index, end: m.index + m[0].length, ref: m[1] ?? '' });
+    if (!spans.some((s) => m.index >= s.start && m.index < s.end))
+      spans.push({ start: m.index, end: m.index + m[0].length, ref: m[1] ?? '' });
   }
   return spans.sort((a, b) => a.start - b.start).map((s, index) => ({ index, ...s }));
 }

@@ -13,13 +13,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import t from 'tap';
 import { execa } from 'execa';
+import t from 'tap';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const GUARD = join(ROOT, 'dist', 'docker-socket-guard.mjs');
 const AGENT = join(ROOT, 'dist', 'agents', 'main.js');
-const CLEAN_ENV = join(ROOT, 'test', 'helpers', 'clean-env');
+const CLEAN_ENV = join(ROOT, 'test', 'support', 'clean-env');
 const PROJECT = 'cbs';
 const IMAGE = 'copilot-bridge-stack:test';
 const SECRETS = '/dev/shm/copilot-bridge-stack';
@@ -34,7 +34,12 @@ interface FakeContainer {
 }
 
 /** The fake daemon: in-memory containers and volumes; records every request (method, path, body length). */
-function fakeDaemon(socket: string): Promise<{ server: Server; requests: Array<{ method: string; path: string; body: string }>; containers: Map<string, FakeContainer>; volumes: Map<string, Record<string, string>> }> {
+function fakeDaemon(socket: string): Promise<{
+  server: Server;
+  requests: Array<{ method: string; path: string; body: string }>;
+  containers: Map<string, FakeContainer>;
+  volumes: Map<string, Record<string, string>>;
+}> {
   const containers = new Map<string, FakeContainer>();
   const volumes = new Map<string, Record<string, string>>();
   const requests: Array<{ method: string; path: string; body: string }> = [];
@@ -42,34 +47,56 @@ function fakeDaemon(socket: string): Promise<{ server: Server; requests: Array<{
     res.writeHead(status, body === undefined ? {} : { 'content-type': 'application/json' });
     res.end(body === undefined ? undefined : JSON.stringify(body));
   };
-  const find = (idOrName: string) => [...containers.values()].find((c) => c.Id === idOrName || c.Id.startsWith(idOrName) || c.Name === `/${idOrName}`);
+  const find = (idOrName: string) =>
+    [...containers.values()].find((c) => c.Id === idOrName || c.Id.startsWith(idOrName) || c.Name === `/${idOrName}`);
   const handle = (req: IncomingMessage, res: ServerResponse, body: string) => {
     const url = new URL(req.url ?? '/', 'http://docker');
     const path = url.pathname.replace(/^\/v\d+\.\d+/, '');
     requests.push({ method: req.method ?? '', path: `${path}${url.search}`, body });
     let m: RegExpExecArray | null;
-    if (req.method === 'GET' && (m = /^\/volumes\/([^/]+)$/.exec(path))) return volumes.has(m[1]!) ? json(res, 200, { Name: m[1], Driver: 'local', Labels: volumes.get(m[1]!) }) : json(res, 404, { message: 'no such volume' });
-    if (req.method === 'DELETE' && (m = /^\/volumes\/([^/]+)$/.exec(path))) return volumes.delete(m[1]!) ? json(res, 204) : json(res, 404, { message: 'no such volume' });
+    if (req.method === 'GET' && (m = /^\/volumes\/([^/]+)$/.exec(path)))
+      return volumes.has(m[1]!)
+        ? json(res, 200, { Name: m[1], Driver: 'local', Labels: volumes.get(m[1]!) })
+        : json(res, 404, { message: 'no such volume' });
+    if (req.method === 'DELETE' && (m = /^\/volumes\/([^/]+)$/.exec(path)))
+      return volumes.delete(m[1]!) ? json(res, 204) : json(res, 404, { message: 'no such volume' });
     if (req.method === 'POST' && path === '/volumes/create') {
       const { Name, Labels } = JSON.parse(body) as { Name: string; Labels: Record<string, string> };
       volumes.set(Name, Labels);
       return json(res, 201, { Name, Driver: 'local' });
     }
     if (req.method === 'POST' && path === '/containers/create') {
-      const spec = JSON.parse(body) as { Image: string; Labels: Record<string, string>; HostConfig: Record<string, unknown> };
+      const spec = JSON.parse(body) as {
+        Image: string;
+        Labels: Record<string, string>;
+        HostConfig: Record<string, unknown>;
+      };
       const name = url.searchParams.get('name')!;
       if (find(name)) return json(res, 409, { message: 'conflict' });
       const Id = randomBytes(32).toString('hex');
-      containers.set(Id, { Id, Name: `/${name}`, Config: { Image: spec.Image, Labels: spec.Labels }, HostConfig: spec.HostConfig, State: { Status: 'created', Running: false, StartedAt: '0001-01-01T00:00:00Z' }, RestartCount: 0 });
+      containers.set(Id, {
+        Id,
+        Name: `/${name}`,
+        Config: { Image: spec.Image, Labels: spec.Labels },
+        HostConfig: spec.HostConfig,
+        State: { Status: 'created', Running: false, StartedAt: '0001-01-01T00:00:00Z' },
+        RestartCount: 0,
+      });
       return json(res, 201, { Id, Warnings: [] });
     }
     if (req.method === 'GET' && path === '/containers/json') {
       const labels = (JSON.parse(url.searchParams.get('filters') ?? '{}') as { label?: string[] }).label ?? [];
-      const matches = [...containers.values()].filter((c) => labels.every((l) => {
-        const [key, value] = l.split('=');
-        return value === undefined ? key! in c.Config.Labels : c.Config.Labels[key!] === value;
-      }));
-      return json(res, 200, matches.map((c) => ({ Id: c.Id, Names: [c.Name], Labels: c.Config.Labels, State: c.State.Status })));
+      const matches = [...containers.values()].filter((c) =>
+        labels.every((l) => {
+          const [key, value] = l.split('=');
+          return value === undefined ? key! in c.Config.Labels : c.Config.Labels[key!] === value;
+        }),
+      );
+      return json(
+        res,
+        200,
+        matches.map((c) => ({ Id: c.Id, Names: [c.Name], Labels: c.Config.Labels, State: c.State.Status })),
+      );
     }
     if ((m = /^\/containers\/([^/]+)(\/[a-z]+)?$/.exec(path))) {
       const c = find(m[1]!);
@@ -116,11 +143,34 @@ t.test('agent up, ls, logs and down pass the guard, each call as the policy expe
   t.teardown(() => daemon.server.close());
   const port = 20000 + Math.floor(Math.random() * 20000);
   const agentsFile = join(dir, 'agents.json');
-  writeFileSync(agentsFile, JSON.stringify({ agents: [{ name: 'lal', botTokenItem: 'op://stack/mattermost-lal', githubTokenItem: 'op://stack/github-lal', channels: [{ id: 'abc', name: 'lal' }] }] }));
+  writeFileSync(
+    agentsFile,
+    JSON.stringify({
+      agents: [
+        {
+          name: 'lal',
+          botTokenItem: 'op://stack/mattermost-lal',
+          githubTokenItem: 'op://stack/github-lal',
+          channels: [{ id: 'abc', name: 'lal' }],
+        },
+      ],
+    }),
+  );
   // The same stack settings for both, as compose.yml gives the admin and the guard one block.
-  const stackEnv = { COMPOSE_PROJECT_NAME: PROJECT, AGENT_IMAGE: IMAGE, COPILOT_BRIDGE_SECRETS_DIR: SECRETS, COPILOT_BRIDGE_RELEASED: 'op-sa-token,agent-lal' };
+  const stackEnv = {
+    COMPOSE_PROJECT_NAME: PROJECT,
+    AGENT_IMAGE: IMAGE,
+    COPILOT_BRIDGE_SECRETS_DIR: SECRETS,
+    COPILOT_BRIDGE_RELEASED: 'op-sa-token,agent-lal',
+  };
   const guard = execa(CLEAN_ENV, [process.execPath, GUARD], {
-    env: { PATH: process.env.PATH!, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: join(dir, 'docker.sock'), GUARD_AGENTS_FILE: agentsFile, ...stackEnv },
+    env: {
+      PATH: process.env.PATH!,
+      GUARD_LISTEN: `127.0.0.1:${port}`,
+      GUARD_DOCKER_SOCKET: join(dir, 'docker.sock'),
+      GUARD_AGENTS_FILE: agentsFile,
+      ...stackEnv,
+    },
     extendEnv: false,
     reject: false,
   });
@@ -130,11 +180,17 @@ t.test('agent up, ls, logs and down pass the guard, each call as the policy expe
   let guardLog = '';
   guard.stderr!.on('data', (chunk: Buffer) => (guardLog += chunk.toString()));
   for (let i = 0; i < 200 && !guardLog.includes('listening on'); i++) await new Promise((r) => setTimeout(r, 25));
-  t.match(guardLog, /forwarding agent calls .*of project cbs/, 'the guard runs with the agents\' policy');
+  t.match(guardLog, /forwarding agent calls .*of project cbs/, "the guard runs with the agents' policy");
 
   const agent = (...args: string[]) =>
     execa(CLEAN_ENV, [process.execPath, AGENT, ...args], {
-      env: { PATH: process.env.PATH!, DOCKER_HOST: `tcp://127.0.0.1:${port}`, AGENTS_FILE: agentsFile, AGENT_UP_WAIT: '1', ...stackEnv },
+      env: {
+        PATH: process.env.PATH!,
+        DOCKER_HOST: `tcp://127.0.0.1:${port}`,
+        AGENTS_FILE: agentsFile,
+        AGENT_UP_WAIT: '1',
+        ...stackEnv,
+      },
       extendEnv: false,
       reject: false,
       stripFinalNewline: false,
@@ -142,32 +198,67 @@ t.test('agent up, ls, logs and down pass the guard, each call as the policy expe
 
   const up = await agent('up', 'lal');
   t.equal(up.exitCode, 0, `agent up lal exits 0 (${up.stderr.trim()})`);
-  t.match(up.stderr, /created volume cbs-agent-lal-home\nagent: created cbs-agent-lal \([0-9a-f]{12}\)\nagent: started cbs-agent-lal/, 'creates the volume and the container, and starts it');
+  t.match(
+    up.stderr,
+    /created volume cbs-agent-lal-home\nagent: created cbs-agent-lal \([0-9a-f]{12}\)\nagent: started cbs-agent-lal/,
+    'creates the volume and the container, and starts it',
+  );
   const lal = [...daemon.containers.values()][0]!;
   t.equal(lal.Name, '/cbs-agent-lal', 'the daemon has cbs-agent-lal');
   const spec = await agent('spec', 'lal');
   t.equal(spec.exitCode, 0, `agent spec lal exits 0 (${spec.stderr.trim()})`);
-  const created = daemon.requests.filter((r) => r.method === 'POST' && r.path === '/containers/create?name=cbs-agent-lal');
+  const created = daemon.requests.filter(
+    (r) => r.method === 'POST' && r.path === '/containers/create?name=cbs-agent-lal',
+  );
   t.equal(created.length, 1, 'one create reached the daemon');
   t.same(JSON.parse(created[0]!.body), JSON.parse(spec.stdout), 'and its body is what agent spec prints');
-  t.match(lal.HostConfig, { Mounts: [{ Source: 'cbs-agent-lal-home' }, { Source: `${SECRETS}/agent-lal`, ReadOnly: true }] }, "with lal's own token (released as agent-lal)");
+  t.match(
+    lal.HostConfig,
+    { Mounts: [{ Source: 'cbs-agent-lal-home' }, { Source: `${SECRETS}/agent-lal`, ReadOnly: true }] },
+    "with lal's own token (released as agent-lal)",
+  );
   const again = await agent('up', 'lal');
   t.equal(again.exitCode, 0, 'agent up lal again exits 0');
   t.match(again.stderr, /is already running/, 'and changes nothing');
   // The agents file changes: agent up makes what agent spec now prints, not what ran before.
-  writeFileSync(agentsFile, JSON.stringify({ agents: [{ name: 'lal', botTokenItem: 'op://stack/mattermost-lal', githubTokenItem: 'op://stack/github-lal', persona: 'changed', channels: [{ id: 'abc', name: 'lal' }] }] }));
+  writeFileSync(
+    agentsFile,
+    JSON.stringify({
+      agents: [
+        {
+          name: 'lal',
+          botTokenItem: 'op://stack/mattermost-lal',
+          githubTokenItem: 'op://stack/github-lal',
+          persona: 'changed',
+          channels: [{ id: 'abc', name: 'lal' }],
+        },
+      ],
+    }),
+  );
   const changed = await agent('up', 'lal');
   t.equal(changed.exitCode, 0, `agent up lal after a change exits 0 (${changed.stderr.trim()})`);
-  t.match(changed.stderr, /cbs-agent-lal \([0-9a-f]{12}\) was made from another spec; recreating it\n[\s\S]*agent: created cbs-agent-lal/, 'it recreates the container');
+  t.match(
+    changed.stderr,
+    /cbs-agent-lal \([0-9a-f]{12}\) was made from another spec; recreating it\n[\s\S]*agent: created cbs-agent-lal/,
+    'it recreates the container',
+  );
   const recreated = [...daemon.containers.values()];
   t.equal(recreated.length, 1, 'one lal, the new one');
   t.not(recreated[0]!.Id, lal.Id, 'not the old one');
   const specNow = await agent('spec', 'lal');
-  t.same(JSON.parse(daemon.requests.filter((r) => r.path === '/containers/create?name=cbs-agent-lal').at(-1)!.body), JSON.parse(specNow.stdout), 'made from what agent spec prints now');
+  t.same(
+    JSON.parse(daemon.requests.filter((r) => r.path === '/containers/create?name=cbs-agent-lal').at(-1)!.body),
+    JSON.parse(specNow.stdout),
+    'made from what agent spec prints now',
+  );
 
   const ls = await agent('ls');
   t.equal(ls.exitCode, 0, `agent ls exits 0 (${ls.stderr.trim()})`);
-  t.match(ls.stdout, /^AGENT\s+STATE\s+HEALTH\s+UPTIME\s+RESTARTS\nlal\s+running\s+-\s+\d+s\s+0\n$/, 'lists lal, running');
+  t.match(
+    ls.stdout,
+    /^AGENT\s+STATE\s+HEALTH\s+UPTIME\s+RESTARTS\nlal\s+running\s+-\s+\d+s\s+0\n$/,
+    'lists lal, running',
+  );
 
   const logs = await agent('logs', 'lal');
   t.equal(logs.exitCode, 0, `agent logs lal exits 0 (${logs.stderr.trim()})`);
@@ -181,10 +272,18 @@ t.test('agent up, ls, logs and down pass the guard, each call as the policy expe
   t.ok(daemon.volumes.has('cbs-agent-lal-home'), 'the volume stays');
   const gone = await agent('down', 'lal', '--purge');
   t.equal(gone.exitCode, 0, `agent down lal --purge exits 0 (${gone.stderr.trim()})`);
-  t.match(gone.stderr, /cbs-agent-lal is already gone\nagent: removed volume cbs-agent-lal-home/, 'absent counts as done; the volume is removed');
+  t.match(
+    gone.stderr,
+    /cbs-agent-lal is already gone\nagent: removed volume cbs-agent-lal-home/,
+    'absent counts as done; the volume is removed',
+  );
   t.equal(daemon.volumes.size, 0, 'no volume is left');
 
   t.notMatch(guardLog, /refused/, 'the guard refused nothing');
   const stop = daemon.requests.find((r) => r.method === 'POST' && r.path.startsWith(`/containers/${lalNow.Id}/stop`));
-  t.same(stop, { method: 'POST', path: `/containers/${lalNow.Id}/stop?t=10`, body: '' }, 'stop reached the daemon by full id, with t=10 and no body');
+  t.same(
+    stop,
+    { method: 'POST', path: `/containers/${lalNow.Id}/stop?t=10`, body: '' },
+    'stop reached the daemon by full id, with t=10 and no body',
+  );
 });

@@ -11,9 +11,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { FIXTURES } from './harness/paths.js';
-import { childEnv } from './harness/run.js';
-import { waitFor } from './harness/wait.js';
+import { FIXTURES } from '../support/e2e/paths.js';
+import { childEnv } from '../support/e2e/run.js';
+import { waitFor } from '../support/e2e/wait.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const token = randomBytes(13).toString('hex');
@@ -32,25 +32,41 @@ const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const dir = mkdtempSync(join(tmpdir(), 'cbs-mm-standin-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-writeFileSync(join(dir, 'config.json'), JSON.stringify({ pingDelayMs: PING_DELAY_MS, bots: [{ tokenSha256: sha256(token), username: 'admin-bot' }] }));
+writeFileSync(
+  join(dir, 'config.json'),
+  JSON.stringify({ pingDelayMs: PING_DELAY_MS, bots: [{ tokenSha256: sha256(token), username: 'admin-bot' }] }),
+);
 const startedAt = Date.now();
 const server = spawn(process.execPath, [join(FIXTURES, 'mattermost', 'server.mjs')], {
-  env: childEnv({ MM_STANDIN_CONFIG: join(dir, 'config.json'), MM_STANDIN_PORT: String(port), MM_STANDIN_STATE: join(dir, 'state.json'), MM_SERVICESETTINGS_ENABLEBOTACCOUNTCREATION: 'true' }),
+  env: childEnv({
+    MM_STANDIN_CONFIG: join(dir, 'config.json'),
+    MM_STANDIN_PORT: String(port),
+    MM_STANDIN_STATE: join(dir, 'state.json'),
+    MM_SERVICESETTINGS_ENABLEBOTACCOUNTCREATION: 'true',
+  }),
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 t.teardown(() => {
   server.kill('SIGTERM');
 });
 
-const get = (path: string, auth?: string) => fetch(`${base}${path}`, { headers: auth ? { Authorization: auth } : {}, signal: AbortSignal.timeout(5000) });
+const get = (path: string, auth?: string) =>
+  fetch(`${base}${path}`, { headers: auth ? { Authorization: auth } : {}, signal: AbortSignal.timeout(5000) });
 
 t.test('ping answers 503 until the configured delay has passed, then 200', async (t) => {
-  const early = await waitFor('the stand-in to listen', () => get('/api/v4/system/ping').catch(() => undefined), { timeoutMs: 10_000, intervalMs: 50 });
-  t.equal(early.status, 503, 'not ready at first');
-  const ready = await waitFor('the stand-in ping to answer 200', async () => ((await get('/api/v4/system/ping')).status === 200 ? Date.now() : undefined), {
+  const early = await waitFor('the stand-in to listen', () => get('/api/v4/system/ping').catch(() => undefined), {
     timeoutMs: 10_000,
     intervalMs: 50,
   });
+  t.equal(early.status, 503, 'not ready at first');
+  const ready = await waitFor(
+    'the stand-in ping to answer 200',
+    async () => ((await get('/api/v4/system/ping')).status === 200 ? Date.now() : undefined),
+    {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    },
+  );
   t.ok(ready - startedAt >= PING_DELAY_MS, `ready after ${ready - startedAt} ms, not before ${PING_DELAY_MS} ms`);
 });
 
@@ -62,17 +78,31 @@ t.test('users/me and users/<id>/channels accept only a configured bot token', as
   t.equal((await get(`/api/v4/users/${user.id}/channels`, `Bearer ${token}`)).status, 200, 'its channels are listed');
   t.equal((await get('/api/v4/users/me', `BEARER ${token}x`)).status, 401, 'another token is refused');
   t.equal((await get('/api/v4/users/me')).status, 401, 'no token is refused');
-  t.equal((await get('/api/v4/users/someoneelse000000000000000/channels', `BEARER ${token}`)).status, 403, "another user's channels are refused");
+  t.equal(
+    (await get('/api/v4/users/someoneelse000000000000000/channels', `BEARER ${token}`)).status,
+    403,
+    "another user's channels are refused",
+  );
 });
 
 /** Opens a websocket with a raw HTTP upgrade; resolves with the status, accept header and the socket. */
-function upgrade(auth?: string): Promise<{ status: number; accept: string | undefined; key: string; socket?: Socket; head?: Buffer }> {
+function upgrade(
+  auth?: string,
+): Promise<{ status: number; accept: string | undefined; key: string; socket?: Socket; head?: Buffer }> {
   const key = randomBytes(16).toString('base64');
   return new Promise((resolve, reject) => {
     const req = request(`${base}/api/v4/websocket`, {
-      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Key': key, 'Sec-WebSocket-Version': '13', ...(auth ? { Authorization: auth } : {}) },
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Key': key,
+        'Sec-WebSocket-Version': '13',
+        ...(auth ? { Authorization: auth } : {}),
+      },
     });
-    req.on('upgrade', (res, socket, head) => resolve({ status: res.statusCode ?? 0, accept: res.headers['sec-websocket-accept'], key, socket, head }));
+    req.on('upgrade', (res, socket, head) =>
+      resolve({ status: res.statusCode ?? 0, accept: res.headers['sec-websocket-accept'], key, socket, head }),
+    );
     req.on('response', (res) => resolve({ status: res.statusCode ?? 0, accept: undefined, key }));
     req.on('error', reject);
     req.end();
@@ -120,7 +150,11 @@ function messages(socket: Socket, head: Buffer = Buffer.alloc(0)): () => Promise
 t.test('the websocket upgrade follows RFC 6455 and authenticates by header or challenge', async (t) => {
   const byHeader = await upgrade(`BEARER ${token}`);
   t.equal(byHeader.status, 101, 'switching protocols with the bot token in the header');
-  t.equal(byHeader.accept, createHash('sha1').update(`${byHeader.key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64'), 'Sec-WebSocket-Accept is right');
+  t.equal(
+    byHeader.accept,
+    createHash('sha1').update(`${byHeader.key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64'),
+    'Sec-WebSocket-Accept is right',
+  );
   const next = messages(byHeader.socket!, byHeader.head);
   t.match(await next(), { event: 'hello', seq: 0 }, 'the server says hello');
   byHeader.socket!.destroy();
@@ -130,7 +164,9 @@ t.test('the websocket upgrade follows RFC 6455 and authenticates by header or ch
   const byChallenge = await upgrade();
   t.equal(byChallenge.status, 101, 'an upgrade without a token is accepted, pending the challenge');
   const reply = messages(byChallenge.socket!, byChallenge.head);
-  byChallenge.socket!.write(clientFrame(JSON.stringify({ seq: 1, action: 'authentication_challenge', data: { token } })));
+  byChallenge.socket!.write(
+    clientFrame(JSON.stringify({ seq: 1, action: 'authentication_challenge', data: { token } })),
+  );
   t.match(await reply(), { status: 'OK', seq_reply: 1 }, 'the challenge with the bot token succeeds');
   t.match(await reply(), { event: 'hello' }, 'then hello');
   byChallenge.socket!.destroy();
@@ -139,23 +175,63 @@ t.test('the websocket upgrade follows RFC 6455 and authenticates by header or ch
 t.test('the auth log records every attempt by hash, never a token', async (t) => {
   const response = await get('/__standin/auth-log');
   const text = await response.text();
-  const { events } = JSON.parse(text) as { events: Array<{ endpoint: string; ok: boolean; tokenSha256: string | null }> };
-  t.ok(events.some((e) => e.endpoint === 'users/me' && e.ok && e.tokenSha256 === sha256(token)), 'a good users/me');
-  t.ok(events.some((e) => e.endpoint === 'users/me' && !e.ok), 'a refused users/me');
-  t.ok(events.some((e) => e.endpoint === 'websocket' && e.ok), 'a good websocket');
+  const { events } = JSON.parse(text) as {
+    events: Array<{ endpoint: string; ok: boolean; tokenSha256: string | null }>;
+  };
+  t.ok(
+    events.some((e) => e.endpoint === 'users/me' && e.ok && e.tokenSha256 === sha256(token)),
+    'a good users/me',
+  );
+  t.ok(
+    events.some((e) => e.endpoint === 'users/me' && !e.ok),
+    'a refused users/me',
+  );
+  t.ok(
+    events.some((e) => e.endpoint === 'websocket' && e.ok),
+    'a good websocket',
+  );
   t.notOk(text.includes(token), 'the token itself is nowhere in the log');
 });
 
 t.test("init's REST calls, answered as Mattermost answers them", async (t) => {
   const call = async (method: string, path: string, body?: unknown, session?: string) => {
-    const response = await fetch(`${base}/api/v4${path}`, { method, headers: { 'content-type': 'application/json', ...(session ? { authorization: `Bearer ${session}` } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(5000) });
-    return { status: response.status, body: (await response.json()) as Record<string, any>, token: response.headers.get('token') };
+    const response = await fetch(`${base}/api/v4${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...(session ? { authorization: `Bearer ${session}` } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(5000),
+    });
+    return {
+      status: response.status,
+      body: (await response.json()) as Record<string, any>,
+      token: response.headers.get('token'),
+    };
   };
-  const first = await call('POST', '/users', { username: 'ray', email: 'ray@example.com', password: 'a-long-password' });
-  t.match(first, { status: 201, body: { username: 'ray', roles: 'system_admin system_user' } }, 'the first user needs no session and is a system admin');
-  const second = await call('POST', '/users', { username: 'eve', email: 'eve@example.com', password: 'a-long-password' });
-  t.match(second, { status: 403, body: { id: 'api.user.create_user.no_open_server' } }, 'a second one without a session is refused');
-  t.match(await call('POST', '/users/login', { login_id: 'ray', password: 'wrong-password' }), { status: 401, body: { id: 'api.user.login.invalid_credentials_email_username' } }, 'a wrong password');
+  const first = await call('POST', '/users', {
+    username: 'ray',
+    email: 'ray@example.com',
+    password: 'a-long-password',
+  });
+  t.match(
+    first,
+    { status: 201, body: { username: 'ray', roles: 'system_admin system_user' } },
+    'the first user needs no session and is a system admin',
+  );
+  const second = await call('POST', '/users', {
+    username: 'eve',
+    email: 'eve@example.com',
+    password: 'a-long-password',
+  });
+  t.match(
+    second,
+    { status: 403, body: { id: 'api.user.create_user.no_open_server' } },
+    'a second one without a session is refused',
+  );
+  t.match(
+    await call('POST', '/users/login', { login_id: 'ray', password: 'wrong-password' }),
+    { status: 401, body: { id: 'api.user.login.invalid_credentials_email_username' } },
+    'a wrong password',
+  );
   const login = await call('POST', '/users/login', { login_id: 'ray', password: 'a-long-password' });
   t.equal(login.status, 200);
   t.ok(login.token, 'the session token comes in the Token header');
@@ -163,16 +239,42 @@ t.test("init's REST calls, answered as Mattermost answers them", async (t) => {
   t.match(await call('POST', '/bots', { username: 'bridge-lal' }), { status: 401 }, 'bots need a session');
   const bot = await call('POST', '/bots', { username: 'bridge-lal', display_name: 'lal' }, session);
   t.match(bot, { status: 201, body: { username: 'bridge-lal', user_id: /^[a-z0-9]{26}$/ } });
-  t.match(await call('POST', `/users/${bot.body.user_id}/tokens`, { description: 'x' }, session), { status: 501, body: { id: 'api.user.create_user_access_token.disabled' } }, 'access tokens are off unless the setting is on (this server has only bot creation on)');
+  t.match(
+    await call('POST', `/users/${bot.body.user_id}/tokens`, { description: 'x' }, session),
+    { status: 501, body: { id: 'api.user.create_user_access_token.disabled' } },
+    'access tokens are off unless the setting is on (this server has only bot creation on)',
+  );
   const team = await call('POST', '/teams', { name: 'copilot', display_name: 'copilot', type: 'I' }, session);
   t.equal(team.status, 201);
   t.match(await call('GET', '/teams/name/copilot', undefined, session), { status: 200, body: { id: team.body.id } });
   t.match(await call('GET', '/teams/name/other', undefined, session), { status: 404 });
-  const channel = await call('POST', '/channels', { team_id: team.body.id, name: 'lal', display_name: 'lal', type: 'P' }, session);
+  const channel = await call(
+    'POST',
+    '/channels',
+    { team_id: team.body.id, name: 'lal', display_name: 'lal', type: 'P' },
+    session,
+  );
   t.equal(channel.status, 201);
-  t.match(await call('POST', `/channels/${channel.body.id}/members`, { user_id: bot.body.user_id }, session), { status: 400 }, 'a channel member must be on the team first');
-  t.equal((await call('POST', `/teams/${team.body.id}/members`, { team_id: team.body.id, user_id: bot.body.user_id }, session)).status, 201);
-  t.equal((await call('POST', `/channels/${channel.body.id}/members`, { user_id: bot.body.user_id }, session)).status, 201);
+  t.match(
+    await call('POST', `/channels/${channel.body.id}/members`, { user_id: bot.body.user_id }, session),
+    { status: 400 },
+    'a channel member must be on the team first',
+  );
+  t.equal(
+    (
+      await call(
+        'POST',
+        `/teams/${team.body.id}/members`,
+        { team_id: team.body.id, user_id: bot.body.user_id },
+        session,
+      )
+    ).status,
+    201,
+  );
+  t.equal(
+    (await call('POST', `/channels/${channel.body.id}/members`, { user_id: bot.body.user_id }, session)).status,
+    201,
+  );
   t.match(await call('GET', '/users/username/bridge-lal', undefined, session), { status: 200, body: { is_bot: true } });
   t.match(await call('GET', '/users/username/nobody', undefined, session), { status: 404 });
 });

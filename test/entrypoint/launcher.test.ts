@@ -5,12 +5,22 @@
 // proof that matters runs a real LD_PRELOAD library and a real NODE_OPTIONS
 // payload, each first shown to work without the launcher.
 import { randomUUID } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { execa, ROOT } from '../helpers/scenario.js';
-import { requireTestBuild, TEST_NODE } from '../helpers/test-build.js';
+import { execa, ROOT } from '../support/scenario.js';
+import { requireTestBuild, TEST_NODE } from '../support/test-build.js';
 
 const BUILD = join(ROOT, 'scripts', 'build-launcher.sh');
 const NOBODY = 65534;
@@ -20,8 +30,18 @@ const PATH = '/usr/local/bin:/usr/bin:/bin';
 // The same list as `loader_variables` and `loader_variable_exceptions` in launcher.c.
 const LOADER_PREFIXES = ['LD_', 'MALLOC_', 'OPENSSL_', 'NODE_'];
 const LOADER_NAMES = [
-  'GCONV_PATH', 'GETCONF_DIR', 'GLIBC_TUNABLES', 'HOSTALIASES', 'LOCALDOMAIN', 'LOCPATH',
-  'NIS_PATH', 'NLSPATH', 'RESOLV_HOST_CONF', 'RES_OPTIONS', 'TMPDIR', 'TZDIR',
+  'GCONV_PATH',
+  'GETCONF_DIR',
+  'GLIBC_TUNABLES',
+  'HOSTALIASES',
+  'LOCALDOMAIN',
+  'LOCPATH',
+  'NIS_PATH',
+  'NLSPATH',
+  'RESOLV_HOST_CONF',
+  'RES_OPTIONS',
+  'TMPDIR',
+  'TZDIR',
 ];
 const NODE_EXCEPTIONS = ['NODE_ENV', 'NODE_VERSION', 'NODE_EXTRA_CA_CERTS'];
 
@@ -64,8 +84,21 @@ async function build(name: string, node: string, entrypoint: string): Promise<st
 
 /** Runs a program with exactly `env`: `env -i`, because tap adds NODE_OPTIONS to what it spawns and some cases set it themselves. */
 async function run(program: string, args: string[], env: Record<string, string>, prefix: string[] = []): Promise<Run> {
-  const argv = [...prefix, 'env', '-i', ...Object.entries(env).map(([name, value]) => `${name}=${value}`), program, ...args];
-  const result = await execa(argv[0]!, argv.slice(1), { cwd: work, reject: false, stdin: 'ignore', stripFinalNewline: false, timeout: 30_000 });
+  const argv = [
+    ...prefix,
+    'env',
+    '-i',
+    ...Object.entries(env).map(([name, value]) => `${name}=${value}`),
+    program,
+    ...args,
+  ];
+  const result = await execa(argv[0]!, argv.slice(1), {
+    cwd: work,
+    reject: false,
+    stdin: 'ignore',
+    stripFinalNewline: false,
+    timeout: 30_000,
+  });
   return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -79,7 +112,8 @@ function assertRefused(t: Asserter, result: Run, exitCode: number, line: string,
   t.equal(result.exitCode, exitCode, 'exit status');
   t.equal(result.stderr, `${line}\n`, 'exactly one line on stderr');
   t.equal(result.stdout, '', 'nothing on stdout: the entrypoint did not run');
-  for (const canary of canaries) t.notOk(`${result.stdout}${result.stderr}`.includes(canary), 'the value appears in no output');
+  for (const canary of canaries)
+    t.notOk(`${result.stdout}${result.stderr}`.includes(canary), 'the value appears in no output');
 }
 
 function probed(t: Asserter, result: Run): Probe {
@@ -109,8 +143,15 @@ t.test('the binary is static: no PT_INTERP, so no dynamic loader runs before it 
 t.test('as root, each loader variable is refused by name, its value never shown', async (t) => {
   const names = [
     ...LOADER_PREFIXES.map((prefix) => `${prefix}CBS_SAMPLE`),
-    'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'MALLOC_CHECK_', 'OPENSSL_CONF', 'OPENSSL_MODULES',
-    'NODE_OPTIONS', 'NODE_PATH', 'NODE_REPL_EXTERNAL_MODULE',
+    'LD_PRELOAD',
+    'LD_LIBRARY_PATH',
+    'LD_AUDIT',
+    'MALLOC_CHECK_',
+    'OPENSSL_CONF',
+    'OPENSSL_MODULES',
+    'NODE_OPTIONS',
+    'NODE_PATH',
+    'NODE_REPL_EXTERNAL_MODULE',
     ...LOADER_NAMES,
   ];
   for (const name of names) {
@@ -124,16 +165,31 @@ t.test('as root, each loader variable is refused by name, its value never shown'
 
 t.test('a name with a line break is shown escaped, still on one line', async (t) => {
   const canary = `canary-${randomUUID()}`;
-  assertRefused(t, await run(launcher, [], { PATH, 'LD_\nPRELOAD': canary }), 77, environmentLine('LD_\\x0aPRELOAD'), [canary]);
+  assertRefused(t, await run(launcher, [], { PATH, 'LD_\nPRELOAD': canary }), 77, environmentLine('LD_\\x0aPRELOAD'), [
+    canary,
+  ]);
 });
 
 t.test('an environment entry without "=" is refused as root', async (t) => {
   const source = join(work, 'exec-no-equals.c');
   const helper = join(work, 'exec-no-equals');
-  writeFileSync(source, '#include <unistd.h>\nint main(int argc, char **argv) { (void)argc; char *envp[] = { "PATH=/usr/bin:/bin", "CBS_NO_EQUALS_CANARY", 0 }; execve(argv[1], argv + 1, envp); return 127; }\n');
+  writeFileSync(
+    source,
+    '#include <unistd.h>\nint main(int argc, char **argv) { (void)argc; char *envp[] = { "PATH=/usr/bin:/bin", "CBS_NO_EQUALS_CANARY", 0 }; execve(argv[1], argv + 1, envp); return 127; }\n',
+  );
   await execa('gcc', ['-o', helper, source]);
-  const { exitCode, stdout, stderr } = await execa(helper, [launcher], { reject: false, stdin: 'ignore', stripFinalNewline: false });
-  assertRefused(t, { exitCode, stdout, stderr }, 77, "copilot-bridge-entrypoint: environment: an entry without '=' is in the environment; remove it from the container's environment", ['CBS_NO_EQUALS_CANARY']);
+  const { exitCode, stdout, stderr } = await execa(helper, [launcher], {
+    reject: false,
+    stdin: 'ignore',
+    stripFinalNewline: false,
+  });
+  assertRefused(
+    t,
+    { exitCode, stdout, stderr },
+    77,
+    "copilot-bridge-entrypoint: environment: an entry without '=' is in the environment; remove it from the container's environment",
+    ['CBS_NO_EQUALS_CANARY'],
+  );
 });
 
 t.test('the proof: a real LD_PRELOAD library and a real NODE_OPTIONS payload do not run as root', async (t) => {
@@ -141,12 +197,15 @@ t.test('the proof: a real LD_PRELOAD library and a real NODE_OPTIONS payload do 
   const libraryMarker = join(markers, 'library-ran');
   const nodeMarker = join(markers, 'node-options-ran');
   const library = join(work, 'evil.so');
-  writeFileSync(`${library}.c`, [
-    '#include <fcntl.h>',
-    '#include <unistd.h>',
-    `__attribute__((constructor)) static void mark(void) { int fd = open(${JSON.stringify(libraryMarker)}, O_WRONLY | O_CREAT, 0644); if (fd >= 0) close(fd); }`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    `${library}.c`,
+    [
+      '#include <fcntl.h>',
+      '#include <unistd.h>',
+      `__attribute__((constructor)) static void mark(void) { int fd = open(${JSON.stringify(libraryMarker)}, O_WRONLY | O_CREAT, 0644); if (fd >= 0) close(fd); }`,
+      '',
+    ].join('\n'),
+  );
   await execa('gcc', ['-shared', '-fPIC', '-o', library, `${library}.c`]);
   const payload = `import { writeFileSync } from 'node:fs'; writeFileSync(${JSON.stringify(nodeMarker)}, 'ran');`;
   const nodeOptions = `--import=data:text/javascript;base64,${Buffer.from(payload).toString('base64')}`;
@@ -158,45 +217,65 @@ t.test('the proof: a real LD_PRELOAD library and a real NODE_OPTIONS payload do 
   t.ok(existsSync(nodeMarker), 'control: the NODE_OPTIONS payload runs in plain node as root');
   rmSync(nodeMarker, { force: true });
 
-  assertRefused(t, await run(launcher, [], { PATH, LD_PRELOAD: library }), 77, environmentLine('LD_PRELOAD'), [library]);
+  assertRefused(t, await run(launcher, [], { PATH, LD_PRELOAD: library }), 77, environmentLine('LD_PRELOAD'), [
+    library,
+  ]);
   t.notOk(existsSync(libraryMarker), 'the library did not run');
-  assertRefused(t, await run(launcher, [], { PATH, NODE_OPTIONS: nodeOptions }), 77, environmentLine('NODE_OPTIONS'), [nodeOptions]);
+  assertRefused(t, await run(launcher, [], { PATH, NODE_OPTIONS: nodeOptions }), 77, environmentLine('NODE_OPTIONS'), [
+    nodeOptions,
+  ]);
   t.notOk(existsSync(nodeMarker), 'the NODE_OPTIONS payload did not run');
 });
 
-t.test('as root, the allowed NODE_ variables and ordinary variables pass unchanged; argv in order; cwd is /', async (t) => {
-  const env: Record<string, string> = {
-    PATH,
-    HOME: '/root',
-    LANG: 'C.UTF-8',
-    NODE_ENV: 'production',
-    NODE_VERSION: '24.11.0',
-    NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
-    CBS_SPACES: ' a  b ',
-    CBS_EMPTY: '',
-    CBS_EQUALS: 'a=b==c',
-    CBS_LINES: 'one\ntwo',
-    CBS_UNICODE: 'ünïcødé ✓',
-    NODE: 'no underscore, so not NODE_*',
-    XLD_PRELOAD: 'starts with X',
-    ld_preload: 'names are case-sensitive',
-    TMPDIRS: 'not exactly TMPDIR',
-  };
-  t.same(NODE_EXCEPTIONS.filter((name) => !(name in env)), [], 'every NODE_ exception is in this environment');
-  const args = ['start', 'with space', '', '--import=x', '--', '-e', 'process.exit(3)', '--inspect', 'ünï'];
-  const seen = probed(t, await run(launcher, args, env));
-  t.same(seen.env, env, 'the environment arrives exactly');
-  t.same(seen.argv, [NODE, probe, ...args], 'node, the entrypoint, then every argument as a script argument');
-  t.same(seen.execArgv, ['--disable-sigusr1'], "Node's one flag: SIGUSR1 cannot open its inspector");
-  t.equal(seen.cwd, '/', 'cwd is / although started in another directory');
-  t.equal(seen.uid, 0, 'ran as root');
-});
+t.test(
+  'as root, the allowed NODE_ variables and ordinary variables pass unchanged; argv in order; cwd is /',
+  async (t) => {
+    const env: Record<string, string> = {
+      PATH,
+      HOME: '/root',
+      LANG: 'C.UTF-8',
+      NODE_ENV: 'production',
+      NODE_VERSION: '24.11.0',
+      NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
+      CBS_SPACES: ' a  b ',
+      CBS_EMPTY: '',
+      CBS_EQUALS: 'a=b==c',
+      CBS_LINES: 'one\ntwo',
+      CBS_UNICODE: 'ünïcødé ✓',
+      NODE: 'no underscore, so not NODE_*',
+      XLD_PRELOAD: 'starts with X',
+      ld_preload: 'names are case-sensitive',
+      TMPDIRS: 'not exactly TMPDIR',
+    };
+    t.same(
+      NODE_EXCEPTIONS.filter((name) => !(name in env)),
+      [],
+      'every NODE_ exception is in this environment',
+    );
+    const args = ['start', 'with space', '', '--import=x', '--', '-e', 'process.exit(3)', '--inspect', 'ünï'];
+    const seen = probed(t, await run(launcher, args, env));
+    t.same(seen.env, env, 'the environment arrives exactly');
+    t.same(seen.argv, [NODE, probe, ...args], 'node, the entrypoint, then every argument as a script argument');
+    t.same(seen.execArgv, ['--disable-sigusr1'], "Node's one flag: SIGUSR1 cannot open its inspector");
+    t.equal(seen.cwd, '/', 'cwd is / although started in another directory');
+    t.equal(seen.uid, 0, 'ran as root');
+  },
+);
 
 t.test('as root by real or by effective uid alone, loader variables are still refused', async (t) => {
-  for (const prefix of [['setpriv', `--ruid=${NOBODY}`, '--'], ['setpriv', `--euid=${NOBODY}`, '--']]) {
+  for (const prefix of [
+    ['setpriv', `--ruid=${NOBODY}`, '--'],
+    ['setpriv', `--euid=${NOBODY}`, '--'],
+  ]) {
     await t.test(prefix[1]!, async (t) => {
       const canary = `canary-${randomUUID()}`;
-      assertRefused(t, await run(launcher, [], { PATH, LD_PRELOAD: canary }, prefix), 77, environmentLine('LD_PRELOAD'), [canary]);
+      assertRefused(
+        t,
+        await run(launcher, [], { PATH, LD_PRELOAD: canary }, prefix),
+        77,
+        environmentLine('LD_PRELOAD'),
+        [canary],
+      );
     });
   }
 });
@@ -230,10 +309,26 @@ t.test('trust: only files that only root can change run as root', async (t) => {
   const refusals: Array<[string, string, string]> = [
     ['a directory writable by others', join(open, 'probe.mjs'), `${open} is writable by group or others`],
     ['a directory owned by uid 65534', join(foreignDir, 'probe.mjs'), `${foreignDir} is owned by uid 65534`],
-    ['a file owned by uid 65534', join(trusted, 'foreign.mjs'), `${join(trusted, 'foreign.mjs')} is owned by uid 65534`],
-    ['a group-writable file', join(trusted, 'group-writable.mjs'), `${join(trusted, 'group-writable.mjs')} is writable by group or others`],
-    ['a symlink whose target is in an untrusted directory', join(trusted, 'link.mjs'), `${open} is writable by group or others`],
-    ['a symlink to a symlink in an untrusted directory, though realpath ends somewhere trusted', join(trusted, 'chain.mjs'), `${open} is writable by group or others`],
+    [
+      'a file owned by uid 65534',
+      join(trusted, 'foreign.mjs'),
+      `${join(trusted, 'foreign.mjs')} is owned by uid 65534`,
+    ],
+    [
+      'a group-writable file',
+      join(trusted, 'group-writable.mjs'),
+      `${join(trusted, 'group-writable.mjs')} is writable by group or others`,
+    ],
+    [
+      'a symlink whose target is in an untrusted directory',
+      join(trusted, 'link.mjs'),
+      `${open} is writable by group or others`,
+    ],
+    [
+      'a symlink to a symlink in an untrusted directory, though realpath ends somewhere trusted',
+      join(trusted, 'chain.mjs'),
+      `${open} is writable by group or others`,
+    ],
     ['a missing entrypoint', join(trusted, 'missing.mjs'), `${join(trusted, 'missing.mjs')} is missing`],
     ['a directory', join(trusted, 'dir.mjs'), `${join(trusted, 'dir.mjs')} is not a regular file`],
   ];
@@ -247,29 +342,40 @@ t.test('trust: only files that only root can change run as root', async (t) => {
   await t.test('a missing node: refused as root, 127 for a non-root start', async (t) => {
     const built = await build('launcher-no-node', '/nonexistent/node', probe);
     assertRefused(t, await run(built, [], { PATH }), 77, untrustedLine('/nonexistent/node', '/nonexistent is missing'));
-    assertRefused(t, await run(built, [], { PATH }, AS_NOBODY), 127,
-      'copilot-bridge-entrypoint: launcher: cannot run /nonexistent/node (No such file or directory); install Node >= 22.15 there, or rebuild the launcher with scripts/build-launcher.sh OUT NODE');
+    assertRefused(
+      t,
+      await run(built, [], { PATH }, AS_NOBODY),
+      127,
+      'copilot-bridge-entrypoint: launcher: cannot run /nonexistent/node (No such file or directory); install Node >= 22.15 there, or rebuild the launcher with scripts/build-launcher.sh OUT NODE',
+    );
   });
 
   await t.test('a node that is not executable: 126', async (t) => {
     const notExecutable = join(trusted, 'not-executable-node');
     writeFileSync(notExecutable, '', { mode: 0o644 });
     const built = await build('launcher-bad-node', notExecutable, probe);
-    assertRefused(t, await run(built, [], { PATH }), 126,
-      `copilot-bridge-entrypoint: launcher: cannot run ${notExecutable} (Permission denied); install Node >= 22.15 there, or rebuild the launcher with scripts/build-launcher.sh OUT NODE`);
+    assertRefused(
+      t,
+      await run(built, [], { PATH }),
+      126,
+      `copilot-bridge-entrypoint: launcher: cannot run ${notExecutable} (Permission denied); install Node >= 22.15 there, or rebuild the launcher with scripts/build-launcher.sh OUT NODE`,
+    );
   });
 
-  await t.test('accepted: a relative symlink within trusted directories, and a root-owned sticky directory as a step', async (t) => {
-    symlinkSync('probe.mjs', join(trusted, 'good-link.mjs'));
-    const sticky = join(trusted, 'sticky');
-    mkdirSync(sticky);
-    chmodSync(sticky, 0o1777);
-    writeFileSync(join(sticky, 'probe.mjs'), PROBE_SOURCE, { mode: 0o644 });
-    for (const entrypoint of [join(trusted, 'good-link.mjs'), join(sticky, 'probe.mjs')]) {
-      const built = await build(`launcher-${randomUUID()}`, NODE, entrypoint);
-      t.same(probed(t, await run(built, ['x'], { PATH })).argv.slice(1), [entrypoint, 'x'], entrypoint);
-    }
-  });
+  await t.test(
+    'accepted: a relative symlink within trusted directories, and a root-owned sticky directory as a step',
+    async (t) => {
+      symlinkSync('probe.mjs', join(trusted, 'good-link.mjs'));
+      const sticky = join(trusted, 'sticky');
+      mkdirSync(sticky);
+      chmodSync(sticky, 0o1777);
+      writeFileSync(join(sticky, 'probe.mjs'), PROBE_SOURCE, { mode: 0o644 });
+      for (const entrypoint of [join(trusted, 'good-link.mjs'), join(sticky, 'probe.mjs')]) {
+        const built = await build(`launcher-${randomUUID()}`, NODE, entrypoint);
+        t.same(probed(t, await run(built, ['x'], { PATH })).argv.slice(1), [entrypoint, 'x'], entrypoint);
+      }
+    },
+  );
 
   await t.test('a non-root start does not check trust', async (t) => {
     const built = await build('launcher-open', NODE, join(open, 'probe.mjs'));
@@ -278,7 +384,12 @@ t.test('trust: only files that only root can change run as root', async (t) => {
 });
 
 t.test('build-launcher.sh says what to install when musl-gcc is missing', async (t) => {
-  const result = await execa('/bin/bash', [BUILD, join(work, 'unbuilt')], { env: { PATH: '/nonexistent' }, extendEnv: false, reject: false, stripFinalNewline: false });
+  const result = await execa('/bin/bash', [BUILD, join(work, 'unbuilt')], {
+    env: { PATH: '/nonexistent' },
+    extendEnv: false,
+    reject: false,
+    stripFinalNewline: false,
+  });
   t.equal(result.exitCode, 69);
   t.match(result.stderr, /^build-launcher: musl-gcc not found; install musl-tools[^\n]*\n$/);
   t.notOk(existsSync(join(work, 'unbuilt')));

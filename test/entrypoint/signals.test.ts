@@ -5,14 +5,14 @@
 // stays a zombie (tini, by its fixed path); kill -9 during rendering leaves
 // no partial config.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { execaSync } from 'execa';
 import { join } from 'node:path';
+import { execaSync } from 'execa';
 import t from 'tap';
-import { assertNoSecrets, filesUnder } from '../helpers/no-secrets.js';
-import { scenario, startEntrypoint, waitForFile } from '../helpers/scenario.js';
-import { TEST_OP } from '../helpers/test-build.js';
 import { fakeServiceAccountToken } from '../fixtures/tokens.js';
 import { hostVault } from '../fixtures/vault.js';
+import { assertNoSecrets, filesUnder } from '../support/no-secrets.js';
+import { scenario, startEntrypoint, waitForFile } from '../support/scenario.js';
+import { TEST_OP } from '../support/test-build.js';
 
 const marker = (home: string, name: string) => join(home, '.copilot-bridge', name);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -25,26 +25,51 @@ t.test('supervise mode: SIGTERM reaches the worker through the whole group; stat
   const run = await child;
   t.equal(run.exitCode, 143, run.stderr);
   t.equal(readFileSync(marker(s.home, 'shutdown-clean'), 'utf8'), 'SIGTERM', 'the worker shut down cleanly');
-  t.match(readFileSync(join(s.home, '.copilot-bridge', 'copilot-bridge.log'), 'utf8'), /Shutting down\.\.\.[\s\S]*Goodbye\./, 'the worker logged its shutdown (to its log file, as the real one does)');
+  t.match(
+    readFileSync(join(s.home, '.copilot-bridge', 'copilot-bridge.log'), 'utf8'),
+    /Shutting down\.\.\.[\s\S]*Goodbye\./,
+    'the worker logged its shutdown (to its log file, as the real one does)',
+  );
   t.match(run.stderr, /supervise: copilot-bridge ended by SIGTERM; exiting 143/);
   t.same(filesUnder(s.tmpfs), [], 'config removed after the bridge ended');
 });
 
 t.test("supervise mode: the bridge's own exit status propagates", async (t) => {
   const s = scenario(t);
-  const run = await startEntrypoint({ ...s.env, BRIDGE_SUPERVISE: '1', STANDIN_EXIT_AFTER_MS: '200', STANDIN_EXIT_CODE: '3' });
+  const run = await startEntrypoint({
+    ...s.env,
+    BRIDGE_SUPERVISE: '1',
+    STANDIN_EXIT_AFTER_MS: '200',
+    STANDIN_EXIT_CODE: '3',
+  });
   t.equal(run.exitCode, 3, run.stderr);
 });
 
 t.test('supervise mode: when the bridge fails, the last lines of its log file say why, masked', async (t) => {
   const s = scenario(t);
-  const run = await startEntrypoint({ ...s.env, BRIDGE_SUPERVISE: '1', STANDIN_PRINT: 'platforms.mattermost.bots.admin.token', STANDIN_EXIT_AFTER_MS: '300', STANDIN_EXIT_CODE: '3' });
+  const run = await startEntrypoint({
+    ...s.env,
+    BRIDGE_SUPERVISE: '1',
+    STANDIN_PRINT: 'platforms.mattermost.bots.admin.token',
+    STANDIN_EXIT_AFTER_MS: '300',
+    STANDIN_EXIT_CODE: '3',
+  });
   t.equal(run.exitCode, 3, run.stderr);
-  t.match(run.stderr, /supervise: warning: copilot-bridge exited with status 3; the last lines of \S+\/\.copilot-bridge\/copilot-bridge\.log:\n/);
+  t.match(
+    run.stderr,
+    /supervise: warning: copilot-bridge exited with status 3; the last lines of \S+\/\.copilot-bridge\/copilot-bridge\.log:\n/,
+  );
   const tail = run.stderr.split('the last lines of')[1] ?? '';
   t.match(tail, /^ {2}.*\[DEBUG\] \[config\] value=<redacted>$/m, 'the line that held the token is shown masked');
   t.match(tail, /^ {2}.*\[INFO\] \[bridge\] exiting with 3$/m, 'the last line the bridge wrote is shown');
-  t.equal(tail.split('\n').slice(1).filter((line) => line.startsWith('  ')).length, 5, 'the last five lines, no more');
+  t.equal(
+    tail
+      .split('\n')
+      .slice(1)
+      .filter((line) => line.startsWith('  ')).length,
+    5,
+    'the last five lines, no more',
+  );
   assertNoSecrets(t, 'stderr', run.stderr, s.secrets());
   assertNoSecrets(t, 'stdout', run.stdout, s.secrets());
   const clean = await startEntrypoint({ ...s.env, BRIDGE_SUPERVISE: '1', STANDIN_EXIT_AFTER_MS: '100' });
@@ -54,7 +79,12 @@ t.test('supervise mode: when the bridge fails, the last lines of its log file sa
 
 t.test('supervise mode: secrets the bridge prints are masked, even split across writes', async (t) => {
   const s = scenario(t);
-  const run = await startEntrypoint({ ...s.env, BRIDGE_SUPERVISE: '1', STANDIN_PRINT: 'platforms.mattermost.bots.admin.token', STANDIN_EXIT_AFTER_MS: '300' });
+  const run = await startEntrypoint({
+    ...s.env,
+    BRIDGE_SUPERVISE: '1',
+    STANDIN_PRINT: 'platforms.mattermost.bots.admin.token',
+    STANDIN_EXIT_AFTER_MS: '300',
+  });
   t.equal(run.exitCode, 0, run.stderr);
   t.match(run.stdout, /^debug: value=<redacted>$/m);
   t.match(run.stderr, /^debug: value=<redacted>$/m);
@@ -67,8 +97,14 @@ t.test('exec mode (Node 24): the entrypoint becomes the bridge, keeping its PID'
   const child = startEntrypoint({ ...s.env, STANDIN_EXIT_AFTER_MS: '1500', STANDIN_EXIT_CODE: '3' }, []);
   await waitForFile(marker(s.home, 'ready'));
   const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
-  t.ok(cmdline.some((arg) => arg.endsWith('copilot-bridge')), `PID ${child.pid} now runs copilot-bridge (${cmdline.join(' ')})`);
-  t.notOk(cmdline.some((arg) => arg.includes('copilot-bridge-entrypoint')), 'nothing of the entrypoint stays resident');
+  t.ok(
+    cmdline.some((arg) => arg.endsWith('copilot-bridge')),
+    `PID ${child.pid} now runs copilot-bridge (${cmdline.join(' ')})`,
+  );
+  t.notOk(
+    cmdline.some((arg) => arg.includes('copilot-bridge-entrypoint')),
+    'nothing of the entrypoint stays resident',
+  );
   const run = await child;
   t.equal(run.exitCode, 3, 'the bridge exit status is the process status');
   t.match(run.stderr, /exec: exec copilot-bridge start/);
@@ -102,14 +138,22 @@ function cmdline(pid: number): string[] {
 
 /** Processes below `root` (by parent pid), with their state letter. */
 function descendants(root: number): Array<{ pid: number; state: string; name: string }> {
-  const all = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map((n) => {
-    try {
-      const status = readFileSync(`/proc/${n}/status`, 'utf8');
-      return { pid: Number(n), ppid: Number(/\nPPid:\s+(\d+)/.exec(status)?.[1]), state: /\nState:\s+(\w)/.exec(status)?.[1] ?? '?', name: /^Name:\s+(.*)/.exec(status)?.[1] ?? '?' };
-    } catch {
-      return undefined;
-    }
-  }).filter((p) => p !== undefined);
+  const all = readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map((n) => {
+      try {
+        const status = readFileSync(`/proc/${n}/status`, 'utf8');
+        return {
+          pid: Number(n),
+          ppid: Number(/\nPPid:\s+(\d+)/.exec(status)?.[1]),
+          state: /\nState:\s+(\w)/.exec(status)?.[1] ?? '?',
+          name: /^Name:\s+(.*)/.exec(status)?.[1] ?? '?',
+        };
+      } catch {
+        return undefined;
+      }
+    })
+    .filter((p) => p !== undefined);
   const found: Array<{ pid: number; state: string; name: string }> = [];
   const walk = (pid: number) => all.filter((p) => p.ppid === pid).forEach((p) => (found.push(p), walk(p.pid)));
   walk(root);
@@ -122,12 +166,23 @@ t.test('as PID 1 in supervise mode, orphans are reaped by tini (by its fixed pat
   const bare = join(s.dir, 'bare-path');
   mkdirSync(bare);
   for (const tool of ['node', 'bash']) symlinkSync(execaSync('which', [tool]).stdout, join(bare, tool));
-  const child = startEntrypoint({ ...s.env, PATH: `${s.env.PATH!.split(':')[0]}:${bare}`, BRIDGE_SUPERVISE: '1', STANDIN_ORPHANS: '4' }, [], { prefix: [execaSync('which', ['unshare']).stdout, '--pid', '--fork', '--mount-proc', '--kill-child'] });
+  const child = startEntrypoint(
+    { ...s.env, PATH: `${s.env.PATH!.split(':')[0]}:${bare}`, BRIDGE_SUPERVISE: '1', STANDIN_ORPHANS: '4' },
+    [],
+    { prefix: [execaSync('which', ['unshare']).stdout, '--pid', '--fork', '--mount-proc', '--kill-child'] },
+  );
   await waitForFile(marker(s.home, 'ready'));
   await sleep(1200);
   const tree = descendants(child.pid!);
-  t.ok(tree.some((p) => p.name === 'tini' && cmdline(p.pid)[0] === '/usr/bin/tini'), `tini runs below the entrypoint, from /usr/bin/tini (${tree.map((p) => p.name).join(', ')})`);
-  t.same(tree.filter((p) => p.state === 'Z'), [], 'no zombie in the container');
+  t.ok(
+    tree.some((p) => p.name === 'tini' && cmdline(p.pid)[0] === '/usr/bin/tini'),
+    `tini runs below the entrypoint, from /usr/bin/tini (${tree.map((p) => p.name).join(', ')})`,
+  );
+  t.same(
+    tree.filter((p) => p.state === 'Z'),
+    [],
+    'no zombie in the container',
+  );
   // unshare ignores SIGTERM while it waits: signal the namespace's PID 1, the entrypoint, as `docker stop` does.
   process.kill(tree[0]!.pid, 'SIGTERM');
   const run = await child;

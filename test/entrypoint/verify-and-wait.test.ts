@@ -4,8 +4,8 @@ import { appendFileSync, chmodSync, chownSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { assertNoSecrets } from '../helpers/no-secrets.js';
-import { BRIDGE_UID, execa, runEntrypoint, scenario, startEntrypoint, waitForFile } from '../helpers/scenario.js';
+import { assertNoSecrets } from '../support/no-secrets.js';
+import { BRIDGE_UID, execa, runEntrypoint, scenario, startEntrypoint, waitForFile } from '../support/scenario.js';
 
 async function runningBridge(t: Test, extra: Record<string, string> = {}) {
   const s = scenario(t);
@@ -29,13 +29,22 @@ t.test('verify: clean while the bridge runs', async (t) => {
 t.test('verify: a secret in the environment of a process of the bridge user is a leak', async (t) => {
   const s = await runningBridge(t);
   const secret = s.items['op://stack/copilot/github-token']!;
-  const leaker = execa('sleep', ['30'], { uid: BRIDGE_UID, gid: BRIDGE_UID, env: { GH_TOKEN: secret }, extendEnv: false, reject: false });
+  const leaker = execa('sleep', ['30'], {
+    uid: BRIDGE_UID,
+    gid: BRIDGE_UID,
+    env: { GH_TOKEN: secret },
+    extendEnv: false,
+    reject: false,
+  });
   t.teardown(() => {
     leaker.kill();
   });
   const run = await runEntrypoint({ ...s.env, COPILOT_BRIDGE_CONFIG: s.output }, ['verify']);
   t.equal(run.exitCode, 1, run.stderr);
-  t.match(run.stdout, new RegExp(`leak: the environment of process ${leaker.pid} \\(sleep\\) holds \\$\\.github\\.token \\(raw\\)`));
+  t.match(
+    run.stdout,
+    new RegExp(`leak: the environment of process ${leaker.pid} \\(sleep\\) holds \\$\\.github\\.token \\(raw\\)`),
+  );
   t.match(run.stderr, /verify: 1 leak\(s\) found/);
   assertNoSecrets(t, 'stdout', run.stdout, s.secrets());
   assertNoSecrets(t, 'stderr', run.stderr, s.secrets());
@@ -44,7 +53,10 @@ t.test('verify: a secret in the environment of a process of the bridge user is a
 t.test("verify: a secret (base64) in the bridge's log file is a leak", async (t) => {
   const s = await runningBridge(t);
   const log = join(s.home, '.copilot-bridge', 'copilot-bridge.log');
-  appendFileSync(log, `debug: ${Buffer.from(`Bearer ${s.items['op://stack/mattermost-admin/token']}`).toString('base64')}\n`);
+  appendFileSync(
+    log,
+    `debug: ${Buffer.from(`Bearer ${s.items['op://stack/mattermost-admin/token']}`).toString('base64')}\n`,
+  );
   const run = await runEntrypoint({ ...s.env, COPILOT_BRIDGE_CONFIG: s.output }, ['verify']);
   t.equal(run.exitCode, 1, run.stderr);
   t.match(run.stdout, /leak: .*copilot-bridge\.log holds \$\.platforms\.mattermost\.bots\.admin\.token \(base64\)/);
@@ -86,9 +98,17 @@ t.test('wait: polls with progress until the dependency answers 2xx', async (t) =
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => server.close());
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v4/system/ping`;
-  const run = await runEntrypoint({ ...s.env, BRIDGE_WAIT_FOR: url, BRIDGE_WAIT_TIMEOUT: '20', STANDIN_EXIT_AFTER_MS: '100' });
+  const run = await runEntrypoint({
+    ...s.env,
+    BRIDGE_WAIT_FOR: url,
+    BRIDGE_WAIT_TIMEOUT: '20',
+    STANDIN_EXIT_AFTER_MS: '100',
+  });
   t.equal(run.exitCode, 0, run.stderr);
-  t.match(run.stderr, new RegExp(`wait: ${url.replace(/[.?]/g, '\\$&')} not ready \\(HTTP 503\\); retrying in \\d\\.\\d s, \\d+ s left`));
+  t.match(
+    run.stderr,
+    new RegExp(`wait: ${url.replace(/[.?]/g, '\\$&')} not ready \\(HTTP 503\\); retrying in \\d\\.\\d s, \\d+ s left`),
+  );
   t.match(run.stderr, /wait: .* is up after \d\.\d s/);
   t.ok(Date.now() >= upAt, 'it did not start the bridge before the dependency was up');
 });

@@ -7,11 +7,10 @@
 // events-engine.test.ts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 import { EventLines, eventFilters, eventsRoute, visibleEvent } from '../../socket-guard/policy/events.js';
 import { BASE_ROUTES, review } from '../../socket-guard/policy/policy.js';
 import { Refusal } from '../../socket-guard/policy/refusal.js';
@@ -19,6 +18,7 @@ import { parseTarget } from '../../socket-guard/policy/request-path.js';
 import { stringifyJson } from '../../socket-guard/policy/strict-json.js';
 import { createGuard } from '../../socket-guard/server.js';
 import { readGuardSettings } from '../../socket-guard/settings.js';
+import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 
 const PROJECT = 'cbs';
 const CANARY = 'CANARY-7f3a9c';
@@ -28,7 +28,13 @@ const routes = [...BASE_ROUTES, eventsRoute(PROJECT)];
 
 const ask = async (url: string, method = 'GET', body?: string) => {
   try {
-    return { verdict: await review(routes, { method, target: parseTarget(url), body: body === undefined ? undefined : Buffer.from(body) }) };
+    return {
+      verdict: await review(routes, {
+        method,
+        target: parseTarget(url),
+        body: body === undefined ? undefined : Buffer.from(body),
+      }),
+    };
   } catch (error) {
     if (error instanceof Refusal) return { refused: error.rule };
     throw error;
@@ -38,23 +44,41 @@ const ask = async (url: string, method = 'GET', body?: string) => {
 /** The filters the daemon would get, as plain JSON. */
 const forwarded = (verdict: unknown) => {
   const path = (verdict as { stream: { path: string } }).stream.path;
-  return { path, filters: JSON.parse(new URL(path, 'http://docker').searchParams.get('filters')!) as Record<string, string[]> };
+  return {
+    path,
+    filters: JSON.parse(new URL(path, 'http://docker').searchParams.get('filters')!) as Record<string, string[]>,
+  };
 };
 
 const FORCED = [`${PROJECT_LABEL}=${PROJECT}`, AGENT_LABEL];
 
-t.test('the filters: type forced to container, the agent labels appended to the client\'s', async (t) => {
+t.test("the filters: type forced to container, the agent labels appended to the client's", async (t) => {
   const cases: Array<[string, Record<string, string[]>]> = [
     ['/events', { type: ['container'], label: FORCED }],
     ['/events?filters=', { type: ['container'], label: FORCED }],
-    [`/events?filters=${encodeURIComponent('{"type":["image","network","volume","daemon"]}')}`, { type: ['container'], label: FORCED }],
+    [
+      `/events?filters=${encodeURIComponent('{"type":["image","network","volume","daemon"]}')}`,
+      { type: ['container'], label: FORCED },
+    ],
     [`/events?filters=${encodeURIComponent('{"type":{"daemon":true}}')}`, { type: ['container'], label: FORCED }],
-    [`/events?filters=${encodeURIComponent('{"event":["die","stop"],"container":["cbs-agent-lal"]}')}`, { event: ['die', 'stop'], container: ['cbs-agent-lal'], type: ['container'], label: FORCED }],
-    [`/events?filters=${encodeURIComponent('{"label":["com.copilot-bridge-stack.project=other"]}')}`, { label: ['com.copilot-bridge-stack.project=other', ...FORCED], type: ['container'] }],
+    [
+      `/events?filters=${encodeURIComponent('{"event":["die","stop"],"container":["cbs-agent-lal"]}')}`,
+      { event: ['die', 'stop'], container: ['cbs-agent-lal'], type: ['container'], label: FORCED },
+    ],
+    [
+      `/events?filters=${encodeURIComponent('{"label":["com.copilot-bridge-stack.project=other"]}')}`,
+      { label: ['com.copilot-bridge-stack.project=other', ...FORCED], type: ['container'] },
+    ],
     // The docker CLI's own format (a map of values to true) becomes a list: the daemon refuses the two mixed.
-    [`/events?filters=${encodeURIComponent('{"event":{"die":true},"label":{"x=1":true}}')}`, { event: ['die'], label: ['x=1', ...FORCED], type: ['container'] }],
+    [
+      `/events?filters=${encodeURIComponent('{"event":{"die":true},"label":{"x=1":true}}')}`,
+      { event: ['die'], label: ['x=1', ...FORCED], type: ['container'] },
+    ],
     // Go's case-insensitive field matching, as the container list route.
-    [`/events?filters=${encodeURIComponent('{"TYPE":["image"],"Label":["x"]}')}`, { type: ['container'], label: ['x', ...FORCED] }],
+    [
+      `/events?filters=${encodeURIComponent('{"TYPE":["image"],"Label":["x"]}')}`,
+      { type: ['container'], label: ['x', ...FORCED] },
+    ],
   ];
   for (const [url, expected] of cases) {
     const { verdict, refused } = await ask(url);
@@ -62,7 +86,11 @@ t.test('the filters: type forced to container, the agent labels appended to the 
     t.same(forwarded(verdict).filters, expected, `${url}: the daemon gets ${JSON.stringify(expected)}`);
   }
   const since = forwarded((await ask('/v1.41/events?since=1700000000&until=1700000100')).verdict).path;
-  t.match(since, /^\/v1\.41\/events\?since=1700000000&until=1700000100&filters=/, 'version prefix, since and until kept');
+  t.match(
+    since,
+    /^\/v1\.41\/events\?since=1700000000&until=1700000100&filters=/,
+    'version prefix, since and until kept',
+  );
 });
 
 t.test('the filters: other keys, other shapes, malformed or repeated JSON are refused', async (t) => {
@@ -85,17 +113,42 @@ t.test('the filters: other keys, other shapes, malformed or repeated JSON are re
     const { refused } = await ask(`/events?filters=${encodeURIComponent(filters)}`);
     t.match(refused, rule, `${name}: ${refused}`);
   }
-  t.equal((await ask('/events?type=container')).refused, 'events-query', 'a query key other than since, until, filters');
+  t.equal(
+    (await ask('/events?type=container')).refused,
+    'events-query',
+    'a query key other than since, until, filters',
+  );
   t.equal((await ask('/events', 'GET', 'x')).refused, 'events-body', 'a body');
   t.equal((await ask('/events', 'POST')).refused, 'default-deny', 'POST');
-  t.equal((await review(BASE_ROUTES, { method: 'GET', target: parseTarget('/_ping'), body: undefined }).then(() => 'ok')), 'ok', 'the base routes still allow ping');
-  const base = await review(BASE_ROUTES, { method: 'GET', target: parseTarget('/events'), body: undefined }).catch((error: Refusal) => error.rule);
+  t.equal(
+    await review(BASE_ROUTES, { method: 'GET', target: parseTarget('/_ping'), body: undefined }).then(() => 'ok'),
+    'ok',
+    'the base routes still allow ping',
+  );
+  const base = await review(BASE_ROUTES, { method: 'GET', target: parseTarget('/events'), body: undefined }).catch(
+    (error: Refusal) => error.rule,
+  );
   t.equal(base, 'default-deny', 'the base policy has no events');
-  t.same(stringifyJson(eventFilters(PROJECT, null)), JSON.stringify({ type: ['container'], label: FORCED }), 'no filters: only the forced ones');
+  t.same(
+    stringifyJson(eventFilters(PROJECT, null)),
+    JSON.stringify({ type: ['container'], label: FORCED }),
+    'no filters: only the forced ones',
+  );
 });
 
-const agentAttributes = { [AGENT_LABEL]: 'lal', [PROJECT_LABEL]: PROJECT, 'com.docker.compose.service': 'x', 'secret.label': `${CANARY}-label`, image: 'copilot-bridge-stack:test', name: 'cbs-agent-lal' };
-const containerEvent = (action: string, attributes: Record<string, string> = agentAttributes, extra: Record<string, unknown> = {}) => ({
+const agentAttributes = {
+  [AGENT_LABEL]: 'lal',
+  [PROJECT_LABEL]: PROJECT,
+  'com.docker.compose.service': 'x',
+  'secret.label': `${CANARY}-label`,
+  image: 'copilot-bridge-stack:test',
+  name: 'cbs-agent-lal',
+};
+const containerEvent = (
+  action: string,
+  attributes: Record<string, string> = agentAttributes,
+  extra: Record<string, unknown> = {},
+) => ({
   status: action,
   id: AGENT_ID,
   from: 'copilot-bridge-stack:test',
@@ -107,7 +160,12 @@ const containerEvent = (action: string, attributes: Record<string, string> = age
   timeNano: 1796035693000000000,
   ...extra,
 });
-const shownAttributes = { name: 'cbs-agent-lal', image: 'copilot-bridge-stack:test', [PROJECT_LABEL]: PROJECT, [AGENT_LABEL]: 'lal' };
+const shownAttributes = {
+  name: 'cbs-agent-lal',
+  image: 'copilot-bridge-stack:test',
+  [PROJECT_LABEL]: PROJECT,
+  [AGENT_LABEL]: 'lal',
+};
 const shown = (action: string, attributes: Record<string, string> = shownAttributes) => ({
   Type: 'container',
   Action: action,
@@ -123,36 +181,138 @@ const shown = (action: string, attributes: Record<string, string> = shownAttribu
 t.test('each daemon event, cut down to the allow list', async (t) => {
   const exec = { ...agentAttributes, execID: `e${'1'.repeat(63)}` };
   const table: Array<[string, unknown, unknown]> = [
-    ['exec_create with a command line', containerEvent(`exec_create: sh -c 'mysql -p${CANARY}'`, exec), shown('exec_create')],
+    [
+      'exec_create with a command line',
+      containerEvent(`exec_create: sh -c 'mysql -p${CANARY}'`, exec),
+      shown('exec_create'),
+    ],
     ['exec_start with a command line', containerEvent(`exec_start: sh -c 'echo ${CANARY}'`, exec), shown('exec_start')],
-    ['exec_die: exit code kept, execID dropped', containerEvent('exec_die', { ...exec, exitCode: '0' }), shown('exec_die', { ...shownAttributes, exitCode: '0' })],
-    ['exec_create, Action and status differing', containerEvent('exec_create: x', exec, { status: `exec_create: ${CANARY}`, Action: `exec_create: ${CANARY}: more` }), shown('exec_create')],
+    [
+      'exec_die: exit code kept, execID dropped',
+      containerEvent('exec_die', { ...exec, exitCode: '0' }),
+      shown('exec_die', { ...shownAttributes, exitCode: '0' }),
+    ],
+    [
+      'exec_create, Action and status differing',
+      containerEvent('exec_create: x', exec, {
+        status: `exec_create: ${CANARY}`,
+        Action: `exec_create: ${CANARY}: more`,
+      }),
+      shown('exec_create'),
+    ],
     ['health_status: healthy kept whole', containerEvent('health_status: healthy'), shown('health_status: healthy')],
-    ['health_status: unhealthy kept whole', containerEvent('health_status: unhealthy'), shown('health_status: unhealthy')],
+    [
+      'health_status: unhealthy kept whole',
+      containerEvent('health_status: unhealthy'),
+      shown('health_status: unhealthy'),
+    ],
     ['health_status: starting kept whole', containerEvent('health_status: starting'), shown('health_status: starting')],
     ['health_status with anything else is cut', containerEvent(`health_status: ${CANARY}`), shown('health_status')],
-    ['die with exitCode', containerEvent('die', { ...agentAttributes, exitCode: '137' }), shown('die', { ...shownAttributes, exitCode: '137' })],
+    [
+      'die with exitCode',
+      containerEvent('die', { ...agentAttributes, exitCode: '137' }),
+      shown('die', { ...shownAttributes, exitCode: '137' }),
+    ],
     ['kill: the signal dropped', containerEvent('kill', { ...agentAttributes, signal: '15' }), shown('kill')],
     ['start', containerEvent('start'), shown('start')],
-    ['unknown extra fields dropped', containerEvent('stop', { ...agentAttributes, futureAttribute: CANARY }, { futureField: CANARY, Actor: { ID: AGENT_ID, Attributes: agentAttributes, Extra: CANARY } }), shown('stop')],
-    ['fields of the wrong type dropped', containerEvent('stop', { ...agentAttributes, name: { nested: CANARY } as unknown as string }, { id: { x: CANARY }, time: `${CANARY}` }), (() => {
-      const out: Record<string, unknown> = shown('stop', { image: 'copilot-bridge-stack:test', [PROJECT_LABEL]: PROJECT, [AGENT_LABEL]: 'lal' });
-      delete out.id;
-      delete out.time;
-      return out;
-    })()],
-    ['another project\'s agent', containerEvent(`exec_create: ${CANARY}`, { ...agentAttributes, [PROJECT_LABEL]: 'other' }), undefined],
-    ['a project-labelled container that is not an agent', containerEvent('die', { [PROJECT_LABEL]: PROJECT, name: 'cbs-postgres-1' }), undefined],
+    [
+      'unknown extra fields dropped',
+      containerEvent(
+        'stop',
+        { ...agentAttributes, futureAttribute: CANARY },
+        { futureField: CANARY, Actor: { ID: AGENT_ID, Attributes: agentAttributes, Extra: CANARY } },
+      ),
+      shown('stop'),
+    ],
+    [
+      'fields of the wrong type dropped',
+      containerEvent(
+        'stop',
+        { ...agentAttributes, name: { nested: CANARY } as unknown as string },
+        { id: { x: CANARY }, time: `${CANARY}` },
+      ),
+      (() => {
+        const out: Record<string, unknown> = shown('stop', {
+          image: 'copilot-bridge-stack:test',
+          [PROJECT_LABEL]: PROJECT,
+          [AGENT_LABEL]: 'lal',
+        });
+        delete out.id;
+        delete out.time;
+        return out;
+      })(),
+    ],
+    [
+      "another project's agent",
+      containerEvent(`exec_create: ${CANARY}`, { ...agentAttributes, [PROJECT_LABEL]: 'other' }),
+      undefined,
+    ],
+    [
+      'a project-labelled container that is not an agent',
+      containerEvent('die', { [PROJECT_LABEL]: PROJECT, name: 'cbs-postgres-1' }),
+      undefined,
+    ],
     ['an empty agent label', containerEvent('die', { ...agentAttributes, [AGENT_LABEL]: '' }), undefined],
     ['an unlabelled container', containerEvent(`exec_start: ${CANARY}`, { name: 'mysql', image: 'mysql' }), undefined],
-    ['a network event', { Type: 'network', Action: 'connect', Actor: { ID: 'n', Attributes: { container: OTHER_ID, name: 'bridge', type: 'bridge' } }, scope: 'local', time: 1, timeNano: 1 }, undefined],
-    ['an image event', { status: 'pull', id: 'alpine', Type: 'image', Action: 'pull', Actor: { ID: 'alpine', Attributes: { ...agentAttributes } }, scope: 'local', time: 1 }, undefined],
-    ['a volume event', { Type: 'volume', Action: 'mount', Actor: { ID: 'v', Attributes: { ...agentAttributes, destination: '/x', container: OTHER_ID } }, scope: 'local', time: 1 }, undefined],
-    ['a daemon event', { Type: 'daemon', Action: 'reload', Actor: { ID: 'd', Attributes: { name: 'host', 'registry-mirrors': CANARY } }, scope: 'local', time: 1 }, undefined],
+    [
+      'a network event',
+      {
+        Type: 'network',
+        Action: 'connect',
+        Actor: { ID: 'n', Attributes: { container: OTHER_ID, name: 'bridge', type: 'bridge' } },
+        scope: 'local',
+        time: 1,
+        timeNano: 1,
+      },
+      undefined,
+    ],
+    [
+      'an image event',
+      {
+        status: 'pull',
+        id: 'alpine',
+        Type: 'image',
+        Action: 'pull',
+        Actor: { ID: 'alpine', Attributes: { ...agentAttributes } },
+        scope: 'local',
+        time: 1,
+      },
+      undefined,
+    ],
+    [
+      'a volume event',
+      {
+        Type: 'volume',
+        Action: 'mount',
+        Actor: { ID: 'v', Attributes: { ...agentAttributes, destination: '/x', container: OTHER_ID } },
+        scope: 'local',
+        time: 1,
+      },
+      undefined,
+    ],
+    [
+      'a daemon event',
+      {
+        Type: 'daemon',
+        Action: 'reload',
+        Actor: { ID: 'd', Attributes: { name: 'host', 'registry-mirrors': CANARY } },
+        scope: 'local',
+        time: 1,
+      },
+      undefined,
+    ],
     ['a legacy event without Type', { status: `exec_create: ${CANARY}`, id: AGENT_ID, from: 'x', time: 1 }, undefined],
-    ['a container event without Actor', { status: 'die', id: AGENT_ID, Type: 'container', Action: 'die', time: 1 }, undefined],
+    [
+      'a container event without Actor',
+      { status: 'die', id: AGENT_ID, Type: 'container', Action: 'die', time: 1 },
+      undefined,
+    ],
     ['Actor without Attributes', { Type: 'container', Action: 'die', Actor: { ID: AGENT_ID } }, undefined],
-    ['Attributes as an array', { Type: 'container', Action: 'die', Actor: { ID: AGENT_ID, Attributes: [PROJECT, 'lal'] } }, undefined],
+    [
+      'Attributes as an array',
+      { Type: 'container', Action: 'die', Actor: { ID: AGENT_ID, Attributes: [PROJECT, 'lal'] } },
+      undefined,
+    ],
     ['not an object', 'die', undefined],
     ['null', null, undefined],
   ];
@@ -161,13 +321,21 @@ t.test('each daemon event, cut down to the allow list', async (t) => {
     const out = visibleEvent(PROJECT, event);
     t.same(out, expected, name);
     t.notMatch(JSON.stringify(out ?? null), CANARY, `${name}: no canary`);
-    t.notMatch(JSON.stringify(out ?? null), /execID|secret\.label|compose\.service|signal/, `${name}: no execID, other labels or signal`);
+    t.notMatch(
+      JSON.stringify(out ?? null),
+      /execID|secret\.label|compose\.service|signal/,
+      `${name}: no execID, other labels or signal`,
+    );
   }
   const out = visibleEvent(PROJECT, containerEvent('die'))!;
-  t.same(Object.keys(out), ['Type', 'Action', 'status', 'id', 'from', 'scope', 'time', 'timeNano', 'Actor'], 'only the allowed fields, nothing else');
+  t.same(
+    Object.keys(out),
+    ['Type', 'Action', 'status', 'id', 'from', 'scope', 'time', 'timeNano', 'Actor'],
+    'only the allowed fields, nothing else',
+  );
 });
 
-t.test('the daemon\'s stream, split into lines; an overlong line dropped whole', async (t) => {
+t.test("the daemon's stream, split into lines; an overlong line dropped whole", async (t) => {
   const lines = new EventLines(16);
   const text = (buffers: Buffer[]) => buffers.map((b) => b.toString());
   t.same(text(lines.push(Buffer.from('{"a":1}\n{"b":'))), ['{"a":1}'], 'a complete line, the rest kept');
@@ -175,7 +343,11 @@ t.test('the daemon\'s stream, split into lines; an overlong line dropped whole',
   t.same(text(lines.push(Buffer.from('x'.repeat(10)))), []);
   t.same(text(lines.push(Buffer.from('y'.repeat(10)))), [], 'over the limit: forgotten');
   t.same(text(lines.push(Buffer.from('zzz\n{"c":3}\n'))), ['{"c":3}'], 'skipped to the next newline');
-  t.same(text(lines.push(Buffer.from(`${'q'.repeat(20)}\n{"d":4}\n`))), ['{"d":4}'], 'an overlong line within one chunk');
+  t.same(
+    text(lines.push(Buffer.from(`${'q'.repeat(20)}\n{"d":4}\n`))),
+    ['{"d":4}'],
+    'an overlong line within one chunk',
+  );
   t.same(text(lines.push(Buffer.from('é'))).length, 0);
   t.same(text(lines.push(Buffer.from('\n'))), ['é'], 'multi-byte characters kept whole');
 });
@@ -190,7 +362,11 @@ interface FakeDaemon {
 }
 
 /** A fake Docker daemon on a Unix socket (the real one is in events-engine.test.ts): each /events request is handed to the test. */
-async function fakeDaemon(t: Test, dir: string, onRequest?: (url: string, response: ServerResponse) => boolean): Promise<FakeDaemon> {
+async function fakeDaemon(
+  t: Test,
+  dir: string,
+  onRequest?: (url: string, response: ServerResponse) => boolean,
+): Promise<FakeDaemon> {
   const socketPath = join(dir, 'docker.sock');
   const asked: string[] = [];
   const waiting: Array<(response: ServerResponse) => void> = [];
@@ -244,7 +420,10 @@ function client(port: number, request: string) {
   socket.write(request);
   const until = (what: string, ready: () => boolean, ms = 5000) =>
     new Promise<void>((done, fail) => {
-      const timer = setTimeout(() => fail(new Error(`timed out waiting for ${what}; got ${JSON.stringify(state.text.slice(-300))}`)), ms);
+      const timer = setTimeout(
+        () => fail(new Error(`timed out waiting for ${what}; got ${JSON.stringify(state.text.slice(-300))}`)),
+        ms,
+      );
       const check = () => (ready() ? (clearTimeout(timer), done()) : waiters.push(check));
       check();
     });
@@ -253,42 +432,60 @@ function client(port: number, request: string) {
 
 const EVENTS_REQUEST = 'GET /events?since=1 HTTP/1.1\r\nHost: guard\r\nUser-Agent: events-test\r\n\r\n';
 
-t.test('the guard answers with a chunked stream: one event per chunk, at once, ended when the daemon ends', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'cbs-events-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const daemon = await fakeDaemon(t, dir);
-  const { port } = await guardOn(t, daemon.socketPath);
-  const { state, until } = client(port, EVENTS_REQUEST + 'GET /_ping HTTP/1.1\r\nHost: guard\r\n\r\n');
-  const response = await daemon.next();
-  await until('the head', () => state.text.includes('\r\n\r\n'));
-  t.equal(state.text, 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n', 'the head, sent before any event');
-  t.match(daemon.asked[0], /^\/events\?since=1&filters=/, 'the daemon is asked with the forced filters');
-  t.same(JSON.parse(new URLSearchParams(daemon.asked[0]!.split('?')[1]).get('filters')!), { type: ['container'], label: FORCED });
+t.test(
+  'the guard answers with a chunked stream: one event per chunk, at once, ended when the daemon ends',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cbs-events-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const daemon = await fakeDaemon(t, dir);
+    const { port } = await guardOn(t, daemon.socketPath);
+    const { state, until } = client(port, EVENTS_REQUEST + 'GET /_ping HTTP/1.1\r\nHost: guard\r\n\r\n');
+    const response = await daemon.next();
+    await until('the head', () => state.text.includes('\r\n\r\n'));
+    t.equal(
+      state.text,
+      'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n',
+      'the head, sent before any event',
+    );
+    t.match(daemon.asked[0], /^\/events\?since=1&filters=/, 'the daemon is asked with the forced filters');
+    t.same(JSON.parse(new URLSearchParams(daemon.asked[0]!.split('?')[1]).get('filters')!), {
+      type: ['container'],
+      label: FORCED,
+    });
 
-  const head = state.text.length;
-  response.write(`${JSON.stringify(containerEvent(`exec_create: ${CANARY}`))}\n`);
-  await until('the first event', () => state.text.endsWith('\r\n') && state.text.length > head);
-  const line = `${JSON.stringify(shown('exec_create'))}\n`;
-  t.equal(state.text.slice(head), `${Buffer.byteLength(line).toString(16)}\r\n${line}\r\n`, 'one event, one chunk, while the daemon\'s stream is still open');
+    const head = state.text.length;
+    response.write(`${JSON.stringify(containerEvent(`exec_create: ${CANARY}`))}\n`);
+    await until('the first event', () => state.text.endsWith('\r\n') && state.text.length > head);
+    const line = `${JSON.stringify(shown('exec_create'))}\n`;
+    t.equal(
+      state.text.slice(head),
+      `${Buffer.byteLength(line).toString(16)}\r\n${line}\r\n`,
+      "one event, one chunk, while the daemon's stream is still open",
+    );
 
-  // An event of another project, a line too long to be an event, garbage, an event split over writes.
-  const before = state.text.length;
-  response.write(`${JSON.stringify(containerEvent('die', { ...agentAttributes, [PROJECT_LABEL]: 'other' }))}\n`);
-  response.write(`{"Type":"container","pad":"${'x'.repeat(70 * 1024)}"}\n`);
-  response.write('not json\n');
-  const die = JSON.stringify(containerEvent('die', { ...agentAttributes, exitCode: '0' }));
-  response.write(die.slice(0, 100));
-  await new Promise((r) => setTimeout(r, 100));
-  t.equal(state.text.length, before, 'nothing of the other project\'s event, the overlong line, the garbage or half an event');
-  response.write(`${die.slice(100)}\n`);
-  await until('the die event', () => state.text.includes('"die"') && state.text.endsWith('\r\n'));
-  response.end();
-  await until('the end of the stream', () => state.closed);
-  t.ok(state.text.endsWith('\r\n0\r\n\r\n'), 'the terminating chunk, then the connection closes');
-  t.notMatch(state.text, CANARY, 'no canary');
-  t.notMatch(state.text, /HTTP\/1\.1[\s\S]*HTTP\/1\.1/, 'the request pipelined behind the stream is never answered');
-  t.equal(daemon.asked.length, 1, 'and never reaches the daemon');
-});
+    // An event of another project, a line too long to be an event, garbage, an event split over writes.
+    const before = state.text.length;
+    response.write(`${JSON.stringify(containerEvent('die', { ...agentAttributes, [PROJECT_LABEL]: 'other' }))}\n`);
+    response.write(`{"Type":"container","pad":"${'x'.repeat(70 * 1024)}"}\n`);
+    response.write('not json\n');
+    const die = JSON.stringify(containerEvent('die', { ...agentAttributes, exitCode: '0' }));
+    response.write(die.slice(0, 100));
+    await new Promise((r) => setTimeout(r, 100));
+    t.equal(
+      state.text.length,
+      before,
+      "nothing of the other project's event, the overlong line, the garbage or half an event",
+    );
+    response.write(`${die.slice(100)}\n`);
+    await until('the die event', () => state.text.includes('"die"') && state.text.endsWith('\r\n'));
+    response.end();
+    await until('the end of the stream', () => state.closed);
+    t.ok(state.text.endsWith('\r\n0\r\n\r\n'), 'the terminating chunk, then the connection closes');
+    t.notMatch(state.text, CANARY, 'no canary');
+    t.notMatch(state.text, /HTTP\/1\.1[\s\S]*HTTP\/1\.1/, 'the request pipelined behind the stream is never answered');
+    t.equal(daemon.asked.length, 1, 'and never reaches the daemon');
+  },
+);
 
 t.test('a client that goes away ends the daemon request', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cbs-events-'));
@@ -311,22 +508,35 @@ t.test('daemon errors: before the head a 502, a refusal passed on with its statu
   const nowhere = await guardOn(t, join(dir, 'absent.sock'));
   const lost = client(nowhere.port, EVENTS_REQUEST);
   await lost.until('the answer', () => lost.state.closed);
-  t.match(lost.state.text, /^HTTP\/1\.1 502 Bad Gateway\r\n[\s\S]*content-type: application\/json[\s\S]*\r\n\r\n\{"message":"docker-socket-guard: the Docker daemon did not answer \(ENOENT\)"\}$/);
+  t.match(
+    lost.state.text,
+    /^HTTP\/1\.1 502 Bad Gateway\r\n[\s\S]*content-type: application\/json[\s\S]*\r\n\r\n\{"message":"docker-socket-guard: the Docker daemon did not answer \(ENOENT\)"\}$/,
+  );
   t.match(nowhere.log.join('\n'), /the Docker daemon did not answer \(ENOENT\)/, 'and a log line');
 
   const daemon = await fakeDaemon(t, dir, (url, response) => {
     const status = url.includes('since=bad') ? 400 : 500;
     response.writeHead(status, { 'content-type': status === 400 ? 'application/json' : 'text/plain' });
-    response.end(status === 400 ? JSON.stringify({ message: 'invalid value for since', extra: CANARY }) : `oops ${CANARY}`);
+    response.end(
+      status === 400 ? JSON.stringify({ message: 'invalid value for since', extra: CANARY }) : `oops ${CANARY}`,
+    );
     return true;
   });
   const { port } = await guardOn(t, daemon.socketPath);
   const bad = client(port, 'GET /events?since=bad HTTP/1.1\r\nHost: guard\r\n\r\n');
   await bad.until('the answer', () => bad.state.closed);
-  t.match(bad.state.text, /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*\r\n\r\n\{"message":"invalid value for since"\}$/, 'the daemon\'s status and message, nothing else');
+  t.match(
+    bad.state.text,
+    /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*\r\n\r\n\{"message":"invalid value for since"\}$/,
+    "the daemon's status and message, nothing else",
+  );
   const broken = client(port, 'GET /events HTTP/1.1\r\nHost: guard\r\n\r\n');
   await broken.until('the answer', () => broken.state.closed);
-  t.match(broken.state.text, /^HTTP\/1\.1 500 Internal Server Error\r\n[\s\S]*\r\n\r\n\{"message":"the Docker daemon answered 500"\}$/, 'not JSON: the status alone');
+  t.match(
+    broken.state.text,
+    /^HTTP\/1\.1 500 Internal Server Error\r\n[\s\S]*\r\n\r\n\{"message":"the Docker daemon answered 500"\}$/,
+    'not JSON: the status alone',
+  );
   t.notMatch(bad.state.text + broken.state.text, CANARY);
 });
 

@@ -7,11 +7,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import t from 'tap';
 import { execa } from 'execa';
+import t from 'tap';
 
 const GUARD = resolve(import.meta.dirname, '..', '..', 'dist', 'docker-socket-guard.mjs');
-const CLEAN_ENV = resolve(import.meta.dirname, '..', 'helpers', 'clean-env');
+const CLEAN_ENV = resolve(import.meta.dirname, '..', 'support', 'clean-env');
 
 interface Tripwire {
   path: string;
@@ -28,7 +28,9 @@ async function tripwire(dir: string): Promise<Tripwire> {
       data += chunk.toString('latin1');
       if (data.includes('\r\n\r\n')) {
         wire.requests.push(data);
-        socket.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 8\r\nconnection: close\r\n\r\ntripwire');
+        socket.end(
+          'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 8\r\nconnection: close\r\n\r\ntripwire',
+        );
       }
     });
   });
@@ -62,18 +64,42 @@ const privileged = JSON.stringify({ Image: 'alpine', HostConfig: { Privileged: t
 
 const refused: Array<[string, string, RegExp]> = [
   ['list containers', request('GET /containers/json'), /default-deny/],
-  ['create a privileged container', request('POST /containers/create', ['Content-Type: application/json'], privileged), /default-deny/],
-  ['create, versioned', request('POST /v1.41/containers/create', ['Content-Type: application/json'], privileged), /default-deny/],
-  ['exec start', request('POST /exec/abc/start', ['Content-Type: application/json'], '{"Detach":false}'), /default-deny/],
-  ['exec create', request('POST /containers/abc/exec', ['Content-Type: application/json'], '{"Cmd":["sh"]}'), /default-deny/],
-  ['archive upload', request('PUT /containers/abc/archive?path=/', ['Content-Type: application/x-tar'], 'tar'), /default-deny/],
+  [
+    'create a privileged container',
+    request('POST /containers/create', ['Content-Type: application/json'], privileged),
+    /default-deny/,
+  ],
+  [
+    'create, versioned',
+    request('POST /v1.41/containers/create', ['Content-Type: application/json'], privileged),
+    /default-deny/,
+  ],
+  [
+    'exec start',
+    request('POST /exec/abc/start', ['Content-Type: application/json'], '{"Detach":false}'),
+    /default-deny/,
+  ],
+  [
+    'exec create',
+    request('POST /containers/abc/exec', ['Content-Type: application/json'], '{"Cmd":["sh"]}'),
+    /default-deny/,
+  ],
+  [
+    'archive upload',
+    request('PUT /containers/abc/archive?path=/', ['Content-Type: application/x-tar'], 'tar'),
+    /default-deny/,
+  ],
   ['build', request('POST /build'), /default-deny/],
   ['image pull', request('POST /images/create?fromImage=alpine'), /default-deny/],
   ['swarm init', request('POST /swarm/init', [], '{}'), /default-deny/],
   ['swarm inspect', request('GET /swarm'), /default-deny/],
   ['plugin list', request('GET /plugins'), /default-deny/],
   ['plugin pull', request('POST /plugins/pull?remote=x'), /default-deny/],
-  ['volume create with bind options', request('POST /volumes/create', [], '{"Name":"x","DriverOpts":{"type":"none","o":"bind","device":"/"}}'), /default-deny/],
+  [
+    'volume create with bind options',
+    request('POST /volumes/create', [], '{"Name":"x","DriverOpts":{"type":"none","o":"bind","device":"/"}}'),
+    /default-deny/,
+  ],
   ['secrets', request('GET /secrets'), /default-deny/],
   ['system df', request('GET /system/df'), /default-deny/],
   ['ping with the wrong method', request('POST /_ping'), /default-deny/],
@@ -98,13 +124,37 @@ const refused: Array<[string, string, RegExp]> = [
   ['events in the base policy', request('GET /events?since=0&filters=%7B%7D'), /default-deny/],
   ['events, versioned', request('GET /v1.41/events'), /default-deny/],
   ['body on ping', request('GET /_ping', [], 'hello'), /ping-body/],
-  ['connection upgrade on an allowed path', request('GET /version', ['Connection: Upgrade', 'Upgrade: tcp']), /no-upgrade/],
-  ['attach with upgrade', request('POST /containers/abc/attach?stream=1&stdin=1', ['Connection: Upgrade', 'Upgrade: tcp']), /no-upgrade/],
+  [
+    'connection upgrade on an allowed path',
+    request('GET /version', ['Connection: Upgrade', 'Upgrade: tcp']),
+    /no-upgrade/,
+  ],
+  [
+    'attach with upgrade',
+    request('POST /containers/abc/attach?stream=1&stdin=1', ['Connection: Upgrade', 'Upgrade: tcp']),
+    /no-upgrade/,
+  ],
   ['session (h2c)', request('POST /session', ['Connection: Upgrade', 'Upgrade: h2c']), /no-upgrade/],
-  ['body over the size limit', request('POST /containers/create', ['Content-Type: application/json'], `{"Image":"${'a'.repeat(70_000)}"}`), /body-size/],
-  ['declared length over the limit', `POST /containers/create HTTP/1.1\r\nHost: guard\r\nContent-Length: 999999\r\n\r\n{}`, /body-size/],
-  ['chunked body that does not parse', `POST /containers/create HTTP/1.1\r\nHost: guard\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`, /http-parse|default-deny/],
-  ['content-length and chunked together (smuggling)', `POST /_ping HTTP/1.1\r\nHost: guard\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /containers/json HTTP/1.1\r\nHost: guard\r\n\r\n`, /http-parse/],
+  [
+    'body over the size limit',
+    request('POST /containers/create', ['Content-Type: application/json'], `{"Image":"${'a'.repeat(70_000)}"}`),
+    /body-size/,
+  ],
+  [
+    'declared length over the limit',
+    `POST /containers/create HTTP/1.1\r\nHost: guard\r\nContent-Length: 999999\r\n\r\n{}`,
+    /body-size/,
+  ],
+  [
+    'chunked body that does not parse',
+    `POST /containers/create HTTP/1.1\r\nHost: guard\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
+    /http-parse|default-deny/,
+  ],
+  [
+    'content-length and chunked together (smuggling)',
+    `POST /_ping HTTP/1.1\r\nHost: guard\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /containers/json HTTP/1.1\r\nHost: guard\r\n\r\n`,
+    /http-parse/,
+  ],
   ['not HTTP at all', 'HELLO\r\n\r\n', /http-parse/],
 ];
 
@@ -114,14 +164,22 @@ t.test('the guard', async (t) => {
   const wire = await tripwire(dir);
   t.teardown(() => wire.server.close());
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const guard = execa(CLEAN_ENV, [process.execPath, GUARD], { env: { PATH: process.env.PATH!, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: wire.path }, extendEnv: false, reject: false });
+  const guard = execa(CLEAN_ENV, [process.execPath, GUARD], {
+    env: { PATH: process.env.PATH!, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: wire.path },
+    extendEnv: false,
+    reject: false,
+  });
   t.teardown(() => {
     guard.kill('SIGTERM');
   });
   const stderr: string[] = [];
   guard.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
-  for (let i = 0; i < 200 && !stderr.join('').includes('listening on'); i++) await new Promise((r) => setTimeout(r, 25));
-  t.match(stderr.join(''), /docker-socket-guard: listening on 127\.0\.0\.1:\d+, forwarding ping and version to .*docker\.sock/);
+  for (let i = 0; i < 200 && !stderr.join('').includes('listening on'); i++)
+    await new Promise((r) => setTimeout(r, 25));
+  t.match(
+    stderr.join(''),
+    /docker-socket-guard: listening on 127\.0\.0\.1:\d+, forwarding ping and version to .*docker\.sock/,
+  );
 
   t.ok(refused.length >= 40, `${refused.length} refusals in the table`);
   for (const [name, text, rule] of refused) {
@@ -132,10 +190,20 @@ t.test('the guard', async (t) => {
     t.match(json.message, /^docker-socket-guard: /, `${name}: says who refused`);
   }
   t.same(wire.requests, [], 'no refused request reached the Docker socket');
-  const refusals = stderr.join('').split('\n').filter((l) => l.includes(': refused '));
+  const refusals = stderr
+    .join('')
+    .split('\n')
+    .filter((l) => l.includes(': refused '));
   t.ok(refusals.length >= refused.length, 'one log line per refusal');
 
-  const ping = await raw(port, request('GET /v1.41/_ping', ['Connection: keep-alive, X-Evil', 'X-Registry-Auth: secret-ish', 'User-Agent: agent-test']));
+  const ping = await raw(
+    port,
+    request('GET /v1.41/_ping', [
+      'Connection: keep-alive, X-Evil',
+      'X-Registry-Auth: secret-ish',
+      'User-Agent: agent-test',
+    ]),
+  );
   t.match(ping, /^HTTP\/1\.1 200 /, 'an allowed call is forwarded');
   t.match(ping, /tripwire$/);
   const forwarded = wire.requests.at(-1) ?? '';
@@ -147,31 +215,62 @@ t.test('the guard', async (t) => {
 });
 
 t.test('a bad GUARD_LISTEN is a configuration error', async (t) => {
-  const run = await execa(CLEAN_ENV, [process.execPath, GUARD], { env: { PATH: process.env.PATH!, GUARD_LISTEN: 'nowhere' }, extendEnv: false, reject: false });
+  const run = await execa(CLEAN_ENV, [process.execPath, GUARD], {
+    env: { PATH: process.env.PATH!, GUARD_LISTEN: 'nowhere' },
+    extendEnv: false,
+    reject: false,
+  });
   t.equal(run.exitCode, 78);
   t.match(run.stderr, /^docker-socket-guard: settings: GUARD_LISTEN must be HOST:PORT/);
 });
 
-t.test('GUARD_AGENTS_FILE and the stack settings the guard builds agents from: each bad one a configuration error', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'cbs-guard-settings-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const agentsFile = join(dir, 'agents.json');
-  writeFileSync(agentsFile, '{"agents":[]}');
-  const good = { GUARD_LISTEN: '127.0.0.1:1', GUARD_AGENTS_FILE: agentsFile, COMPOSE_PROJECT_NAME: 'cbs', AGENT_IMAGE: 'copilot-bridge-stack:test', COPILOT_BRIDGE_SECRETS_DIR: '/dev/shm/copilot-bridge-stack', COPILOT_BRIDGE_RELEASED: 'op-sa-token' };
-  const cases: Array<[Record<string, string | undefined>, RegExp]> = [
-    [{ GUARD_AGENTS_FILE: 'agents.json' }, /GUARD_AGENTS_FILE must be the absolute path of the agents file/],
-    [{ GUARD_AGENTS_FILE: join(dir, 'missing.json') }, /GUARD_AGENTS_FILE names .*missing\.json, which does not exist; mount the agents file there/],
-    [{ AGENT_IMAGE: undefined }, /set AGENT_IMAGE to the stack's own image/],
-    [{ COMPOSE_PROJECT_NAME: 'Bad Name' }, /set COMPOSE_PROJECT_NAME/],
-    [{ COPILOT_BRIDGE_SECRETS_DIR: undefined }, /GUARD_AGENTS_FILE needs COPILOT_BRIDGE_SECRETS_DIR and COPILOT_BRIDGE_RELEASED/],
-    [{ AGENT_MEMORY: 'lots' }, /AGENT_MEMORY must be a size/],
-    [{ AGENT_CPUS: '-1' }, /AGENT_CPUS must be a number of CPUs/],
-  ];
-  for (const [patch, message] of cases) {
-    const env = Object.fromEntries(Object.entries({ PATH: process.env.PATH!, ...good, ...patch }).filter(([, v]) => v !== undefined)) as Record<string, string>;
-    const run = await execa(CLEAN_ENV, [process.execPath, GUARD], { env, extendEnv: false, reject: false, timeout: 10_000 });
-    t.equal(run.exitCode, 78, `${JSON.stringify(patch)}: a configuration error`);
-    t.match(run.stderr, new RegExp(`^docker-socket-guard: settings: ${message.source}`), `${JSON.stringify(patch)}: one line that says what to set`);
-    t.equal(run.stderr.trim().split('\n').length, 1);
-  }
-});
+t.test(
+  'GUARD_AGENTS_FILE and the stack settings the guard builds agents from: each bad one a configuration error',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cbs-guard-settings-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const agentsFile = join(dir, 'agents.json');
+    writeFileSync(agentsFile, '{"agents":[]}');
+    const good = {
+      GUARD_LISTEN: '127.0.0.1:1',
+      GUARD_AGENTS_FILE: agentsFile,
+      COMPOSE_PROJECT_NAME: 'cbs',
+      AGENT_IMAGE: 'copilot-bridge-stack:test',
+      COPILOT_BRIDGE_SECRETS_DIR: '/dev/shm/copilot-bridge-stack',
+      COPILOT_BRIDGE_RELEASED: 'op-sa-token',
+    };
+    const cases: Array<[Record<string, string | undefined>, RegExp]> = [
+      [{ GUARD_AGENTS_FILE: 'agents.json' }, /GUARD_AGENTS_FILE must be the absolute path of the agents file/],
+      [
+        { GUARD_AGENTS_FILE: join(dir, 'missing.json') },
+        /GUARD_AGENTS_FILE names .*missing\.json, which does not exist; mount the agents file there/,
+      ],
+      [{ AGENT_IMAGE: undefined }, /set AGENT_IMAGE to the stack's own image/],
+      [{ COMPOSE_PROJECT_NAME: 'Bad Name' }, /set COMPOSE_PROJECT_NAME/],
+      [
+        { COPILOT_BRIDGE_SECRETS_DIR: undefined },
+        /GUARD_AGENTS_FILE needs COPILOT_BRIDGE_SECRETS_DIR and COPILOT_BRIDGE_RELEASED/,
+      ],
+      [{ AGENT_MEMORY: 'lots' }, /AGENT_MEMORY must be a size/],
+      [{ AGENT_CPUS: '-1' }, /AGENT_CPUS must be a number of CPUs/],
+    ];
+    for (const [patch, message] of cases) {
+      const env = Object.fromEntries(
+        Object.entries({ PATH: process.env.PATH!, ...good, ...patch }).filter(([, v]) => v !== undefined),
+      ) as Record<string, string>;
+      const run = await execa(CLEAN_ENV, [process.execPath, GUARD], {
+        env,
+        extendEnv: false,
+        reject: false,
+        timeout: 10_000,
+      });
+      t.equal(run.exitCode, 78, `${JSON.stringify(patch)}: a configuration error`);
+      t.match(
+        run.stderr,
+        new RegExp(`^docker-socket-guard: settings: ${message.source}`),
+        `${JSON.stringify(patch)}: one line that says what to set`,
+      );
+      t.equal(run.stderr.trim().split('\n').length, 1);
+    }
+  },
+);

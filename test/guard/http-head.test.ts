@@ -1,13 +1,15 @@
 // The guard's request-head reader refuses what a well-behaved Docker client
 // never sends, instead of guessing how the daemon would read it.
 import t from 'tap';
-import { Refusal } from '../../socket-guard/policy/refusal.js';
 import { readHead } from '../../socket-guard/policy/http-head.js';
+import { Refusal } from '../../socket-guard/policy/refusal.js';
 
 const head = (text: string) => readHead(Buffer.from(text, 'latin1'), 65536);
 
 t.test('reads a plain request head', async (t) => {
-  const h = head('POST /v1.41/containers/create?name=x HTTP/1.1\r\nHost: guard\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');
+  const h = head(
+    'POST /v1.41/containers/create?name=x HTTP/1.1\r\nHost: guard\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}',
+  );
   t.equal(h?.method, 'POST');
   t.equal(h?.target, '/v1.41/containers/create?name=x');
   t.equal(h?.contentLength, 2);
@@ -22,7 +24,11 @@ t.test('refuses what it will not interpret', async (t) => {
   const cases: Array<[string, string, RegExp]> = [
     ['GET /_ping HTTP/1.1\nHost: x\n\n', 'http-parse', /bare LF/],
     ['GET /_ping HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n', 'http-parse', /bad header line/],
-    ['GET /_ping HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', 'http-parse', /repeated header content-length/],
+    [
+      'GET /_ping HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+      'http-parse',
+      /repeated header content-length/,
+    ],
     ['GET /_ping HTTP/1.1\r\nContent-Length: +5\r\n\r\n', 'http-parse', /bad Content-Length/],
     ['GET /_ping HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n', 'http-parse', /Transfer-Encoding is not accepted/],
     ['GET /_ping HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n', 'http-parse', /bad header line/],

@@ -6,16 +6,20 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import t, { type Test } from 'tap';
 import { execa } from 'execa';
+import t, { type Test } from 'tap';
 
 const GUARD = resolve(import.meta.dirname, '..', '..', 'dist', 'docker-socket-guard.mjs');
-const CLEAN_ENV = resolve(import.meta.dirname, '..', 'helpers', 'clean-env');
+const CLEAN_ENV = resolve(import.meta.dirname, '..', 'support', 'clean-env');
 
 /** The guard as a process in front of `socketPath`, listening; its stderr so far in `output()`. */
 async function startGuard(t: Test, socketPath: string) {
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const guard = execa(CLEAN_ENV, [process.execPath, GUARD], { env: { PATH: process.env.PATH!, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: socketPath }, extendEnv: false, reject: false });
+  const guard = execa(CLEAN_ENV, [process.execPath, GUARD], {
+    env: { PATH: process.env.PATH!, GUARD_LISTEN: `127.0.0.1:${port}`, GUARD_DOCKER_SOCKET: socketPath },
+    extendEnv: false,
+    reject: false,
+  });
   t.teardown(() => {
     guard.kill('SIGTERM');
   });
@@ -54,7 +58,7 @@ t.test('pipelined requests, in order; a refusal closes the connection', async (t
       const finish = (closed: boolean) => done({ answer, closed });
       socket.on('data', (c) => {
         answer += c.toString('latin1');
-        if (until(answer)) (socket.destroy(), finish(false));
+        if (until(answer)) socket.destroy(), finish(false);
       });
       socket.on('close', () => finish(true));
       socket.setTimeout(5000, () => socket.destroy());
@@ -62,10 +66,17 @@ t.test('pipelined requests, in order; a refusal closes the connection', async (t
     });
   const ping = 'GET /_ping HTTP/1.1\r\nHost: guard\r\nUser-Agent: t\r\nX-Extra: dropped\r\n\r\n';
   const version = 'GET /v1.41/version HTTP/1.1\r\nHost: guard\r\n\r\n';
-  const both = await exchange(ping + version + ping, (a) => (a.match(/HTTP\/1\.1 200/g) ?? []).length === 3 && /3:\/_ping$/.test(a));
+  const both = await exchange(
+    ping + version + ping,
+    (a) => (a.match(/HTTP\/1\.1 200/g) ?? []).length === 3 && /3:\/_ping$/.test(a),
+  );
   t.match(both.answer, /1:\/_ping[\s\S]*2:\/v1\.41\/version[\s\S]*3:\/_ping$/, 'three pipelined answers, in order');
   t.equal(both.closed, false, 'the connection stays open (keep-alive)');
-  t.match(seen[0], /^GET \/_ping HTTP\/1\.1\r\nHost: docker\r\nuser-agent: t$/, 'rewritten: Host set, unknown headers dropped');
+  t.match(
+    seen[0],
+    /^GET \/_ping HTTP\/1\.1\r\nHost: docker\r\nuser-agent: t$/,
+    'rewritten: Host set, unknown headers dropped',
+  );
   const refused = await exchange(ping + 'GET /containers/json HTTP/1.1\r\nHost: guard\r\n\r\n' + ping, () => false);
   t.match(refused.answer, /HTTP\/1\.1 403 Forbidden[\s\S]*"rule":"default-deny"/, 'the refused request gets its 403');
   t.equal(refused.closed, true, 'and the connection is closed: the request behind it is never read');
@@ -80,7 +91,8 @@ t.test('a client that pipelines far more than it reads cannot make the guard buf
     socket.on('error', () => undefined);
     socket.on('data', (chunk) => {
       let ok = true;
-      for (let n = chunk.toString('latin1').split('\r\n\r\n').length - 1; n > 0; n--) ok = socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nOK') && ok;
+      for (let n = chunk.toString('latin1').split('\r\n\r\n').length - 1; n > 0; n--)
+        ok = socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nOK') && ok;
       if (!ok) {
         socket.pause();
         socket.once('drain', () => socket.resume());
@@ -91,7 +103,8 @@ t.test('a client that pipelines far more than it reads cannot make the guard buf
   await new Promise<void>((r) => upstream.listen(socketPath, r));
   t.teardown(() => upstream.close());
   const { port, guard } = await startGuard(t, socketPath);
-  const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${guard.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  const rss = () =>
+    Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${guard.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
   const before = rss();
   // 64 MiB of pipelined pings from a client that reads none of the answers.
   const ping = Buffer.from('GET /_ping HTTP/1.1\r\nHost: guard\r\n\r\n');
@@ -124,8 +137,14 @@ t.test('a client that pipelines far more than it reads cannot make the guard buf
   });
   peak = Math.max(peak, rss());
   socket.destroy();
-  t.ok(written < 32 * 1024 * 1024, `the client could not push it all: the guard stopped reading (${(written / 1048576).toFixed(1)} MiB of 64 taken)`);
-  t.ok(peak - before < 48, `the guard's memory grew by ${(peak - before).toFixed(0)} MiB, not by what was sent (it was ${before.toFixed(0)} MiB)`);
+  t.ok(
+    written < 32 * 1024 * 1024,
+    `the client could not push it all: the guard stopped reading (${(written / 1048576).toFixed(1)} MiB of 64 taken)`,
+  );
+  t.ok(
+    peak - before < 48,
+    `the guard's memory grew by ${(peak - before).toFixed(0)} MiB, not by what was sent (it was ${before.toFixed(0)} MiB)`,
+  );
 });
 
 t.test('at most 64 client connections at once: each costs the daemon a connection outside every limit', async (t) => {
@@ -136,14 +155,20 @@ t.test('at most 64 client connections at once: each costs the daemon a connectio
   await new Promise<void>((r) => upstream.listen(socketPath, r));
   t.teardown(() => upstream.close());
   const { port, output: log } = await startGuard(t, socketPath);
-  const sockets = await Promise.all(Array.from({ length: 70 }, () => new Promise<{ closed: boolean }>((done) => {
-    const socket = connect(port, '127.0.0.1');
-    const state = { closed: false };
-    socket.on('error', () => undefined);
-    socket.on('close', () => (state.closed = true));
-    socket.on('connect', () => done(state));
-    t.teardown(() => socket.destroy());
-  })));
+  const sockets = await Promise.all(
+    Array.from(
+      { length: 70 },
+      () =>
+        new Promise<{ closed: boolean }>((done) => {
+          const socket = connect(port, '127.0.0.1');
+          const state = { closed: false };
+          socket.on('error', () => undefined);
+          socket.on('close', () => (state.closed = true));
+          socket.on('connect', () => done(state));
+          t.teardown(() => socket.destroy());
+        }),
+    ),
+  );
   await new Promise((r) => setTimeout(r, 500));
   const closed = sockets.filter((s) => s.closed).length;
   t.equal(closed, 6, `the 6 connections past 64 are closed at once (${closed} closed)`);

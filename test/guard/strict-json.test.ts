@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { parseStrictJson, stringifyJson } from '../../socket-guard/policy/strict-json.js';
 import { Refusal } from '../../socket-guard/policy/refusal.js';
+import { parseStrictJson, stringifyJson } from '../../socket-guard/policy/strict-json.js';
 
 t.test('reads what JSON.parse reads, the same way (objects as Maps)', async (t) => {
   fc.assert(

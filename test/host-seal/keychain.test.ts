@@ -7,16 +7,20 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import t from 'tap';
-import { MAIN, cli, sandbox } from '../fixtures/host-seal/cli.js';
 import { fakeToken } from '../fixtures/host-seal/fake-token.js';
-import { filesHolding, leaks, probes } from '../fixtures/host-seal/leaks.js';
-import { watchProcesses } from '../fixtures/host-seal/watch-proc.js';
+import { cli, MAIN, sandbox } from '../support/host-seal/cli.js';
+import { filesHolding, leaks, probes } from '../support/host-seal/leaks.js';
+import { watchProcesses } from '../support/host-seal/watch-proc.js';
 
-const SESSION = fileURLToPath(new URL('../fixtures/host-seal/keyring-session.sh', import.meta.url));
+const SESSION = fileURLToPath(new URL('../support/host-seal/keyring-session.sh', import.meta.url));
 const token = fakeToken();
 
 /** Runs the CLI inside a fresh D-Bus session with an unlocked (or locked) login keyring. */
-function inSession(args: string[], env: Record<string, string>, options: { input?: string; locked?: boolean; keyring?: boolean } = {}) {
+function inSession(
+  args: string[],
+  env: Record<string, string>,
+  options: { input?: string; locked?: boolean; keyring?: boolean } = {},
+) {
   const command = options.keyring === false ? ['node', MAIN, ...args] : ['bash', SESSION, 'node', MAIN, ...args];
   return execa('dbus-run-session', ['--', ...command], {
     env: { ...env, ...(options.locked ? { KEYRING_STATE: 'locked' } : {}) },
@@ -28,7 +32,11 @@ function inSession(args: string[], env: Record<string, string>, options: { input
 }
 
 /** stderr without the session daemons' own chatter (dbus-daemon's fd-limit warning, gcr-prompter's display warning). */
-const cliLines = (stderr: string) => stderr.split('\n').filter((line) => line.startsWith('copilot-bridge-seal') || line.startsWith('sealed') || line.startsWith('forgot')).join('\n');
+const cliLines = (stderr: string) =>
+  stderr
+    .split('\n')
+    .filter((line) => line.startsWith('copilot-bridge-seal') || line.startsWith('sealed') || line.startsWith('forgot'))
+    .join('\n');
 
 t.test('round trip through the Secret Service: seal, status, unseal, forget', async (t) => {
   const box = await sandbox(t);
@@ -44,7 +52,11 @@ t.test('round trip through the Secret Service: seal, status, unseal, forget', as
   t.notOk(leaks(await readFile(meta), token), 'metadata holds no token');
 
   const status = await cli(['status'], { env: box.env });
-  t.match(status.stdout, /^op-sa-token\s+keychain\s+\S+\s+none\s+no\s+[0-9a-f]{12}\s+no$/m, 'status reads metadata without a session');
+  t.match(
+    status.stdout,
+    /^op-sa-token\s+keychain\s+\S+\s+none\s+no\s+[0-9a-f]{12}\s+no$/m,
+    'status reads metadata without a session',
+  );
 
   const again = await inSession(['seal', '--backend', 'keychain'], box.env, { input: token });
   t.equal(again.exitCode, 73, 'no overwrite without --force');
@@ -71,7 +83,10 @@ t.test('no session bus: a clear error, nothing written', async (t) => {
   const box = await sandbox(t);
   const result = await cli(['seal', '--backend', 'keychain'], { env: box.env, input: token });
   t.equal(result.exitCode, 69, 'unavailable');
-  t.match(result.stderr, /^copilot-bridge-seal: seal: no Secret Service is reachable \(no D-Bus session bus\); .*dbus-run-session.*gnome-keyring-daemon --unlock.*--backend tpm2/m);
+  t.match(
+    result.stderr,
+    /^copilot-bridge-seal: seal: no Secret Service is reachable \(no D-Bus session bus\); .*dbus-run-session.*gnome-keyring-daemon --unlock.*--backend tpm2/m,
+  );
   t.notOk(leaks(result.stdout + result.stderr, token), 'no token in the output');
   t.same(await readdir(box.configDir).catch(() => []), [], 'no metadata written');
 });
@@ -82,7 +97,10 @@ t.test('a locked keyring: a clear error naming how to unlock', async (t) => {
   const locked = await inSession(['unseal'], box.env, { locked: true });
   t.equal(locked.exitCode, 77, 'refused');
   t.equal(locked.stdout, '');
-  t.match(cliLines(locked.stderr), /the keyring holding op-sa-token is locked and could not be unlocked here; unlock it/);
+  t.match(
+    cliLines(locked.stderr),
+    /the keyring holding op-sa-token is locked and could not be unlocked here; unlock it/,
+  );
   t.notOk(leaks(locked.stdout + locked.stderr, token));
 });
 
@@ -90,7 +108,10 @@ t.test('a session bus without an unlocked keyring: a clear error', async (t) => 
   const box = await sandbox(t);
   const result = await inSession(['seal', '--backend', 'keychain'], box.env, { input: token, keyring: false });
   t.not(result.exitCode, 0, 'refused');
-  t.match(cliLines(result.stderr), /copilot-bridge-seal: seal: (the Secret Service has no unlocked default keyring|the keyring holding op-sa-token is locked)/);
+  t.match(
+    cliLines(result.stderr),
+    /copilot-bridge-seal: seal: (the Secret Service has no unlocked default keyring|the keyring holding op-sa-token is locked)/,
+  );
   t.notOk(leaks(result.stdout + result.stderr, token));
   t.same(await readdir(box.configDir).catch(() => []), [], 'no metadata written');
 });

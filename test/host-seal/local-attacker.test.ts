@@ -7,18 +7,34 @@
 // is a named pipe. Each is shown to fail, with a control where it matters, and
 // the token reaches nobody.
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
-import { MAIN, cli, sandbox } from '../fixtures/host-seal/cli.js';
 import { fakeToken } from '../fixtures/host-seal/fake-token.js';
-import { leaks } from '../fixtures/host-seal/leaks.js';
-import { startSwtpm } from '../fixtures/host-seal/swtpm.js';
+import { cli, MAIN, sandbox } from '../support/host-seal/cli.js';
+import { leaks } from '../support/host-seal/leaks.js';
+import { startSwtpm } from '../support/host-seal/swtpm.js';
 
 const NOBODY = 65534;
 const asNobody = (script: string, ...args: string[]) =>
-  execa('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'sh', '-c', script, 'attacker', ...args], { reject: false, stdin: 'ignore' });
+  execa(
+    'setpriv',
+    [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'sh', '-c', script, 'attacker', ...args],
+    { reject: false, stdin: 'ignore' },
+  );
 const ROOT = join(import.meta.dirname, '..', '..');
 const AGENT = join(ROOT, 'dist', 'agents', 'main.js');
 
@@ -53,54 +69,89 @@ t.test('unseal into a named pipe someone else made is refused; into an anonymous
   t.equal(code, 77, 'refused for safety');
   t.match(stderr, /refusing to write the token into a named pipe \(whoever opened its other end would read it\)/);
   t.equal(readFileSync(stolen, 'utf8'), '', 'the attacker read nothing');
-  const control = await execa('bash', ['-o', 'pipefail', '-c', `node ${MAIN} unseal | cat`], { env, extendEnv: false, reject: false });
+  const control = await execa('bash', ['-o', 'pipefail', '-c', `node ${MAIN} unseal | cat`], {
+    env,
+    extendEnv: false,
+    reject: false,
+  });
   t.equal(control.stdout, token, 'control: through an anonymous pipe the token comes out');
 });
 
-t.test("an XDG_RUNTIME_DIR that is another user's symbolic link is refused: root's commands cannot be pointed at another directory", async (t) => {
-  const box = await sandbox(t);
-  const place = stickyPlace(t);
-  // Root's own tmpfs directory (another stack's release directory, say), with a file in it.
-  const victim = mkdtempSync('/dev/shm/cbs-victim-');
-  t.teardown(() => rmSync(victim, { recursive: true, force: true }));
-  mkdirSync(join(victim, 'copilot-bridge-stack'), { mode: 0o700 });
-  writeFileSync(join(victim, 'copilot-bridge-stack', 'op-sa-token'), 'another stack\'s token', { mode: 0o400 });
-  const link = join(place, 'rt');
-  await asNobody('ln -s "$1" "$2"', victim, link);
-  const env = { ...box.env, XDG_RUNTIME_DIR: link, SECRETS_SOURCE: '1password' };
-  for (const args of [['down'], ['forget', '--name', 'op-sa-token']]) {
-    const run = await cli(args, { env, cwd: box.root });
-    t.equal(run.exitCode, 77, `${args[0]}: refused (${run.stderr.trim().split('\n').at(-1)})`);
-    t.match(run.stderr, new RegExp(`${link} is a symbolic link of uid ${NOBODY}, who could point the release directory anywhere; as root, unset XDG_RUNTIME_DIR`));
-  }
-  t.equal(readFileSync(join(victim, 'copilot-bridge-stack', 'op-sa-token'), 'utf8'), 'another stack\'s token', 'the other directory is untouched');
-  // Control: root's own link to the same place is followed, to its real path.
-  const own = join(box.root, 'rt');
-  symlinkSync(victim, own);
-  const { releaseDir } = await import('../../src/stack/settings.js');
-  t.equal(releaseDir({ XDG_RUNTIME_DIR: own }, 'linux'), join(victim, 'copilot-bridge-stack'), "control: root's own link is resolved once, and the real path is what every command uses");
-});
+t.test(
+  "an XDG_RUNTIME_DIR that is another user's symbolic link is refused: root's commands cannot be pointed at another directory",
+  async (t) => {
+    const box = await sandbox(t);
+    const place = stickyPlace(t);
+    // Root's own tmpfs directory (another stack's release directory, say), with a file in it.
+    const victim = mkdtempSync('/dev/shm/cbs-victim-');
+    t.teardown(() => rmSync(victim, { recursive: true, force: true }));
+    mkdirSync(join(victim, 'copilot-bridge-stack'), { mode: 0o700 });
+    writeFileSync(join(victim, 'copilot-bridge-stack', 'op-sa-token'), "another stack's token", { mode: 0o400 });
+    const link = join(place, 'rt');
+    await asNobody('ln -s "$1" "$2"', victim, link);
+    const env = { ...box.env, XDG_RUNTIME_DIR: link, SECRETS_SOURCE: '1password' };
+    for (const args of [['down'], ['forget', '--name', 'op-sa-token']]) {
+      const run = await cli(args, { env, cwd: box.root });
+      t.equal(run.exitCode, 77, `${args[0]}: refused (${run.stderr.trim().split('\n').at(-1)})`);
+      t.match(
+        run.stderr,
+        new RegExp(
+          `${link} is a symbolic link of uid ${NOBODY}, who could point the release directory anywhere; as root, unset XDG_RUNTIME_DIR`,
+        ),
+      );
+    }
+    t.equal(
+      readFileSync(join(victim, 'copilot-bridge-stack', 'op-sa-token'), 'utf8'),
+      "another stack's token",
+      'the other directory is untouched',
+    );
+    // Control: root's own link to the same place is followed, to its real path.
+    const own = join(box.root, 'rt');
+    symlinkSync(victim, own);
+    const { releaseDir } = await import('../../src/stack/settings.js');
+    t.equal(
+      releaseDir({ XDG_RUNTIME_DIR: own }, 'linux'),
+      join(victim, 'copilot-bridge-stack'),
+      "control: root's own link is resolved once, and the real path is what every command uses",
+    );
+  },
+);
 
-t.test('a release directory the attacker made first: compose, status and the agent command refuse it; nothing of it is mounted', async (t) => {
-  const box = await sandbox(t);
-  const place = stickyPlace(t);
-  const fake = 'ops_ATTACKER_SUBSTITUTE';
-  await asNobody('mkdir -m 755 "$1/copilot-bridge-stack" && printf %s "$2" > "$1/copilot-bridge-stack/op-sa-token" && printf %s "$2" > "$1/copilot-bridge-stack/vault-agent-lal"', place, fake);
-  const checkout = mkdtempSync(join(box.root, 'checkout-'));
-  writeFileSync(join(checkout, 'compose.yml'), 'services: {}\n');
-  writeFileSync(join(checkout, '.env'), `AGENTS_FILE=${join(ROOT, 'test', 'fixtures', 'agents.json')}\n`);
-  const env = { ...box.env, XDG_RUNTIME_DIR: place };
-  const compose = await cli(['compose', 'config'], { env, cwd: checkout });
-  t.equal(compose.exitCode, 77, `compose refuses (${compose.stderr.trim()})`);
-  t.match(compose.stderr, /copilot-bridge-stack belongs to uid 65534, not to you; remove it \(it may be another user's trap\) and retry/);
-  const status = await cli(['status'], { env: { ...env, SECRETS_SOURCE: '1password' }, cwd: checkout });
-  t.notMatch(status.stdout, /yes:/, 'status reports nothing of it as released');
-  const agent = await execa('node', [AGENT, 'spec', 'lal'], { cwd: checkout, env: { PATH: process.env.PATH!, XDG_RUNTIME_DIR: place }, extendEnv: false, reject: false });
-  t.equal(agent.exitCode, 77, `the agent command refuses (${agent.stderr.trim()})`);
-  t.notMatch(agent.stdout, /vault-agent-lal|op-sa-token/, 'and builds no body that mounts its files');
-});
+t.test(
+  'a release directory the attacker made first: compose, status and the agent command refuse it; nothing of it is mounted',
+  async (t) => {
+    const box = await sandbox(t);
+    const place = stickyPlace(t);
+    const fake = 'ops_ATTACKER_SUBSTITUTE';
+    await asNobody(
+      'mkdir -m 755 "$1/copilot-bridge-stack" && printf %s "$2" > "$1/copilot-bridge-stack/op-sa-token" && printf %s "$2" > "$1/copilot-bridge-stack/vault-agent-lal"',
+      place,
+      fake,
+    );
+    const checkout = mkdtempSync(join(box.root, 'checkout-'));
+    writeFileSync(join(checkout, 'compose.yml'), 'services: {}\n');
+    writeFileSync(join(checkout, '.env'), `AGENTS_FILE=${join(ROOT, 'test', 'fixtures', 'agents.json')}\n`);
+    const env = { ...box.env, XDG_RUNTIME_DIR: place };
+    const compose = await cli(['compose', 'config'], { env, cwd: checkout });
+    t.equal(compose.exitCode, 77, `compose refuses (${compose.stderr.trim()})`);
+    t.match(
+      compose.stderr,
+      /copilot-bridge-stack belongs to uid 65534, not to you; remove it \(it may be another user's trap\) and retry/,
+    );
+    const status = await cli(['status'], { env: { ...env, SECRETS_SOURCE: '1password' }, cwd: checkout });
+    t.notMatch(status.stdout, /yes:/, 'status reports nothing of it as released');
+    const agent = await execa('node', [AGENT, 'spec', 'lal'], {
+      cwd: checkout,
+      env: { PATH: process.env.PATH!, XDG_RUNTIME_DIR: place },
+      extendEnv: false,
+      reject: false,
+    });
+    t.equal(agent.exitCode, 77, `the agent command refuses (${agent.stderr.trim()})`);
+    t.notMatch(agent.stdout, /vault-agent-lal|op-sa-token/, 'and builds no body that mounts its files');
+  },
+);
 
-t.test("a link at the TPM context cache: seal does not delete the files it points at", async (t) => {
+t.test('a link at the TPM context cache: seal does not delete the files it points at', async (t) => {
   const box = await sandbox(t);
   const tpm = await startSwtpm(box.root);
   t.teardown(() => tpm.stop());
@@ -108,11 +159,15 @@ t.test("a link at the TPM context cache: seal does not delete the files it point
   const victim = mkdtempSync('/dev/shm/cbs-victim-cache-');
   t.teardown(() => rmSync(victim, { recursive: true, force: true }));
   const precious = join(victim, 'op-sa-token.0000000000000000.ctx');
-  writeFileSync(precious, 'root\'s file');
+  writeFileSync(precious, "root's file");
   await asNobody('ln -s "$1" "$2/copilot-bridge-stack-tpm2"', victim, place);
   const env = { ...box.env, TPM2TOOLS_TCTI: tpm.tcti, XDG_RUNTIME_DIR: place };
   t.equal((await cli(['seal'], { env, input: fakeToken() })).exitCode, 0, 'seal');
-  t.equal((await cli(['seal', '--force'], { env, input: fakeToken() })).exitCode, 0, 'seal --force (which drops cached contexts of the name)');
+  t.equal(
+    (await cli(['seal', '--force'], { env, input: fakeToken() })).exitCode,
+    0,
+    'seal --force (which drops cached contexts of the name)',
+  );
   t.ok(existsSync(precious), 'the file behind the link is still there');
 });
 
@@ -133,8 +188,15 @@ t.test("a holder's pid reused by another process does not keep the lock for 15 m
   // Control: a holder that is that very process (its start time) is respected.
   const stat = readFileSync(`/proc/${sleeper.pid}/stat`, 'utf8');
   mkdirSync(lock, { mode: 0o700 });
-  writeFileSync(join(lock, 'holder'), `${sleeper.pid}\ndown\n${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}\n`);
-  const waiting = await execa('timeout', ['3', 'node', MAIN, 'forget', '--name', 'op-sa-token'], { env: box.env, extendEnv: false, reject: false });
+  writeFileSync(
+    join(lock, 'holder'),
+    `${sleeper.pid}\ndown\n${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}\n`,
+  );
+  const waiting = await execa('timeout', ['3', 'node', MAIN, 'forget', '--name', 'op-sa-token'], {
+    env: box.env,
+    extendEnv: false,
+    reject: false,
+  });
   t.equal(waiting.exitCode, 124, 'control: a live holder is waited for');
   t.match(waiting.stderr, new RegExp(`waiting for another copilot-bridge-seal \\(pid ${sleeper.pid}, down\\)`));
   rmSync(lock, { recursive: true, force: true });
@@ -152,13 +214,22 @@ t.test('an auth file that is a named pipe or a link: refused at once, nothing se
     ['a named pipe', join(place, 'auth'), /it is not a regular file/],
     ['a symbolic link', join(place, 'auth-link'), /it is a symbolic link; name the file itself/],
   ] as const) {
-    const run = await execa('timeout', ['10', 'node', MAIN, 'seal', '--name', 'auth-x', '--auth-file', file], { env, extendEnv: false, reject: false, input: token });
+    const run = await execa('timeout', ['10', 'node', MAIN, 'seal', '--name', 'auth-x', '--auth-file', file], {
+      env,
+      extendEnv: false,
+      reject: false,
+      input: token,
+    });
     t.equal(run.exitCode, 66, `${what}: refused (${run.stderr.trim()})`);
     t.match(run.stderr, message);
     t.notOk(leaks(run.stdout + run.stderr, token), 'no token in the output');
   }
   chownSync(place, 0, 0);
   // Control: an inherited pipe (/dev/fd/N) is waited for, even when its writer is slow.
-  const slow = await execa('bash', ['-c', `node ${MAIN} seal --name auth-y --auth-file /dev/fd/3 3< <(sleep 0.5; printf 'slow but right')`], { env, extendEnv: false, reject: false, input: token });
+  const slow = await execa(
+    'bash',
+    ['-c', `node ${MAIN} seal --name auth-y --auth-file /dev/fd/3 3< <(sleep 0.5; printf 'slow but right')`],
+    { env, extendEnv: false, reject: false, input: token },
+  );
   t.equal(slow.exitCode, 0, `control: an auth value from a slow pipe is read (${slow.stderr.trim()})`);
 });

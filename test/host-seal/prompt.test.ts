@@ -4,12 +4,12 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawn, type IPty } from 'node-pty';
+import { type IPty, spawn } from 'node-pty';
 import t, { type Test } from 'tap';
-import { MAIN, cli, sandbox } from '../fixtures/host-seal/cli.js';
 import { fakeToken } from '../fixtures/host-seal/fake-token.js';
-import { leaks } from '../fixtures/host-seal/leaks.js';
-import { startSwtpm } from '../fixtures/host-seal/swtpm.js';
+import { cli, MAIN, sandbox } from '../support/host-seal/cli.js';
+import { leaks } from '../support/host-seal/leaks.js';
+import { startSwtpm } from '../support/host-seal/swtpm.js';
 
 const token = fakeToken();
 
@@ -100,6 +100,9 @@ t.test('unseal refuses to print the token on a terminal', async (t) => {
   t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
   const term = terminal(`node ${MAIN} unseal`, env);
   t.equal(await term.exit, 77, 'refused for safety');
-  t.match(term.output(), /refusing to print the token on a terminal; pipe it instead: npx copilot-bridge-seal unseal \| docker secret create/);
+  t.match(
+    term.output(),
+    /refusing to print the token on a terminal; pipe it instead: npx copilot-bridge-seal unseal \| docker secret create/,
+  );
   t.notOk(leaks(term.output(), token), 'no token on the terminal');
 });

@@ -2,37 +2,54 @@
 // released, with which owner and mode, that a wipe overwrites before it
 // unlinks, and which Compose is chosen from the real binaries on PATH. The
 // stack itself is tested with the Docker harness.
-import { mkdir, mkdtemp, open, readdir, readFile, stat, symlink, chown, chmod, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, open, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t, { type Test } from 'tap';
-import { cli, sandbox } from '../fixtures/host-seal/cli.js';
 import { fakeToken } from '../fixtures/host-seal/fake-token.js';
-import { leaks } from '../fixtures/host-seal/leaks.js';
-import { startSwtpm } from '../fixtures/host-seal/swtpm.js';
-import { ensureDockerEngine } from '../e2e/harness/engine.js';
+import { ensureDockerEngine } from '../support/e2e/engine.js';
+import { cli, sandbox } from '../support/host-seal/cli.js';
+import { leaks } from '../support/host-seal/leaks.js';
+import { startSwtpm } from '../support/host-seal/swtpm.js';
 
 /** A valid agents file (up refuses to start without one). */
 const FILLED_AGENTS = join(import.meta.dirname, '..', 'fixtures', 'agents.json');
 
-const release = (await import(new URL('../../dist/host-seal/release.js', import.meta.url).href)) as typeof import('../../host-seal/release.js');
-const composeModule = (await import(new URL('../../dist/host-seal/compose.js', import.meta.url).href)) as typeof import('../../host-seal/compose.js');
+const release = (await import(
+  new URL('../../dist/host-seal/stack/release.js', import.meta.url).href
+)) as typeof import('../../host-seal/stack/release.js');
+const composeModule = (await import(
+  new URL('../../dist/host-seal/stack/compose.js', import.meta.url).href
+)) as typeof import('../../host-seal/stack/compose.js');
 const token = fakeToken();
 const NOBODY = 65534;
 
 /** Runs `command` as uid/gid 65534 with no capabilities: the bridge after the entrypoint dropped privileges. */
 const asNobody = (command: string[], input?: string) =>
-  execa('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--inh-caps=-all', ...command], { reject: false, ...(input ? { input } : { stdin: 'ignore' as const }) });
+  execa('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--inh-caps=-all', ...command], {
+    reject: false,
+    ...(input ? { input } : { stdin: 'ignore' as const }),
+  });
 /** Runs `command` as uid 0 without any capability: root in a container that dropped them all. */
 const asRootWithoutCaps = (command: string[]) =>
   execa('setpriv', ['--inh-caps=-all', '--bounding-set=-all', ...command], { reject: false, stdin: 'ignore' });
 
-t.test('the release directory: XDG_RUNTIME_DIR, else root\'s own under /run or a per-user name in /dev/shm; macOS: TMPDIR, not indexed', async (t) => {
-  t.equal(release.releaseDir({ XDG_RUNTIME_DIR: '/run/user/1000' }, 'linux'), '/run/user/1000/copilot-bridge-stack');
-  t.equal(release.releaseDir({}, 'linux', 0), '/run/copilot-bridge-stack', 'root: /run, which only root may write');
-  t.equal(release.releaseDir({}, 'linux', 1000), '/dev/shm/copilot-bridge-stack-1000', 'a user: a name of its own in /dev/shm');
-  t.equal(release.releaseDir({ TMPDIR: '/var/folders/ab/T/' }, 'darwin'), '/var/folders/ab/T/copilot-bridge-stack.noindex');
-});
+t.test(
+  "the release directory: XDG_RUNTIME_DIR, else root's own under /run or a per-user name in /dev/shm; macOS: TMPDIR, not indexed",
+  async (t) => {
+    t.equal(release.releaseDir({ XDG_RUNTIME_DIR: '/run/user/1000' }, 'linux'), '/run/user/1000/copilot-bridge-stack');
+    t.equal(release.releaseDir({}, 'linux', 0), '/run/copilot-bridge-stack', 'root: /run, which only root may write');
+    t.equal(
+      release.releaseDir({}, 'linux', 1000),
+      '/dev/shm/copilot-bridge-stack-1000',
+      'a user: a name of its own in /dev/shm',
+    );
+    t.equal(
+      release.releaseDir({ TMPDIR: '/var/folders/ab/T/' }, 'darwin'),
+      '/var/folders/ab/T/copilot-bridge-stack.noindex',
+    );
+  },
+);
 
 t.test('the release directory is 0700, ours, and in RAM', async (t) => {
   const box = await sandbox(t);
@@ -42,25 +59,45 @@ t.test('the release directory is 0700, ours, and in RAM', async (t) => {
 
   const onDisk = join(box.root, 'not-tmpfs', 'copilot-bridge-stack');
   await mkdir(join(box.root, 'not-tmpfs'));
-  await t.rejects(release.prepareReleaseDir(onDisk, 'linux'), { code: 'not-tmpfs', exitCode: 77, message: /is not on a tmpfs, so a released token would reach the disk; point XDG_RUNTIME_DIR at a tmpfs/ });
+  await t.rejects(release.prepareReleaseDir(onDisk, 'linux'), {
+    code: 'not-tmpfs',
+    exitCode: 77,
+    message: /is not on a tmpfs, so a released token would reach the disk; point XDG_RUNTIME_DIR at a tmpfs/,
+  });
   t.same(await readdir(join(box.root, 'not-tmpfs')), [], 'the refused directory is removed again');
 
   const planted = join(box.runtime, 'planted');
   await mkdir(join(box.runtime, 'elsewhere'));
   await symlink(join(box.runtime, 'elsewhere'), planted);
-  await t.rejects(release.prepareReleaseDir(planted, 'linux'), { code: 'unsafe-dir', exitCode: 77 }, 'a planted symlink is refused');
+  await t.rejects(
+    release.prepareReleaseDir(planted, 'linux'),
+    { code: 'unsafe-dir', exitCode: 77 },
+    'a planted symlink is refused',
+  );
   const foreign = join(box.runtime, 'foreign');
   await mkdir(foreign, { mode: 0o777 });
   await chown(foreign, NOBODY, NOBODY);
-  await t.rejects(release.prepareReleaseDir(foreign, 'linux'), { code: 'unsafe-dir', message: /belongs to uid 65534, not to you; remove it/ }, "another user's directory is refused");
+  await t.rejects(
+    release.prepareReleaseDir(foreign, 'linux'),
+    { code: 'unsafe-dir', message: /belongs to uid 65534, not to you; remove it/ },
+    "another user's directory is refused",
+  );
   const theirs = join(box.runtime, 'theirs');
   await mkdir(theirs, { mode: 0o755 });
   await chown(theirs, NOBODY, NOBODY);
-  await t.rejects(release.prepareReleaseDir(join(theirs, 'copilot-bridge-stack'), 'linux'), { code: 'unsafe-dir', exitCode: 77, message: /theirs belongs to uid 65534, who could swap the release directory/ }, "a directory under another user's is refused (they could swap it)");
+  await t.rejects(
+    release.prepareReleaseDir(join(theirs, 'copilot-bridge-stack'), 'linux'),
+    { code: 'unsafe-dir', exitCode: 77, message: /theirs belongs to uid 65534, who could swap the release directory/ },
+    "a directory under another user's is refused (they could swap it)",
+  );
   const open = join(box.runtime, 'world-writable');
   await mkdir(open);
   await chmod(open, 0o777);
-  await t.rejects(release.prepareReleaseDir(join(open, 'copilot-bridge-stack'), 'linux'), { code: 'unsafe-dir', message: /may be written by other users and is not sticky/ }, 'a directory under a world-writable one without the sticky bit is refused');
+  await t.rejects(
+    release.prepareReleaseDir(join(open, 'copilot-bridge-stack'), 'linux'),
+    { code: 'unsafe-dir', message: /may be written by other users and is not sticky/ },
+    'a directory under a world-writable one without the sticky bit is refused',
+  );
   await chmod(open, 0o1777);
   (await release.prepareReleaseDir(join(open, 'copilot-bridge-stack'), 'linux')).close();
   t.pass('with the sticky bit (as /dev/shm has) it is accepted: no one else can move our entry');
@@ -89,7 +126,7 @@ t.test('as a user: mode 0000, so not even a process with the same uid and no cap
   const box = await sandbox(t);
   await chmod(box.runtime, 0o1777); // like /dev/shm: the user creates the release directory itself
   const dir = join(box.runtime, 'copilot-bridge-stack');
-  const script = `const m = await import(${JSON.stringify(new URL('../../dist/host-seal/release.js', import.meta.url).href)});
+  const script = `const m = await import(${JSON.stringify(new URL('../../dist/host-seal/stack/release.js', import.meta.url).href)});
     let text = ''; for await (const c of process.stdin) text += c;
     const d = await m.prepareReleaseDir(process.argv[1], 'linux'); console.log(await m.releaseToken(d, 'op-sa-token', text));`;
   const released = await asNobody(['node', '--input-type=module', '-e', script, dir], token);
@@ -101,7 +138,13 @@ t.test('as a user: mode 0000, so not even a process with the same uid and no cap
   const sameUid = await asNobody(['cat', path]);
   t.not(sameUid.exitCode, 0, 'a bridge whose uid equals the user on the host still cannot read it');
   t.equal(await readFile(path, 'utf8'), token, 'root (CAP_DAC_OVERRIDE, as the entrypoint in a rootful container) can');
-  const wiped = await asNobody(['node', '--input-type=module', '-e', `const m = await import(${JSON.stringify(new URL('../../dist/host-seal/release.js', import.meta.url).href)}); console.log((await m.wipeReleased(process.argv[1], 'linux')).wiped.join(','));`, dir]);
+  const wiped = await asNobody([
+    'node',
+    '--input-type=module',
+    '-e',
+    `const m = await import(${JSON.stringify(new URL('../../dist/host-seal/stack/release.js', import.meta.url).href)}); console.log((await m.wipeReleased(process.argv[1], 'linux')).wiped.join(','));`,
+    dir,
+  ]);
   t.equal(wiped.stdout.trim(), 'op-sa-token', 'the user can wipe it (chmod, overwrite, unlink)');
   await t.rejects(stat(dir), { code: 'ENOENT' }, 'and the directory is gone');
 });
@@ -123,7 +166,10 @@ t.test('a wipe overwrites the file in place before unlinking it', async (t) => {
   t.same((await release.wipeReleased(dir)).wiped.sort(), ['agent-lal', 'op-sa-token']);
   const { buffer } = await held.read(Buffer.alloc(token.length), 0, token.length, 0);
   await held.close();
-  t.ok(buffer.every((byte) => byte === 0), 'the inode a holder still has open reads as zeros');
+  t.ok(
+    buffer.every((byte) => byte === 0),
+    'the inode a holder still has open reads as zeros',
+  );
   await t.rejects(stat(dir), { code: 'ENOENT' }, 'files and directory removed');
   t.same(await release.wipeReleased(dir), { wiped: [], failed: [] }, 'wiping again is a no-op');
 });
@@ -133,7 +179,11 @@ t.test('a wipe goes on past an entry it cannot remove, and names it', async (t) 
   await mkdir(join(dir, 'a-stray-directory'));
   const result = await release.wipeReleased(dir);
   t.same(result.wiped.sort(), ['agent-lal', 'op-sa-token'], 'both tokens are wiped');
-  t.same(result.failed, ['a-stray-directory: a directory (a release holds files only)'], 'the stray directory is reported');
+  t.same(
+    result.failed,
+    ['a-stray-directory: a directory (a release holds files only)'],
+    'the stray directory is reported',
+  );
   await t.rejects(stat(path), { code: 'ENOENT' });
   t.same(await readdir(dir), ['a-stray-directory'], 'only the stray entry is left');
 });
@@ -150,7 +200,11 @@ t.test('status shows a released copy; forget wipes it with the seal', async (t) 
   handle.close();
   t.match((await cli(['status'], { env })).stdout, new RegExp(`op-sa-token .* yes: ${path}$`, 'm'));
   const unnamed = await cli(['forget'], { env });
-  t.match({ exit: unnamed.exitCode, stderr: unnamed.stderr }, { exit: 64, stderr: /forget needs --name \(it cannot be undone\); sealed: op-sa-token/ }, 'without --name (and no terminal) nothing is forgotten');
+  t.match(
+    { exit: unnamed.exitCode, stderr: unnamed.stderr },
+    { exit: 64, stderr: /forget needs --name \(it cannot be undone\); sealed: op-sa-token/ },
+    'without --name (and no terminal) nothing is forgotten',
+  );
   const forgot = await cli(['forget', '--name', 'op-sa-token'], { env });
   t.match(forgot.stderr, 'forgot op-sa-token: removed the tpm2 seal, wiped the released copy');
   await t.rejects(stat(path), { code: 'ENOENT' });
@@ -172,87 +226,175 @@ t.test('compose selection with the real binaries: v2 plugin, else v1, else a cle
   const v1 = (await execa('docker-compose', ['version'], { reject: false })).exitCode === 0;
   const both = { PATH: await pathWith(box.root, ['docker', 'docker-compose']) };
   if (v2) t.equal((await composeModule.findCompose(both)).label, 'docker compose', 'v2 preferred when its plugin runs');
-  else if (v1) t.equal((await composeModule.findCompose(both)).label, 'docker-compose', 'docker without the compose plugin: falls back to docker-compose v1');
-  if (v1) t.equal((await composeModule.findCompose({ PATH: await pathWith(box.root, ['docker-compose']) })).label, 'docker-compose', 'v1 alone');
+  else if (v1)
+    t.equal(
+      (await composeModule.findCompose(both)).label,
+      'docker-compose',
+      'docker without the compose plugin: falls back to docker-compose v1',
+    );
+  if (v1)
+    t.equal(
+      (await composeModule.findCompose({ PATH: await pathWith(box.root, ['docker-compose']) })).label,
+      'docker-compose',
+      'v1 alone',
+    );
   else t.comment('docker-compose v1 is not installed here');
   if (!v2) {
-    await t.rejects(composeModule.findCompose({ PATH: await pathWith(box.root, ['docker']) }), { code: 'compose-missing' }, 'docker without the plugin and no v1');
+    await t.rejects(
+      composeModule.findCompose({ PATH: await pathWith(box.root, ['docker']) }),
+      { code: 'compose-missing' },
+      'docker without the plugin and no v1',
+    );
   }
   await t.rejects(composeModule.findCompose({ PATH: await pathWith(box.root, []) }), {
     code: 'compose-missing',
     exitCode: 69,
-    message: /neither `docker compose` \(the v2 plugin\) nor `docker-compose` \(v1\) runs here; install the Docker Compose plugin/,
+    message:
+      /neither `docker compose` \(the v2 plugin\) nor `docker-compose` \(v1\) runs here; install the Docker Compose plugin/,
   });
 });
 
-t.test('up checks before it releases: nothing sealed, no Compose, no compose file, placeholders, no engine', async (t) => {
-  const box = await sandbox(t);
-  const tpm = await startSwtpm(box.root);
-  t.teardown(() => tpm.stop());
-  const cwd = await mkdtemp(join(box.root, 'no-compose-file-'));
-  const env = { ...box.env, TPM2TOOLS_TCTI: tpm.tcti, SECRETS_SOURCE: '1password', AGENTS_FILE: FILLED_AGENTS };
-  const dir = release.releaseDir(env, 'linux');
-  await writeFile(join(cwd, 'compose.yml'), 'services: {}\n');
+t.test(
+  'up checks before it releases: nothing sealed, no Compose, no compose file, placeholders, no engine',
+  async (t) => {
+    const box = await sandbox(t);
+    const tpm = await startSwtpm(box.root);
+    t.teardown(() => tpm.stop());
+    const cwd = await mkdtemp(join(box.root, 'no-compose-file-'));
+    const env = { ...box.env, TPM2TOOLS_TCTI: tpm.tcti, SECRETS_SOURCE: '1password', AGENTS_FILE: FILLED_AGENTS };
+    const dir = release.releaseDir(env, 'linux');
+    await writeFile(join(cwd, 'compose.yml'), 'services: {}\n');
 
-  const empty = await cli(['up'], { env, cwd });
-  t.match({ exit: empty.exitCode, stderr: empty.stderr }, { exit: 66, stderr: /nothing is sealed under op-sa-token, the token the stack runs on \(SECRETS_SOURCE=1password\); seal it first/ }, 'up with nothing sealed');
+    const empty = await cli(['up'], { env, cwd });
+    t.match(
+      { exit: empty.exitCode, stderr: empty.stderr },
+      {
+        exit: 66,
+        stderr:
+          /nothing is sealed under op-sa-token, the token the stack runs on \(SECRETS_SOURCE=1password\); seal it first/,
+      },
+      'up with nothing sealed',
+    );
 
-  t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
-  const cases: Array<[string, Record<string, string>, string[], string, number, RegExp]> = [
-    ['no compose on PATH', { PATH: await pathWith(box.root, ['node', 'tpm2_createprimary']) }, [], cwd, 69, /neither `docker compose` .* nor `docker-compose`/],
-    ['no compose file here', {}, [], box.root, 66, /no compose\.yml in .*; run this from the copilot-bridge-stack checkout, or pass --file/],
-    ['a --file that does not exist', {}, ['--file', 'nope.yml'], cwd, 66, /the compose file nope\.yml does not exist; check --file/],
-    ['the example agents file, placeholders and all', { AGENTS_FILE: join(import.meta.dirname, '..', '..', 'agents.example.json') }, [], cwd, 78, /agents: admin\.channels\[0\]\.id still holds the example's placeholder \(REPLACE-WITH-\.\.\.\); put the real value there/],
-    ['no Docker engine', { DOCKER_HOST: `unix://${join(box.root, 'no-engine.sock')}` }, [], cwd, 69, /the Docker engine does not answer \(.*\); start it \(systemctl start docker\) or check DOCKER_HOST/],
-  ];
-  for (const [what, extra, args, where, exit, message] of cases) {
-    const run = await cli(['up', ...args], { env: { ...env, ...extra }, cwd: where });
-    t.equal(run.exitCode, exit, `${what}: exit ${exit}`);
-    t.match(run.stderr.trim().split('\n').at(-1), message, `${what}: one line that says what to do`);
-    t.ok(run.stderr.trim().split('\n').length <= 3, `${what}: no traceback (${run.stderr.trim().split('\n').length} lines)`);
-    await t.rejects(stat(dir), { code: 'ENOENT' }, `${what}: nothing was released`);
-    t.notOk(leaks(run.stdout + run.stderr, token), `${what}: no token in the output`);
-  }
-});
+    t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
+    const cases: Array<[string, Record<string, string>, string[], string, number, RegExp]> = [
+      [
+        'no compose on PATH',
+        { PATH: await pathWith(box.root, ['node', 'tpm2_createprimary']) },
+        [],
+        cwd,
+        69,
+        /neither `docker compose` .* nor `docker-compose`/,
+      ],
+      [
+        'no compose file here',
+        {},
+        [],
+        box.root,
+        66,
+        /no compose\.yml in .*; run this from the copilot-bridge-stack checkout, or pass --file/,
+      ],
+      [
+        'a --file that does not exist',
+        {},
+        ['--file', 'nope.yml'],
+        cwd,
+        66,
+        /the compose file nope\.yml does not exist; check --file/,
+      ],
+      [
+        'the example agents file, placeholders and all',
+        { AGENTS_FILE: join(import.meta.dirname, '..', '..', 'agents.example.json') },
+        [],
+        cwd,
+        78,
+        /agents: admin\.channels\[0\]\.id still holds the example's placeholder \(REPLACE-WITH-\.\.\.\); put the real value there/,
+      ],
+      [
+        'no Docker engine',
+        { DOCKER_HOST: `unix://${join(box.root, 'no-engine.sock')}` },
+        [],
+        cwd,
+        69,
+        /the Docker engine does not answer \(.*\); start it \(systemctl start docker\) or check DOCKER_HOST/,
+      ],
+    ];
+    for (const [what, extra, args, where, exit, message] of cases) {
+      const run = await cli(['up', ...args], { env: { ...env, ...extra }, cwd: where });
+      t.equal(run.exitCode, exit, `${what}: exit ${exit}`);
+      t.match(run.stderr.trim().split('\n').at(-1), message, `${what}: one line that says what to do`);
+      t.ok(
+        run.stderr.trim().split('\n').length <= 3,
+        `${what}: no traceback (${run.stderr.trim().split('\n').length} lines)`,
+      );
+      await t.rejects(stat(dir), { code: 'ENOENT' }, `${what}: nothing was released`);
+      t.notOk(leaks(run.stdout + run.stderr, token), `${what}: no token in the output`);
+    }
+  },
+);
 
-t.test('a failure after the release wipes it again when nothing of the stack runs; down wipes even without a compose file', async (t) => {
-  await ensureDockerEngine();
-  const box = await sandbox(t);
-  const tpm = await startSwtpm(box.root);
-  t.teardown(() => tpm.stop());
-  const cwd = await mkdtemp(join(box.root, 'broken-stack-'));
-  const project = `cbs-broken-${process.pid}`;
-  const image = `copilot-bridge-stack/test-broken:${process.pid}`;
-  const env = { ...box.env, TPM2TOOLS_TCTI: tpm.tcti, COMPOSE_PROJECT_NAME: project, DOCKER_BUILDKIT: '0', SECRETS_SOURCE: '1password', AGENTS_FILE: FILLED_AGENTS };
-  t.teardown(async () => {
-    await execa('docker-compose', ['down', '-v'], { cwd, env: { ...env, OP_SA_TOKEN_FILE: '/dev/null' }, reject: false });
-    await execa('docker', ['rmi', '-f', image], { reject: false });
-  });
-  const dir = release.releaseDir(env, 'linux');
-  // An image the stack builds itself (FROM scratch: no registry), whose command cannot start.
-  await mkdir(join(cwd, 'broken'));
-  await writeFile(join(cwd, 'broken', 'Dockerfile'), 'FROM scratch\nLABEL com.copilot-bridge-stack.test=1\nCMD ["/no/such/program"]\n');
-  await writeFile(join(cwd, 'compose.yml'), `services:\n  broken:\n    build: ./broken\n    image: ${image}\n    labels:\n      com.copilot-bridge-stack.test: "1"\n    secrets: [op_sa_token]\nsecrets:\n  op_sa_token:\n    file: \${OP_SA_TOKEN_FILE:?run npm run up}\n`);
-  t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
-  const failed = await cli(['up', '--timeout', '30'], { env, cwd });
-  t.equal(failed.exitCode, 69, `up fails (${failed.stderr.trim().split('\n').at(-1)})`);
-  t.match(failed.stderr, `up: the image ${image} is not built yet; building it`, 'it built the missing image first');
-  t.match(failed.stderr, /up: released op-sa-token \(tpm2\) to .*\/copilot-bridge-stack\/op-sa-token/);
-  t.match(failed.stderr, /up: nothing of the stack runs; wiped the 1 released token file\(s\) again/);
-  await t.rejects(stat(dir), { code: 'ENOENT' }, 'the released token was wiped');
-  t.notOk(leaks(failed.stdout + failed.stderr, token), 'no token in the output');
+t.test(
+  'a failure after the release wipes it again when nothing of the stack runs; down wipes even without a compose file',
+  async (t) => {
+    await ensureDockerEngine();
+    const box = await sandbox(t);
+    const tpm = await startSwtpm(box.root);
+    t.teardown(() => tpm.stop());
+    const cwd = await mkdtemp(join(box.root, 'broken-stack-'));
+    const project = `cbs-broken-${process.pid}`;
+    const image = `copilot-bridge-stack/test-broken:${process.pid}`;
+    const env = {
+      ...box.env,
+      TPM2TOOLS_TCTI: tpm.tcti,
+      COMPOSE_PROJECT_NAME: project,
+      DOCKER_BUILDKIT: '0',
+      SECRETS_SOURCE: '1password',
+      AGENTS_FILE: FILLED_AGENTS,
+    };
+    t.teardown(async () => {
+      await execa('docker-compose', ['down', '-v'], {
+        cwd,
+        env: { ...env, OP_SA_TOKEN_FILE: '/dev/null' },
+        reject: false,
+      });
+      await execa('docker', ['rmi', '-f', image], { reject: false });
+    });
+    const dir = release.releaseDir(env, 'linux');
+    // An image the stack builds itself (FROM scratch: no registry), whose command cannot start.
+    await mkdir(join(cwd, 'broken'));
+    await writeFile(
+      join(cwd, 'broken', 'Dockerfile'),
+      'FROM scratch\nLABEL com.copilot-bridge-stack.test=1\nCMD ["/no/such/program"]\n',
+    );
+    await writeFile(
+      join(cwd, 'compose.yml'),
+      `services:\n  broken:\n    build: ./broken\n    image: ${image}\n    labels:\n      com.copilot-bridge-stack.test: "1"\n    secrets: [op_sa_token]\nsecrets:\n  op_sa_token:\n    file: \${OP_SA_TOKEN_FILE:?run npm run up}\n`,
+    );
+    t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
+    const failed = await cli(['up', '--timeout', '30'], { env, cwd });
+    t.equal(failed.exitCode, 69, `up fails (${failed.stderr.trim().split('\n').at(-1)})`);
+    t.match(failed.stderr, `up: the image ${image} is not built yet; building it`, 'it built the missing image first');
+    t.match(failed.stderr, /up: released op-sa-token \(tpm2\) to .*\/copilot-bridge-stack\/op-sa-token/);
+    t.match(failed.stderr, /up: nothing of the stack runs; wiped the 1 released token file\(s\) again/);
+    await t.rejects(stat(dir), { code: 'ENOENT' }, 'the released token was wiped');
+    t.notOk(leaks(failed.stdout + failed.stderr, token), 'no token in the output');
 
-  const handle = await release.prepareReleaseDir(dir, 'linux');
-  await release.releaseToken(handle, 'op-sa-token', token);
-  handle.close();
-  const down = await cli(['down'], { env, cwd: box.root });
-  t.equal(down.exitCode, 66, 'down reports that there is no compose file...');
-  t.match(down.stderr, /down: overwrote and removed 1 released token file\(s\)/, '...after wiping the released files anyway');
-  await t.rejects(stat(dir), { code: 'ENOENT' });
-});
+    const handle = await release.prepareReleaseDir(dir, 'linux');
+    await release.releaseToken(handle, 'op-sa-token', token);
+    handle.close();
+    const down = await cli(['down'], { env, cwd: box.root });
+    t.equal(down.exitCode, 66, 'down reports that there is no compose file...');
+    t.match(
+      down.stderr,
+      /down: overwrote and removed 1 released token file\(s\)/,
+      '...after wiping the released files anyway',
+    );
+    await t.rejects(stat(dir), { code: 'ENOENT' });
+  },
+);
 
 t.test('the stack project: the environment, then .env, then the default', async (t) => {
-  const { stackProject, stackSettings } = await import('../../host-seal/stack.js');
+  const { stackProject, stackSettings } = await import('../../host-seal/stack/stack.js');
   const box = await sandbox(t);
   const cwd = await mkdtemp(join(box.root, 'dotenv-'));
   await writeFile(join(cwd, '.env'), '# settings\nCOMPOSE_PROJECT_NAME = from-file\nOTHER="x y"\n');
@@ -262,16 +404,23 @@ t.test('the stack project: the environment, then .env, then the default', async 
   t.equal(stackProject(stackSettings({}, box.root)), 'copilot-bridge-stack');
 });
 
-t.test('compose learns the released names, for per-agent credentials (an older stack\'s database password is never one)', async (t) => {
-  const { composeEnv } = await import('../../host-seal/stack.js');
-  t.same(composeEnv('/dev/shm/copilot-bridge-stack', ['op-sa-token', 'agent-lal', 'mm-db-password']), {
-    COPILOT_BRIDGE_SECRETS_DIR: '/dev/shm/copilot-bridge-stack',
-    COPILOT_BRIDGE_RELEASED: 'op-sa-token,agent-lal',
-    OP_SA_TOKEN_FILE: '/dev/shm/copilot-bridge-stack/op-sa-token',
-  });
-  t.same(composeEnv('/run/copilot-bridge-stack', []), {
-    COPILOT_BRIDGE_SECRETS_DIR: '/run/copilot-bridge-stack',
-    COPILOT_BRIDGE_RELEASED: 'op-sa-token',
-    OP_SA_TOKEN_FILE: '/dev/null',
-  }, 'with nothing released yet, compose still gets its variables (for ps, logs and exec): the token file is /dev/null, on which a bridge stops at once');
-});
+t.test(
+  "compose learns the released names, for per-agent credentials (an older stack's database password is never one)",
+  async (t) => {
+    const { composeEnv } = await import('../../host-seal/stack/stack.js');
+    t.same(composeEnv('/dev/shm/copilot-bridge-stack', ['op-sa-token', 'agent-lal', 'mm-db-password']), {
+      COPILOT_BRIDGE_SECRETS_DIR: '/dev/shm/copilot-bridge-stack',
+      COPILOT_BRIDGE_RELEASED: 'op-sa-token,agent-lal',
+      OP_SA_TOKEN_FILE: '/dev/shm/copilot-bridge-stack/op-sa-token',
+    });
+    t.same(
+      composeEnv('/run/copilot-bridge-stack', []),
+      {
+        COPILOT_BRIDGE_SECRETS_DIR: '/run/copilot-bridge-stack',
+        COPILOT_BRIDGE_RELEASED: 'op-sa-token',
+        OP_SA_TOKEN_FILE: '/dev/null',
+      },
+      'with nothing released yet, compose still gets its variables (for ps, logs and exec): the token file is /dev/null, on which a bridge stops at once',
+    );
+  },
+);

@@ -24,23 +24,32 @@ function naiveHeld(needles: Uint8Array[], data: Uint8Array): number {
 
 // A three-letter alphabet makes overlaps, repeats and near misses common.
 const small = fc.uint8Array({ min: 97, max: 99, minLength: 3, maxLength: 12 });
-const needleLists = fc.uniqueArray(small, { minLength: 1, maxLength: 6, selector: (n) => Buffer.from(n).toString('latin1') });
+const needleLists = fc.uniqueArray(small, {
+  minLength: 1,
+  maxLength: 6,
+  selector: (n) => Buffer.from(n).toString('latin1'),
+});
 const haystacks = fc.uint8Array({ min: 97, max: 100, maxLength: 300 });
 
 t.test('finds exactly the occurrences brute force finds, overlapping ones included', async (t) => {
-  t.doesNotThrow(() => fc.assert(
-    fc.property(needleLists, haystacks, (needles, data) => {
-      const found: [number, number][] = [];
-      new Matcher(needles).scan(data, 0, data.length, (id, start, end) => {
-        if (end !== start + needles[id]!.length) throw new Error('wrong end');
-        found.push([id, start]);
-      });
-      const expected = naiveMatches(needles, data);
-      const sort = (xs: [number, number][]) => [...xs].sort((a, b) => a[1] - b[1] || a[0] - b[0]);
-      return JSON.stringify(sort(found)) === JSON.stringify(expected) && found.every((m, i) => i === 0 || found[i - 1]![1] <= m[1]);
-    }),
-    { numRuns: 500 },
-  ));
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(needleLists, haystacks, (needles, data) => {
+        const found: [number, number][] = [];
+        new Matcher(needles).scan(data, 0, data.length, (id, start, end) => {
+          if (end !== start + needles[id]!.length) throw new Error('wrong end');
+          found.push([id, start]);
+        });
+        const expected = naiveMatches(needles, data);
+        const sort = (xs: [number, number][]) => [...xs].sort((a, b) => a[1] - b[1] || a[0] - b[0]);
+        return (
+          JSON.stringify(sort(found)) === JSON.stringify(expected) &&
+          found.every((m, i) => i === 0 || found[i - 1]![1] <= m[1])
+        );
+      }),
+      { numRuns: 500 },
+    ),
+  );
 });
 
 // Long needles of any bytes (windows past the 200-byte cap), embedded whole and cut short.
@@ -60,16 +69,18 @@ const built = longNeedles.chain((needles) =>
 );
 
 t.test('finds long needles of arbitrary bytes as brute force does', async (t) => {
-  t.doesNotThrow(() => fc.assert(
-    fc.property(built, ([needles, parts]) => {
-      const data = Buffer.concat(parts);
-      const found: [number, number][] = [];
-      new Matcher(needles).scan(data, 0, data.length, (id, start) => void found.push([id, start]));
-      const key = (xs: [number, number][]) => JSON.stringify([...xs].sort((a, b) => a[1] - b[1] || a[0] - b[0]));
-      return key(found) === key(naiveMatches(needles, data));
-    }),
-    { numRuns: 300 },
-  ));
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(built, ([needles, parts]) => {
+        const data = Buffer.concat(parts);
+        const found: [number, number][] = [];
+        new Matcher(needles).scan(data, 0, data.length, (id, start) => void found.push([id, start]));
+        const key = (xs: [number, number][]) => JSON.stringify([...xs].sort((a, b) => a[1] - b[1] || a[0] - b[0]));
+        return key(found) === key(naiveMatches(needles, data));
+      }),
+      { numRuns: 300 },
+    ),
+  );
 });
 
 t.test('reports only starts in [from, to), and stops when the sink says so', async (t) => {
@@ -91,17 +102,25 @@ t.test('needles shorter than three bytes are refused; no needles find nothing', 
 });
 
 t.test('the held-back tail is the longest suffix that is a proper prefix of a needle', async (t) => {
-  t.doesNotThrow(() => fc.assert(
-    fc.property(needleLists, haystacks, (needles, data) => new PrefixIndex(needles).heldStart(data) === naiveHeld(needles, data)),
-    { numRuns: 1000 },
-  ));
-  t.doesNotThrow(() => fc.assert(
-    fc.property(built, ([needles, parts]) => {
-      const data = Buffer.concat(parts);
-      return new PrefixIndex(needles).heldStart(data) === naiveHeld(needles, data);
-    }),
-    { numRuns: 300 },
-  ));
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(
+        needleLists,
+        haystacks,
+        (needles, data) => new PrefixIndex(needles).heldStart(data) === naiveHeld(needles, data),
+      ),
+      { numRuns: 1000 },
+    ),
+  );
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(built, ([needles, parts]) => {
+        const data = Buffer.concat(parts);
+        return new PrefixIndex(needles).heldStart(data) === naiveHeld(needles, data);
+      }),
+      { numRuns: 300 },
+    ),
+  );
 });
 
 t.test('a complete needle at the end is not held back; a newline is never held', async (t) => {

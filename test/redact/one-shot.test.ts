@@ -13,7 +13,11 @@ t.test('masks each occurrence, in strings and buffers alike', async (t) => {
   t.equal(MASK, '<redacted>');
   t.equal(redact(set, 'x=abcdefgh12; y=zyxwvutsrq.'), 'x=<redacted>; y=<redacted>.');
   t.same(redact(set, Buffer.from('x=abcdefgh12')), Buffer.from('x=<redacted>'));
-  t.equal(redact(set, 'b64 ' + Buffer.from('abcdefgh12').toString('base64')), 'b64 <redacted>g==', 'the last character, partly the next byte, stays');
+  t.equal(
+    redact(set, 'b64 ' + Buffer.from('abcdefgh12').toString('base64')),
+    'b64 <redacted>g==',
+    'the last character, partly the next byte, stays',
+  );
   t.equal(redact(set, 'pw pw pw'), 'pw pw pw', 'short secrets are not masked');
 });
 

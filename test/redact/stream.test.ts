@@ -36,8 +36,14 @@ const unit = fc.oneof(
 );
 const secret = (maxLength: number) => fc.string({ unit, minLength: 8, maxLength });
 const secretLists = (maxLength: number) => fc.array(secret(maxLength), { minLength: 1, maxLength: 3 });
-const filler = fc.oneof(fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b)), fc.string({ maxLength: 80 }).map((s) => Buffer.from(s)));
-const chunkSizes = fc.oneof(fc.constant([1]), fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 8 }));
+const filler = fc.oneof(
+  fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b)),
+  fc.string({ maxLength: 80 }).map((s) => Buffer.from(s)),
+);
+const chunkSizes = fc.oneof(
+  fc.constant([1]),
+  fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 8 }),
+);
 
 /** Text of filler and, between, occurrences of the secrets in any of their encoded forms. */
 const textWithSecrets = (maxLength: number) =>
@@ -74,12 +80,17 @@ t.test('no needle survives, the mask appears, and streaming equals one-shot, wha
 t.test('text without a secret passes byte for byte, binary and invalid UTF-8 included', async (t) => {
   await t.resolves(
     fc.assert(
-      fc.asyncProperty(secretLists(100), fc.uint8Array({ maxLength: 3000 }), chunkSizes, async (secrets, bytes, sizes) => {
-        const set = labeled(secrets);
-        const input = Buffer.from(bytes);
-        fc.pre(set.find(input) === undefined);
-        return (await throughStream(set, split(input, sizes))).equals(input);
-      }),
+      fc.asyncProperty(
+        secretLists(100),
+        fc.uint8Array({ maxLength: 3000 }),
+        chunkSizes,
+        async (secrets, bytes, sizes) => {
+          const set = labeled(secrets);
+          const input = Buffer.from(bytes);
+          fc.pre(set.find(input) === undefined);
+          return (await throughStream(set, split(input, sizes))).equals(input);
+        },
+      ),
       { numRuns: 200 },
     ),
   );
@@ -90,22 +101,27 @@ t.test('text without a secret passes byte for byte, binary and invalid UTF-8 inc
 t.test('chunks larger than the join limit, cut inside secrets, give the one-shot result', async (t) => {
   await t.resolves(
     fc.assert(
-      fc.asyncProperty(textWithSecrets(300), fc.array(fc.nat(), { minLength: 4, maxLength: 4 }), async ([secrets, , parts], cuts) => {
-        const set = labeled(secrets);
-        const pieces: Buffer[] = [];
-        const cutAt: number[] = [];
-        let length = 0;
-        parts.forEach((part, i) => {
-          const pad = Buffer.alloc(20_000 + i, 'log line ' + i + '\n');
-          pieces.push(pad, part);
-          if (i % 2 === 0 && part.length > 1) cutAt.push(length + pad.length + 1 + (cuts[i % 4]! % (part.length - 1)));
-          length += pad.length + part.length;
-        });
-        const input = Buffer.concat(pieces);
-        const chunks = [...cutAt, input.length].map((end, i, ends) => input.subarray(i ? ends[i - 1] : 0, end));
-        const output = await throughStream(set, chunks);
-        return output.equals(redact(set, input)) && survivors(set, output) === 0;
-      }),
+      fc.asyncProperty(
+        textWithSecrets(300),
+        fc.array(fc.nat(), { minLength: 4, maxLength: 4 }),
+        async ([secrets, , parts], cuts) => {
+          const set = labeled(secrets);
+          const pieces: Buffer[] = [];
+          const cutAt: number[] = [];
+          let length = 0;
+          parts.forEach((part, i) => {
+            const pad = Buffer.alloc(20_000 + i, 'log line ' + i + '\n');
+            pieces.push(pad, part);
+            if (i % 2 === 0 && part.length > 1)
+              cutAt.push(length + pad.length + 1 + (cuts[i % 4]! % (part.length - 1)));
+            length += pad.length + part.length;
+          });
+          const input = Buffer.concat(pieces);
+          const chunks = [...cutAt, input.length].map((end, i, ends) => input.subarray(i ? ends[i - 1] : 0, end));
+          const output = await throughStream(set, chunks);
+          return output.equals(redact(set, input)) && survivors(set, output) === 0;
+        },
+      ),
       { numRuns: 60 },
     ),
   );
@@ -133,7 +149,11 @@ t.test('a write ending mid-secret is held back until the rest arrives; a newline
   redactor.write('sup3r-s3cret-t0ken-value\n');
   redactor.end('tail sup3r');
   await once(redactor, 'end');
-  t.equal(emitted, 'first line\nauth: <redacted> done\nthen <redacted>\ntail sup3r', 'an adjacent repeat joins the mask; flush emits the rest');
+  t.equal(
+    emitted,
+    'first line\nauth: <redacted> done\nthen <redacted>\ntail sup3r',
+    'an adjacent repeat joins the mask; flush emits the rest',
+  );
 });
 
 t.test('with no needles the redactor passes chunks through untouched', async (t) => {

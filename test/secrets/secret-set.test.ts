@@ -62,11 +62,17 @@ t.test('an empty set finds nothing and has no needles', async (t) => {
 
 t.test('with() adds secrets to a set: same needles and hits as building it at once', async (t) => {
   const first = { label: 'the service-account token', value: token };
-  const more = [{ label: '$.github.token', value: 'gh-0123456789abcdef' }, { label: '$.pin', value: '4711' }];
+  const more = [
+    { label: '$.github.token', value: 'gh-0123456789abcdef' },
+    { label: '$.pin', value: '4711' },
+  ];
   const extended = new SecretSet([first]).with(more);
   const whole = new SecretSet([first, ...more]);
   t.same(extended.needles.map(String), whole.needles.map(String));
-  t.same(extended.short.map((s) => s.label), ['$.pin']);
+  t.same(
+    extended.short.map((s) => s.label),
+    ['$.pin'],
+  );
   t.same(extended.find('x gh-0123456789abcdef y'), { label: '$.github.token', encoding: 'raw' });
   t.same(extended.find(`x ${token}`), { label: 'the service-account token', encoding: 'raw' });
 });

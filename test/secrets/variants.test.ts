@@ -21,7 +21,9 @@ t.test('each line of a multi-line secret, LF or CRLF, except PEM armor', async (
 t.test('base64 of prefix + secret + suffix contains the variant for each prefix length', async (t) => {
   const secret = 'p4ss/wörd+"quoted"???>>>~~~';
   // A base64url form equal to the base64 one is kept once, tagged base64.
-  const all = secretVariants(secret).filter((v) => v.encoding.startsWith('base64')).map((v) => v.text);
+  const all = secretVariants(secret)
+    .filter((v) => v.encoding.startsWith('base64'))
+    .map((v) => v.text);
   t.ok(texts(secret, 'base64url').length > 0, 'this secret has some base64url forms of its own');
   for (const encoding of ['base64', 'base64url'] as const) {
     const found = new Set<string>();
@@ -38,21 +40,32 @@ t.test('base64 of prefix + secret + suffix contains the variant for each prefix 
 });
 
 t.test('base64 variants hold only characters the secret alone determines (property)', async (t) => {
-  t.doesNotThrow(() => fc.assert(
-    fc.property(fc.uint8Array({ minLength: 1, maxLength: 60 }), fc.uint8Array({ maxLength: 5 }), fc.uint8Array({ maxLength: 5 }), (secret, prefix, suffix) => {
-      const lead = prefix.length % 3;
-      const variant = base64Aligned(secret, lead, 'base64');
-      const encoded = Buffer.concat([prefix, secret, suffix]).toString('base64');
-      return encoded.includes(variant) && variant.length >= Math.floor((secret.length * 8) / 6) - 2;
-    }),
-  ));
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 60 }),
+        fc.uint8Array({ maxLength: 5 }),
+        fc.uint8Array({ maxLength: 5 }),
+        (secret, prefix, suffix) => {
+          const lead = prefix.length % 3;
+          const variant = base64Aligned(secret, lead, 'base64');
+          const encoded = Buffer.concat([prefix, secret, suffix]).toString('base64');
+          return encoded.includes(variant) && variant.length >= Math.floor((secret.length * 8) / 6) - 2;
+        },
+      ),
+    ),
+  );
 });
 
 t.test('URL-encoded as encodeURIComponent and as a form', async (t) => {
   const secret = 'a b/c?d=é&(x)!';
   t.same(texts(secret, 'url'), [encodeURIComponent(secret)]);
   t.same(texts(secret, 'form'), [new URLSearchParams({ v: secret }).toString().slice(2)]);
-  t.equal(percentEncode(Buffer.from('\ud800abc')), '%EF%BF%BDabc', 'a lone surrogate is encoded as UTF-8 encodes it, not thrown');
+  t.equal(
+    percentEncode(Buffer.from('\ud800abc')),
+    '%EF%BF%BDabc',
+    'a lone surrogate is encoded as UTF-8 encodes it, not thrown',
+  );
 });
 
 t.test('JSON-escaped, and ASCII-only \\uXXXX for non-ASCII', async (t) => {
@@ -67,13 +80,17 @@ t.test('JSON-escaped, and ASCII-only \\uXXXX for non-ASCII', async (t) => {
 });
 
 t.test('every variant is long enough, and none appears twice', async (t) => {
-  t.doesNotThrow(() => fc.assert(
-    fc.property(fc.string({ unit: 'grapheme', minLength: 8, maxLength: 200 }), (secret) => {
-      const variants = secretVariants(secret);
-      const lengths = variants.map((v) => [...v.text].length);
-      return lengths.every((n) => n >= MIN_MASK_LENGTH) && new Set(variants.map((v) => v.text)).size === variants.length;
-    }),
-  ));
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', minLength: 8, maxLength: 200 }), (secret) => {
+        const variants = secretVariants(secret);
+        const lengths = variants.map((v) => [...v.text].length);
+        return (
+          lengths.every((n) => n >= MIN_MASK_LENGTH) && new Set(variants.map((v) => v.text)).size === variants.length
+        );
+      }),
+    ),
+  );
   t.same(
     secretVariants('abcdefgh').map((v) => v.encoding),
     ['raw', 'base64', 'base64', 'base64'],
