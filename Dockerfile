@@ -111,6 +111,7 @@ RUN chmod 0755 /usr/local/bin/op /usr/local/lib/copilot-bridge-stack/copilot-bri
  && ln -s /usr/local/lib/copilot-bridge-stack/copilot-bridge-agent.mjs /usr/local/bin/copilot-bridge-agent \
  && ln -s /usr/local/lib/copilot-bridge-stack/copilot-bridge-agent.mjs /usr/local/bin/agent \
  && op --version >/dev/null \
+ && node -e "if (typeof process.execve !== 'function') { console.error('NODE_IMAGE: Node ' + process.version + ' has no process.execve; the entrypoint needs Node >= 22.15 (entrypoint/package.json engines)'); process.exit(1); }" \
  && (cd / && node /usr/local/lib/copilot-bridge-stack/copilot-bridge-agent.mjs 2>&1 | grep -q '^agent: no command; usage: agent up NAME') \
  && test -x /usr/local/bin/node && test -x /usr/bin/tini && test -x /usr/bin/prlimit
 

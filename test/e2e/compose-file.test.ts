@@ -215,3 +215,20 @@ t.test("compose.yml, the Dockerfile and .env.example use the contract's values (
   );
   for (const source of contract.SECRETS_SOURCES) t.match(envExample, source, `.env.example names ${source}`);
 });
+
+t.test("the image's Node satisfies the entrypoint's engines (process.execve, --disable-sigusr1)", async (t) => {
+  const engines = JSON.parse(readFileSync(join(ROOT, 'entrypoint', 'package.json'), 'utf8')).engines.node as string;
+  const wanted = /^>=(\d+)\.(\d+)$/.exec(engines);
+  t.ok(wanted, `entrypoint/package.json: engines.node is >=MAJOR.MINOR (${engines})`);
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const image = /^ARG NODE_IMAGE=node:(\d+)(?:\.(\d+))?[-\w.]*$/m.exec(dockerfile);
+  t.ok(image, 'the Dockerfile: NODE_IMAGE defaults to an official node:MAJOR image');
+  const [major, minor] = [Number(image![1]), Number(image![2] ?? 99)];
+  const [needMajor, needMinor] = [Number(wanted![1]), Number(wanted![2])];
+  t.ok(major > needMajor || (major === needMajor && minor >= needMinor), `node:${major} satisfies ${engines}`);
+  t.match(
+    dockerfile,
+    /typeof process\.execve/,
+    'the Dockerfile refuses a NODE_IMAGE without process.execve at build time',
+  );
+});
