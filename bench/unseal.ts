@@ -24,14 +24,13 @@
 // the primary, load, flush, unseal, flush.
 // Goal: the CLI within 2x of systemd-creds. Runnable alone: node dist/bench/unseal.js
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execa } from 'execa';
 import { fakeToken } from '../test/fixtures/host-seal/fake-token.js';
 import { MAIN } from '../test/support/host-seal/cli.js';
-import { startSwtpm } from '../test/support/host-seal/swtpm.js';
+import { tpmSandbox } from '../test/support/host-seal/swtpm.js';
 
 const RUNS = 25;
 const WARMUP = 3;
@@ -68,18 +67,9 @@ function timed(file: string, args: string[], env: Record<string, string>, expect
 }
 
 export async function benchUnseal(): Promise<{ name: string; figures: Record<string, number | string> }> {
-  const root = await mkdtemp(join(tmpdir(), 'cbs-bench-unseal-'));
-  const runtime = await mkdtemp('/dev/shm/cbs-bench-unseal-');
-  const tpm = await startSwtpm(root);
+  const { root, runtime, tpm, env, dispose } = await tpmSandbox('cbs-bench-unseal');
   try {
     const token = fakeToken();
-    const env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: root,
-      XDG_CONFIG_HOME: join(root, 'config'),
-      XDG_RUNTIME_DIR: runtime,
-      TPM2TOOLS_TCTI: tpm.tcti,
-    };
     const flush = () => execa('tpm2_flushcontext', ['-t', '-l', '-s'], { env, extendEnv: false, reject: false });
     for (const args of [
       ['seal', '--name', 'unbound'],
@@ -175,9 +165,7 @@ export async function benchUnseal(): Promise<{ name: string; figures: Record<str
     figures.cold_goal_met = ratioOf('cli_pcr7_cold') <= 2 ? 'yes' : 'no';
     return { name: 'unseal: copilot-bridge-seal vs systemd-creds on swtpm', figures };
   } finally {
-    await tpm.stop();
-    await rm(root, { recursive: true, force: true });
-    await rm(runtime, { recursive: true, force: true });
+    await dispose();
   }
 }
 

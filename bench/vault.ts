@@ -8,8 +8,7 @@
 // first since a reset). Goal: the vault path no slower than the 1Password
 // path (ratio <= 1). The entrypoint's render from the local vault is in
 // bench/entrypoint.ts. Runnable alone: node dist/bench/vault.js
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { backend } from '../host-seal/backends/registry.js';
@@ -17,7 +16,7 @@ import { prepareReleaseDir, releaseToken, wipeReleased } from '../host-seal/stac
 import { planSubsets } from '../host-seal/stack/vault-release.js';
 import { parseVault, serializeVault } from '../src/vault/document.js';
 import { fakeToken } from '../test/fixtures/host-seal/fake-token.js';
-import { startSwtpm } from '../test/support/host-seal/swtpm.js';
+import { tpmSandbox } from '../test/support/host-seal/swtpm.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const RUNS = 15;
@@ -25,17 +24,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const channel = (i: number) => [{ id: `channel${String(i).padStart(19, '0')}`, name: `c${i}` }];
 
 export async function benchVault(agents = 9): Promise<{ name: string; figures: Record<string, number | string> }> {
-  const root = await mkdtemp(join(tmpdir(), 'cbs-bench-vault-'));
-  const runtime = await mkdtemp('/dev/shm/cbs-bench-vault-');
-  const tpm = await startSwtpm(root);
+  const { root, runtime, env, dispose } = await tpmSandbox('cbs-bench-vault');
   try {
-    const env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: root,
-      XDG_CONFIG_HOME: join(root, 'config'),
-      XDG_RUNTIME_DIR: runtime,
-      TPM2TOOLS_TCTI: tpm.tcti,
-    };
     const context = { configDir: join(root, 'config', 'copilot-bridge-stack'), env, platform: 'linux' as const };
     const tpm2 = backend('tpm2', context);
     // A stack of 1 + agents bridges, each with its bot and GitHub token.
@@ -110,9 +100,7 @@ export async function benchVault(agents = 9): Promise<{ name: string; figures: R
       },
     };
   } finally {
-    tpm.stop();
-    await rm(root, { recursive: true, force: true });
-    await rm(runtime, { recursive: true, force: true });
+    await dispose();
   }
 }
 

@@ -1,8 +1,9 @@
 // Stands for: the host's TPM 2.0 chip. A real software TPM (swtpm) on a free
 // TCP port with its own state directory; tests reach it through
 // TPM2TOOLS_TCTI=swtpm:host=127.0.0.1,port=P, without a resource manager.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -92,4 +93,36 @@ export async function startSwtpm(root: string): Promise<SoftTpm> {
       await execa('tpm2_pcrextend', [`${index}:sha256=${'ab'.repeat(32)}`], { env: { TPM2TOOLS_TCTI: tcti } });
     },
   };
+}
+
+export interface TpmSandbox {
+  /** A disk temp directory: HOME, with XDG_CONFIG_HOME under it. */
+  root: string;
+  /** A tmpfs temp directory used as XDG_RUNTIME_DIR. */
+  runtime: string;
+  tpm: SoftTpm;
+  /** The host CLI's environment: PATH, HOME, the XDG directories, the swtpm's TCTI. */
+  env: Record<string, string>;
+  /** Stops the swtpm and removes both directories. */
+  dispose(): Promise<void>;
+}
+
+/** Private directories and a started swtpm for a run outside tap (the benchmarks); call dispose() in `finally`. */
+export async function tpmSandbox(prefix: string): Promise<TpmSandbox> {
+  const root = await mkdtemp(join(tmpdir(), `${prefix}-`));
+  const runtime = await mkdtemp(`/dev/shm/${prefix}-`);
+  const tpm = await startSwtpm(root);
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: root,
+    XDG_CONFIG_HOME: join(root, 'config'),
+    XDG_RUNTIME_DIR: runtime,
+    TPM2TOOLS_TCTI: tpm.tcti,
+  };
+  const dispose = async () => {
+    await tpm.stop();
+    await rm(root, { recursive: true, force: true });
+    await rm(runtime, { recursive: true, force: true });
+  };
+  return { root, runtime, tpm, env, dispose };
 }
