@@ -145,10 +145,13 @@ export async function waitHealthy(
         s.status === 'dead',
     );
     if (failed) {
+      const seen = await exitStatusOf(w, failed, cancel);
       const how =
-        failed.status === 'exited' || failed.status === 'dead'
-          ? `${failed.status} with status ${failed.exitCode}`
-          : `restarted after exiting with status ${failed.exitCode}`;
+        seen.status === 'exited' || seen.status === 'dead'
+          ? `${seen.status} with status ${seen.exitCode}`
+          : seen.status === 'restarting'
+            ? `restarted after exiting with status ${seen.exitCode}`
+            : 'restarted after exiting (Docker started it again before its exit status could be read)';
       progress.write(
         `up: ${failed.service} ${how}; its last log lines:\n${await lastLines(w.tool, failed.id, { ...w.env, ...w.extra }, w.mask)}\n`,
       );
@@ -176,6 +179,21 @@ export async function waitHealthy(
     }
     await sleep(2000, undefined, cancel ? { signal: cancel } : undefined).catch(() => undefined);
   }
+}
+
+/**
+ * Docker resets a container's exit status when it starts it again, so a restart seen while the
+ * container runs says nothing of why it stopped: wait (up to 15 s) for it to stop again, which a
+ * crash loop does, and read the status then.
+ */
+async function exitStatusOf(w: Watched, failed: State, cancel?: AbortSignal): Promise<State> {
+  let seen = failed;
+  for (let i = 0; i < 60 && (seen.status === 'running' || seen.status === 'created'); i++) {
+    await sleep(250, undefined, cancel ? { signal: cancel } : undefined).catch(() => undefined);
+    if (cancel?.aborted) break;
+    seen = (await inspect(w)).find((s) => s.id === failed.id) ?? seen;
+  }
+  return seen;
 }
 
 /** The containers of the stack: compose ps with the same files and environment, then docker inspect. */
