@@ -55,6 +55,21 @@ export const RESERVED_AGENT_NAMES: readonly string[] = [
 export const agentContainerName = (project: string, agent: string) => `${project}-agent-${agent}`;
 export const agentVolumeName = (project: string, agent: string) => `${project}-agent-${agent}-home`;
 
+/** The agent whose home volume `volume` is by its name (agentVolumeName read backwards), or undefined. */
+export function agentOfVolume(project: string, volume: string): string | undefined {
+  const [before, after] = agentVolumeName(project, '\0').split('\0') as [string, string];
+  if (volume.length <= before.length + after.length || !volume.startsWith(before) || !volume.endsWith(after))
+    return undefined;
+  const agent = volume.slice(before.length, volume.length - after.length);
+  return AGENT_NAME.test(agent) ? agent : undefined;
+}
+
+/**
+ * The capabilities a bridge container is given (all others dropped): the privilege drop only. Root reads
+ * the root-owned token file without any capability.
+ */
+export const BRIDGE_CAPABILITIES: readonly string[] = ['SETUID', 'SETGID'];
+
 /** Where the image keeps the template every agent's config is rendered from. */
 export const IMAGE_AGENT_TEMPLATE = '/etc/copilot-bridge/agent.config.json.tpl';
 /** The bridge's home in every bridge container: its volume is mounted here. */

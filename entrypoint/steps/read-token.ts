@@ -4,12 +4,14 @@
 // (a symlink may only point inside /run/secrets) and non-empty. Messages name
 // the file and what was expected; they never show what was found.
 import { closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { TOKEN_TARGET } from '../../src/contract.js';
 import { ExitCode, errnoCode, failAt, hasErrno, StackError } from '../../src/errors.js';
 import { assertTokenShape, trimOneNewline } from '../../src/secrets/token.js';
 import { parseVault, type VaultItems } from '../../src/vault/document.js';
 
 const STEP = 'token';
-const SECRETS_DIR = '/run/secrets/';
+const SECRETS_DIR = `${dirname(TOKEN_TARGET)}/`;
 const MAX_BYTES = 64 * 1024;
 
 /** The service-account token. */

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { readAdminEntry, readAgentsFile, sharedItem } from '../../src/agents/agents-file.js';
-import { ADMIN_VAULT_SUBSET } from '../../src/contract.js';
+import { ADMIN_VAULT_SUBSET, agentCredential } from '../../src/contract.js';
 import { ExitCode, StackError } from '../../src/errors.js';
 import { releaseDir, stackSettings } from '../../src/stack/settings.js';
 
@@ -128,5 +128,5 @@ export function namesInUse(settings: Record<string, string>, projectDir: string)
   const agents = readAgentsFile(file);
   const clash = sharedItem([readAdminEntry(file)!, ...agents], false);
   if (clash) throw new StackError('agents-file', `${file}: ${clash}`, { step: 'up', exitCode: ExitCode.config });
-  return [DEFAULT_NAME, ...agents.map((agent) => `agent-${agent.name}`)];
+  return [DEFAULT_NAME, ...agents.map((agent) => agentCredential(agent.name))];
 }

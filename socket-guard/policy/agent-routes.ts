@@ -8,7 +8,7 @@
 // is refused, telling nothing about the host's other containers. A create
 // passes only as the very body the builder makes for a listed agent, and so
 // does the agent's home volume (create-policy.ts).
-import { AGENT_LABEL, AGENT_NAME, agentVolumeName, PROJECT_LABEL } from '../../src/contract.js';
+import { AGENT_LABEL, agentOfVolume, agentVolumeName, PROJECT_LABEL } from '../../src/contract.js';
 import { type AgentPolicy, agentFromContainerName, reviewCreateBody, reviewVolumeBody } from './create-policy.js';
 import { eventsRoute } from './events.js';
 import { canonicalObject } from './fields.js';
@@ -23,9 +23,6 @@ const ID = '([A-Za-z0-9][A-Za-z0-9_.-]*)';
 
 export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
   const { project } = policy.stack;
-  const volumeName = new RegExp(
-    `^${project.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-agent-${AGENT_NAME.source.slice(1, -1)}-home$`,
-  );
   const isAgentName = (id: string) => {
     try {
       return Boolean(agentFromContainerName(project, id));
@@ -130,7 +127,8 @@ export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
         query: method === 'DELETE' ? ['force'] : [],
         review: async (request, match) => {
           const name = match[1]!;
-          if (!volumeName.test(name)) throw new Refusal('volume-name', `only ${project}-agent-NAME-home volumes`);
+          if (agentOfVolume(project, name) === undefined)
+            throw new Refusal('volume-name', `only ${project}-agent-NAME-home volumes`);
           if (request.body?.length) throw new Refusal('volume-body', 'no request body');
           // The name alone could be another project's (one named PROJECT-agent-X): the label says whose it is.
           const { status, json } = await upstream(`/volumes/${name}`);

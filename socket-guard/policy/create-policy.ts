@@ -8,7 +8,13 @@
 import { findAgent, readAgentsFile } from '../../src/agents/agents-file.js';
 import { type AgentContainer, agentContainer } from '../../src/agents/container-spec.js';
 import type { AgentStack } from '../../src/agents/stack-settings.js';
-import { AGENT_NAME, agentContainerName, RESERVED_AGENT_NAMES } from '../../src/contract.js';
+import {
+  AGENT_NAME,
+  agentContainerName,
+  agentOfVolume,
+  agentVolumeName,
+  RESERVED_AGENT_NAMES,
+} from '../../src/contract.js';
 import { isStackError } from '../../src/errors.js';
 import { goFold } from './fields.js';
 import { Refusal } from './refusal.js';
@@ -74,13 +80,12 @@ export function reviewCreateBody(policy: AgentPolicy, agent: string, body: Json)
 /** Checks a POST /volumes/create body: only a listed agent's home volume, exactly as the builder makes it. */
 export function reviewVolumeBody(policy: AgentPolicy, body: Json): Buffer {
   const name = body instanceof Map ? [...body].find(([key]) => goFold(key) === 'name')?.[1] : undefined;
-  const prefix = agentContainerName(policy.stack.project, '');
-  const agent =
-    typeof name === 'string' && name.startsWith(prefix) && name.endsWith('-home')
-      ? name.slice(prefix.length, -'-home'.length)
-      : '';
-  if (!AGENT_NAME.test(agent))
-    throw new Refusal('volume-name', `$.Name must be ${prefix}NAME-home for an agent NAME of the agents file`);
+  const agent = typeof name === 'string' ? agentOfVolume(policy.stack.project, name) : undefined;
+  if (agent === undefined)
+    throw new Refusal(
+      'volume-name',
+      `$.Name must be ${agentVolumeName(policy.stack.project, 'NAME')} for an agent NAME of the agents file`,
+    );
   const expected = expectedAgent(policy, agent);
   const difference = firstDifference(body, expected.volumeBody, VOLUME_MAPS);
   if (difference)

@@ -12,6 +12,7 @@ import {
   agentCredential,
   agentVaultSubset,
   agentVolumeName,
+  BRIDGE_CAPABILITIES,
   BRIDGE_HOME,
   IMAGE_AGENT_TEMPLATE,
   MATTERMOST_PING,
@@ -69,8 +70,7 @@ export function agentContainer(stack: AgentStack, agent: AgentDefinition): Agent
       NetworkMode: stack.network,
       ReadonlyRootfs: true,
       CapDrop: ['ALL'],
-      // The privilege drop only: root reads the root-owned token file without any capability.
-      CapAdd: ['SETUID', 'SETGID'],
+      CapAdd: [...BRIDGE_CAPABILITIES],
       SecurityOpt: ['no-new-privileges:true'],
       Mounts: [
         { Type: 'volume', Source: volume, Target: BRIDGE_HOME },

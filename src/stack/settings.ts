@@ -15,7 +15,7 @@ import { canonicalDir } from './release-dir.js';
  * or environment sets them (a test compares them with compose.yml).
  */
 export const COMPOSE_DEFAULTS: Readonly<Record<string, string>> = {
-  COMPOSE_PROJECT_NAME: 'copilot-bridge-stack',
+  COMPOSE_PROJECT_NAME: SERVICE,
   BRIDGE_IMAGE: 'copilot-bridge-stack/copilot-bridge:local',
   AGENTS_FILE: './agents.example.json',
   SECRETS_SOURCE: DEFAULT_SECRETS_SOURCE,

@@ -191,6 +191,13 @@ t.test("compose.yml, the Dockerfile and .env.example use the contract's values (
     "compose.yml: the admin's home where agents have theirs",
   );
   t.match(dockerfile, `--home-dir ${contract.BRIDGE_HOME}`, "the Dockerfile: the bridge user's home");
+  const admin = parse(composeFile).services['copilot-bridge'] as { cap_add: string[]; cap_drop: string[] };
+  t.same(admin.cap_drop, ['ALL'], 'compose.yml: the admin drops every capability...');
+  t.same(
+    [...admin.cap_add].sort(),
+    [...contract.BRIDGE_CAPABILITIES, 'KILL'].sort(),
+    "...and adds back the bridges' own (the contract's) and KILL alone (tini's signal to the dropped entrypoint)",
+  );
   t.match(
     dockerfile,
     /COPY templates\/config\.json\.tpl templates\/agent\.config\.json\.tpl \/etc\/copilot-bridge\//,

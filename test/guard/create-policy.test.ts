@@ -644,3 +644,82 @@ t.test('property: a mutated body passes exactly when the daemon would read it as
   );
   t.ok(passed > 100 && refused > 100, `both outcomes were exercised (${passed} same, ${refused} different)`);
 });
+
+/** Every Linux capability (capabilities(7), through CAP_CHECKPOINT_RESTORE, Linux 5.9), without its CAP_ prefix. */
+const LINUX_CAPABILITIES = [
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'DAC_READ_SEARCH',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'SETGID',
+  'SETUID',
+  'SETPCAP',
+  'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE',
+  'NET_BROADCAST',
+  'NET_ADMIN',
+  'NET_RAW',
+  'IPC_LOCK',
+  'IPC_OWNER',
+  'SYS_MODULE',
+  'SYS_RAWIO',
+  'SYS_CHROOT',
+  'SYS_PTRACE',
+  'SYS_PACCT',
+  'SYS_ADMIN',
+  'SYS_BOOT',
+  'SYS_NICE',
+  'SYS_RESOURCE',
+  'SYS_TIME',
+  'SYS_TTY_CONFIG',
+  'MKNOD',
+  'LEASE',
+  'AUDIT_WRITE',
+  'AUDIT_CONTROL',
+  'SETFCAP',
+  'MAC_OVERRIDE',
+  'MAC_ADMIN',
+  'SYSLOG',
+  'WAKE_ALARM',
+  'BLOCK_SUSPEND',
+  'AUDIT_READ',
+  'PERFMON',
+  'BPF',
+  'CHECKPOINT_RESTORE',
+];
+
+t.test('capabilities: the builder adds exactly SETUID and SETGID, and every other one is refused', async (t) => {
+  t.equal(LINUX_CAPABILITIES.length, 41, 'the whole list (0..40)');
+  for (const agent of ['lal', 'data']) {
+    t.same([...body(agent).HostConfig.CapAdd].sort(), ['SETGID', 'SETUID'], `${agent}: the exact set added`);
+    t.same(body(agent).HostConfig.CapDrop, ['ALL'], `${agent}: every other one dropped`);
+  }
+  for (const cap of LINUX_CAPABILITIES.filter((c) => c !== 'SETUID' && c !== 'SETGID')) {
+    for (const form of [cap, `CAP_${cap}`, cap.toLowerCase()]) {
+      const added = verdict(() => send(patched((b) => b.HostConfig.CapAdd.push(form))));
+      t.not(added, 'passed', `${form} added: refused`);
+      const swapped = verdict(() => send(patched((b) => (b.HostConfig.CapAdd[0] = form))));
+      t.not(swapped, 'passed', `${form} instead of SETUID: refused`);
+    }
+  }
+  for (const all of ['ALL', 'all', 'CAP_ALL']) {
+    t.not(
+      verdict(() => send(patched((b) => (b.HostConfig.CapAdd = [all])))),
+      'passed',
+      `CapAdd [${all}]: refused`,
+    );
+  }
+  t.not(
+    verdict(() => send(patched((b) => (b.HostConfig.Privileged = true)))),
+    'passed',
+    'Privileged: refused',
+  );
+  const reordered = verdict(() => send(patched((b) => b.HostConfig.CapAdd.reverse())));
+  t.equal(
+    reordered === 'passed' ? 'passed' : reordered.rule,
+    'not-the-agent-spec',
+    'even the same two in another order are refused: the body is compared, not interpreted',
+  );
+});
