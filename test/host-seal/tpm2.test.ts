@@ -551,6 +551,30 @@ t.test('a corrupted blob file: clear error naming the file and the fix', async (
 });
 
 t.test(
+  "one credential's blob copied over another's, its name edited to match: refused, never the other's token",
+  async (t) => {
+    const { box, env } = await setup(t);
+    const lal = fakeToken();
+    const data = fakeToken();
+    t.equal((await cli(['seal', '--name', 'agent-lal'], { env, input: lal })).exitCode, 0);
+    t.equal((await cli(['seal', '--name', 'agent-data'], { env, input: data })).exitCode, 0);
+    const lalBlob = JSON.parse(await readFile(join(box.configDir, 'agent-lal.tpm2.json'), 'utf8'));
+    const forged = JSON.stringify({ ...lalBlob, name: 'agent-data' });
+    await writeFile(join(box.configDir, 'agent-data.tpm2.json'), forged);
+    const result = await cli(['unseal', '--name', 'agent-data'], { env });
+    t.equal(result.exitCode, 65, 'a data error: the name is bound to the ciphertext, not only written beside it');
+    t.match(result.stderr, /does not decrypt with the key the TPM released \(it was altered\)/);
+    t.equal(result.stdout, '', 'nothing on stdout');
+    t.notOk(
+      leaks(result.stdout, lal) || leaks(result.stderr, lal),
+      "agent-lal's token is not handed out as agent-data's",
+    );
+    const own = await cli(['unseal', '--name', 'agent-lal'], { env });
+    t.equal(own.stdout, lal, 'control: the copied blob unseals under its own name');
+  },
+);
+
+t.test(
   "four seals of one name at once, 20 times: one wins, the others say so, and the stored blob is the winner's",
   async (t) => {
     const { box, env } = await setup(t);
