@@ -98,7 +98,7 @@ COPY --from=launcher /out/copilot-bridge-launcher /usr/local/lib/copilot-bridge-
 #   copilot-bridge-entrypoint  the bridge container's entrypoint and HEALTHCHECK
 #                              (the launcher, which runs the bundle)
 #   docker-socket-guard        the filtered Docker API (compose service socket-proxy)
-#   copilot-bridge-agent       `agent up|down|ls|logs NAME`, through the guard (DOCKER_HOST)
+#   copilot-bridge-agent       `agent up|down|ls|logs|spec NAME`, through the guard (DOCKER_HOST)
 # and the templates: the admin's config, and the one each agent gets (rendered
 # per agent by `agent up`). The agents file is mounted read-only by compose at
 # /etc/copilot-bridge/agents.json (AGENTS_FILE).

@@ -14,7 +14,7 @@ import {
   readAgentsFile,
 } from '../src/agents/agents-file.js';
 import { environmentReferences, renderAgentTemplate } from '../src/agents/render-template.js';
-import { ExitCode, errnoCode, StackError } from '../src/errors.js';
+import { ExitCode, errnoCode, hasErrno, StackError } from '../src/errors.js';
 import type { Settings } from './settings.js';
 
 export interface TemplateSource {
@@ -78,7 +78,7 @@ function readTemplate(file: string, step: string): string {
       `cannot read the template ${file} (${code ?? 'error'}); set BRIDGE_CONFIG_TEMPLATE to the config.json.tpl file`,
       {
         step,
-        exitCode: code === 'ENOENT' ? ExitCode.noInput : ExitCode.config,
+        exitCode: hasErrno(error, 'ENOENT') ? ExitCode.noInput : ExitCode.config,
         cause: error,
       },
     );

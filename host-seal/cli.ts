@@ -43,7 +43,7 @@ const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
   compose  ARGS...                               Docker Compose with the stack's paths: ps, logs, exec, build...
   init     [--admin-user NAME] [--admin-email ADDR] [--team NAME] [--user NAME] [--url URL] [--file FILE]...
            the first run: Mattermost alone, its admin, a bot, token and channel per bridge (tokens into
-           1Password with the host's op sign-in), the ids into the agents file; run twice, nothing new
+           the local vault, or 1Password with SECRETS_SOURCE=1password), the agents file's ids; run twice, nothing new
   vault    set ITEM/FIELD | ls | rm ITEM/FIELD | import   [--backend=tpm2|keychain]
            the local vault (SECRETS_SOURCE=vault): values from stdin or a hidden prompt, never arguments
 

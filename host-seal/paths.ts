@@ -5,7 +5,7 @@ import { SERVICE, SHARED_TOKEN } from '../src/contract.js';
 import { ExitCode, StackError } from '../src/errors.js';
 
 export const DEFAULT_NAME = SHARED_TOKEN;
-/** Mattermost's database password of stacks made before the database lost its network: never released; `up` retires it (database-password.ts). */
+/** Mattermost's database password of stacks made before the database lost its network: never released; `up` retires it (stack/database.ts). */
 export const DB_PASSWORD_NAME = 'mm-db-password';
 export { SERVICE };
 

@@ -1,7 +1,7 @@
 // docker-socket-guard's edge: settings from the environment, start listening,
 // stop on SIGTERM/SIGINT. Failures map to one line and a documented exit code.
 import { failure } from '../src/cli-edge.js';
-import { ExitCode } from '../src/errors.js';
+import { ExitCode, errnoCode } from '../src/errors.js';
 import { agentRoutes } from './policy/agent-routes.js';
 import { BASE_ROUTES } from './policy/policy.js';
 import { createGuard } from './server.js';
@@ -23,7 +23,7 @@ export async function cli(env: NodeJS.ProcessEnv): Promise<number> {
   const listening = await new Promise<boolean>((resolve) => {
     server.once('error', (error: Error & { code?: string }) => {
       log(
-        `docker-socket-guard: cannot listen on ${settings.host}:${settings.port} (${error.code ?? error.message}); check GUARD_LISTEN`,
+        `docker-socket-guard: cannot listen on ${settings.host}:${settings.port} (${errnoCode(error) ?? error.name}); check GUARD_LISTEN`,
       );
       resolve(false);
     });

@@ -7,8 +7,10 @@
 // behind it is never read). Events are the one answer the guard writes
 // itself: it reads the daemon's stream event by event and passes on only what
 // the policy's filter returns, then closes the connection.
+
 import { type ClientRequest, request as daemonRequest, type IncomingMessage, STATUS_CODES } from 'node:http';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { errnoCode } from '../src/errors.js';
 import { EventLines } from './policy/events.js';
 import { type RequestHead, readHead } from './policy/http-head.js';
 import { type Route, review, type Stream } from './policy/policy.js';
@@ -155,10 +157,10 @@ class Connection {
     this.upstream = upstream;
     upstream.pipe(this.client);
     upstream.on('error', (error: Error & { code?: string }) => {
-      this.log(`${PROGRAM}: the Docker daemon did not answer (${error.code ?? error.message})`);
+      this.log(`${PROGRAM}: the Docker daemon did not answer (${errnoCode(error) ?? error.name})`);
       if (!this.client.destroyed && this.client.bytesWritten === 0)
         this.client.end(
-          answer(502, { message: `${PROGRAM}: the Docker daemon did not answer (${error.code ?? error.message})` }),
+          answer(502, { message: `${PROGRAM}: the Docker daemon did not answer (${errnoCode(error) ?? error.name})` }),
         );
       else this.client.destroy();
     });
@@ -179,10 +181,10 @@ class Connection {
     this.events = upstream;
     upstream.on('error', (error: Error & { code?: string }) => {
       if (this.client.destroyed) return;
-      this.log(`${PROGRAM}: the Docker daemon did not answer (${error.code ?? error.message})`);
+      this.log(`${PROGRAM}: the Docker daemon did not answer (${errnoCode(error) ?? error.name})`);
       if (this.client.bytesWritten === 0)
         this.client.end(
-          answer(502, { message: `${PROGRAM}: the Docker daemon did not answer (${error.code ?? error.message})` }),
+          answer(502, { message: `${PROGRAM}: the Docker daemon did not answer (${errnoCode(error) ?? error.name})` }),
         );
       else this.client.destroy();
     });

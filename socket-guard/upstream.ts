@@ -1,6 +1,8 @@
 // The guard's own questions to the daemon (is this an agent container?),
 // over the same socket, with a timeout.
+
 import { request } from 'node:http';
+import { errnoCode } from '../src/errors.js';
 import type { Upstream } from './policy/agent-routes.js';
 import { Refusal } from './policy/refusal.js';
 
@@ -25,7 +27,7 @@ export function dockerGet(socketPath: string, timeoutMs = 10_000): Upstream {
       );
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', (error: Error & { code?: string }) =>
-        reject(new Refusal('upstream', `the Docker daemon did not answer (${error.code ?? error.message})`)),
+        reject(new Refusal('upstream', `the Docker daemon did not answer (${errnoCode(error) ?? error.name})`)),
       );
       req.end();
     });

@@ -1,4 +1,4 @@
-// Step 3: the rendered config holds every secret, so it may only be written
+// Step 4: the rendered config holds every secret, so it may only be written
 // to RAM: the output's directory must be on tmpfs or ramfs.
 import { ExitCode, errnoCode, StackError } from '../../src/errors.js';
 import { fileSystemOf } from '../fs/ram-backed.js';

@@ -1,4 +1,4 @@
-// Step 7: when started as root, become the bridge's unprivileged user for good:
+// Step 6: when started as root, become the bridge's unprivileged user for good:
 // supplementary groups, then gid, then uid. Then prove it: the ids are what
 // was asked, root cannot be regained, and the token file can no longer be
 // opened. Changing uid also makes the kernel mark this process non-dumpable,

@@ -1,4 +1,4 @@
-// Step 9: hand over to the bridge. Exec mode (Node >= 22.15 has
+// Step 10: hand over to the bridge. Exec mode (Node >= 22.15 has
 // process.execve): the entrypoint is replaced and nothing of it stays
 // resident; the container's init (compose `init: true`) reaps and, with
 // TINI_KILL_PROCESS_GROUP=1, signals the whole group. Supervise mode (older

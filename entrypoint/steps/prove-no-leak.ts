@@ -1,4 +1,4 @@
-// Step 6: before exec, prove that no secret value (the token and every value
+// Step 8: before exec, prove that no secret value (the token and every value
 // the render substituted, in any common encoding) is in the environment the
 // bridge will get, in its argv, or in anything the entrypoint printed.
 // Refuse to exec if one is: the message names where, never what.

@@ -1,4 +1,4 @@
-// Steps 5 and 6: render the template (with `op inject` from 1Password, or
+// Step 5: render the template (with `op inject` from 1Password, or
 // from this container's part of the local vault) and validate the result
 // before anything is written. Returns the rendered text, the values that go
 // into the bridge's environment instead of the file (its GitHub token), and

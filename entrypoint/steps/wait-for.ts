@@ -1,8 +1,8 @@
-// Step 8: wait until every dependency answers 2xx (Mattermost's
+// Step 9: wait until every dependency answers 2xx (Mattermost's
 // /api/v4/system/ping), polling with exponential backoff, saying what it waits
 // for on each retry, and giving up after the timeout. Runs after the privilege
 // drop. URLs are shown without any user:password part.
-import { ExitCode, StackError } from '../../src/errors.js';
+import { ExitCode, errnoCode, StackError } from '../../src/errors.js';
 import type { Log } from '../log.js';
 
 const STEP = 'wait';
@@ -60,8 +60,7 @@ async function probe(url: URL, timeoutMs: number): Promise<string | undefined> {
     await response.body?.cancel();
     return response.status >= 200 && response.status < 300 ? undefined : `HTTP ${response.status}`;
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause;
-    return cause?.code ?? (error as Error).name ?? 'error';
+    return errnoCode((error as { cause?: unknown }).cause) ?? (error as Error).name ?? 'error';
   }
 }
 

@@ -1,8 +1,9 @@
-// Step 8 (after the write): make each channel's working directory that lies
+// Step 7 (after the write): make each channel's working directory that lies
 // in the bridge's home, as the bridge's user. copilot-bridge does not make
 // them; it warns about each missing one by its channel id on every start.
 import { mkdirSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
+import { errnoCode } from '../../src/errors.js';
 import type { Log } from '../log.js';
 
 const STEP = 'workspaces';
@@ -28,7 +29,7 @@ export function makeWorkingDirectories(configText: string, home: string | undefi
     } catch (error) {
       log.warn(
         STEP,
-        `cannot make a working directory in ${home} (${(error as { code?: string }).code ?? 'error'}); the bridge will warn about it`,
+        `cannot make a working directory in ${home} (${errnoCode(error) ?? 'error'}); the bridge will warn about it`,
       );
     }
   }

@@ -1,4 +1,4 @@
-// Step 5 (write): the validated config goes to the tmpfs output atomically,
+// Step 7: the validated config goes to the tmpfs output atomically,
 // mode 0600, written after the privilege drop so that it is owned by the
 // bridge's user without needing CAP_CHOWN. Temp files that a killed earlier
 // run left behind are removed first.

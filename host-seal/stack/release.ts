@@ -35,16 +35,13 @@ import {
 import { join } from 'node:path';
 import { SERVICE } from '../../src/contract.js';
 import { ExitCode, errnoCode, hasErrno, StackError } from '../../src/errors.js';
-import { assertSafeAncestors, notOurs } from '../../src/stack/release-dir.js';
+import { assertSafeAncestors, notOurs, uidNow, unsafe } from '../../src/stack/release-dir.js';
 
 const TMPFS_MAGIC = 0x01021994;
 const RAMFS_MAGIC = 0x858458f6;
 /** Linux's O_PATH (the same on x86-64 and arm64); Node does not export it. */
 const O_PATH = 0o10000000;
 const STEP = 'release';
-
-const uidNow = () => process.getuid?.() ?? 0;
-const unsafe = (message: string) => new StackError('unsafe-dir', message, { step: STEP, exitCode: ExitCode.noPerm });
 
 export { releaseDir } from '../../src/stack/settings.js';
 
@@ -89,9 +86,8 @@ export async function openReleaseDir(
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (error) {
-    const code = errnoCode(error);
-    if (code === 'ENOENT' && !create) return undefined;
-    if (code === 'ELOOP' || code === 'ENOTDIR')
+    if (hasErrno(error, 'ENOENT') && !create) return undefined;
+    if (hasErrno(error, 'ELOOP', 'ENOTDIR'))
       throw unsafe(`${path} is not a directory (a symlink or a file planted there); remove it and retry`);
     throw error;
   }

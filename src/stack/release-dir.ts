@@ -10,8 +10,10 @@ import { basename, dirname, join, sep } from 'node:path';
 import { ExitCode, hasErrno, StackError } from '../errors.js';
 
 const STEP = 'release';
-const unsafe = (message: string) => new StackError('unsafe-dir', message, { step: STEP, exitCode: ExitCode.noPerm });
-const uidNow = () => process.getuid?.() ?? 0;
+/** A release directory (or a file in it) that is not provably ours: refused for safety. */
+export const unsafe = (message: string) =>
+  new StackError('unsafe-dir', message, { step: STEP, exitCode: ExitCode.noPerm });
+export const uidNow = () => process.getuid?.() ?? 0;
 
 /**
  * The path with its parent resolved (macOS's /var is a link to /private/var),

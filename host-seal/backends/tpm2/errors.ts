@@ -2,7 +2,7 @@
 // the one the TPM returns to a command sent directly (tpm2/direct.ts), becomes
 // a StackError that says what happened and what to do. The tools' stderr never
 // holds key material; only its first TPM line is quoted.
-import { ExitCode, type ExitCodeValue, StackError } from '../../../src/errors.js';
+import { ExitCode, type ExitCodeValue, hasErrno, StackError } from '../../../src/errors.js';
 
 export interface ToolFailure extends FailureContext {
   tool: string;
@@ -160,7 +160,7 @@ export function tpmFailure(failure: ToolFailure): StackError {
   const said = /ERROR: (?:\w+\(0x[0-9a-f]+\) - )?(.+)/i.exec(stderr)?.[1]?.trim();
   const tpmSaid = said ? ` (${tool}: ${said.slice(0, 160)})` : '';
   const detail = cause as { code?: string; timedOut?: boolean } | undefined;
-  if (detail?.code === 'ENOENT') {
+  if (hasErrno(detail, 'ENOENT')) {
     return make(
       'tpm-tools-missing',
       `${tool} is not installed; install tpm2-tools (apt-get install tpm2-tools)`,

@@ -13,7 +13,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { ExitCode, hasErrno, StackError } from '../../../src/errors.js';
+import { ExitCode, hasErrno, isStackError, StackError } from '../../../src/errors.js';
 import { readSmallFile, unlinkIfExists, writeFileAtomic, writeFileExclusive } from '../../../src/fs/atomic-write.js';
 import { randomBytes as urandom } from '../../../src/process/random.js';
 import { ensurePrivateDir } from '../../fs-safe.js';
@@ -66,7 +66,7 @@ const NOT_THE_CACHE = new Set([
  */
 function staleContext(error: StackError, stderr: string): boolean {
   if (NOT_THE_CACHE.has(error.code) || /tcti/i.test(stderr)) return false;
-  return error.code !== 'tpm-unreachable' || /Esys_ContextLoad|object context/i.test(stderr);
+  return !isStackError(error, 'tpm-unreachable') || /Esys_ContextLoad|object context/i.test(stderr);
 }
 
 export class Tpm2Backend implements Backend {
