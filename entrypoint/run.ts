@@ -53,6 +53,8 @@ export async function start(settings: Settings, env: NodeJS.ProcessEnv, log: Log
   });
   const secrets = tokenOnly.with(rendered.secrets);
   log.guard(secrets);
+  // What op said while it succeeded, printed only now that every line is screened for every value it rendered.
+  for (const note of rendered.notes) log.warn('render', `${credential.injector.name} said: ${note}`);
   for (const short of secrets.short)
     log.warn(
       'render',

@@ -27,6 +27,11 @@ export interface Rendered {
   /** Values for the bridge's environment alone, by variable. */
   environment: Record<string, string>;
   secrets: LabeledSecret[];
+  /**
+   * What the injector said on stderr although it succeeded (op's warnings), masked for the token, at
+   * most 10 lines: for the log to print only once it screens for every value rendered here.
+   */
+  notes: string[];
 }
 
 /** What resolves the references: one per source of secrets. */
@@ -137,9 +142,17 @@ export async function render(options: RenderOptions): Promise<Rendered> {
       );
     }
   }
+  const notes = options
+    .mask(result.stderr)
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .slice(0, 10)
+    .map((line) => line.slice(0, 300));
   return {
     text,
     environment,
+    notes,
     secrets: [
       ...rendered.map((v) => ({ label: v.place.path ?? v.ref, value: v.value })),
       ...Object.entries(environment).map(([name, value]) => ({ label: `the bridge's ${name}`, value })),

@@ -1,6 +1,6 @@
 // The default command end to end: a real tmpfs, a root-only token file, the op
 // and bridge stand-ins, a real privilege drop to an unprivileged uid.
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { assertNoSecrets, filesUnder } from '../support/no-secrets.js';
@@ -135,5 +135,37 @@ t.test(
       ['the bridge log', log],
     ])
       assertNoSecrets(t, what!, text!, s.secrets());
+  },
+);
+
+t.test(
+  "op's warnings on a successful render are shown, once screened; one that quotes a secret stops the start",
+  async (t) => {
+    const plain = scenario(t, { behaviour: { warn: 'a newer version of op is available' } });
+    const shown = await execa(CLEAN_ENV, ENTRYPOINT_ARGV, {
+      env: { ...plain.env, BRIDGE_SUPERVISE: '1', STANDIN_EXIT_AFTER_MS: '300', STANDIN_EXIT_CODE: '0' },
+      extendEnv: false,
+      reject: false,
+    });
+    t.equal(shown.exitCode, 0, shown.stderr);
+    t.match(shown.stderr, /render: warning: op inject said: \[WARN\] a newer version of op is available\n/);
+    t.ok(existsSync(join(plain.home, '.copilot-bridge', 'ready')), 'the bridge started');
+
+    const quoting = scenario(t, { behaviour: { warn: 'cached', warnWith: 'op://stack/mattermost-lal/token' } });
+    const refused = await execa(CLEAN_ENV, ENTRYPOINT_ARGV, {
+      env: { ...quoting.env, BRIDGE_SUPERVISE: '1', STANDIN_EXIT_AFTER_MS: '300', STANDIN_EXIT_CODE: '0' },
+      extendEnv: false,
+      reject: false,
+    });
+    t.equal(refused.exitCode, 77, 'refused for safety');
+    t.match(
+      refused.stderr,
+      /leak-check: refused to print a line holding \$\.platforms\.mattermost\.bots\.lal\.token \(raw\)$/,
+      'names the secret by its place, never its value',
+    );
+    t.notMatch(refused.stderr, /op inject said/, 'the line itself is not printed');
+    t.same(filesUnder(quoting.tmpfs), [], 'no config, no pid: the bridge never started');
+    assertNoSecrets(t, 'stderr', refused.stderr, quoting.secrets());
+    assertNoSecrets(t, 'stdout', refused.stdout, quoting.secrets());
   },
 );
