@@ -286,4 +286,31 @@ t.test('agent up, ls, logs and down pass the guard, each call as the policy expe
     { method: 'POST', path: `/containers/${lalNow.Id}/stop?t=10`, body: '' },
     'stop reached the daemon by full id, with t=10 and no body',
   );
+
+  // A raw container list, as a hostile client would send it rather than the agent command: whatever the
+  // filters asked, the daemon is asked for this project's agent containers only.
+  const agentLabels = ['com.copilot-bridge-stack.project=cbs', 'com.copilot-bridge-stack.agent'];
+  for (const [label, query] of [
+    ['no filters at all', ''],
+    ['all, no filters', '?all=1'],
+    ['another project', `?all=1&filters=${encodeURIComponent('{"label":["com.copilot-bridge-stack.project=other"]}')}`],
+    ['the compose services', `?filters=${encodeURIComponent('{"label":["com.docker.compose.project=cbs"]}')}`],
+    ['labels as a map', `?filters=${encodeURIComponent('{"label":{"com.docker.compose.service=postgres":true}}')}`],
+    ['by name', `?filters=${encodeURIComponent('{"name":["postgres"]}')}`],
+  ] as const) {
+    for (const prefix of ['', '/v1.41']) {
+      const before = daemon.requests.length;
+      const answer = await fetch(`http://127.0.0.1:${port}${prefix}/containers/json${query}`);
+      t.equal(answer.status, 200, `${label}${prefix}: answered`);
+      await answer.arrayBuffer();
+      const asked = daemon.requests.slice(before).filter((r) => r.path.includes('/containers/json'));
+      t.equal(asked.length, 1, `${label}${prefix}: one list reached the daemon`);
+      const filters = JSON.parse(new URL(`http://x${asked[0]?.path ?? ''}`).searchParams.get('filters') ?? '{}');
+      const labels: unknown = filters.label;
+      t.ok(
+        Array.isArray(labels) && agentLabels.every((l) => labels.includes(l)),
+        `${label}${prefix}: the daemon was asked with this project's agent labels (${JSON.stringify(filters)})`,
+      );
+    }
+  }
 });

@@ -212,3 +212,31 @@ t.test("a volume is acted on only when its label says it is this project's agent
     "the stack's own volumes are never reached",
   );
 });
+
+t.test("a raw container list: whatever its filters, the daemon is asked for this project's agents only", async (t) => {
+  const forced = [`${PROJECT_LABEL}=cbs`, AGENT_LABEL];
+  const cases: Array<[string, unknown, string[]]> = [
+    ['no filters', undefined, forced],
+    ['empty filters', {}, forced],
+    ['another project', { label: [`${PROJECT_LABEL}=other`] }, [`${PROJECT_LABEL}=other`, ...forced]],
+    ['compose services', { label: ['com.docker.compose.project=cbs'] }, ['com.docker.compose.project=cbs', ...forced]],
+    ['labels as a map (dropped)', { label: { 'com.docker.compose.service=postgres': true } }, forced],
+    ['by name', { name: ['postgres'] }, forced],
+  ];
+  for (const [label, filters, labels] of cases) {
+    for (const prefix of ['', '/v1.41']) {
+      const query = filters === undefined ? '?all=1' : `?all=1&filters=${encodeURIComponent(JSON.stringify(filters))}`;
+      const { verdict } = await ask('GET', `${prefix}/containers/json${query}`);
+      const forward = verdict as { method?: string; path?: string } | undefined;
+      t.equal(forward?.method, 'GET', `${label}${prefix}: forwarded`);
+      const url = new URL(`http://x${forward?.path ?? ''}`);
+      t.equal(url.pathname, `${prefix}/containers/json`, `${label}${prefix}: the same list`);
+      t.equal(url.searchParams.get('all'), '1', `${label}${prefix}: all kept`);
+      const sent = JSON.parse(url.searchParams.get('filters') ?? '{}');
+      t.same(sent.label, labels, `${label}${prefix}: the project's agent labels appended (Docker ANDs them)`);
+      if (label === 'by name') t.same(sent.name, ['postgres'], `${label}${prefix}: other filters kept`);
+    }
+  }
+  t.equal((await ask('GET', '/containers/json?filters=%7B%22label%22%3A1')).refused, 'json-syntax', 'bad JSON');
+  t.match((await ask('GET', '/containers/json?size=1')).refused ?? '', /./, 'a parameter outside the list');
+});
