@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { base64Aligned, MIN_MASK_LENGTH, percentEncode, secretVariants } from '../../src/secrets/variants.js';
+import { cores } from '../support/encodings.js';
 
 const texts = (secret: string, encoding: string): string[] =>
   secretVariants(secret)
@@ -107,4 +108,26 @@ t.test('URL and form forms agree with the byte-wise encoder, also for text encod
     if (url !== secret) t.equal(forms.url, url, `url form of #${secret.length}`);
     if (form !== secret && form !== url) t.equal(forms.form, form, `form form of #${secret.length}`);
   }
+});
+
+t.test('property: the variants are exactly the forms Node encoders write, by a second derivation', async (t) => {
+  t.doesNotThrow(() =>
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ unit: 'grapheme', minLength: 8, maxLength: 120 }),
+          fc.string({ unit: 'binary', minLength: 8, maxLength: 120 }),
+          fc
+            .array(fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 30 }), { minLength: 2, maxLength: 4 })
+            .map((lines) => lines.join('\n')),
+        ),
+        (secret) => {
+          const variants = new Set(secretVariants(secret).map((v) => v.text));
+          const expected = new Set(cores(secret).map((core) => core.text));
+          return [...expected].every((text) => variants.has(text)) && [...variants].every((text) => expected.has(text));
+        },
+      ),
+      { numRuns: 500 },
+    ),
+  );
 });
