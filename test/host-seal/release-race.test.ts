@@ -24,9 +24,8 @@ import { execa } from 'execa';
 import t from 'tap';
 import { cli, sandbox } from '../support/host-seal/cli.js';
 
-const release = (await import(
-  new URL('../../dist/host-seal/stack/release.js', import.meta.url).href
-)) as typeof import('../../host-seal/stack/release.js');
+// In this process the source itself (what mutation testing changes); in the children, as nobody, the compiled module.
+const release = await import('../../host-seal/stack/release.js');
 const NOBODY = 65534;
 const ROUNDS = 200;
 

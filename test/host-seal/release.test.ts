@@ -15,12 +15,9 @@ import { startSwtpm } from '../support/host-seal/swtpm.js';
 /** A valid agents file (up refuses to start without one). */
 const FILLED_AGENTS = join(import.meta.dirname, '..', 'fixtures', 'agents.json');
 
-const release = (await import(
-  new URL('../../dist/host-seal/stack/release.js', import.meta.url).href
-)) as typeof import('../../host-seal/stack/release.js');
-const composeModule = (await import(
-  new URL('../../dist/host-seal/stack/compose.js', import.meta.url).href
-)) as typeof import('../../host-seal/stack/compose.js');
+// In this process the source itself (what mutation testing changes); in the children, as nobody, the compiled module.
+const release = await import('../../host-seal/stack/release.js');
+const composeModule = await import('../../host-seal/stack/compose.js');
 const token = fakeToken();
 const NOBODY = 65534;
 
