@@ -240,3 +240,241 @@ t.test("a raw container list: whatever its filters, the daemon is asked for this
   t.equal((await ask('GET', '/containers/json?filters=%7B%22label%22%3A1')).refused, 'json-syntax', 'bad JSON');
   t.match((await ask('GET', '/containers/json?size=1')).refused ?? '', /./, 'a parameter outside the list');
 });
+
+/** One request against a daemon set up for it: its container list, volumes, and the status of each. */
+async function against(
+  method: string,
+  url: string,
+  daemonSays: {
+    containers?: unknown;
+    listStatus?: number;
+    volumes?: Record<string, { status: number; json: unknown }>;
+    body?: string;
+  } = {},
+) {
+  const asked: string[] = [];
+  const upstream: Upstream = async (path) => {
+    asked.push(path);
+    if (path.startsWith('/containers/json'))
+      return { status: daemonSays.listStatus ?? 200, json: daemonSays.containers ?? [] };
+    const volume = /^\/volumes\/(.+)$/.exec(path)?.[1] ?? '';
+    return daemonSays.volumes?.[volume] ?? { status: 404, json: { message: 'no such volume' } };
+  };
+  const body = daemonSays.body === undefined ? undefined : Buffer.from(daemonSays.body);
+  try {
+    return { verdict: await review(agentRoutes(policy, upstream), { method, target: parseTarget(url), body }), asked };
+  } catch (error) {
+    if (error instanceof Refusal) return { refused: error.rule, message: error.message, asked };
+    throw error;
+  }
+}
+
+const lal = { Id: 'ab12'.repeat(16), Names: ['/cbs-agent-lal'] };
+const data = { Id: 'ab13'.repeat(16), Names: ['/cbs-agent-data'] };
+
+t.test('the route table: each path whole, each method its own, each query key listed', async (t) => {
+  const refusedPaths = [
+    ['GET', '/containers/json/extra'],
+    ['GET', '/x/containers/json'],
+    ['POST', '/containers/createx'],
+    ['POST', '/x/containers/create'],
+    ['POST', '/volumes/createx'],
+    ['POST', '/x/volumes/create'],
+    ['GET', '/volumes/cbs-agent-lal-home/x'],
+    ['GET', `/containers/${lal.Id}/json/x`],
+    ['POST', `/containers/${lal.Id}/startx`],
+    ['GET', `/x/containers/${lal.Id}/json`],
+    ['GET', '/containers/-lal/json'],
+    ['GET', '/containers/.lal/json'],
+    ['GET', '/volumes/-x'],
+  ] as const;
+  for (const [method, url] of refusedPaths) {
+    const { refused } = await against(method, url, { containers: [lal] });
+    t.equal(refused, 'default-deny', `${method} ${url}: no route`);
+  }
+  const wrongMethods = [
+    ['POST', '/containers/json'],
+    ['GET', '/containers/create'],
+    ['DELETE', `/containers/${lal.Id}/json`],
+    ['GET', `/containers/${lal.Id}/start`],
+    ['PUT', `/containers/${lal.Id}`],
+    ['POST', '/volumes/cbs-agent-lal-home'],
+  ] as const;
+  t.equal((await against('GET', '/volumes/create')).refused, 'volume-name', 'GET /volumes/create: no such volume name');
+  for (const [method, url] of wrongMethods) {
+    t.equal((await against(method, url, { containers: [lal] })).refused, 'default-deny', `${method} ${url}: refused`);
+  }
+  const routes: Array<[string, string, string, string[]]> = [
+    ['GET', '/containers/json', 'container-list', ['all', 'filters', 'limit']],
+    ['GET', '/containers/cbs-agent-lal/json', 'container-inspect', []],
+    ['POST', '/containers/cbs-agent-lal/start', 'container-start', []],
+    ['POST', '/containers/cbs-agent-lal/stop', 'container-stop', ['t']],
+    ['POST', '/containers/cbs-agent-lal/restart', 'container-restart', ['t']],
+    ['POST', '/containers/cbs-agent-lal/wait', 'container-wait', ['condition']],
+    [
+      'GET',
+      '/containers/cbs-agent-lal/logs',
+      'container-logs',
+      ['stdout', 'stderr', 'follow', 'tail', 'timestamps', 'since'],
+    ],
+    ['DELETE', '/containers/cbs-agent-lal', 'container-remove', ['force', 'v']],
+    ['POST', '/volumes/create', 'volume-create', []],
+    ['GET', '/volumes/cbs-agent-lal-home', 'volume-inspect', []],
+    ['DELETE', '/volumes/cbs-agent-lal-home', 'volume-remove', ['force']],
+    ['POST', '/containers/create', 'container-create', ['name']],
+  ];
+  const volumes = { 'cbs-agent-lal-home': { status: 200, json: { Labels: { [PROJECT_LABEL]: 'cbs' } } } };
+  for (const [method, url, name, keys] of routes) {
+    for (const key of ['size', 'signal', 'x', 'all', 't', 'force', 'name'].filter((k) => !keys.includes(k))) {
+      const { refused } = await against(method, `${url}?${key}=1`, { containers: [lal], volumes });
+      t.equal(refused, `${name}-query`, `${name}: ${key} is not its parameter`);
+    }
+    for (const key of keys.filter((k) => k !== 'filters' && k !== 'name')) {
+      const { refused } = await against(method, `${url}?${key}=1`, { containers: [lal], volumes });
+      t.not(refused, `${name}-query`, `${name}: ${key} is`);
+    }
+  }
+});
+
+t.test('which container a word means, among the agents only, as Docker resolves it', async (t) => {
+  const forward = async (word: string, containers: unknown[]) =>
+    (await against('POST', `/v1.41/containers/${word}/start`, { containers })) as {
+      verdict?: { path?: string; method?: string; body?: unknown; reply?: unknown };
+      refused?: string;
+      asked: string[];
+    };
+  t.same(
+    (await forward(lal.Id, [lal, data])).verdict,
+    { method: 'POST', path: `/v1.41/containers/${lal.Id}/start`, body: undefined },
+    'full id',
+  );
+  t.same(
+    (await forward('cbs-agent-lal', [lal, data])).verdict?.path,
+    `/v1.41/containers/${lal.Id}/start`,
+    'exact name, sent on by full id',
+  );
+  t.same(
+    (await forward('ab12ab12', [lal, data])).verdict?.path,
+    `/v1.41/containers/${lal.Id}/start`,
+    'a unique id prefix',
+  );
+  t.equal((await forward('ab1', [lal, data])).refused, 'not-an-agent', 'an ambiguous prefix is no container');
+  t.equal((await forward('AB12AB12', [lal, data])).refused, 'not-an-agent', 'prefixes are lower-case hex');
+  t.equal((await forward(`${lal.Id}0`, [lal])).refused, 'not-an-agent', 'longer than an id: no prefix');
+  t.equal((await forward('b12ab12', [lal])).refused, 'not-an-agent', 'only a prefix, not any part of the id');
+  t.equal((await forward('12ab', [lal])).refused, 'not-an-agent', 'not a suffix either');
+  t.equal((await forward('agent-lal', [lal])).refused, 'not-an-agent', 'a name is matched whole');
+  t.equal(
+    (await forward('cbs-agent-lal', [lal, { ...lal, Id: 'cd'.repeat(32) }])).refused,
+    'not-an-agent',
+    'two containers of one name: neither',
+  );
+  t.same(
+    (await forward('cbs-agent-lal', [{ Id: lal.Id }])).verdict,
+    { reply: { status: 404, json: { message: 'No such container: cbs-agent-lal' } } },
+    'a container without names is not found by name',
+  );
+  t.equal(
+    (await forward('cbs-agent-lal', [{ Names: ['/cbs-agent-lal'] }])).refused,
+    'not-an-agent',
+    'nor one without an id',
+  );
+  t.same(
+    (await forward('cbs-agent-data', [lal])).verdict,
+    { reply: { status: 404, json: { message: 'No such container: cbs-agent-data' } } },
+    "an absent agent's name: Docker's 404",
+  );
+  t.equal((await forward('ab99', [lal])).refused, 'not-an-agent', 'an absent id: refused, never 404');
+  const listedBy = (await forward(lal.Id, [lal])).asked;
+  t.same(
+    listedBy,
+    [
+      `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: [`${PROJECT_LABEL}=cbs`, AGENT_LABEL] }))}`,
+    ],
+    'asked once, for the labelled list',
+  );
+  for (const [status, containers] of [
+    [500, []],
+    [200, { message: 'not a list' }],
+    [404, [lal]],
+  ] as const) {
+    const answer = await against('POST', `/containers/${lal.Id}/start`, { listStatus: status, containers });
+    t.equal(
+      answer.refused,
+      'upstream',
+      `a daemon answering ${status} ${JSON.stringify(containers).slice(0, 20)}: refused`,
+    );
+    t.equal(answer.message, `the Docker daemon did not list the agents (${status})`);
+  }
+  const withBody = await against('POST', '/containers/cbs-agent-lal/start', { containers: [lal], body: '{"x":1}' });
+  t.equal(withBody.refused, 'container-start-body', 'an action with a body');
+  t.equal(withBody.message, 'container-start takes no request body');
+  const empty = await against('POST', '/containers/cbs-agent-lal/start', { containers: [lal], body: '' });
+  t.same(
+    empty.verdict,
+    { method: 'POST', path: `/containers/${lal.Id}/start`, body: undefined },
+    'an empty body is no body',
+  );
+});
+
+t.test('the home volume: its name, its label, no body', async (t) => {
+  const own = { status: 200, json: { Name: 'cbs-agent-lal-home', Labels: { [PROJECT_LABEL]: 'cbs' } } };
+  for (const method of ['GET', 'DELETE'] as const) {
+    const ok = await against(method, '/v1.41/volumes/cbs-agent-lal-home', { volumes: { 'cbs-agent-lal-home': own } });
+    t.same(ok.verdict, { method, path: '/v1.41/volumes/cbs-agent-lal-home', body: undefined }, `${method}: forwarded`);
+    t.same(ok.asked, ['/volumes/cbs-agent-lal-home'], `${method}: its label asked first`);
+    const absent = await against(method, '/volumes/cbs-agent-lal-home');
+    t.same(absent.verdict, { reply: { status: 404, json: { message: 'get cbs-agent-lal-home: no such volume' } } });
+    for (const [label, answer] of [
+      ['another project', { status: 200, json: { Labels: { [PROJECT_LABEL]: 'other' } } }],
+      ['no labels', { status: 200, json: { Labels: null } }],
+      ['no answer body', { status: 200, json: undefined }],
+      ['a daemon error', { status: 500, json: { message: 'x' } }],
+    ] as const) {
+      const refused = await against(method, '/volumes/cbs-agent-lal-home', {
+        volumes: { 'cbs-agent-lal-home': answer },
+      });
+      t.equal(refused.refused, 'not-an-agent', `${method}, ${label}: refused`);
+      t.equal(refused.message, 'cbs-agent-lal-home is not an agent volume of cbs');
+    }
+    const named = await against(method, '/volumes/postgres-data', { volumes: { 'postgres-data': own } });
+    t.equal(named.refused, 'volume-name', `${method}: another name`);
+    t.equal(named.message, 'only cbs-agent-NAME-home volumes');
+    t.same(named.asked, [], 'the daemon is not asked about it');
+    const body = await against(method, '/volumes/cbs-agent-lal-home', {
+      volumes: { 'cbs-agent-lal-home': own },
+      body: 'x',
+    });
+    t.equal(body.refused, 'volume-body');
+  }
+});
+
+t.test("a create waits for the home volume, this project's by its label", async (t) => {
+  const body = JSON.stringify(agentContainer(policy.stack, readAgentsFile(policy.agentsFile)[0]!).body);
+  for (const [label, answer] of [
+    ['absent', undefined],
+    ['another project', { status: 200, json: { Labels: { [PROJECT_LABEL]: 'other' } } }],
+    ['no labels', { status: 200, json: { Labels: null } }],
+    ['no answer body', { status: 200, json: undefined }],
+    ['a daemon error with our label', { status: 500, json: { Labels: { [PROJECT_LABEL]: 'cbs' } } }],
+  ] as const) {
+    const refused = await against('POST', '/containers/create?name=cbs-agent-lal', {
+      body,
+      volumes: answer ? { 'cbs-agent-lal-home': answer } : {},
+    });
+    t.equal(refused.refused, 'volume-missing', `${label}: refused`);
+    t.equal(refused.message, 'create the volume cbs-agent-lal-home first (agent up does)');
+  }
+  const passed = await against('POST', '/v1.41/containers/create?name=cbs-agent-lal', {
+    body,
+    volumes: { 'cbs-agent-lal-home': { status: 200, json: { Labels: { [PROJECT_LABEL]: 'cbs' } } } },
+  });
+  t.equal(
+    (passed.verdict as { path: string }).path,
+    '/containers/create?name=cbs-agent-lal',
+    'forwarded without version',
+  );
+  t.equal((passed.verdict as { method: string }).method, 'POST');
+  const none = await against('POST', '/containers/create?name=cbs-agent-lal');
+  t.match(none.refused ?? '', /json/, 'a create without a body is refused');
+});
