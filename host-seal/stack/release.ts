@@ -35,7 +35,7 @@ import {
 import { join } from 'node:path';
 import { SERVICE } from '../../src/contract.js';
 import { ExitCode, errnoCode, hasErrno, StackError } from '../../src/errors.js';
-import { assertSafeAncestors, notOurs, uidNow, unsafe } from '../../src/stack/release-dir.js';
+import { assertSafeAncestors, lstatIfExists, notOurs, uidNow, unsafe } from '../../src/stack/release-dir.js';
 
 const TMPFS_MAGIC = 0x01021994;
 const RAMFS_MAGIC = 0x858458f6;
@@ -238,13 +238,8 @@ function wipeEntry(dir: ReleaseDir, name: string): boolean {
 /** The same without /proc (macOS): the directory is ours and 0700, so no one else can swap its entries. */
 function wipeEntryByPath(dir: ReleaseDir, name: string): boolean {
   const at = dir.entry(name);
-  let info;
-  try {
-    info = lstatSync(at);
-  } catch (error) {
-    if (hasErrno(error, 'ENOENT')) return false;
-    throw error;
-  }
+  const info = lstatIfExists(at);
+  if (info === undefined) return false;
   if (info.isDirectory()) throw new Error('a directory (a release holds files only)');
   if (info.isFile()) {
     const fd = openSync(at, constants.O_RDONLY | constants.O_NOFOLLOW);

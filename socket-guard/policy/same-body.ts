@@ -12,37 +12,40 @@ import type { Json } from './strict-json.js';
  */
 export type MapFields = ReadonlySet<string>;
 
-/** The first JSON path at which `actual` differs from `expected`, with what is wrong there; undefined when they are the same. */
-export function firstDifference(actual: Json, expected: unknown, maps: MapFields): string | undefined {
-  return walk(actual, expected, '$', '', maps);
+/** Where the walk is: the JSON path shown in messages, the schema path of canonical names, and the map fields. */
+interface At {
+  path: string;
+  schema: string;
+  maps: MapFields;
 }
 
-function walk(actual: Json, expected: unknown, path: string, schema: string, maps: MapFields): string | undefined {
+/** The first JSON path at which `actual` differs from `expected`, with what is wrong there; undefined when they are the same. */
+export function firstDifference(actual: Json, expected: unknown, maps: MapFields): string | undefined {
+  return walk(actual, expected, { path: '$', schema: '', maps });
+}
+
+function walk(actual: Json, expected: unknown, at: At): string | undefined {
+  const { path } = at;
   if (Array.isArray(expected)) {
     if (!Array.isArray(actual)) return `${path} is not a list`;
     if (actual.length !== expected.length) return `${path} has ${actual.length} entries, not ${expected.length}`;
     for (let i = 0; i < expected.length; i++) {
-      const found = walk(actual[i]!, expected[i], `${path}[${i}]`, schema, maps);
+      const found = walk(actual[i]!, expected[i], { ...at, path: `${path}[${i}]` });
       if (found) return found;
     }
     return undefined;
   }
   if (expected !== null && typeof expected === 'object') {
     if (!(actual instanceof Map)) return `${path} is not an object`;
-    return maps.has(schema)
-      ? walkMap(actual, expected as Record<string, unknown>, path, schema, maps)
-      : walkStruct(actual, expected as Record<string, unknown>, path, schema, maps);
+    return at.maps.has(at.schema)
+      ? walkMap(actual, expected as Record<string, unknown>, at)
+      : walkStruct(actual, expected as Record<string, unknown>, at);
   }
   return actual === expected ? undefined : `${path} differs`;
 }
 
-function walkStruct(
-  actual: Map<string, Json>,
-  expected: Record<string, unknown>,
-  path: string,
-  schema: string,
-  maps: MapFields,
-): string | undefined {
+function walkStruct(actual: Map<string, Json>, expected: Record<string, unknown>, at: At): string | undefined {
+  const { path, schema } = at;
   const byFold = new Map(Object.keys(expected).map((name) => [goFold(name), name]));
   const seen = new Set<string>();
   for (const [key, value] of actual) {
@@ -50,23 +53,22 @@ function walkStruct(
     if (name === undefined) return `${path}.${shown(key)} is not part of the spec`;
     if (seen.has(name)) return `${path}.${name} is given twice (keys differing only in case)`;
     seen.add(name);
-    const found = walk(value, expected[name], `${path}.${name}`, schema ? `${schema}.${name}` : name, maps);
+    const found = walk(value, expected[name], {
+      ...at,
+      path: `${path}.${name}`,
+      schema: schema ? `${schema}.${name}` : name,
+    });
     if (found) return found;
   }
   const missing = Object.keys(expected).find((name) => !seen.has(name));
   return missing === undefined ? undefined : `${path}.${missing} is missing`;
 }
 
-function walkMap(
-  actual: Map<string, Json>,
-  expected: Record<string, unknown>,
-  path: string,
-  schema: string,
-  maps: MapFields,
-): string | undefined {
+function walkMap(actual: Map<string, Json>, expected: Record<string, unknown>, at: At): string | undefined {
+  const { path, schema } = at;
   for (const [key, value] of actual) {
     if (!Object.hasOwn(expected, key)) return `${path}[${JSON.stringify(shown(key))}] is not part of the spec`;
-    const found = walk(value, expected[key], `${path}[${JSON.stringify(key)}]`, `${schema}.*`, maps);
+    const found = walk(value, expected[key], { ...at, path: `${path}[${JSON.stringify(key)}]`, schema: `${schema}.*` });
     if (found) return found;
   }
   const missing = Object.keys(expected).find((key) => !actual.has(key));

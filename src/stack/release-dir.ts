@@ -5,7 +5,7 @@
 // every directory above it belongs to root or to us and may be written by no
 // one else unless sticky, and the directory itself, not a link, is ours and
 // private.
-import { lstatSync, realpathSync } from 'node:fs';
+import { lstatSync, realpathSync, type Stats } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
 import { ExitCode, hasErrno, StackError } from '../errors.js';
 
@@ -96,15 +96,20 @@ export function notOurs(path: string, owner: number, uid = uidNow()): StackError
  * host): true when the directory exists and is proven ours, false when it
  * does not exist; throws when it exists and is not.
  */
-export function isOwnReleaseDir(path: string, uid = uidNow()): boolean {
-  assertSafeAncestors(path, uid);
-  let info;
+/** lstat(2) of `path`, or undefined when nothing is there. */
+export function lstatIfExists(path: string): Stats | undefined {
   try {
-    info = lstatSync(path);
+    return lstatSync(path);
   } catch (error) {
-    if (hasErrno(error, 'ENOENT')) return false;
+    if (hasErrno(error, 'ENOENT')) return undefined;
     throw error;
   }
+}
+
+export function isOwnReleaseDir(path: string, uid = uidNow()): boolean {
+  assertSafeAncestors(path, uid);
+  const info = lstatIfExists(path);
+  if (info === undefined) return false;
   if (!info.isDirectory())
     throw unsafe(`${path} is not a directory (a symlink or a file planted there); remove it and retry`);
   if (info.uid !== uid) throw notOurs(path, info.uid, uid);
