@@ -19,6 +19,7 @@ import { readAgentsFile } from '../../src/agents/agents-file.js';
 import { agentContainer } from '../../src/agents/container-spec.js';
 import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 import { AGENTS, agentPolicy, SECRETS_DIR, STACK } from '../support/agent-stack.js';
+import { runs } from '../support/runs.js';
 
 type Body = Record<string, any>;
 const policy: AgentPolicy = agentPolicy(t);
@@ -640,7 +641,7 @@ t.test('property: a mutated body passes exactly when the daemon would read it as
         return result !== 'passed' && result.rule === 'not-the-agent-spec';
       },
     ),
-    { numRuns: 2000 },
+    { numRuns: runs(2000) },
   );
   t.ok(passed > 100 && refused > 100, `both outcomes were exercised (${passed} same, ${refused} different)`);
 });

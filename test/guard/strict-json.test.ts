@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { Refusal } from '../../socket-guard/policy/refusal.js';
 import { parseStrictJson, stringifyJson } from '../../socket-guard/policy/strict-json.js';
+import { runs } from '../support/runs.js';
 
 t.test('reads what JSON.parse reads, the same way (objects as Maps)', async (t) => {
   fc.assert(
@@ -9,7 +10,7 @@ t.test('reads what JSON.parse reads, the same way (objects as Maps)', async (t) 
       const ours = stringifyJson(parseStrictJson(text));
       return ours === JSON.stringify(JSON.parse(text));
     }),
-    { numRuns: 500 },
+    { numRuns: runs(500) },
   );
   t.pass('500 random JSON documents read alike');
 });

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { Matcher } from '../../src/match/matcher.js';
 import { PrefixIndex } from '../../src/match/prefix-index.js';
+import { runs } from '../support/runs.js';
 
 /** Every [needle, start] by brute force, in order of start then needle. */
 function naiveMatches(needles: Uint8Array[], data: Uint8Array): [number, number][] {
@@ -47,7 +48,7 @@ t.test('finds exactly the occurrences brute force finds, overlapping ones includ
           found.every((m, i) => i === 0 || found[i - 1]![1] <= m[1])
         );
       }),
-      { numRuns: 500 },
+      { numRuns: runs(500) },
     ),
   );
 });
@@ -78,7 +79,7 @@ t.test('finds long needles of arbitrary bytes as brute force does', async (t) =>
         const key = (xs: [number, number][]) => JSON.stringify([...xs].sort((a, b) => a[1] - b[1] || a[0] - b[0]));
         return key(found) === key(naiveMatches(needles, data));
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     ),
   );
 });
@@ -109,7 +110,7 @@ t.test('the held-back tail is the longest suffix that is a proper prefix of a ne
         haystacks,
         (needles, data) => new PrefixIndex(needles).heldStart(data) === naiveHeld(needles, data),
       ),
-      { numRuns: 1000 },
+      { numRuns: runs(1000) },
     ),
   );
   t.doesNotThrow(() =>
@@ -118,7 +119,7 @@ t.test('the held-back tail is the longest suffix that is a proper prefix of a ne
         const data = Buffer.concat(parts);
         return new PrefixIndex(needles).heldStart(data) === naiveHeld(needles, data);
       }),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     ),
   );
 });

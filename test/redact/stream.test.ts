@@ -4,6 +4,7 @@ import t from 'tap';
 import { createRedactor, MASK, redact } from '../../src/redact/index.js';
 import { SecretSet } from '../../src/secrets/secret-set.js';
 import { cores, FORMS, occurrence, writable } from '../support/encodings.js';
+import { runs } from '../support/runs.js';
 
 /** Writes `chunks` one by one into a fresh redactor and returns all it emitted. */
 async function throughStream(set: SecretSet, chunks: Buffer[]): Promise<Buffer> {
@@ -95,7 +96,7 @@ t.test('no needle survives, the mask appears, and streaming equals one-shot, wha
           output.equals(redact(set, input))
         );
       }),
-      { numRuns: 150 },
+      { numRuns: runs(150) },
     ),
   );
 });
@@ -114,7 +115,7 @@ t.test('text without a secret passes byte for byte, binary and invalid UTF-8 inc
           return (await throughStream(set, split(input, sizes))).equals(input);
         },
       ),
-      { numRuns: 200 },
+      { numRuns: runs(200) },
     ),
   );
 });
@@ -145,7 +146,7 @@ t.test('chunks larger than the join limit, cut inside secrets, give the one-shot
           return output.equals(redact(set, input)) && coresLeft(secrets, output) === 0 && survivors(set, output) === 0;
         },
       ),
-      { numRuns: 60 },
+      { numRuns: runs(60) },
     ),
   );
 });

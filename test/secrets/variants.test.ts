@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { base64Aligned, MIN_MASK_LENGTH, percentEncode, secretVariants } from '../../src/secrets/variants.js';
 import { cores } from '../support/encodings.js';
+import { runs } from '../support/runs.js';
 
 const texts = (secret: string, encoding: string): string[] =>
   secretVariants(secret)
@@ -127,7 +128,7 @@ t.test('property: the variants are exactly the forms Node encoders write, by a s
           return [...expected].every((text) => variants.has(text)) && [...variants].every((text) => expected.has(text));
         },
       ),
-      { numRuns: 500 },
+      { numRuns: runs(500) },
     ),
   );
 });
