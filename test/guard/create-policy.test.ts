@@ -643,7 +643,8 @@ t.test('property: a mutated body passes exactly when the daemon would read it as
     ),
     { numRuns: runs(2000) },
   );
-  t.ok(passed > 100 && refused > 100, `both outcomes were exercised (${passed} same, ${refused} different)`);
+  const enough = runs(2000) / 20;
+  t.ok(passed > enough && refused > enough, `both outcomes were exercised (${passed} same, ${refused} different)`);
 });
 
 /** Every Linux capability (capabilities(7), through CAP_CHECKPOINT_RESTORE, Linux 5.9), without its CAP_ prefix. */
