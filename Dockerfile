@@ -131,7 +131,7 @@ WORKDIR /home/bridge
 USER bridge
 ENTRYPOINT ["/usr/local/lib/copilot-bridge-stack/copilot-bridge-launcher"]
 CMD ["copilot-bridge", "start"]
-HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 CMD ["/usr/local/lib/copilot-bridge-stack/copilot-bridge-launcher", "verify"]
+HEALTHCHECK --interval=5s --timeout=10s --start-period=60s --retries=1 CMD ["/usr/local/lib/copilot-bridge-stack/copilot-bridge-launcher", "health"]
 LABEL org.opencontainers.image.title="copilot-bridge (admin)" \
       org.opencontainers.image.description="copilot-bridge with a 1Password-rendered config on tmpfs, run unprivileged" \
       org.opencontainers.image.licenses="MIT"

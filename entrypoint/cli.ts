@@ -8,7 +8,7 @@ import { start } from './run.js';
 import { readSettings } from './settings.js';
 import { verify } from './verify.js';
 
-const USAGE = 'usage: copilot-bridge-entrypoint [COMMAND [ARGS...]] | verify | --help';
+const USAGE = 'usage: copilot-bridge-entrypoint [COMMAND [ARGS...]] | verify | health | --help';
 
 export async function cli(args: readonly string[], env: NodeJS.ProcessEnv, log = new Log()): Promise<number> {
   try {
@@ -18,9 +18,10 @@ export async function cli(args: readonly string[], env: NodeJS.ProcessEnv, log =
       );
       return ExitCode.ok;
     }
-    if (args[0] === 'verify') {
+    // `health` reaches Node only when the launcher found no supervisor's verdict to read (launcher.c): then it is verify.
+    if (args[0] === 'verify' || args[0] === 'health') {
       if (args.length > 1) {
-        log.fatal(`verify takes no arguments; ${USAGE}`);
+        log.fatal(`${args[0]} takes no arguments; ${USAGE}`);
         return ExitCode.usage;
       }
       return verify(readSettings(env, []), env, log, (line) => process.stdout.write(`${line}\n`));

@@ -2,9 +2,14 @@
 // reading the security argument: each step fails closed with a one-line error
 // and a documented exit status before the bridge is ever started.
 
+import { join } from 'node:path';
+import { GITHUB_TOKEN_VARIABLE } from '../src/agents/render-template.js';
 import { redact } from '../src/redact/index.js';
 import type { LabeledSecret } from '../src/secrets/secret-set.js';
 import { SecretSet } from '../src/secrets/secret-set.js';
+import { appendedOnly, scanForLeaks } from './health/leak-scan.js';
+import { verdictFile } from './health/verdict.js';
+import { watchHealth } from './health/watch.js';
 import type { Log } from './log.js';
 import type { Settings } from './settings.js';
 import { bridgePidFile } from './steps/bridge-pid.js';
@@ -17,6 +22,7 @@ import { proveNoLeak } from './steps/prove-no-leak.js';
 import { readToken, readVaultSubset } from './steps/read-token.js';
 import { refuseLoaderVariables, refuseOpenInspector } from './steps/refuse-loader-variables.js';
 import { type Injector, opInjector, render, vaultInjector } from './steps/render.js';
+import type { HealthWatch } from './steps/supervise.js';
 import { waitForAll } from './steps/wait-for.js';
 import { makeWorkingDirectories } from './steps/working-directories.js';
 import { removeConfig, writeConfig } from './steps/write-config.js';
@@ -76,18 +82,21 @@ export async function start(settings: Settings, env: NodeJS.ProcessEnv, log: Log
     proveNoLeak(secrets, target, log.transcript(), rendered.environment);
     // 9. Wait for Mattermost (and whatever else was named).
     await waitForAll(settings.waitFor, settings.waitTimeoutMs, log);
-    // 10. Exec the bridge in its home, or supervise it; its pid is written beside the config (verify reads it).
+    // 10. Exec the bridge in its home, or supervise it; its pid is written beside the config (verify reads it). A
+    //     supervisor scans for leaks itself and renews the verdict that the HEALTHCHECK reads.
     return await launch(
       target,
       canExec(settings.supervise) ? 'exec' : 'supervise',
       secrets,
       log,
       bridgePidFile(settings.output),
+      healthWatch(settings, identity, env, secrets, rendered.environment, log),
     );
   } finally {
     // Reached only when the bridge was not exec'd: it failed to start, or it ran supervised and ended.
     removeConfig(settings.output);
     removeConfig(bridgePidFile(settings.output));
+    removeConfig(verdictFile(settings.output));
   }
 }
 
@@ -117,4 +126,37 @@ function bridgeEnvironment(env: NodeJS.ProcessEnv, settings: Settings, identity:
   if (identity.home) out.HOME = identity.home;
   if (identity.name) out.USER = out.LOGNAME = identity.name;
   return out;
+}
+
+/** The supervisor's leak scan: the same as `verify`'s, with the secrets this process already holds. */
+function healthWatch(
+  settings: Settings,
+  identity: Identity,
+  env: NodeJS.ProcessEnv,
+  secrets: SecretSet,
+  environment: Record<string, string>,
+  log: Log,
+): HealthWatch {
+  const logDir = join(identity.home ?? env.HOME ?? '/nonexistent', '.copilot-bridge');
+  return (bridgePid) => {
+    const searchLog = appendedOnly(secrets);
+    return watchHealth({
+      scan: () =>
+        scanForLeaks({
+          secrets,
+          githubToken: environment[GITHUB_TOKEN_VARIABLE],
+          bridgePid,
+          configFile: settings.output,
+          logDir,
+          tokenFile: identity.dropped ? settings.tokenFile : undefined,
+          uid: identity.uid,
+          searchLog,
+        }),
+      checked: secrets.needles.length > 0,
+      file: verdictFile(settings.output),
+      logDir,
+      intervalMs: settings.healthIntervalMs,
+      log,
+    });
+  };
 }

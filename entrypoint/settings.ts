@@ -27,6 +27,8 @@ export interface Settings {
   waitTimeoutMs: number;
   opTimeoutMs: number;
   supervise: boolean;
+  /** BRIDGE_HEALTH_INTERVAL: how often a supervisor scans for leaks and renews its verdict (default 1 s). */
+  healthIntervalMs: number;
   /** Development only: run without dropping privileges when not started as root. */
   allowNoDrop: boolean;
   /** The command to run, Docker-style; default `copilot-bridge start`. */
@@ -52,6 +54,7 @@ export function readSettings(env: NodeJS.ProcessEnv, args: readonly string[]): S
     waitTimeoutMs: seconds(env, 'BRIDGE_WAIT_TIMEOUT', 300) * 1000,
     opTimeoutMs: seconds(env, 'BRIDGE_OP_TIMEOUT', 60) * 1000,
     supervise: flag(env, 'BRIDGE_SUPERVISE'),
+    healthIntervalMs: seconds(env, 'BRIDGE_HEALTH_INTERVAL', 1) * 1000,
     allowNoDrop: flag(env, 'BRIDGE_ALLOW_NO_DROP'),
     command: args.length > 0 ? [...args] : [...DEFAULT_COMMAND],
   };

@@ -14,6 +14,10 @@
  *      environment unchanged. Without --disable-sigusr1 (Node >= 22.14), SIGUSR1 opens Node's
  *      inspector: after the privilege drop the bridge's user could send it to the supervisor
  *      (same uid) and read the token from its memory, which being non-dumpable does not stop.
+ * `health` (the HEALTHCHECK) is answered here, without Node, when a supervisor keeps a verdict:
+ *   5. read the verdict file beside the config (entrypoint/health/verdict.ts): healthy (0) if it says
+ *      clean and is not past its validity, else unhealthy (1), its lines on stdout; no verdict file
+ *      (exec mode, or no scan yet) runs `verify` instead, as step 4 does.
  * Failures: one line on stderr; 77 refused, 70 chdir, 127 Node missing, 126 Node not runnable.
  * Built by scripts/build-launcher.sh; tested by test/entrypoint/launcher.test.ts.
  */
@@ -21,12 +25,14 @@
 #define _XOPEN_SOURCE 700 /* S_ISVTX */
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef CBS_NODE
@@ -222,6 +228,67 @@ static void run_entrypoint(int argc, char **argv)
     exit(error == ENOENT ? 127 : 126);
 }
 
+/* HEALTH: the verdict's name beside the config, its first line, and the most that is read of it. */
+#define VERDICT_NAME ".copilot-bridge.health"
+#define VERDICT_MAGIC "copilot-bridge-health 1 "
+#define VERDICT_MAX 4096
+
+/* Writes the verdict's lines after the first to stdout, bytes outside printable ASCII as '?'. */
+static void show_verdict(const char *text, size_t length)
+{
+    char out[VERDICT_MAX];
+    size_t used = 0;
+    for (size_t i = 0; i < length && used < sizeof out; i++) {
+        unsigned char byte = (unsigned char)text[i];
+        out[used++] = byte == '\n' || (byte >= 0x20 && byte < 0x7f) ? (char)byte : '?';
+    }
+    ssize_t ignored = write(STDOUT_FILENO, out, used);
+    (void)ignored;
+}
+
+/* Step 5: 0 healthy, 1 unhealthy; returns -1 when there is no verdict to read (then verify runs). */
+static int health(void)
+{
+    const char *config = getenv("BRIDGE_CONFIG_OUT");
+    char dir[PATH_MAX], file[PATH_MAX], text[VERDICT_MAX + 1];
+    if (config == NULL || config[0] != '/') config = "/tmp/config.json";
+    if (snprintf(dir, sizeof dir, "%s", config) >= (int)sizeof dir) return -1;
+    *strrchr(dir, '/') = '\0';
+    if (snprintf(file, sizeof file, "%s/" VERDICT_NAME, dir) >= (int)sizeof file) return -1;
+    int fd = open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return -1;
+        printf("unhealthy: cannot open %s (%s)\n", file, errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+        return 1;
+    }
+    struct stat info;
+    ssize_t length = fstat(fd, &info) == 0 && S_ISREG(info.st_mode) ? read(fd, text, VERDICT_MAX) : -1;
+    close(fd);
+    if (length < 0) {
+        printf("unhealthy: %s is not a readable regular file\n", file);
+        return 1;
+    }
+    text[length] = '\0';
+    char *end = NULL;
+    size_t magic = strlen(VERDICT_MAGIC);
+    errno = 0;
+    long long valid_until = strncmp(text, VERDICT_MAGIC, magic) == 0 ? strtoll(text + magic, &end, 10) : -1;
+    if (end == NULL || *end != '\n' || errno != 0 || valid_until < 0) {
+        printf("unhealthy: %s is not a verdict of this version\n", file);
+        return 1;
+    }
+    const char *lines = end + 1;
+    long long now = (long long)time(NULL);
+    if (now > valid_until) {
+        printf("unhealthy: the leak check's verdict expired %lld s ago: its supervisor stopped scanning (see docker logs)\n",
+               now - valid_until);
+        return 1;
+    }
+    fflush(stdout);
+    show_verdict(lines, (size_t)(text + length - lines));
+    return strncmp(lines, "clean:", 6) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (getuid() == 0 || geteuid() == 0) {
@@ -230,6 +297,12 @@ int main(int argc, char **argv)
         refuse_untrusted(CBS_ENTRYPOINT);
     }
     change_to_root_directory();
+    if (argc == 2 && strcmp(argv[1], "health") == 0) {
+        int verdict = health();
+        if (verdict >= 0) return verdict;
+        char *verify[] = {argv[0], "verify", NULL};
+        run_entrypoint(2, verify);
+    }
     run_entrypoint(argc, argv);
     return 70;
 }

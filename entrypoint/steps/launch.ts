@@ -9,7 +9,7 @@ import type { Log } from '../log.js';
 import { whichCommand } from '../process/which.js';
 import { writePid } from './bridge-pid.js';
 import type { Launch } from './prove-no-leak.js';
-import { supervise } from './supervise.js';
+import { type HealthWatch, supervise } from './supervise.js';
 
 const STEP = 'exec';
 
@@ -44,10 +44,11 @@ export async function launch(
   secrets: SecretSet,
   log: Log,
   pidFile: string,
+  health?: HealthWatch,
 ): Promise<number> {
   if (mode === 'supervise') {
     log.info('supervise', `running ${target.argv.join(' ')} (output redacted)`);
-    return supervise(target, secrets, log, pidFile);
+    return supervise(target, secrets, log, pidFile, health);
   }
   log.info(STEP, `exec ${target.argv.join(' ')}`);
   restoreDefaultSignals();

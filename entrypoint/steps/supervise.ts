@@ -4,7 +4,8 @@
 // passes through the streaming redactor. When this process is PID 1, the
 // command runs under `tini -s` (a child subreaper) so that orphans of the
 // Copilot CLI's short-lived processes are reaped; Node cannot wait(2) for
-// processes it did not spawn. Exit status: the child's, or 128 + signal.
+// processes it did not spawn. While the bridge runs, the leak scan runs
+// here too (health/watch.ts), so the HEALTHCHECK need not start Node. Exit status: the child's, or 128 + signal.
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,6 +21,9 @@ import { writePid } from './bridge-pid.js';
 import type { Launch } from './prove-no-leak.js';
 
 const STEP = 'supervise';
+
+/** Starts the leak scan of the bridge's process tree (rooted at its pid); returns what stops it. */
+export type HealthWatch = (bridgePid: number) => () => void;
 const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 const DRAIN_GRACE_MS = 8000;
 const TAIL_LINES = 5;
@@ -30,6 +34,7 @@ export async function supervise(
   secrets: SecretSet,
   log: Log,
   pidFile: string,
+  health?: HealthWatch,
 ): Promise<number> {
   const [file, args] = reaperWrapped(target, log);
   const child = spawn(file, args, {
@@ -39,6 +44,7 @@ export async function supervise(
     stdio: ['inherit', 'pipe', 'pipe'],
   });
   if (child.pid !== undefined) writePid(pidFile, child.pid);
+  const stopHealth = child.pid === undefined ? undefined : health?.(child.pid);
   const ended = new Promise<{ exitCode: number | undefined; signal: NodeJS.Signals | undefined }>((resolve) => {
     child.on('error', () => resolve({ exitCode: undefined, signal: undefined }));
     child.on('exit', (code, signal) => resolve({ exitCode: code ?? undefined, signal: signal ?? undefined }));
@@ -57,6 +63,7 @@ export async function supervise(
     pipeline(child.stderr, createRedactor(secrets), process.stderr, { end: false }),
   ]);
   const result = await ended;
+  stopHealth?.();
   if (child.pid !== undefined) await drainGroup(child.pid, log);
   await streams.catch(() => undefined);
   for (const signal of FORWARDED) process.off(signal, forward);

@@ -39,8 +39,8 @@ t.test('renders the config into tmpfs, drops privileges and runs the bridge (sup
     filesUnder(s.tmpfs)
       .map(([p]) => p)
       .sort(),
-    [join(s.tmpfs, '.copilot-bridge.pid'), s.output].sort(),
-    "nothing else is on the tmpfs but the bridge's pid (for verify)",
+    [join(s.tmpfs, '.copilot-bridge.pid'), join(s.tmpfs, '.copilot-bridge.health'), s.output].sort(),
+    "nothing else is on the tmpfs but the bridge's pid (for verify) and the leak check's verdict (for the healthcheck)",
   );
   const status = readFileSync(`/proc/${workerPid}/status`, 'utf8');
   t.match(

@@ -16,7 +16,7 @@ export const ROOT = resolve(import.meta.dirname, '..', '..');
 const ENTRYPOINT = TEST_ENTRYPOINT;
 export const CLEAN_ENV = join(ROOT, 'test', 'support', 'clean-env');
 export const BRIDGE_UID = 65534;
-const BRIDGE_GID = 65534;
+export const BRIDGE_GID = 65534;
 
 interface Teardown {
   teardown(fn: () => void | Promise<void>): void;
