@@ -18,16 +18,17 @@ export function parseStrictJson(text: string): Json {
     throw new Refusal('json-syntax', `the request body is not strict JSON (${why} at offset ${at})`);
   };
   const space = () => {
-    while (at < text.length && ' \t\n\r'.includes(text[at]!)) at++;
+    // JSON's four whitespace characters only (charAt is '' past the end).
+    while (/[ \t\n\r]/.test(text.charAt(at))) at++;
   };
   const value = (depth: number): Json => {
     if (depth > MAX_DEPTH) throw new Refusal('json-depth', `the request body nests deeper than ${MAX_DEPTH}`);
     space();
-    const c = text[at];
+    const c = text.charAt(at);
     if (c === '{') return object(depth);
     if (c === '[') return array(depth);
     if (c === '"') return string();
-    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return number();
+    if (c === '-' || (c >= '0' && c <= '9')) return number();
     for (const [word, result] of [
       ['true', true],
       ['false', false],
@@ -52,12 +53,13 @@ export function parseStrictJson(text: string): Json {
       if (map.has(key))
         throw new Refusal('json-duplicate-key', `the request body repeats the key '${key.slice(0, 40)}'`);
       space();
-      if (text[at++] !== ':') fail("expected ':'");
+      if (text[at] !== ':') fail("expected ':'");
+      at++;
       map.set(key, value(depth + 1));
       space();
-      const next = text[at++];
-      if (next === '}') return map;
-      if (next !== ',') fail("expected ',' or '}'");
+      if (text[at] === '}') return (at++, map);
+      if (text[at] !== ',') fail("expected ',' or '}'");
+      at++;
     }
   };
   const array = (depth: number): Json[] => {
@@ -68,9 +70,9 @@ export function parseStrictJson(text: string): Json {
     for (;;) {
       list.push(value(depth + 1));
       space();
-      const next = text[at++];
-      if (next === ']') return list;
-      if (next !== ',') fail("expected ',' or ']'");
+      if (text[at] === ']') return (at++, list);
+      if (text[at] !== ',') fail("expected ',' or ']'");
+      at++;
     }
   };
   const string = (): string => {
