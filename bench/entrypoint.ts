@@ -22,7 +22,8 @@ const ROOT = resolve(import.meta.dirname, '..', '..');
 const RUNS = 21;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function stage() {
+/** A token, a vault, the template and a root-owned place on /dev/shm for a config; `cleanup` removes them. */
+export function stage() {
   const dir = mkdtempSync('/dev/shm/cbs-bench-');
   chmodSync(dir, 0o1777);
   const token = fakeServiceAccountToken();
@@ -49,7 +50,16 @@ function stage() {
     BRIDGE_RUN_AS: '65534:65534',
     AGENT_ITEM: 'lal',
   };
-  return { dir, env, token, vault };
+  return {
+    dir,
+    env,
+    token,
+    vault,
+    cleanup: () => {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(vault, { force: true });
+    },
+  };
 }
 
 async function wallMs(file: string, args: string[], env: Record<string, string>, input?: string): Promise<number> {

@@ -6,6 +6,7 @@ import { benchAgents } from './agents.js';
 import { benchEntrypoint } from './entrypoint.js';
 import { benchGuard } from './guard.js';
 import { benchGuardCreate } from './guard-create.js';
+import { benchHealth } from './health.js';
 import { benchRedact } from './redact.js';
 import { benchStack } from './stack.js';
 import { benchUnseal } from './unseal.js';
@@ -17,6 +18,7 @@ const node24 =
   process.env.NODE24_BIN ?? join(resolve(import.meta.dirname, '..', '..'), '.cache', 'node24', 'bin', 'node');
 const benches: Array<[string, Bench]> = [
   ['entrypoint', () => benchEntrypoint(node24)],
+  ['healthcheck', () => benchHealth(node24)],
   ['redact', benchRedact],
   ['unseal', benchUnseal],
   ['vault release', () => benchVault()],
