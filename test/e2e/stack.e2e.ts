@@ -761,6 +761,34 @@ t.test(
   },
 );
 
+t.test('a leak planted while the bridge runs turns it unhealthy within two healthcheck intervals', async (t) => {
+  await stack.waitHealthy('copilot-bridge', 60_000);
+  const id = await stack.container('copilot-bridge');
+  const log = '/home/bridge/.copilot-bridge/copilot-bridge.log';
+  // Written through stdin, so that no command line holds the value.
+  const planted = Date.now();
+  await docker(['exec', '-i', '-u', 'bridge', id, 'sh', '-c', `cat >> ${log}`], {
+    input: `debug ${Buffer.from(botToken()).toString('base64')}\n`,
+    timeoutMs: 30_000,
+  });
+  await waitFor('the bridge to turn unhealthy', async () => (await stack.health('copilot-bridge')) === 'unhealthy', {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+  });
+  const took = Date.now() - planted;
+  t.comment(`unhealthy ${took} ms after the leak was written (interval 1 s, one failure enough)`);
+  // Two intervals, plus what docker exec and inspect take on a busy machine.
+  t.ok(took <= 2_000 + 2_000, `within two intervals and the engine's own delays (${took} ms)`);
+  const state = await stack.inspect('copilot-bridge');
+  const last = state.State.Health?.Log.at(-1)?.Output ?? '';
+  t.match(last, /leak: \S+copilot-bridge\.log holds \$\.\S+ \(base64\)/, 'the healthcheck output names the place');
+  t.notMatch(last, botToken(), 'and not the value');
+  t.notMatch(last, Buffer.from(botToken()).toString('base64').slice(0, 20), 'in no form');
+  await docker(['exec', '-u', 'bridge', id, 'sh', '-c', `: > ${log}`], { timeoutMs: 30_000 });
+  await stack.waitHealthy('copilot-bridge', 30_000);
+  t.pass('healthy again once the log holds no secret');
+});
+
 t.test('3. compose stop shuts the bridge down cleanly within 10 s', async (t) => {
   const home = '/home/bridge/.copilot-bridge';
   await stack.exec('copilot-bridge', ['rm', '-f', `${home}/shutdown-clean`], { user: 'bridge' });
