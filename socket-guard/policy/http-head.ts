@@ -28,31 +28,32 @@ export function readHead(buffer: Buffer, maxBody: number): RequestHead | undefin
   const end = buffer.indexOf('\r\n\r\n');
   if (end === -1) {
     if (buffer.length > MAX_HEAD) throw parseError('head too large');
-    if (buffer.length > 0 && buffer.indexOf('\n') !== -1 && buffer.indexOf('\r\n') === -1) throw parseError('bare LF');
+    if (buffer.indexOf('\n') !== -1 && buffer.indexOf('\r\n') === -1) throw parseError('bare LF');
     return undefined;
   }
   if (end > MAX_HEAD) throw parseError('head too large');
   const lines = buffer.toString('latin1', 0, end).split('\r\n');
-  const request = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/.exec(lines[0] ?? '');
+  const request = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/.exec(lines[0]!); // split returns at least one line
   if (!request) throw parseError('bad request line');
   const headers = new Map<string, string>();
   for (const line of lines.slice(1)) {
     const colon = line.indexOf(':');
     const name = line.slice(0, colon).toLowerCase();
     const value = line.slice(colon + 1).trim();
-    if (colon <= 0 || !TOKEN.test(name) || !VALUE.test(value) || /[\r\n]/.test(line))
+    if (colon === -1 || !TOKEN.test(name) || !VALUE.test(value) || /[\r\n]/.test(line))
       throw parseError('bad header line');
     if (headers.has(name)) throw parseError(`repeated header ${name}`);
     headers.set(name, value);
   }
   if (headers.has('transfer-encoding')) throw parseError('Transfer-Encoding is not accepted; send a Content-Length');
-  if (headers.has('upgrade') || /(^|,)\s*upgrade\s*(,|$)/i.test(headers.get('connection') ?? '')) {
+  const connection = headers.get('connection') ?? '';
+  if (headers.has('upgrade') || /(^|,)\s*upgrade\s*(,|$)/i.test(connection)) {
     throw new Refusal('no-upgrade', 'connection upgrades (attach, exec, session) are refused');
   }
   const declared = headers.get('content-length');
   if (declared !== undefined && !/^\d{1,10}$/.test(declared)) throw parseError('bad Content-Length');
   const contentLength = Number(declared ?? 0);
   if (contentLength > maxBody) throw new Refusal('body-size', `request bodies are limited to ${maxBody} bytes`);
-  const close = request[3] === '0' || /(^|,)\s*close\s*(,|$)/i.test(headers.get('connection') ?? '');
+  const close = request[3] === '0' || /(^|,)\s*close\s*(,|$)/i.test(connection);
   return { method: request[1]!, target: request[2]!, headers, length: end + 4, contentLength, close };
 }
