@@ -27,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command | RawCommand>> = {
   compose: () => import('./commands/compose.js'),
   init: () => import('./commands/init.js'),
   vault: () => import('./commands/vault.js'),
+  ps: () => import('./commands/ps.js'),
 };
 
 const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
@@ -40,6 +41,8 @@ const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
            checks Docker and the compose files, builds a missing image, releases the names the stack
            uses to tmpfs, runs compose up -d, waits for healthy services (a restart or exit ends it)
   down     [--file COMPOSE_FILE]...              stops the stack, overwrites and removes released tokens
+  ps       [--file COMPOSE_FILE]... [--json]     each service and agent: state, health, uptime, restarts,
+           the sealed credential it runs on (by fingerprint), the last healthcheck's output
   compose  ARGS...                               Docker Compose with the stack's paths: ps, logs, exec, build...
   init     [--admin-user NAME] [--admin-email ADDR] [--team NAME] [--user NAME] [--url URL] [--file FILE]...
            the first run: Mattermost alone, its admin, a bot, token and channel per bridge (tokens into
