@@ -115,69 +115,97 @@ async function lastLines(
 }
 
 /**
- * Waits until every container is running and healthy (or has exited 0).
- * Ends early, with the service's last log lines (masked), when a container
- * restarts, is restarting, or exited with a failure: a crash loop under
+ * Waits until every container is running and healthy (or has exited 0),
+ * saying one line per service as it turns ready, with the time it took. On a
+ * terminal, one live line below them names what it still waits for and how
+ * long it has waited (rewritten in place, cleared before any other line);
+ * elsewhere that line is printed when it changes, and every 10 s. Ends early,
+ * with the service's last log lines (masked), when a container restarts, is
+ * restarting, or exited with a failure: a crash loop under
  * `restart: unless-stopped` never shows as exited. Throws at the timeout.
  */
 export async function waitHealthy(
   w: Watched,
   timeoutSeconds: number,
-  progress: Writable,
+  progress: Writable & { isTTY?: boolean },
   cancel?: AbortSignal,
 ): Promise<void> {
   const started = Date.now();
   const restartsAtStart = new Map<string, number>();
+  const readyAt = new Map<string, number>();
+  const live = progress.isTTY === true;
+  let shown = false;
+  const say = (line: string) => {
+    progress.write(`${shown ? '\r\x1b[K' : ''}${line}\n`);
+    shown = false;
+  };
   let last = '';
   let lastAt = 0;
-  for (;;) {
-    cancel?.throwIfAborted();
-    const states = await inspect(w);
-    for (const s of states) if (!restartsAtStart.has(s.id)) restartsAtStart.set(s.id, s.restarts);
-    const ready = (s: State) =>
-      (s.status === 'running' && (s.health === '-' || s.health === 'healthy')) ||
-      (s.status === 'exited' && s.exitCode === 0);
-    const failed = states.find(
-      (s) =>
-        s.status === 'restarting' ||
-        s.restarts > (restartsAtStart.get(s.id) ?? 0) ||
-        (s.status === 'exited' && s.exitCode !== 0) ||
-        s.status === 'dead',
-    );
-    if (failed) {
-      const seen = await exitStatusOf(w, failed, cancel);
-      const how =
-        seen.status === 'exited' || seen.status === 'dead'
-          ? `${seen.status} with status ${seen.exitCode}`
-          : seen.status === 'restarting'
-            ? `restarted after exiting with status ${seen.exitCode}`
-            : 'restarted after exiting (Docker started it again before its exit status could be read)';
-      progress.write(
-        `up: ${failed.service} ${how}; its last log lines:\n${await lastLines(w.tool, failed.id, { ...w.env, ...w.extra }, w.mask)}\n`,
+  try {
+    for (;;) {
+      cancel?.throwIfAborted();
+      const states = await inspect(w);
+      for (const s of states) if (!restartsAtStart.has(s.id)) restartsAtStart.set(s.id, s.restarts);
+      const ready = (s: State) =>
+        (s.status === 'running' && (s.health === '-' || s.health === 'healthy')) ||
+        (s.status === 'exited' && s.exitCode === 0);
+      const failed = states.find(
+        (s) =>
+          s.status === 'restarting' ||
+          s.restarts > (restartsAtStart.get(s.id) ?? 0) ||
+          (s.status === 'exited' && s.exitCode !== 0) ||
+          s.status === 'dead',
       );
-      throw unavailable(
-        'service-failed',
-        `${failed.service} ${how} (a crash loop, if it keeps restarting); see its log above and with npm run compose -- logs ${failed.service}, fix it, then npm run up again (npm run down stops the rest)`,
-      );
+      if (failed) {
+        const seen = await exitStatusOf(w, failed, cancel);
+        const how =
+          seen.status === 'exited' || seen.status === 'dead'
+            ? `${seen.status} with status ${seen.exitCode}`
+            : seen.status === 'restarting'
+              ? `restarted after exiting with status ${seen.exitCode}`
+              : 'restarted after exiting (Docker started it again before its exit status could be read)';
+        say(
+          `up: ${failed.service} ${how}; its last log lines:\n${await lastLines(w.tool, failed.id, { ...w.env, ...w.extra }, w.mask)}`,
+        );
+        throw unavailable(
+          'service-failed',
+          `${failed.service} ${how} (a crash loop, if it keeps restarting); see its log above and with npm run compose -- logs ${failed.service}, fix it, then npm run up again (npm run down stops the rest)`,
+        );
+      }
+      const elapsed = (Date.now() - started) / 1000;
+      for (const s of states.filter((s) => ready(s) && !readyAt.has(s.id))) {
+        readyAt.set(s.id, elapsed);
+        const what = s.status === 'exited' ? 'done (exited 0)' : s.health === '-' ? 'running' : 'healthy';
+        say(`up: ${s.service} ${what} after ${elapsed.toFixed(1)}s`);
+      }
+      const seconds = Math.round(elapsed);
+      if (states.length > 0 && states.every(ready)) {
+        say(`up: all ${states.length} services ready after ${seconds}s`);
+        return;
+      }
+      const waiting = states
+        .filter((s) => !ready(s))
+        .map((s) => `${s.service} (${s.health === '-' ? s.status : s.health})`)
+        .join(', ');
+      const line = `up: waiting ${seconds}s of ${timeoutSeconds}s for ${waiting || 'the containers to be created'}`;
+      if (live) {
+        progress.write(`\r\x1b[K${line}`);
+        shown = true;
+      } else if (waiting !== last || Date.now() - lastAt > 10_000) {
+        say(line);
+        last = waiting;
+        lastAt = Date.now();
+      }
+      if (seconds >= timeoutSeconds) {
+        throw unavailable(
+          'health-timeout',
+          `the stack was not healthy after ${timeoutSeconds}s (still waiting for ${waiting || 'the containers to be created'}); it keeps running: look with npm run status and npm run compose -- logs SERVICE, then npm run down to stop it and wipe the tokens (or npm run up -- --timeout SECONDS for a slow first start)`,
+        );
+      }
+      await sleep(live ? 1000 : 2000, undefined, cancel ? { signal: cancel } : undefined).catch(() => undefined);
     }
-    const seconds = Math.round((Date.now() - started) / 1000);
-    const summary = states.map((s) => `${s.service} ${s.health === '-' ? s.status : s.health}`).join(', ');
-    if (states.length > 0 && states.every(ready)) {
-      progress.write(`up: all ${states.length} services ready after ${seconds}s: ${summary}\n`);
-      return;
-    }
-    if (summary !== last || Date.now() - lastAt > 10_000) {
-      progress.write(`up: waiting (${seconds}s of ${timeoutSeconds}s): ${summary || 'no containers yet'}\n`);
-      last = summary;
-      lastAt = Date.now();
-    }
-    if (seconds >= timeoutSeconds) {
-      throw unavailable(
-        'health-timeout',
-        `the stack was not healthy after ${timeoutSeconds}s (${summary || 'no containers'}); it keeps running: look with npm run compose -- ps and npm run compose -- logs SERVICE, then npm run down to stop it and wipe the tokens (or npm run up -- --timeout SECONDS for a slow first start)`,
-      );
-    }
-    await sleep(2000, undefined, cancel ? { signal: cancel } : undefined).catch(() => undefined);
+  } finally {
+    if (shown) progress.write('\r\x1b[K');
   }
 }
 
