@@ -86,6 +86,14 @@ t.test(
       'before anything was released',
     );
     t.match(String(up.stderr), /up: all \d+ services ready/, 'and reports every service ready');
+    for (const service of ['postgres', 'mattermost', 'socket-proxy', 'copilot-bridge'])
+      t.match(
+        String(up.stderr),
+        new RegExp(`^up: ${service} healthy after \\d+\\.\\ds$`, 'm'),
+        `a line as ${service} turns healthy`,
+      );
+    t.match(String(up.stderr), /^up: waiting \d+s of 240s for \S+ \(\w+\)/m, 'a line naming what it waits for');
+    t.notMatch(String(up.stderr), /\r|\x1b/, 'without a terminal: plain lines, no escape');
     const released = join(box.runtime, 'copilot-bridge-stack', 'op-sa-token');
     const info = statSync(released);
     t.same([info.uid, info.mode & 0o777], [0, 0o400], 'the released token is root-only 0400 while the stack runs');
@@ -168,6 +176,46 @@ t.test(
       images.bridge,
       '300',
     ]);
+    // npm run status: every service and the agent, each with the sealed credential it runs on, by fingerprint.
+    const fingerprint = /^op-sa-token\s.*?\s(\S+)\s+yes: /m.exec(
+      String((await cli(['status'], { env, cwd: box.root })).stdout),
+    )?.[1];
+    t.ok(fingerprint, `status shows the sealed token's fingerprint (${fingerprint})`);
+    const status = await cli(['ps'], { env, cwd: box.root });
+    t.equal(status.exitCode, 0, `ps (npm run status) succeeds (${String(status.stderr).trim()})`);
+    const table = String(status.stdout);
+    t.match(
+      table.split('\n')[0],
+      /^NAME\s+SERVICE\s+STATE\s+HEALTH\s+UPTIME\s+RESTARTS\s+CREDENTIAL\s+LAST HEALTHCHECK$/,
+    );
+    t.match(
+      table,
+      new RegExp(
+        `\\scopilot-bridge\\s+running\\s+healthy\\s+\\d+[smhd]\\S*\\s+0\\s+op-sa-token ${fingerprint}\\s+clean: checked`,
+      ),
+      "the admin bridge: running, healthy, on the sealed token, its healthcheck's verdict",
+    );
+    t.match(table, /\smattermost\s+running\s+healthy\s/, 'Mattermost');
+    t.match(
+      table,
+      new RegExp(`\\sagent\\s+running\\s+-\\s+\\d+s\\s+0\\s+op-sa-token ${fingerprint}`),
+      'and the agent container',
+    );
+    const asJson = JSON.parse(String((await cli(['ps', '--json'], { env, cwd: box.root })).stdout)) as {
+      project: string;
+      containers: Array<{ service: string; health: string; credential: string }>;
+    };
+    t.equal(asJson.project, project);
+    t.same(
+      asJson.containers.find((c) => c.service === 'copilot-bridge'),
+      {
+        ...asJson.containers.find((c) => c.service === 'copilot-bridge'),
+        health: 'healthy',
+        credential: `op-sa-token ${fingerprint}`,
+      },
+      '--json holds the same',
+    );
+    assertNoSecrets(t, "ps's output", `${table}${status.stderr}`, [token, ...Object.values(items)]);
 
     const down = await cli(['down'], { env, cwd: box.root });
     t.equal(down.exitCode, 0, `down succeeds (${String(down.stderr).split('\n').slice(-2).join(' | ')})`);
@@ -512,7 +560,10 @@ t.test(
     });
     let seen = '';
     child.all?.on('data', (chunk: Buffer) => (seen += chunk.toString()));
-    await waitFor('up to wait for health', () => /up: waiting \(/.test(seen), { timeoutMs: 180_000, intervalMs: 100 });
+    // On a terminal the waiting line is rewritten in place (no newline between two of its updates).
+    const liveLine = /\r\x1b\[Kup: waiting \d+s of 300s for [^\n]+\r\x1b\[Kup: waiting \d+s of 300s for /;
+    await waitFor('up to show its live line', () => liveLine.test(seen), { timeoutMs: 180_000, intervalMs: 100 });
+    t.match(seen, liveLine, 'under a pty, one live line names what up waits for, rewritten in place');
     child.stdin?.write('\u0003');
     const ended = await child;
     t.match(
