@@ -67,9 +67,27 @@ t.test(
       Date.parse(bridge.State.StartedAt) >= Date.parse(firstPass!.End),
       `the bridge started (${bridge.State.StartedAt}) after Mattermost's first healthy check (${firstPass!.End})`,
     );
+    // The engine keeps only a container's last five checks: its event history says when PostgreSQL first turned healthy.
+    const healthEvents = await docker([
+      'events',
+      '--since',
+      postgres.Created,
+      '--until',
+      String(Math.ceil(Date.now() / 1000)),
+      '--filter',
+      `container=${postgres.Id}`,
+      '--filter',
+      'event=health_status',
+      '--format',
+      '{{.TimeNano}} {{.Status}}',
+    ]);
+    const healthyNanos = healthEvents
+      .split('\n')
+      .find((line) => line.endsWith('health_status: healthy'))
+      ?.split(' ')[0];
+    t.ok(healthyNanos, 'the engine recorded PostgreSQL turning healthy');
     t.ok(
-      Date.parse(mattermost.State.StartedAt) >=
-        Date.parse(postgres.State.Health!.Log.find((check) => check.ExitCode === 0)!.End),
+      Date.parse(mattermost.State.StartedAt) >= Number(BigInt(healthyNanos ?? '0') / 1_000_000n),
       'Mattermost started after PostgreSQL was healthy',
     );
 
