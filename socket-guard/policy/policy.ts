@@ -60,16 +60,14 @@ const OLDEST_API_VERSION = [1, 40] as const;
 
 /** Finds the route for a request and reviews it; throws a Refusal otherwise. */
 export async function review(routes: readonly Route[], request: GuardRequest): Promise<Verdict> {
-  const version = /^\/v(\d+)\.(\d+)$/.exec(request.target.version);
-  if (
-    version &&
-    (Number(version[1]) < OLDEST_API_VERSION[0] ||
-      (Number(version[1]) === OLDEST_API_VERSION[0] && Number(version[2]) < OLDEST_API_VERSION[1]))
-  ) {
-    throw new Refusal(
-      'api-version',
-      `API version ${request.target.version.slice(1)} is older than v${OLDEST_API_VERSION.join('.')}; use a current Docker client, or no version prefix`,
-    );
+  if (request.target.version) {
+    // The prefix is /vMAJOR.MINOR, digits only (request-path.ts); Docker compares the numbers, so v01.039 is v1.39.
+    const [major, minor] = request.target.version.slice(2).split('.').map(Number) as [number, number];
+    if (major < OLDEST_API_VERSION[0] || (major === OLDEST_API_VERSION[0] && minor < OLDEST_API_VERSION[1]))
+      throw new Refusal(
+        'api-version',
+        `API version ${request.target.version.slice(1)} is older than v${OLDEST_API_VERSION.join('.')}; use a current Docker client, or no version prefix`,
+      );
   }
   const keys = [...request.target.query.keys()];
   const repeated = keys.find((key, i) => keys.indexOf(key) !== i);

@@ -24,7 +24,8 @@ export function parseTarget(raw: string): Target {
   const version = VERSION.exec(rawPath)?.[0] ?? '';
   const path = rawPath.slice(version.length);
   const segments = path.split('/').slice(1);
-  if (path === '/' || segments.some((s) => !SEGMENT.test(s) || s === '.' || s === '..')) {
+  // An empty segment ('/', '//', a trailing '/') fails SEGMENT; '.' and '..' pass it, so they are named.
+  if (segments.some((s) => !SEGMENT.test(s) || s === '.' || s === '..')) {
     throw new Refusal('path-shape', 'the path has empty, dot or unusual segments');
   }
   if (/[#\s]/.test(rawQuery)) throw new Refusal('path-encoding', 'the query has characters a client never sends');
