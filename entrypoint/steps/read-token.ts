@@ -1,9 +1,10 @@
 // Step 2: read the container's credential from its Docker secret file: the
 // service-account token (one token-shaped line), or with the local vault this
 // container's part of it (a vault document). The file must be a regular file
-// (a symlink may only point inside /run/secrets) and non-empty. Messages name
-// the file and what was expected; they never show what was found.
-import { closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync } from 'node:fs';
+// (a symlink may only point inside /run/secrets) and non-empty. It is opened
+// without blocking, so that a FIFO in its place is refused, not waited on.
+// Messages name the file and what was expected; they never show what was found.
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { TOKEN_TARGET } from '../../src/contract.js';
 import { ExitCode, errnoCode, failAt, hasErrno, StackError } from '../../src/errors.js';
@@ -66,19 +67,15 @@ function readSecretFile(file: string, fix: string): string {
   }
   let fd: number;
   try {
-    fd = openSync(target, 'r');
+    fd = openSync(target, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     if (hasErrno(error, 'EACCES', 'EPERM')) {
+      const uid = process.getuid!();
       const why =
-        process.getuid?.() === 0
+        uid === 0
           ? 'release it owned by root (`npm run up` run as root does): root in the container reads it with no capability, and has none to spare'
           : 'the entrypoint must start as root (the default)';
-      return fail(
-        'token-unreadable',
-        `${file} is not readable by uid ${process.getuid?.()}; ${why}`,
-        ExitCode.noPerm,
-        error,
-      );
+      return fail('token-unreadable', `${file} is not readable by uid ${uid}; ${why}`, ExitCode.noPerm, error);
     }
     return fail(
       'token-unreadable',
