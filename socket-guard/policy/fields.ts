@@ -11,7 +11,7 @@ export function goFold(key: string): string {
   return key
     .replace(/\u017f/g, 's')
     .replace(/\u212a/g, 'k')
-    .replace(/[A-Z]+/g, (c) => c.toLowerCase());
+    .replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
 /** A field's check: returns the value to forward, or throws a Refusal. */

@@ -29,8 +29,8 @@ function walk(actual: Json, expected: unknown, at: At): string | undefined {
   if (Array.isArray(expected)) {
     if (!Array.isArray(actual)) return `${path} is not a list`;
     if (actual.length !== expected.length) return `${path} has ${actual.length} entries, not ${expected.length}`;
-    for (let i = 0; i < expected.length; i++) {
-      const found = walk(actual[i]!, expected[i], { ...at, path: `${path}[${i}]` });
+    for (const [i, item] of expected.entries()) {
+      const found = walk(actual[i]!, item, { ...at, path: `${path}[${i}]` });
       if (found) return found;
     }
     return undefined;
