@@ -163,7 +163,7 @@ export async function releaseToken(
   try {
     const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
-      const bytes = Buffer.from(token, 'utf8');
+      const bytes = Buffer.from(token); // UTF-8
       for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
       bytes.fill(0);
       fsyncSync(fd);
@@ -193,10 +193,11 @@ export async function releaseToken(
 export async function releasedPath(path: string, name: string): Promise<string | undefined> {
   const file = join(path, name);
   try {
-    return lstatSync(file).isFile() ? file : undefined;
+    if (lstatSync(file).isFile()) return file;
   } catch {
-    return undefined;
+    // Nothing there (or not ours to look at): not released.
   }
+  return undefined;
 }
 
 export interface Wipe {
@@ -242,12 +243,10 @@ function wipeEntryByPath(dir: ReleaseDir, name: string): boolean {
   if (info === undefined) return false;
   if (info.isDirectory()) throw new Error('a directory (a release holds files only)');
   if (info.isFile()) {
-    const fd = openSync(at, constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      fchmodSync(fd, 0o600);
-    } finally {
-      closeSync(fd);
-    }
+    // Made writable by its path: a user's released file is 0000, so no descriptor of it can be opened first (which
+    // made down and forget fail on macOS for a user, and leave the token on the disk). The entry was a file just now,
+    // and no one else can swap an entry of our 0700 directory; the overwrite then opens it without following a link.
+    chmodSync(at, 0o600);
     overwriteWithZeros(openSync(at, constants.O_WRONLY | constants.O_NOFOLLOW), info.size);
   }
   unlinkSync(at);
