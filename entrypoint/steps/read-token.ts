@@ -88,9 +88,10 @@ function readSecretFile(file: string, fix: string): string {
     if (!fstatSync(fd).isFile())
       fail('token-not-file', `${file} is not a regular file; it must be the secret file itself`, ExitCode.noInput);
     const buffer = Buffer.alloc(MAX_BYTES + 1);
+    // Until the end of the file, or until the buffer (one byte over the limit) is full: a read into no room returns 0.
     let length = 0;
-    for (let n = -1; n !== 0 && length <= MAX_BYTES; length += n)
-      n = readSync(fd, buffer, length, buffer.length - length, null);
+    let n: number;
+    while ((n = readSync(fd, buffer, length, buffer.length - length, null)) > 0) length += n;
     if (length > MAX_BYTES)
       fail(
         'token-shape',

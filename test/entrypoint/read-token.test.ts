@@ -97,7 +97,7 @@ t.test('a token file is read: one trailing newline (LF or CRLF) trimmed, no desc
     ['bare', token],
     ['lf', `${token}\n`],
     ['crlf', `${token}\r\n`],
-  ]) {
+  ] as const) {
     writeFileSync(join(dir, name), text, { mode: 0o600 });
     t.equal(readToken(join(dir, name)), token, name);
   }
@@ -226,7 +226,7 @@ t.test('a file the reading user cannot open is token-unreadable (77), with what 
   );
   t.match(asRoot.cause, { code: 'EACCES' }, 'the cause kept');
   // Started as another user than root.
-  const getuid = process.getuid;
+  const getuid = process.getuid!;
   process.getuid = () => NOBODY;
   let asOther: StackError;
   try {
@@ -307,7 +307,7 @@ t.test('an empty file, or one newline alone, is token-empty (65), with the comma
     ['empty', ''],
     ['newline', '\n'],
     ['crlf', '\r\n'],
-  ]) {
+  ] as const) {
     const file = join(dir, name);
     writeFileSync(file, text);
     refused(
@@ -377,7 +377,7 @@ t.test('trailing junk after the token is refused by its shape, never quoted', as
     ],
     ['punctuation', `${token}!!`, 'the token has characters outside base64url after its prefix'],
     ['a NUL', `${token}\0`, 'the token has characters outside base64url after its prefix'],
-  ]) {
+  ] as const) {
     const file = join(dir, name);
     writeFileSync(file, text);
     refused(
