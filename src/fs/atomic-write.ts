@@ -43,11 +43,18 @@ export function writeFileExclusive(file: string, data: string | Uint8Array, mode
   });
 }
 
-/** Reads a small file through one descriptor that did not follow a link; larger than `max` bytes is an error (code EFBIG). */
+/**
+ * Reads a small file through one descriptor that did not follow a link;
+ * larger than `max` bytes is an error (code EFBIG), and so is anything but a
+ * regular file (code EFTYPE): O_NONBLOCK keeps a FIFO put in its place from
+ * blocking the open until some writer comes.
+ */
 export function readSmallFile(file: string, max: number): Buffer {
-  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
-    const size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw Object.assign(new Error(`${file} is not a regular file`), { code: 'EFTYPE' });
+    const size = stat.size;
     if (size > max)
       throw Object.assign(new Error(`${file} is ${size} bytes, more than ${max}`), { code: 'EFBIG', size });
     const buffer = Buffer.alloc(size);
@@ -66,7 +73,7 @@ function place(file: string, data: string | Uint8Array, mode: number, commit: (t
   const temp = join(dirname(file), `${tempPrefix(file)}${randomHex(6)}.tmp`);
   const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const bytes = Buffer.from(data); // a string as UTF-8
     for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
     fchmodSync(fd, mode);
     fsyncSync(fd);
