@@ -79,6 +79,11 @@ t.test('each deviation, with its own reason, the expected shape, exit 65 and nev
       `${token.slice(0, 100)}+${token.slice(101)}`,
       'the token has characters outside base64url after its prefix',
     ],
+    [
+      'a foreign character before a second prefix',
+      `ops_.${token}`,
+      'the token has characters outside base64url after its prefix',
+    ],
     ['three =', `${token}===`, 'the token has characters outside base64url after its prefix'],
     [
       '= inside',
