@@ -39,7 +39,7 @@ export class SecretSet {
         continue;
       }
       for (const { encoding, text } of secretVariants(value)) {
-        const bytes = Buffer.from(text, 'utf8');
+        const bytes = Buffer.from(text);
         const key = bytes.toString('latin1');
         let id = byBytes.get(key);
         if (id === undefined) {
@@ -47,8 +47,8 @@ export class SecretSet {
           owners.push([]);
           byBytes.set(key, id);
         }
-        const hits = owners[id]!;
-        if (!hits.some((hit) => hit.label === label && hit.encoding === encoding)) hits.push({ label, encoding });
+        // The same secret listed twice adds a second equal hit: findAll reports each distinct one once.
+        owners[id]!.push({ label, encoding });
       }
     }
     this.short = Object.freeze(short);
@@ -80,13 +80,15 @@ export class SecretSet {
 
   /** Ids of the needles that occur in the haystack (the first one only, when `first`). */
   #matchingIds(haystack: string | Uint8Array, first: boolean): number[] {
-    const bytes = toBytes(haystack);
+    const bytes =
+      typeof haystack === 'string'
+        ? Buffer.from(haystack)
+        : Buffer.from(haystack.buffer, haystack.byteOffset, haystack.byteLength);
     const ids: number[] = [];
     if (this.needles.length * bytes.length <= DIRECT_SCAN_LIMIT) {
-      const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       let leftmost = Infinity;
       for (let id = 0; id < this.needles.length; id++) {
-        const at = buffer.indexOf(this.needles[id]!);
+        const at = bytes.indexOf(this.needles[id]!);
         if (at === -1) continue;
         if (!first) ids.push(id);
         else if (at < leftmost) [leftmost, ids[0]] = [at, id];
@@ -107,7 +109,3 @@ export class SecretSet {
  * entrypoint's checks of an environment and a few log lines never build them.
  */
 const DIRECT_SCAN_LIMIT = 1 << 20;
-
-function toBytes(haystack: string | Uint8Array): Uint8Array {
-  return typeof haystack === 'string' ? Buffer.from(haystack, 'utf8') : haystack;
-}

@@ -82,3 +82,70 @@ t.test('with() adds secrets to a set: same needles and hits as building it at on
   t.same(extended.find('x gh-0123456789abcdef y'), { label: '$.github.token', encoding: 'raw' });
   t.same(extended.find(`x ${token}`), { label: 'the service-account token', encoding: 'raw' });
 });
+
+t.test('find names the secret found first in the text, whichever was listed first', async (t) => {
+  const set = new SecretSet([
+    { label: 'listed first', value: 'first-secret-aaaa' },
+    { label: 'listed second', value: 'second-secret-bbbb' },
+  ]);
+  t.same(set.find('x first-secret-aaaa then second-secret-bbbb'), { label: 'listed first', encoding: 'raw' });
+  t.same(set.find('x second-secret-bbbb then first-secret-aaaa'), { label: 'listed second', encoding: 'raw' });
+  const nested = new SecretSet([
+    { label: 'short one', value: 'abcdefghij' },
+    { label: 'long one', value: 'abcdefghij-and-more' },
+  ]);
+  t.same(
+    nested.find('x abcdefghij-and-more'),
+    { label: 'short one', encoding: 'raw' },
+    'at one place: the one listed first',
+  );
+});
+
+t.test('a secret listed twice under one label is one hit; under two labels, two', async (t) => {
+  const set = new SecretSet([
+    { label: 'a', value: 'repeated-secret-1' },
+    { label: 'a', value: 'repeated-secret-1' },
+    { label: 'a', value: 'another-secret-2' },
+  ]);
+  t.same(set.findAll('repeated-secret-1 and another-secret-2'), [{ label: 'a', encoding: 'raw' }]);
+  t.same(set.find('x repeated-secret-1'), { label: 'a', encoding: 'raw' });
+});
+
+t.test('with() keeps the short secrets of the set it extends', async (t) => {
+  const extended = new SecretSet([{ label: '$.pin', value: '4711' }]).with([{ label: '$.code', value: '0000' }]);
+  t.same(
+    extended.short.map((s) => s.label),
+    ['$.pin', '$.code'],
+  );
+});
+
+t.test('a long text (past the direct scan) gives the same hits as a short one', async (t) => {
+  const set = new SecretSet([
+    { label: 'the service-account token', value: token },
+    { label: '$.bots.admin.token', value: 'xoxb-1234567890-abcdefghij' },
+  ]);
+  // More needle-bytes of work than 1 MiB: the compiled matcher answers, not Buffer#indexOf.
+  const filler = 'an ordinary log line without anything secret in it\n'.repeat(6000);
+  t.ok(set.needles.length * filler.length > 1 << 20, `long enough: ${set.needles.length} needles`);
+  const text = `${filler}auth=${encodeURIComponent('xoxb-1234567890-abcdefghij')} ${filler}${Buffer.from(`z${token}`).toString('base64')} xoxb-1234567890-abcdefghij`;
+  t.same(set.find(text), { label: '$.bots.admin.token', encoding: 'raw' }, 'the first in the text');
+  t.same(set.find(Buffer.from(text)), { label: '$.bots.admin.token', encoding: 'raw' }, 'bytes as text');
+  t.same(
+    set.findAll(text).sort((x, y) => x.label.localeCompare(y.label)),
+    [
+      { label: '$.bots.admin.token', encoding: 'raw' },
+      { label: 'the service-account token', encoding: 'base64' },
+    ],
+    'each hit once',
+  );
+  t.equal(set.find(filler + filler), undefined);
+  t.same(set.findAll(filler + filler), []);
+});
+
+t.test('a Uint8Array that is a view into a larger buffer is searched within its bounds only', async (t) => {
+  const set = new SecretSet([{ label: 'k', value: 'view-bound-secret' }]);
+  const whole = Buffer.from('view-bound-secret | clean text here | view-bound-secret');
+  const middle = new Uint8Array(whole.buffer, whole.byteOffset + 17, 20);
+  t.equal(set.find(middle), undefined, 'not what lies outside the view');
+  t.same(set.find(new Uint8Array(whole.buffer, whole.byteOffset, 17)), { label: 'k', encoding: 'raw' });
+});
