@@ -63,11 +63,7 @@ class StreamState {
     const regions = this.#regions;
     regions.length = 0;
     collectRegions(this.#compiled.matcher, data, 0, data.length, regions);
-    const pieces = this.#emit(EMPTY, data, data.length);
-    this.#pending = EMPTY;
-    this.#covered = 0;
-    this.#maskOpen = false;
-    return pieces;
+    return this.#emit(EMPTY, data, data.length);
   }
 
   /** Emits D[covered, held) with its regions masked and keeps D[held, end) pending. D = head + tail. */
@@ -101,7 +97,7 @@ class StreamState {
       open = false;
     }
     const total = split + tail.length;
-    this.#pending = held === total ? EMPTY : Buffer.from(slice(held, total));
+    this.#pending = Buffer.from(slice(held, total));
     this.#covered = pos - held;
     this.#maskOpen = open;
     return pieces;
@@ -122,7 +118,7 @@ export function createRedactor(set: SecretSet, options: RedactorOptions = {}): T
       },
     });
   }
-  const state = new StreamState(compile(set.needles), Buffer.from(options.mask ?? MASK, 'utf8'));
+  const state = new StreamState(compile(set.needles), Buffer.from(options.mask ?? MASK));
   return new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
       for (const piece of state.write(chunk)) this.push(piece);

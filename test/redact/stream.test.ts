@@ -200,3 +200,79 @@ t.test('a chosen mask', async (t) => {
   await once(redactor, 'end');
   t.equal(Buffer.concat(out).toString(), 'pw=***\n');
 });
+
+/** A redactor for `secrets` and what it has emitted so far, settled after each write. */
+function watched(secrets: string[]) {
+  const redactor = createRedactor(labeled(secrets));
+  const out: Buffer[] = [];
+  redactor.on('data', (chunk: Buffer) => out.push(chunk));
+  const ended = once(redactor, 'end');
+  return {
+    emitted: () => Buffer.concat(out).toString('latin1'),
+    write: async (text: string | Buffer) => {
+      redactor.write(text);
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+    end: async () => {
+      redactor.end();
+      await ended;
+    },
+  };
+}
+
+t.test('a secret longer than the join limit, split over chunks larger than 16 KiB, is never emitted', async (t) => {
+  // A certificate chain or a key file can be tens of kilobytes: longer than the 16 KiB a chunk is joined up to.
+  const secret = Buffer.from(new Uint8Array(30_000).map((_, i) => (i * 2_654_435_761) >>> 24)).toString('base64url');
+  t.equal(secret.length, 40_000);
+  const input = Buffer.from(`start ${secret} end\n`);
+  for (const cuts of [
+    [5_006, 22_006],
+    [6, 17_006],
+    [20_000, 40_000],
+  ]) {
+    const chunks = [...cuts, input.length].map((end, i, ends) => input.subarray(i ? ends[i - 1] : 0, end));
+    const output = await throughStream(labeled([secret]), chunks);
+    t.equal(output.toString(), 'start <redacted> end\n', `cut at ${cuts}`);
+  }
+});
+
+t.test('a big chunk after held-back bytes: what of them is not a secret goes out, the rest is masked', async (t) => {
+  const filler = 'x'.repeat(20_000);
+  // 'AAAA-BBBB-' could start the first secret; the second secret starts inside it.
+  const masked = watched(['AAAA-BBBB-1111', 'BBBB-2222-zzzz']);
+  await masked.write('log AAAA-BBBB-');
+  t.equal(masked.emitted(), 'log ', 'the possible start of a secret is held back');
+  await masked.write(`2222-zzzz${filler}\n`);
+  await masked.end();
+  t.equal(masked.emitted(), `log AAAA-<redacted>${filler}\n`, 'the bytes before the second secret, then its mask');
+  const clean = watched(['AAAA-BBBB-1111', 'BBBB-2222-zzzz']);
+  await clean.write('log AAAA-BBBB-');
+  await clean.write(`${filler}\n`);
+  t.equal(clean.emitted(), `log AAAA-BBBB-${filler}\n`, 'no secret after all: the held bytes go out whole, in order');
+  await clean.end();
+});
+
+t.test('a mask that ran into held-back bytes is not reopened by a shorter secret inside it', async (t) => {
+  // The first secret ends in 'three-four', which may start the second; the third lies inside that tail.
+  const stream = watched(['one-two-three-four', 'three-four-five-six', 'hree-fou']);
+  await stream.write('a one-two-three-four');
+  t.equal(stream.emitted(), 'a <redacted>', 'the mask goes out at once');
+  await stream.write('-XXXX\n');
+  await stream.end();
+  t.equal(stream.emitted(), 'a <redacted>-XXXX\n', 'no byte of the masked secret after it');
+});
+
+t.test(
+  'a whole secret that may also start a longer one is masked at once; the longer one joins the mask',
+  async (t) => {
+    const stream = watched(['three-four-five-six', 'three-four']);
+    await stream.write('x three-four');
+    t.equal(stream.emitted(), 'x <redacted>', 'not held back');
+    await stream.write('-five-six and more\n');
+    t.equal(stream.emitted(), 'x <redacted> and more\n', 'one mask for both');
+    await stream.write('three-four');
+    await stream.write('-five and more\n');
+    await stream.end();
+    t.equal(stream.emitted(), 'x <redacted> and more\n<redacted>-five and more\n', 'the shorter one alone');
+  },
+);
