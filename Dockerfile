@@ -132,6 +132,12 @@ USER bridge
 ENTRYPOINT ["/usr/local/lib/copilot-bridge-stack/copilot-bridge-launcher"]
 CMD ["copilot-bridge", "start"]
 HEALTHCHECK --interval=5s --timeout=10s --start-period=60s --retries=1 CMD ["/usr/local/lib/copilot-bridge-stack/copilot-bridge-launcher", "health"]
+# What `npm run doctor` reads back: the bridge package, and the SHA-256 of the
+# Dockerfile the image was built from (Compose passes it; `unknown` otherwise).
+ARG BRIDGE_PACKAGE=@chrisromp/copilot-bridge@0.15.0
+ARG DOCKERFILE_SHA256=unknown
 LABEL org.opencontainers.image.title="copilot-bridge (admin)" \
       org.opencontainers.image.description="copilot-bridge with a 1Password-rendered config on tmpfs, run unprivileged" \
-      org.opencontainers.image.licenses="MIT"
+      org.opencontainers.image.licenses="MIT" \
+      com.copilot-bridge-stack.bridge-package="${BRIDGE_PACKAGE}" \
+      com.copilot-bridge-stack.dockerfile-sha256="${DOCKERFILE_SHA256}"

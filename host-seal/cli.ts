@@ -28,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Command | RawCommand>> = {
   init: () => import('./commands/init.js'),
   vault: () => import('./commands/vault.js'),
   ps: () => import('./commands/ps.js'),
+  doctor: () => import('./commands/doctor.js'),
 };
 
 const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
@@ -41,6 +42,9 @@ const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
            checks Docker and the compose files, builds a missing image, releases the names the stack
            uses to tmpfs, runs compose up -d, waits for healthy services (a restart or exit ends it)
   down     [--file COMPOSE_FILE]...              stops the stack, overwrites and removes released tokens
+  doctor   [--file COMPOSE_FILE]... [--json] [--online] [--auth-file FILE]
+           will the stack work here: Docker, Compose, the compose and agents files, ports, the image,
+           the TPM or keychain, each sealed credential (unsealed as a dry run), the release directory
   ps       [--file COMPOSE_FILE]... [--json]     each service and agent: state, health, uptime, restarts,
            the sealed credential it runs on (by fingerprint), the last healthcheck's output
   compose  ARGS...                               Docker Compose with the stack's paths: ps, logs, exec, build...

@@ -8,6 +8,7 @@ import { readAdminEntry, readAgentsFile, sharedItem } from '../../src/agents/age
 import { ADMIN_VAULT_SUBSET, agentCredential } from '../../src/contract.js';
 import { ExitCode, StackError } from '../../src/errors.js';
 import { releaseDir, stackSettings } from '../../src/stack/settings.js';
+import { dockerfileDigest } from '../doctor/docker.js';
 
 export { stackSettings } from '../../src/stack/settings.js';
 
@@ -79,7 +80,8 @@ export async function openStack(parsed: Parsed, io: Io, cwd = process.cwd()): Pr
   return {
     tool,
     files: files.args,
-    env: io.env,
+    // The Dockerfile's SHA-256 goes into the image's label when Compose builds it (npm run doctor compares).
+    env: { ...io.env, DOCKERFILE_SHA256: dockerfileDigest(projectDir) ?? 'unknown' },
     settings,
     project: stackProject(settings),
     projectDir,

@@ -1,0 +1,82 @@
+// `doctor` (npm run doctor): will the stack work on this host? One line per
+// check, ok, warn or fail, with the fix for each failure; --json for
+// machines. It changes nothing and starts nothing: sealed credentials are
+// unsealed as a dry run (compared by fingerprint, never printed); `op` is
+// asked about its account only with --online. Exit 0 when nothing failed,
+// else the first failure's status from the sysexits table.
+import { ExitCode, StackError } from '../../src/errors.js';
+import { secretsSource } from '../../src/stack/settings.js';
+import { contextOf } from '../backends/registry.js';
+import { composeModel, composeTool, engine, image, ports, runner, swarm } from '../doctor/docker.js';
+import { type Finding, failed, line, ok } from '../doctor/finding.js';
+import { opCli, releaseRoom, sealed, tpm } from '../doctor/sealing.js';
+import { type Io, writeAll } from '../io.js';
+import type { OptionSpec, Parsed } from '../options.js';
+import { DEFAULT_NAME } from '../paths.js';
+import { composeEnv, namesInUse, openStack } from '../stack/stack.js';
+
+export const options: OptionSpec = { file: 'strings', json: 'boolean', online: 'boolean', 'auth-file': 'string' };
+
+export async function run(parsed: Parsed, io: Io): Promise<void> {
+  const findings: Finding[] = [];
+  const report = (f: Finding | Finding[]) => {
+    for (const one of [f].flat()) {
+      findings.push(one);
+      if (!parsed.json) io.stdout.write(`${line(one)}\n`);
+    }
+  };
+  const authFile = typeof parsed['auth-file'] === 'string' ? parsed['auth-file'] : undefined;
+  const docker = runner(io.env);
+  const context = contextOf(io);
+
+  const engineUp = await engine(docker);
+  report(engineUp);
+  report(await composeTool(io.env, docker));
+  if (engineUp.status !== 'fail') report(await swarm(docker));
+  let needed: string[] = [];
+  try {
+    const stack = await openStack(parsed, io);
+    const model = await composeModel(stack, { ...stack.env, ...composeEnv(stack.dir, []) });
+    if ('status' in model) report(model);
+    else {
+      report(ok('compose file', `${stack.tool.label} reads it (${Object.keys(model.services ?? {}).length} services)`));
+      report(await ports(model, stack.project, docker));
+      if (engineUp.status !== 'fail') report(await image(model, stack.projectDir, docker));
+    }
+    try {
+      const names = namesInUse(stack.settings, stack.projectDir);
+      report(ok('agents file', `${stack.settings.AGENTS_FILE}: the admin and ${names.length - 1} agent(s)`));
+      needed = secretsSource(stack.settings) === 'vault' ? ['vault'] : [DEFAULT_NAME];
+    } catch (error) {
+      report(failed('agents file', error));
+    }
+    report(await releaseRoom(stack.dir, io.platform));
+  } catch (error) {
+    report(failed('compose file', error));
+  }
+  report(await tpm(context, docker));
+  const credentials = await sealed(context, needed, io, authFile);
+  report(credentials);
+  const { backend, sealedNames } = await import('../backends/registry.js');
+  const shared = (await sealedNames(context)).find((s) => s.name === DEFAULT_NAME);
+  report(
+    await opCli(
+      docker,
+      parsed.online === true,
+      shared
+        ? () => backend(shared.backend, context).unseal(DEFAULT_NAME, { askAuth: async () => Buffer.alloc(0) })
+        : undefined,
+    ),
+  );
+
+  const failure = findings.find((f) => f.status === 'fail');
+  if (parsed.json)
+    await writeAll(io.stdout, `${JSON.stringify({ ok: failure === undefined, checks: findings }, null, 2)}\n`);
+  if (failure) {
+    const count = findings.filter((f) => f.status === 'fail').length;
+    throw new StackError('doctor', `${count} check(s) failed; the first: ${failure.check}`, {
+      step: 'doctor',
+      exitCode: failure.exitCode ?? ExitCode.software,
+    });
+  }
+}

@@ -1,0 +1,257 @@
+// doctor's checks of where secrets live on this host: the TPM (device or
+// socket, resource manager, TPM2TOOLS_TCTI, tpm2-tools, PCR banks) or the
+// keychain; every sealed credential, unsealed as a dry run (the value is
+// compared by fingerprint, never printed, and dropped at once); the release
+// directory's RAM; and, only with --online, whether `op` reaches its account.
+import { existsSync, statfsSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import { ExitCode } from '../../src/errors.js';
+import type { BackendContext } from '../backends/backend.js';
+import { tokenFingerprint } from '../backends/fingerprint.js';
+import { backend, sealedNames } from '../backends/registry.js';
+import { parseTcti } from '../backends/tpm2/transport.js';
+import type { Io } from '../io.js';
+import { readAuth } from '../secret-input.js';
+import { openReleaseDir } from '../stack/release.js';
+import { type Finding, fail, failed, ok, warn } from './finding.js';
+
+type Run = (file: string, args: string[]) => Promise<{ failed: boolean; stdout: string; stderr: string }>;
+
+const TMPFS_MAGIC = 0x01021994;
+
+/** The TPM, when this host seals with one (TPM2TOOLS_TCTI set, or /dev/tpmrm0 present); else which store it uses. */
+export async function tpm(context: BackendContext, run: Run): Promise<Finding[]> {
+  const tcti = context.env.TPM2TOOLS_TCTI;
+  if (context.platform === 'darwin') return [ok('sealing', 'the macOS Keychain (keychain backend)')];
+  if (!tcti && !existsSync('/dev/tpmrm0'))
+    return [
+      warn(
+        'tpm',
+        'none found (/dev/tpmrm0 is missing and TPM2TOOLS_TCTI is unset): the keychain backend (Secret Service) is used',
+        'enable the TPM 2.0 in the firmware settings for sealing in hardware',
+      ),
+    ];
+  const out: Finding[] = [];
+  const endpoint = parseTcti(tcti ?? 'device:/dev/tpmrm0');
+  if (!endpoint) {
+    out.push(
+      fail(
+        'tpm',
+        `TPM2TOOLS_TCTI=${tcti} is not a TCTI this tool speaks`,
+        'use device:/dev/tpmrm0, swtpm:path=SOCKET or swtpm:host=HOST,port=PORT',
+        ExitCode.config,
+      ),
+    );
+    return out;
+  }
+  if (endpoint.kind === 'device') {
+    let isDevice = false;
+    try {
+      isDevice = statSync(endpoint.path).isCharacterDevice();
+    } catch {
+      // reported below
+    }
+    if (!isDevice)
+      out.push(
+        fail(
+          'tpm',
+          `${endpoint.path} is missing or not a device`,
+          'enable the TPM 2.0, or set TPM2TOOLS_TCTI',
+          ExitCode.unavailable,
+        ),
+      );
+    else if (/\/tpm\d+$/.test(endpoint.path))
+      out.push(
+        warn(
+          'tpm',
+          `${endpoint.path} (no resource manager: one process at a time)`,
+          'use /dev/tpmrm0 (TPM2TOOLS_TCTI=device:/dev/tpmrm0)',
+        ),
+      );
+    else out.push(ok('tpm', `${endpoint.path} (the kernel's resource manager)`));
+  } else {
+    const where = endpoint.kind === 'unix' ? endpoint.path : `${endpoint.host}:${endpoint.port}`;
+    const why = await reachable(endpoint);
+    if (why)
+      out.push(
+        fail(
+          'tpm',
+          `TPM2TOOLS_TCTI=${tcti}: nothing answers at ${where} (${why})`,
+          'start the TPM simulator (swtpm socket) or correct TPM2TOOLS_TCTI',
+          ExitCode.unavailable,
+        ),
+      );
+    else out.push(ok('tpm', `TPM2TOOLS_TCTI=${tcti} answers (a simulator: no resource manager in front)`));
+  }
+  if (out.some((f) => f.status === 'fail')) return out;
+  const version = await run('tpm2_getcap', ['--version']);
+  const tools = /version="([^"]+)"/.exec(version.stdout)?.[1];
+  if (version.failed || !tools) {
+    out.push(fail('tpm2-tools', 'not installed', 'apt-get install tpm2-tools', ExitCode.unavailable));
+    return out;
+  }
+  out.push(ok('tpm2-tools', tools));
+  const pcrs = await run('tpm2_getcap', ['pcrs']);
+  const banks = [...pcrs.stdout.matchAll(/^\s*-?\s*(sha\w+|sm3_256):/gm)].map((m) => m[1]!);
+  if (pcrs.failed)
+    out.push(
+      fail(
+        'pcr banks',
+        `the TPM did not answer (${pcrs.stderr.trim().split('\n')[0]})`,
+        'check the TPM',
+        ExitCode.unavailable,
+      ),
+    );
+  else if (!banks.includes('sha256'))
+    out.push(
+      fail(
+        'pcr banks',
+        `${banks.join(', ') || 'none'} (no sha256 bank)`,
+        'enable the sha256 PCR bank in the firmware',
+        ExitCode.unavailable,
+      ),
+    );
+  else out.push(ok('pcr banks', banks.join(', ')));
+  return out;
+}
+
+function reachable(endpoint: { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string }) {
+  return new Promise<string | undefined>((resolve) => {
+    const socket =
+      endpoint.kind === 'unix' ? connect(endpoint.path) : connect({ host: endpoint.host, port: endpoint.port });
+    socket.setTimeout(5000, () => {
+      socket.destroy();
+      resolve('timed out');
+    });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+  });
+}
+
+/**
+ * Every sealed credential, and every name the stack needs: unsealed as a dry
+ * run, its fingerprint compared with the one recorded at seal time. A name
+ * the stack needs that is not sealed is a failure.
+ */
+export async function sealed(
+  context: BackendContext,
+  needed: string[],
+  io: Io,
+  authFile: string | undefined,
+): Promise<Finding[]> {
+  const out: Finding[] = [];
+  const names = await sealedNames(context);
+  for (const name of needed.filter((n) => !names.some((s) => s.name === n)))
+    out.push(
+      fail(
+        `sealed ${name}`,
+        'not sealed, and the stack uses it',
+        name === 'vault'
+          ? 'npm run init, or npm run vault -- set ITEM/FIELD'
+          : 'op read "op://vault/item/credential" | npm run seal',
+        ExitCode.noInput,
+      ),
+    );
+  for (const entry of names) {
+    const check = `sealed ${entry.name}`;
+    const store = backend(entry.backend, context);
+    const record = await store.describe(entry.name);
+    if (!record) continue;
+    if (record.problem) {
+      out.push(fail(check, record.problem, 'see the message', ExitCode.dataErr));
+      continue;
+    }
+    if (record.auth && !authFile) {
+      out.push(warn(check, `${entry.backend}, needs an auth value: not unsealed`, 'pass --auth-file FILE to try it'));
+      continue;
+    }
+    try {
+      const value = await store.unseal(entry.name, { askAuth: () => readAuth(io, authFile, false) });
+      const fingerprint = tokenFingerprint(value);
+      if (fingerprint === record.fingerprint)
+        out.push(ok(check, `${entry.backend}: unseals, fingerprint ${fingerprint} as sealed`));
+      else
+        out.push(
+          fail(
+            check,
+            `${entry.backend}: unseals to another value than was sealed (fingerprint ${fingerprint}, sealed ${record.fingerprint})`,
+            `seal it again: npm run seal -- --name ${entry.name} --force`,
+            ExitCode.dataErr,
+          ),
+        );
+    } catch (error) {
+      out.push(failed(check, error));
+    }
+  }
+  if (names.length === 0 && needed.length === 0)
+    out.push(warn('sealed', 'nothing sealed', 'op read "op://..." | npm run seal'));
+  return out;
+}
+
+/** The release directory: proven safe when it exists, and in RAM with room. */
+export async function releaseRoom(dir: string, platform: NodeJS.Platform): Promise<Finding> {
+  const check = 'release directory';
+  try {
+    const opened = await openReleaseDir(dir, platform, false);
+    opened?.close();
+  } catch (error) {
+    return failed(check, error);
+  }
+  const at = existsSync(dir) ? dir : dirname(dir);
+  if (!existsSync(at))
+    return fail(check, `${at} does not exist`, 'set XDG_RUNTIME_DIR to a tmpfs directory of yours', ExitCode.noInput);
+  const fs = statfsSync(at);
+  const free = fs.bavail * fs.bsize;
+  if (platform === 'linux' && !existsSync(dir) && process.getuid?.() === 0)
+    return ok(check, `${dir}: up mounts a tmpfs of its own there (in ${at})`);
+  if (platform === 'linux' && fs.type !== TMPFS_MAGIC)
+    return fail(
+      check,
+      `${at} is not in RAM (not a tmpfs)`,
+      'set XDG_RUNTIME_DIR to a tmpfs directory',
+      ExitCode.noPerm,
+    );
+  if (free < 1024 * 1024)
+    return fail(check, `${at} has ${Math.floor(free / 1024)} KiB free`, 'free some of that tmpfs', ExitCode.cantCreate);
+  return ok(check, `${dir} (${platform === 'linux' ? 'tmpfs, ' : ''}${Math.floor(free / 1024 / 1024)} MiB free)`);
+}
+
+/** The host's op: present (the containers have their own); with --online, whether it reaches the account. */
+export async function opCli(run: Run, online: boolean, token: (() => Promise<string>) | undefined): Promise<Finding> {
+  const version = await run('op', ['--version']);
+  if (version.failed)
+    return online
+      ? fail(
+          'op',
+          'not installed on this host, so --online cannot try the account',
+          'install 1Password CLI 2.x',
+          ExitCode.unavailable,
+        )
+      : ok(
+          'op',
+          'not installed on this host (only init with SECRETS_SOURCE=1password needs it; the image has its own)',
+        );
+  if (!online) return ok('op', `${version.stdout.trim()} (--online tries the account)`);
+  if (!token) return warn('op', `${version.stdout.trim()}; no service-account token is sealed to try`, 'npm run seal');
+  const { execa } = await import('execa');
+  const whoami = await execa('op', ['whoami', '--format', 'json'], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', OP_SERVICE_ACCOUNT_TOKEN: await token() },
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    timeout: 30_000,
+  });
+  if (whoami.failed)
+    return fail(
+      'op',
+      'the sealed token does not reach its account (op whoami failed)',
+      'check the network, or seal a valid token',
+      ExitCode.unavailable,
+    );
+  const account = (JSON.parse(String(whoami.stdout)) as { url?: string }).url ?? 'its account';
+  return ok('op', `${version.stdout.trim()}: the sealed token reaches ${account}`);
+}

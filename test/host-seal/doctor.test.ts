@@ -1,0 +1,191 @@
+// `doctor` on this host, black-box through the built CLI, against real things:
+// a real Docker engine, a software TPM (swtpm) with a sealed token, GNOME
+// Keyring on a private D-Bus session. A healthy host first (every line ok or
+// warn, exit 0, --json), then each failure made real: the engine stopped
+// (DOCKER_HOST at a socket nothing listens on), the TPM's socket gone, the
+// keyring locked, the agents file invalid, the published port taken. Each
+// asserts its line and its fix, the exit status, and that no output holds the
+// token.
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import t, { type Test } from 'tap';
+import { fakeToken } from '../fixtures/host-seal/fake-token.js';
+import { ensureDockerEngine } from '../support/e2e/engine.js';
+import { cli, MAIN, sandbox } from '../support/host-seal/cli.js';
+import { closedPort } from '../support/host-seal/fake-tpm-socket.js';
+import { leaks } from '../support/host-seal/leaks.js';
+import { startSwtpm } from '../support/host-seal/swtpm.js';
+import { ROOT } from '../support/scenario.js';
+
+const SESSION = fileURLToPath(new URL('../support/host-seal/keyring-session.sh', import.meta.url));
+const token = fakeToken();
+await ensureDockerEngine();
+
+/** A host with a sealed token on swtpm, the checkout's compose file and a valid agents file, on a free port. */
+async function host(t: Test) {
+  const box = await sandbox(t);
+  const tpm = await startSwtpm(box.root);
+  t.teardown(() => tpm.stop());
+  const agents = join(box.root, 'agents.json');
+  copyFileSync(join(ROOT, 'test', 'fixtures', 'agents.json'), agents);
+  const port = await freePort();
+  const env = {
+    ...box.env,
+    TPM2TOOLS_TCTI: tpm.tcti,
+    AGENTS_FILE: agents,
+    MM_HTTP_PORT: String(port),
+    COMPOSE_PROJECT_NAME: `cbs-doctor-${process.pid}`,
+    BRIDGE_IMAGE: `cbs-doctor-absent-${process.pid}:none`,
+    SECRETS_SOURCE: '1password',
+    DOCKER_HOST: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
+  };
+  const sealed = await cli(['seal', '--backend', 'tpm2'], { env, input: `${token}\n` });
+  t.equal(sealed.exitCode, 0, `seal (${sealed.stderr.trim()})`);
+  return { box, env, port, tpm };
+}
+
+const doctor = (env: Record<string, string>, args: string[] = []) => cli(['doctor', ...args], { env, cwd: ROOT });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const lineOf = (stdout: string, check: string) =>
+  stdout.split('\n').find((l) => l.slice(6).startsWith(`${check}:`)) ?? '';
+
+t.test('a healthy host: every check ok or a warning, exit 0, and the same as JSON', async (t) => {
+  const { env } = await host(t);
+  const run = await doctor(env);
+  t.equal(run.exitCode, 0, `exit 0 (${run.stdout}${run.stderr})`);
+  t.match(lineOf(run.stdout, 'docker engine'), /^ok {4}docker engine: \d+\.\d+\.\S+ \(API \d+\.\d+\)$/);
+  t.match(lineOf(run.stdout, 'compose'), /^ok {4}compose: docker(-| )compose /);
+  t.match(lineOf(run.stdout, 'swarm'), /^ok {4}swarm: inactive/);
+  t.match(lineOf(run.stdout, 'compose file'), /^ok {4}compose file: docker(-| )compose reads it \(4 services\)$/);
+  t.match(
+    lineOf(run.stdout, `port 127.0.0.1:${env.MM_HTTP_PORT}`),
+    /^ok {4}port \S+: free \(mattermost publishes it\)$/,
+  );
+  t.match(
+    lineOf(run.stdout, 'image'),
+    /^warn {2}image: cbs-doctor-absent-\d+:none is not built yet; fix: npm run up builds it/,
+  );
+  t.match(lineOf(run.stdout, 'agents file'), /^ok {4}agents file: \S+agents\.json: the admin and 2 agent\(s\)$/);
+  t.match(lineOf(run.stdout, 'tpm'), /^ok {4}tpm: TPM2TOOLS_TCTI=swtpm:host=127\.0\.0\.1,port=\d+ answers/);
+  t.match(lineOf(run.stdout, 'tpm2-tools'), /^ok {4}tpm2-tools: \d+\.\d+/);
+  t.match(lineOf(run.stdout, 'pcr banks'), /^ok {4}pcr banks: .*sha256/);
+  t.match(
+    lineOf(run.stdout, 'sealed op-sa-token'),
+    /^ok {4}sealed op-sa-token: tpm2: unseals, fingerprint [0-9a-f]{12} as sealed$/,
+  );
+  t.match(lineOf(run.stdout, 'release directory'), /^ok {4}release directory: /);
+  t.notOk(leaks(run.stdout + run.stderr, token), 'no output holds the token');
+  const json = await doctor(env, ['--json']);
+  t.equal(json.exitCode, 0);
+  const parsed = JSON.parse(json.stdout) as { ok: boolean; checks: Array<{ check: string; status: string }> };
+  t.equal(parsed.ok, true);
+  t.same(
+    parsed.checks.map((c) => `${c.status} ${c.check}`),
+    run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => `${l.slice(0, 4).trim()} ${l.slice(6).split(': ')[0]}`),
+    'the same checks, in the same order',
+  );
+});
+
+t.test('the engine stopped: the line says so and how to start it; exit 69', async (t) => {
+  const { box, env } = await host(t);
+  mkdirSync(join(box.root, 'docker'), { recursive: true });
+  const run = await doctor({ ...env, DOCKER_HOST: `unix://${join(box.root, 'docker', 'docker.sock')}` });
+  t.equal(run.exitCode, 69);
+  t.match(
+    lineOf(run.stdout, 'docker engine'),
+    /^fail {2}docker engine: does not answer \(.+\); fix: start it \(systemctl start docker\) or check DOCKER_HOST$/,
+  );
+  t.notMatch(run.stdout, /^\w+ +swarm:/m, 'swarm is not asked of an engine that does not answer');
+  t.match(run.stderr, /^copilot-bridge-seal: doctor: \d+ check\(s\) failed; the first: docker engine$/m);
+  t.notOk(leaks(run.stdout + run.stderr, token));
+});
+
+t.test("the TPM's socket gone: the TPM check and the sealed credential fail, naming the fix", async (t) => {
+  const { env } = await host(t);
+  const gone = `swtpm:host=127.0.0.1,port=${await closedPort()}`;
+  const run = await doctor({ ...env, TPM2TOOLS_TCTI: gone });
+  t.not(run.exitCode, 0);
+  t.match(
+    lineOf(run.stdout, 'tpm'),
+    new RegExp(
+      `^fail {2}tpm: TPM2TOOLS_TCTI=${gone.replace(/[.]/g, '\\.')}: nothing answers at 127\\.0\\.0\\.1:\\d+ \\(ECONNREFUSED\\); fix: start the TPM simulator`,
+    ),
+  );
+  t.match(lineOf(run.stdout, 'sealed op-sa-token'), /^fail {2}sealed op-sa-token: .*TPM/i, 'the dry run fails too');
+  t.notOk(leaks(run.stdout + run.stderr, token));
+});
+
+t.test('the keyring locked: the sealed credential fails with how to unlock it; exit 77', async (t) => {
+  const box = await sandbox(t);
+  const agents = join(box.root, 'agents.json');
+  copyFileSync(join(ROOT, 'test', 'fixtures', 'agents.json'), agents);
+  const env = { ...box.env, AGENTS_FILE: agents, MM_HTTP_PORT: String(await freePort()), SECRETS_SOURCE: '1password' };
+  const inSession = (args: string[], locked: boolean, input?: string) =>
+    execa('dbus-run-session', ['--', 'bash', SESSION, 'node', MAIN, ...args], {
+      env: { ...env, ...(locked ? { KEYRING_STATE: 'locked' } : {}) },
+      extendEnv: false,
+      reject: false,
+      cwd: ROOT,
+      timeout: 120_000,
+      ...(input === undefined ? { stdin: 'ignore' as const } : { input }),
+    });
+  t.equal(
+    (await inSession(['seal', '--backend', 'keychain'], false, `${token}\n`)).exitCode,
+    0,
+    'sealed in the keyring',
+  );
+  const unlocked = await inSession(['doctor'], false);
+  t.match(
+    String(unlocked.stdout),
+    /^ok {4}sealed op-sa-token: keychain: unseals, fingerprint [0-9a-f]{12} as sealed$/m,
+  );
+  const locked = await inSession(['doctor'], true);
+  t.equal(locked.exitCode, 77, String(locked.stderr).split('\n').at(-2) ?? '');
+  t.match(
+    String(locked.stdout),
+    /^fail {2}sealed op-sa-token: the keyring holding op-sa-token is locked and could not be unlocked here; unlock it/m,
+  );
+  t.notOk(leaks(`${unlocked.stdout}${unlocked.stderr}${locked.stdout}${locked.stderr}`, token));
+});
+
+t.test('an invalid agents file: its line names the problem; exit 78', async (t) => {
+  const { box, env } = await host(t);
+  const bad = join(box.root, 'bad-agents.json');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(bad, JSON.stringify({ agents: [] }));
+  const run = await doctor({ ...env, AGENTS_FILE: bad });
+  t.equal(run.exitCode, 78);
+  t.match(
+    lineOf(run.stdout, 'agents file'),
+    `fail  agents file: ${bad} has no "admin" entry, which the admin bridge needs; add one (see agents.example.json), or run npm run init`,
+  );
+});
+
+t.test('the published port taken by another program: its line, and the fix; exit 69', async (t) => {
+  const { env, port } = await host(t);
+  const squatter: Server = await new Promise((resolve) => {
+    const server = createServer().listen(port, '127.0.0.1', () => resolve(server));
+  });
+  t.teardown(() => squatter.close());
+  const run = await doctor(env);
+  t.equal(run.exitCode, 69);
+  t.equal(
+    lineOf(run.stdout, `port 127.0.0.1:${port}`),
+    `fail  port 127.0.0.1:${port}: taken by another program, and mattermost publishes it; fix: stop what listens there, or choose another port in .env (MM_HTTP_PORT, MM_BIND_ADDRESS)`,
+  );
+});
