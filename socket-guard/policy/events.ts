@@ -73,16 +73,16 @@ function actionName(value: unknown): string | undefined {
   return colon === -1 ? value : value.slice(0, colon);
 }
 
-const record = (value: unknown): Record<string, unknown> | undefined =>
-  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+/** Parsed JSON read by field name: a lookup on null, a string, a number or an array finds none of the names asked for here. */
+type Fields = Record<string, unknown> | null | undefined;
 
 /** What the client may see of one daemon event (parsed JSON), or undefined when nothing of it. */
 export function visibleEvent(project: string, event: unknown): Record<string, unknown> | undefined {
-  const source = record(event);
+  const source = event as Fields;
   // Container events only, as the forced filter asked: anything else reaching here is the daemon's mistake.
   if (source?.Type !== 'container') return undefined;
-  const actor = record(source.Actor);
-  const attributes = record(actor?.Attributes);
+  const actor = source.Actor as Fields;
+  const attributes = actor?.Attributes as Fields;
   // The container's labels arrive as attributes: without both, with this project, it is not one of our agents.
   if (
     attributes?.[PROJECT_LABEL] !== project ||
@@ -90,7 +90,6 @@ export function visibleEvent(project: string, event: unknown): Record<string, un
     !attributes[AGENT_LABEL]
   )
     return undefined;
-  const out: Record<string, unknown> = { Type: 'container' };
   const copy = (
     into: Record<string, unknown>,
     from: Record<string, unknown>,
@@ -100,18 +99,22 @@ export function visibleEvent(project: string, event: unknown): Record<string, un
     // Only the expected type: an object here could smuggle anything past the allow list.
     if (typeof from[key] === type) into[key] = from[key];
   };
-  const action = actionName(source.Action);
-  if (action !== undefined) out.Action = action;
-  // The legacy status repeats Action, command line included.
-  const status = actionName(source.status);
-  if (status !== undefined) out.status = status;
+  // A field left undefined is not in the JSON line the client gets.
+  const out: Record<string, unknown> = {
+    Type: 'container',
+    Action: actionName(source.Action),
+    // The legacy status repeats Action, command line included.
+    status: actionName(source.status),
+  };
   // The container id and its image: what `agent` commands match events by.
   for (const key of ['id', 'from', 'scope']) copy(out, source, key, 'string');
   for (const key of ['time', 'timeNano']) copy(out, source, key, 'number');
   const shown: Record<string, unknown> = {};
   // name, image and exitCode tell which agent did what; execID, signal and every other label are dropped.
   for (const key of ['name', 'image', 'exitCode', PROJECT_LABEL, AGENT_LABEL]) copy(shown, attributes, key, 'string');
-  out.Actor = typeof actor?.ID === 'string' ? { ID: actor.ID, Attributes: shown } : { Attributes: shown };
+  // The actor is an object here: it holds the attributes.
+  const id = (actor as Record<string, unknown>).ID;
+  out.Actor = { ID: typeof id === 'string' ? id : undefined, Attributes: shown };
   return out;
 }
 
@@ -128,24 +131,27 @@ export class EventLines {
     const lines: Buffer[] = [];
     let start = 0;
     for (let end = chunk.indexOf(0x0a); end !== -1; end = chunk.indexOf(0x0a, start)) {
-      const piece = chunk.subarray(start, end);
-      if (!this.dropping && this.length + piece.length <= this.maxLine)
-        lines.push(Buffer.concat([...this.parts, piece]));
-      this.parts = [];
-      this.length = 0;
-      this.dropping = false;
+      this.hold(chunk.subarray(start, end));
+      if (!this.dropping) lines.push(Buffer.concat(this.parts));
+      this.forget(false);
       start = end + 1;
     }
-    const rest = chunk.subarray(start);
-    if (this.dropping || this.length + rest.length > this.maxLine) {
-      // Too long to be an event: forget it, and skip to the next newline.
-      this.parts = [];
-      this.length = 0;
-      this.dropping = true;
-    } else if (rest.length > 0) {
-      this.parts.push(Buffer.from(rest));
-      this.length += rest.length;
-    }
+    this.hold(chunk.subarray(start));
     return lines;
+  }
+
+  /** Keeps a piece of the current line; once the line grows past maxLine, forgets it (too long to be an event) up to the next newline. */
+  private hold(piece: Buffer): void {
+    if (this.length + piece.length > this.maxLine) this.forget(true);
+    else {
+      this.parts.push(Buffer.from(piece));
+      this.length += piece.length;
+    }
+  }
+
+  private forget(dropping: boolean): void {
+    this.parts = [];
+    this.length = 0;
+    this.dropping = dropping;
   }
 }

@@ -352,6 +352,166 @@ t.test("the daemon's stream, split into lines; an overlong line dropped whole", 
   t.same(text(lines.push(Buffer.from('\n'))), ['é'], 'multi-byte characters kept whole');
 });
 
+t.test('the route and its filters, as a hostile client would try them: each refusal and its message', async (t) => {
+  const refusal = async (url: string, body?: string) => {
+    try {
+      await review(routes, {
+        method: 'GET',
+        target: parseTarget(url),
+        body: body === undefined ? undefined : Buffer.from(body),
+      });
+      return undefined;
+    } catch (error) {
+      return error instanceof Refusal ? { rule: error.rule, message: error.message } : error;
+    }
+  };
+  for (const url of ['/eventsx', '/x/events', '/events/x', '/v1.41/events/json']) {
+    const path = parseTarget(url).path;
+    t.same(await refusal(url), { rule: 'default-deny', message: `GET ${path} is not an allowed Docker API call` }, url);
+  }
+  t.same(await refusal('/events', '{}'), { rule: 'events-body', message: 'events takes no request body' });
+  const filters = (json: string) => `/events?filters=${encodeURIComponent(json)}`;
+  const notAList = (key: string) => ({
+    rule: 'events-filter',
+    message: `filters.${key} must be a list of strings (or a map of strings to true)`,
+  });
+  t.same(await refusal(filters('{"event":["die",1]}')), notAList('event'), 'a list with one non-string');
+  t.same(await refusal(filters('{"label":["x",null]}')), notAList('label'), 'a list ending in null');
+  t.same(await refusal(filters('{"container":{"a":true,"b":false}}')), notAList('container'), 'a map with one false');
+  t.same(await refusal(filters('{"label":{"a":true,"b":"true"}}')), notAList('label'), 'a map with one string');
+  t.same(await refusal(filters('{"type":"container"}')), notAList('type'), 'a bare string');
+  for (const key of ['image', 'network', 'daemon', 'scope', 'plugin', 'node', 'until']) {
+    t.same(
+      await refusal(filters(`{"${key}":["x"]}`)),
+      {
+        rule: 'events-filter',
+        message: `filters has a field the policy does not know: '${key}'; only type, event, container and label`,
+      },
+      `${key}: would widen or name what agents do not need`,
+    );
+  }
+  t.same(await refusal(filters('["type"]')), { rule: 'body-shape', message: 'filters must be a JSON object' });
+  t.same(
+    forwarded((await ask(filters('{"container":{"cbs-agent-lal":true},"label":[]}'))).verdict).filters,
+    { container: ['cbs-agent-lal'], label: FORCED, type: ['container'] },
+    "the CLI's map of names to true becomes a list; an empty label list still gets the forced labels",
+  );
+});
+
+t.test(
+  'what the client receives of an event: nothing smuggled through odd types or a crafted command line',
+  async (t) => {
+    /** The JSON line the guard writes for the event, read back as the client reads it. */
+    const received = (event: unknown) => {
+      const out = visibleEvent(PROJECT, event);
+      return out === undefined ? undefined : JSON.parse(JSON.stringify(out));
+    };
+    // An exec's command line is the client's choice: it can end with, or start with, what a health event says.
+    for (const [action, kept] of [
+      [`exec_start: sh -c 'echo ${CANARY}' health_status: healthy`, 'exec_start'],
+      [`exec_create: health_status: unhealthy`, 'exec_create'],
+      [`health_status: healthy ${CANARY}`, 'health_status'],
+      [`health_status: starting; echo ${CANARY}`, 'health_status'],
+      [`health_status: healthy\n${CANARY}`, 'health_status'],
+      [' health_status: healthy', ' health_status'],
+      ['health_status:  healthy', 'health_status'],
+      ['health_status: Healthy', 'health_status'],
+    ] as const) {
+      t.same(received(containerEvent(action)), shown(kept), JSON.stringify(action));
+    }
+    // Action and status of any other type than a string: left out, never passed on as they are.
+    for (const odd of [42, true, null, { cmd: CANARY }, [`exec_create: ${CANARY}`], ['health_status: healthy']]) {
+      const out = received(containerEvent('die', agentAttributes, { Action: odd, status: odd }));
+      const { Action: _a, status: _s, ...rest } = shown('die');
+      t.same(out, rest, `Action and status ${JSON.stringify(odd)}: left out`);
+    }
+    t.same(
+      received(containerEvent('die', agentAttributes, { Action: 'die', status: undefined })),
+      (({ status: _s, ...rest }) => rest)(shown('die')),
+      'no status: none made up',
+    );
+    // The agent label must be a non-empty string; the project label exactly this project.
+    for (const label of [5, true, { lal: CANARY }, ['lal'], null]) {
+      const attributes = { ...agentAttributes, [AGENT_LABEL]: label } as unknown as Record<string, string>;
+      t.equal(received(containerEvent('die', attributes)), undefined, `an agent label ${JSON.stringify(label)}`);
+    }
+    for (const project of [['cbs'], 'CBS', 'cbs ', `${PROJECT}x`, null]) {
+      const attributes = { ...agentAttributes, [PROJECT_LABEL]: project } as unknown as Record<string, string>;
+      t.equal(received(containerEvent('die', attributes)), undefined, `a project label ${JSON.stringify(project)}`);
+    }
+    // The actor's ID: a string, or left out; the attributes stay.
+    for (const id of [{ x: CANARY }, 7, [CANARY], null, undefined]) {
+      const out = received(containerEvent('die', agentAttributes, { Actor: { ID: id, Attributes: agentAttributes } }));
+      t.same(
+        out,
+        { ...shown('die'), Actor: { Attributes: shownAttributes } },
+        `Actor.ID ${JSON.stringify(id)}: left out`,
+      );
+    }
+    for (const actor of [
+      null,
+      'x',
+      7,
+      [agentAttributes],
+      { ID: AGENT_ID, Attributes: null },
+      { ID: AGENT_ID, Attributes: 'cbs' },
+    ]) {
+      t.equal(
+        received(containerEvent('die', agentAttributes, { Actor: actor })),
+        undefined,
+        `Actor ${JSON.stringify(actor)}`,
+      );
+    }
+    for (const event of [
+      7,
+      'container',
+      ['container'],
+      true,
+      { type: 'container', Actor: { Attributes: agentAttributes } },
+    ]) {
+      t.equal(received(event), undefined, `an event ${JSON.stringify(event)}`);
+    }
+  },
+);
+
+t.test('the line limit is exact, however the daemon splits its writes', async (t) => {
+  const split = (limit: number, chunks: string[]) => {
+    const lines = new EventLines(limit);
+    return chunks.flatMap((chunk) => lines.push(Buffer.from(chunk)).map((b) => b.toString()));
+  };
+  const at = 'a'.repeat(16);
+  const over = 'b'.repeat(17);
+  t.same(split(16, [`${at}\n`]), [at], 'exactly the limit, in one chunk: kept');
+  t.same(split(16, [`${over}\n`]), [], 'one over, in one chunk: dropped');
+  t.same(split(16, [at, '\n']), [at], 'the limit, then its newline alone: kept');
+  t.same(split(16, [over, '\n', 'x\n']), ['x'], 'one over, then its newline alone: dropped, the next line kept');
+  t.same(split(16, [at.slice(0, 10), `${at.slice(10)}\n`]), [at], 'the limit in two pieces: kept');
+  t.same(split(16, [over.slice(0, 10), `${over.slice(10)}\n`, 'y\n']), ['y'], 'one over in two pieces: dropped');
+  t.same(split(16, ['c'.repeat(8), 'c'.repeat(8), 'c\n', 'z\n']), ['z'], 'one over in three pieces: dropped');
+  t.same(
+    split(16, [`${'d'.repeat(10)}\n${'e'.repeat(10)}`, `${'e'.repeat(6)}\n`]),
+    ['d'.repeat(10), 'e'.repeat(16)],
+    'a line the limit long, begun after another in the same chunk',
+  );
+  t.same(split(16, [over, over, `${over}\n${at}\n`]), [at], 'a long run of one overlong line, then one at the limit');
+  t.same(split(16, ['\n\n']), ['', ''], 'empty lines are lines (the caller skips what is not JSON)');
+  t.same(split(0, ['\nx\n']), [''], 'a limit of 0 keeps only empty lines');
+  t.same(
+    split(64 * 1024, ['f'.repeat(64 * 1024), '\n', 'g'.repeat(64 * 1024 + 1), '\n']),
+    ['f'.repeat(64 * 1024)],
+    'the given limit',
+  );
+  const standard = new EventLines();
+  t.same(
+    [
+      ...standard.push(Buffer.from(`${'h'.repeat(64 * 1024)}\n`)),
+      ...standard.push(Buffer.from(`${'i'.repeat(64 * 1024 + 1)}\n`)),
+    ].map((b) => b.length),
+    [64 * 1024],
+    'by default, 64 KiB: longer than any real event',
+  );
+});
+
 interface FakeDaemon {
   socketPath: string;
   /** What the guard asked for, in order. */
