@@ -19,22 +19,19 @@ export function hash3(b0: number, b1: number, b2: number): number {
 }
 
 /** Buckets of needle ids by table index, flattened: ids[start[h]..start[h+1]) (built once per needle set). */
-export function bucketize(
-  count: number,
-  keyOf: (id: number) => number | undefined,
-): { start: Int32Array; ids: Int32Array } {
+export function bucketize(count: number, keyOf: (id: number) => number): { start: Int32Array; ids: Int32Array } {
   const start = new Int32Array(TABLE_SIZE + 1);
-  const keys: (number | undefined)[] = [];
+  const keys: number[] = [];
   for (let id = 0; id < count; id++) {
     const key = keyOf(id);
     keys.push(key);
-    if (key !== undefined) start[key + 1]!++;
+    start[key + 1]!++;
   }
   for (let h = 0; h < TABLE_SIZE; h++) start[h + 1]! += start[h]!;
   const fill = start.slice(0, TABLE_SIZE);
   const ids = new Int32Array(start[TABLE_SIZE]!);
   keys.forEach((key, id) => {
-    if (key !== undefined) ids[fill[key]!++] = id;
+    ids[fill[key]!++] = id;
   });
   return { start, ids };
 }

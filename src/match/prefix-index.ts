@@ -4,7 +4,7 @@
 // ending in a newline goes out at once and a half-written secret does not.
 import { bucketize, hash3 } from './matcher.js';
 
-/** Answers "where does the held-back tail start" for one needle set, reading at most maxLength - 1 bytes. */
+/** Answers "where does the held-back tail start" for one needle set (each at least 3 bytes, as Matcher requires), reading at most maxLength - 1 bytes. */
 export class PrefixIndex {
   readonly #needles: readonly Uint8Array[];
   readonly #maxLength: number;
@@ -20,11 +20,12 @@ export class PrefixIndex {
     this.#maxLength = needles.reduce((max, n) => Math.max(max, n.length), 0);
     for (const n of needles) {
       this.#first[n[0]!] = 1;
-      if (n.length > 2) this.#pair[(n[0]! << 8) | n[1]!] = 1;
+      this.#pair[(n[0]! << 8) | n[1]!] = 1;
     }
+    // A needle of 3 bytes is bucketed too, but never a proper prefix of the 3 or more bytes compared there.
     const buckets = bucketize(needles.length, (id) => {
       const n = needles[id]!;
-      return n.length > 3 ? hash3(n[0]!, n[1]!, n[2]!) : undefined;
+      return hash3(n[0]!, n[1]!, n[2]!);
     });
     this.#start = buckets.start;
     this.#ids = buckets.ids;
@@ -32,11 +33,11 @@ export class PrefixIndex {
 
   /**
    * The index in `data` where the longest suffix that is a proper prefix of
-   * some needle starts, not before `from`; data.length when there is none.
+   * some needle starts; data.length when there is none.
    */
-  heldStart(data: Uint8Array, from = 0): number {
+  heldStart(data: Uint8Array): number {
     const end = data.length;
-    let q = Math.max(from, end - this.#maxLength + 1);
+    let q = Math.max(0, end - this.#maxLength + 1);
     for (; q < end - 2; q++) {
       const h = hash3(data[q]!, data[q + 1]!, data[q + 2]!);
       const last = this.#start[h + 1]!;
@@ -49,8 +50,9 @@ export class PrefixIndex {
         if (i === rest) return q;
       }
     }
-    if (q <= end - 2 && this.#pair[(data[end - 2]! << 8) | data[end - 1]!]) return end - 2;
-    if (q <= end - 1 && this.#first[data[end - 1]!]) return end - 1;
+    // Only the last two bytes are left: a proper prefix of 2 or of 1 byte.
+    if (end >= 2 && this.#pair[(data[end - 2]! << 8) | data[end - 1]!]) return end - 2;
+    if (end >= 1 && this.#first[data[end - 1]!]) return end - 1;
     return end;
   }
 }

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
+import { compile } from '../../src/match/compiled.js';
 import { Matcher } from '../../src/match/matcher.js';
 import { PrefixIndex } from '../../src/match/prefix-index.js';
 import { runs } from '../support/runs.js';
@@ -96,7 +97,10 @@ t.test('reports only starts in [from, to), and stops when the sink says so', asy
 });
 
 t.test('needles shorter than three bytes are refused; no needles find nothing', async (t) => {
-  t.throws(() => new Matcher([Buffer.from('ab')]), RangeError);
+  t.throws(() => new Matcher([Buffer.from('abc'), Buffer.from('ab')]), {
+    name: 'RangeError',
+    message: 'needles must be at least 3 bytes long',
+  });
   let called = false;
   new Matcher([]).scan(Buffer.from('anything'), 0, 8, () => void (called = true));
   t.notOk(called);
@@ -130,5 +134,77 @@ t.test('a complete needle at the end is not held back; a newline is never held',
   t.equal(index.heldStart(Buffer.from('log secret-va')), 4);
   t.equal(index.heldStart(Buffer.from('log s')), 4);
   t.equal(index.heldStart(Buffer.from('log se\n')), 7);
-  t.equal(index.heldStart(Buffer.from('xx secret-va'), 8), 12, 'not before from');
+});
+
+/** `data` behind a proxy that records each index read (the matcher's cost, and where it looks). */
+function watchedReads(data: Uint8Array): { view: Uint8Array; reads: number[] } {
+  const reads: number[] = [];
+  const view = new Proxy(data, {
+    get(target, key) {
+      if (typeof key === 'string' && /^-?\d+$/.test(key)) reads.push(Number(key));
+      return target[key as keyof Uint8Array];
+    },
+  });
+  return { view, reads };
+}
+
+t.test('on text without a secret the window jumps by m - 2 bytes: most bytes are never read', async (t) => {
+  const needle = Buffer.from('correct-horse-battery-staple-0123456789');
+  const m = needle.length;
+  const data = Buffer.alloc(100_000, 'x');
+  const { view, reads } = watchedReads(data);
+  let found = 0;
+  new Matcher([needle]).scan(view, 0, data.length, () => void found++);
+  t.equal(found, 0);
+  // 3 bytes read per window; the first window ends at m - 1, each next one m - 3 + 1 bytes further.
+  t.equal(reads.length, 3 * Math.ceil((data.length - (m - 1)) / (m - 2)), 'three bytes per jump of m - 2');
+  const none = watchedReads(data);
+  new Matcher([]).scan(none.view, 0, data.length, () => void found++);
+  t.same(none.reads, [], 'no needles: nothing read');
+});
+
+t.test('the scan never reads outside the data, even where a longer needle would run past its end', async (t) => {
+  const needles = [Buffer.from('abcdefgh'), Buffer.from('abcdefgh-and-more')];
+  const data = Buffer.from('xx abcdefgh yy abcdefgh-and-mo');
+  const { view, reads } = watchedReads(data);
+  const starts: number[] = [];
+  new Matcher(needles).scan(view, 0, data.length, (id, start) => void starts.push(id, start));
+  t.same(starts, [0, 3, 0, 15]);
+  t.ok(
+    reads.every((i) => i >= 0 && i < data.length),
+    'every index read is inside the data',
+  );
+});
+
+t.test('heldStart reads only the last maxLength - 1 bytes, and nothing outside the data', async (t) => {
+  const index = new PrefixIndex([Buffer.from('secret-value'), Buffer.from('another-secret-value')]);
+  for (const text of ['a long line of log text that ends in anoth', 'a long line of log text, no secret\n', 'an']) {
+    const data = Buffer.from(text);
+    const { view, reads } = watchedReads(data);
+    index.heldStart(view);
+    t.ok(
+      reads.every((i) => i >= Math.max(0, data.length - 19) && i < data.length),
+      `${JSON.stringify(text)}: only its last 19 bytes`,
+    );
+  }
+});
+
+t.test('held back: one or two bytes that start a needle, and not a lone byte that does not', async (t) => {
+  const index = new PrefixIndex([Buffer.from('\0a-secret-value'), Buffer.from('xy-secret-value')]);
+  t.equal(index.heldStart(Buffer.from('a')), 1, 'a lone byte that is the second of a needle');
+  t.equal(index.heldStart(Buffer.from('\0')), 0);
+  t.equal(index.heldStart(Buffer.from('xy')), 0, 'two bytes, the start of a needle');
+  t.equal(index.heldStart(Buffer.from('ay')), 2);
+  t.equal(index.heldStart(Buffer.from('log xy')), 4);
+  t.equal(index.heldStart(Buffer.from('log x')), 4);
+  t.equal(index.heldStart(Buffer.alloc(0)), 0);
+});
+
+t.test('compile builds the tables once per needle list', async (t) => {
+  const needles = [Buffer.from('secret-value')];
+  const compiled = compile(needles);
+  t.equal(compile(needles), compiled, 'the same list: the same compiled form');
+  t.equal(compiled.matcher, compiled.matcher, 'the matcher built once');
+  t.equal(compiled.prefixes, compiled.prefixes, 'the index built once');
+  t.not(compile([...needles]), compiled, 'another list: its own');
 });
