@@ -49,11 +49,10 @@ function regionsOf(matcher: Matcher, data: Uint8Array): number[] {
 export function redact(set: SecretSet, input: string, mask?: string): string;
 export function redact(set: SecretSet, input: Buffer, mask?: string): Buffer;
 export function redact(set: SecretSet, input: string | Buffer, mask: string = MASK): string | Buffer {
-  if (set.needles.length === 0) return input;
   const data = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
   const regions = regionsOf(compile(set.needles).matcher, data);
   if (regions.length === 0) return input;
-  const maskBytes = Buffer.from(mask, 'utf8');
+  const maskBytes = Buffer.from(mask);
   const pieces: Buffer[] = [];
   let pos = 0;
   for (let i = 0; i < regions.length; i += 2) {

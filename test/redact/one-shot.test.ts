@@ -40,3 +40,13 @@ t.test('a secret around invalid UTF-8 is still masked and the rest kept', async 
   const input = Buffer.concat([Buffer.from([0xff, 0xc3]), Buffer.from('abcdefgh12'), Buffer.from([0x80, 0xfe])]);
   t.same(redact(set, input), Buffer.concat([Buffer.from([0xff, 0xc3]), Buffer.from(MASK), Buffer.from([0x80, 0xfe])]));
 });
+
+t.test('a secret inside a longer one, starting later and ending earlier, leaves none of the longer one', async (t) => {
+  const nested = new SecretSet([
+    { label: 'long', value: '0123456789abcdef' },
+    { label: 'inside', value: '23456789' },
+  ]);
+  t.equal(redact(nested, 'k=0123456789abcdef;'), 'k=<redacted>;');
+  t.equal(redact(nested, 'k=23456789;'), 'k=<redacted>;');
+  t.equal(redact(new SecretSet([]), 'nothing to mask'), 'nothing to mask', 'no secrets: the text as it is');
+});
