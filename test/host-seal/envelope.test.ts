@@ -103,6 +103,9 @@ t.test('the blob file: every field is checked, each deviation named', async (t) 
   const cases: [string, unknown, string][] = [
     ['not JSON', '{', 'not JSON'],
     ['null', null, 'unknown format'],
+    ['a string', 'copilot-bridge-stack/tpm2-sealed/v1', 'not JSON'],
+    ['the format as a JSON string', '"copilot-bridge-stack/tpm2-sealed/v1"', 'unknown format'],
+    ['a list', [good], 'unknown format'],
     ['another format', { ...good, format: 'copilot-bridge-stack/tpm2-sealed/v2' }, 'unknown format'],
     ['another name', good, 'it belongs to another name'],
     ['sealedAt missing', { ...good, sealedAt: undefined }, 'metadata'],
@@ -141,4 +144,47 @@ t.test('the blob file: every field is checked, each deviation named', async (t) 
     );
   }
   for (const pcr of [0, 7, 23]) t.same(parse({ ...good, pcrs: [pcr] }).pcrs, [pcr], `pcr ${pcr} is a sha256 PCR`);
+});
+
+t.test('a tag cut short is refused: only the full 16 bytes authenticate', async (t) => {
+  const name = 'agent-lal';
+  const cipher = encryptToken(key, name, token);
+  for (const bytes of [12, 8, 4]) {
+    const tag = Buffer.from(cipher.tag, 'base64').subarray(0, bytes).toString('base64');
+    t.throws(
+      () => decryptToken(key, blobOf(name, { ...cipher, tag }), corrupt),
+      { code: 'blob-corrupt', message: 'altered' },
+      `a ${bytes}-byte prefix of the right tag`,
+    );
+  }
+});
+
+t.test('a blob file as written on disk, with its format named literally, parses and decrypts', async (t) => {
+  const name = 'agent-lal';
+  // Encrypted by node:crypto with the associated data the design names, and the token as UTF-8.
+  const secret = `${token}-é€`;
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(
+    Buffer.from(`copilot-bridge-stack/tpm2-sealed/v1:${name}`, 'utf8'),
+  );
+  const data = Buffer.concat([cipher.update(Buffer.from(secret, 'utf8')), cipher.final()]);
+  const text = JSON.stringify({
+    format: 'copilot-bridge-stack/tpm2-sealed/v1',
+    name,
+    sealedAt: '2026-11-30T00:00:00.000Z',
+    fingerprint: '0123456789ab',
+    primary: { hierarchy: 'o', template: 'ecc256:aes128cfb', hash: 'sha256' },
+    pcrs: [7],
+    auth: false,
+    sealed: { public: 'AAAA', private: 'AAAA' },
+    cipher: {
+      alg: 'aes-256-gcm',
+      iv: iv.toString('base64'),
+      tag: cipher.getAuthTag().toString('base64'),
+      data: data.toString('base64'),
+    },
+  });
+  const blob = parseBlob(text, '/x/agent-lal.tpm2.json', name, 'unseal');
+  t.equal(decryptToken(key, blob, corrupt), secret, 'the token, non-ASCII intact');
+  t.equal(openDirectly(name, encryptToken(key, name, secret)), secret, 'and the other way round');
 });

@@ -39,14 +39,14 @@ export function parseBlob(text: string, path: string, name: string, step: string
     throw bad('not JSON');
   }
   const blob = value as Partial<Tpm2Blob> | null;
-  const b64 = (v: unknown) => typeof v === 'string' && v.length > 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(v);
-  if (!blob || typeof blob !== 'object' || blob.format !== BLOB_FORMAT) throw bad('unknown format');
+  const b64 = (v: unknown) => typeof v === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(v);
+  if (blob?.format !== BLOB_FORMAT) throw bad('unknown format');
   if (blob.name !== name) throw bad('it belongs to another name');
   if (typeof blob.sealedAt !== 'string' || typeof blob.fingerprint !== 'string') throw bad('metadata');
   if (JSON.stringify(blob.primary) !== JSON.stringify(PRIMARY)) throw bad('primary key template');
   if (!Array.isArray(blob.pcrs) || !blob.pcrs.every((p) => Number.isInteger(p) && p >= 0 && p <= 23)) throw bad('pcrs');
   if (typeof blob.auth !== 'boolean') throw bad('auth');
-  if (!b64(blob.sealed?.public) || !b64(blob.sealed?.private)) throw bad('sealed key parts');
+  if (!blob.sealed || !b64(blob.sealed.public) || !b64(blob.sealed.private)) throw bad('sealed key parts');
   const c = blob.cipher;
   if (c?.alg !== 'aes-256-gcm' || !b64(c.iv) || !b64(c.tag) || !b64(c.data)) throw bad('ciphertext');
   return blob as Tpm2Blob;

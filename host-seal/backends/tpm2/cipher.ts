@@ -7,13 +7,13 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { StackError } from '../../../src/errors.js';
 import { BLOB_FORMAT, type Tpm2Blob } from './blob.js';
 
-const aad = (name: string) => Buffer.from(`${BLOB_FORMAT}:${name}`, 'utf8');
+const aad = (name: string) => Buffer.from(`${BLOB_FORMAT}:${name}`);
 
 /** Encrypts the token with a fresh IV; `key` is the 32 bytes the TPM seals. */
 export function encryptToken(key: Buffer, name: string, token: string): Tpm2Blob['cipher'] {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(aad(name));
-  const data = Buffer.concat([cipher.update(token, 'utf8'), cipher.final()]);
+  const data = Buffer.concat([cipher.update(token), cipher.final()]);
   return {
     alg: 'aes-256-gcm',
     iv: iv.toString('base64'),
