@@ -46,7 +46,8 @@ export function percentEncode(bytes: Uint8Array, form = false): string {
   let out = '';
   for (const byte of bytes) {
     const char = String.fromCharCode(byte);
-    if (byte < 0x80 && (form ? FORM_SAFE : URI_SAFE).test(char)) out += char;
+    if ((form ? FORM_SAFE : URI_SAFE).test(char))
+      out += char; // the safe sets are ASCII: no byte >= 0x80 passes
     else if (form && byte === 0x20) out += '+';
     else out += '%' + HEX[byte >> 4] + HEX[byte & 15];
   }
@@ -89,12 +90,11 @@ function jsonForms(secret: string): Variant[] {
 
 /** Every form of `secret` worth masking: at least MIN_MASK_LENGTH code points each, no text twice, first tag wins. */
 export function secretVariants(secret: string): Variant[] {
-  const bytes = Buffer.from(secret, 'utf8');
+  const bytes = Buffer.from(secret);
   const candidates: Variant[] = [{ encoding: 'raw', text: secret }];
-  const lines = secret.split(/\r?\n/);
-  if (lines.length > 1) {
-    for (const line of lines) if (!PEM_ARMOR.test(line)) candidates.push({ encoding: 'line', text: line });
-  }
+  // A one-line secret's only line is the raw value: dropped below as a repeat.
+  for (const line of secret.split(/\r?\n/))
+    if (!PEM_ARMOR.test(line)) candidates.push({ encoding: 'line', text: line });
   candidates.push(...jsonForms(secret));
   candidates.push(...urlForms(secret, bytes));
   for (const encoding of ['base64', 'base64url'] as const) {

@@ -18,6 +18,11 @@ t.test('each line of a multi-line secret, LF or CRLF, except PEM armor', async (
   const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----';
   t.same(texts(pem, 'line'), ['MIIEvQIBADANBgkqhkiG9w0BAQEFAASC']);
   t.same(texts('one-line-secret', 'line'), [], 'a one-line secret has no separate line variant');
+  t.same(
+    texts('key: -----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY----- and more', 'line'),
+    ['key: -----BEGIN PRIVATE KEY-----', '-----END PRIVATE KEY----- and more'],
+    'armor with anything before or after it on its line is a line of the secret',
+  );
 });
 
 t.test('base64 of prefix + secret + suffix contains the variant for each prefix length', async (t) => {
