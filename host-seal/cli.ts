@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command | RawCommand>> = {
   vault: () => import('./commands/vault.js'),
   ps: () => import('./commands/ps.js'),
   doctor: () => import('./commands/doctor.js'),
+  audit: () => import('./commands/audit.js'),
 };
 
 const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
@@ -45,6 +46,9 @@ const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
   doctor   [--file COMPOSE_FILE]... [--json] [--online] [--auth-file FILE]
            will the stack work here: Docker, Compose, the compose and agents files, ports, the image,
            the TPM or keychain, each sealed credential (unsealed as a dry run), the release directory
+  audit    [--file COMPOSE_FILE]... [--auth-file FILE]
+           did a value leak: searches the stack's containers, images, volumes, processes, logs,
+           the compose model, ~/.docker, shell histories, /tmp; names places, never values; 1 on a finding
   ps       [--file COMPOSE_FILE]... [--json]     each service and agent: state, health, uptime, restarts,
            the sealed credential it runs on (by fingerprint), the last healthcheck's output
   compose  ARGS...                               Docker Compose with the stack's paths: ps, logs, exec, build...

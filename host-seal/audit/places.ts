@@ -1,0 +1,185 @@
+// Where `audit` looks, on this host's live deployment of the stack: its
+// containers (docker inspect, docker logs, their writable layers), their
+// images (history, configuration, every layer's files), its volumes, the
+// environment and command line of every process on the host (containers'
+// processes included), the compose model as resolved, ~/.docker, the shell
+// histories, /tmp, and the release directory (where only the released files
+// may hold a value). Read-only: it starts nothing but its own docker CLI calls.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { GITHUB_TOKEN_VARIABLE } from '../../src/agents/render-template.js';
+import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
+import type { Stack } from '../stack/stack.js';
+import type { Search } from './search.js';
+
+type Docker = (args: string[]) => Promise<{ failed: boolean; stdout: string }>;
+
+interface Container {
+  Id: string;
+  Name: string;
+  Image: string;
+  Config: { Image: string; Labels?: Record<string, string> };
+  GraphDriver?: { Name: string; Data?: Record<string, string> };
+  Mounts?: Array<{ Type: string; Name?: string; Source: string; Destination: string }>;
+}
+
+export interface Scope {
+  stack: Stack;
+  env: NodeJS.ProcessEnv;
+  docker: Docker;
+  search: Search;
+  /** Names in the release directory that are released on purpose (they hold values). */
+  released: string[];
+  places: string[];
+}
+
+export async function containers(scope: Scope): Promise<Container[]> {
+  const { docker, stack } = scope;
+  const ids = new Set<string>();
+  for (const label of [`com.docker.compose.project=${stack.project}`, `${PROJECT_LABEL}=${stack.project}`]) {
+    const r = await docker(['ps', '-aq', '--no-trunc', '--filter', `label=${label}`]);
+    for (const id of r.stdout
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean))
+      ids.add(id);
+  }
+  if (ids.size === 0) return [];
+  const r = await docker(['inspect', ...ids]);
+  return r.failed ? [] : (JSON.parse(r.stdout) as Container[]);
+}
+
+const nameOf = (c: Container) => c.Name.replace(/^\//, '');
+
+export async function searchContainers(scope: Scope, list: Container[]): Promise<void> {
+  const { search, docker } = scope;
+  for (const c of list) {
+    const name = nameOf(c);
+    search.json(`container ${name} (docker inspect)`, c);
+    scope.places.push(`container ${name}: inspect, logs, writable layer`);
+    await search.command(`container ${name} (docker logs)`, 'docker', ['logs', c.Id], scope.env);
+    const upper = c.GraphDriver?.Data?.UpperDir;
+    if (upper && existsSync(upper)) search.tree(`container ${name} (writable layer)`, upper);
+  }
+  for (const image of new Set(list.map((c) => c.Image))) {
+    const r = await docker(['image', 'inspect', image]);
+    if (r.failed) continue;
+    const [info] = JSON.parse(r.stdout) as Array<{ RepoTags?: string[]; GraphDriver?: Container['GraphDriver'] }>;
+    const label = info?.RepoTags?.[0] ?? image.slice(0, 19);
+    scope.places.push(`image ${label}: configuration, history, layers`);
+    search.json(`image ${label} (docker image inspect)`, info);
+    await search.command(`image ${label} (docker history)`, 'docker', ['history', '--no-trunc', image], scope.env);
+    const dirs = [info?.GraphDriver?.Data?.UpperDir, ...(info?.GraphDriver?.Data?.LowerDir ?? '').split(':')].filter(
+      (d): d is string => !!d && existsSync(d),
+    );
+    if (info?.GraphDriver?.Name === 'overlay2' && dirs.length > 0)
+      for (const dir of dirs) search.tree(`image ${label} layer ${dir}`, dir);
+    else await search.command(`image ${label} (docker save)`, 'docker', ['save', image], scope.env);
+  }
+}
+
+export async function searchVolumes(scope: Scope, list: Container[]): Promise<void> {
+  const { docker, search, stack } = scope;
+  const r = await docker(['volume', 'ls', '-q', '--filter', `label=com.docker.compose.project=${stack.project}`]);
+  const names = r.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  // Mattermost's own database keeps the access tokens it issued to the bots: declared, not a leak of this stack.
+  const database = new Set(
+    list
+      .filter((c) => c.Config.Labels?.['com.docker.compose.service'] === 'postgres')
+      .flatMap((c) => (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name!)),
+  );
+  for (const name of names) {
+    const inspected = await docker(['volume', 'inspect', '--format', '{{.Mountpoint}}', name]);
+    const mountpoint = inspected.stdout.trim();
+    if (inspected.failed || !existsSync(mountpoint)) continue;
+    scope.places.push(`volume ${name}`);
+    const before = search.findings.length;
+    search.tree(`volume ${name}`, mountpoint);
+    if (database.has(name))
+      for (const f of search.findings.slice(before))
+        f.declared = "Mattermost's database keeps the access tokens Mattermost issued to the bots";
+  }
+}
+
+/** Every process on the host, containers' included; the bridge's GitHub token in a bridge container is declared. */
+export function searchProcesses(scope: Scope, list: Container[]): void {
+  const { search } = scope;
+  const bridges = new Set(
+    list
+      .filter(
+        (c) =>
+          c.Config.Labels?.['com.docker.compose.service'] === 'copilot-bridge' ||
+          c.Config.Labels?.[AGENT_LABEL] !== undefined,
+      )
+      .map((c) => c.Id),
+  );
+  const names = new Map(list.map((c) => [c.Id, nameOf(c)]));
+  let count = 0;
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid)) {
+    const read = (file: string) => {
+      try {
+        return readFileSync(`/proc/${pid}/${file}`);
+      } catch {
+        return undefined;
+      }
+    };
+    const environ = read('environ');
+    const cmdline = read('cmdline');
+    if (environ === undefined && cmdline === undefined) continue;
+    count++;
+    const container = /[0-9a-f]{64}/.exec(read('cgroup')?.toString() ?? '')?.[0];
+    const where = `process ${pid} (${(read('comm')?.toString() ?? '?').trim()})${container && names.has(container) ? ` in ${names.get(container)}` : ''}`;
+    if (cmdline) search.bytes(`${where} command line`, cmdline);
+    for (const entry of (environ ?? Buffer.alloc(0)).toString('utf8').split('\0')) {
+      const before = search.findings.length;
+      search.bytes(`${where} environment ${entry.split('=')[0]}`, entry);
+      if (container && bridges.has(container) && entry.startsWith(`${GITHUB_TOKEN_VARIABLE}=`))
+        for (const f of search.findings.slice(before))
+          f.declared =
+            "the bridge's GitHub token, in its own container's environment (upstream reads it from nowhere else)";
+    }
+  }
+  scope.places.push(`${count} processes' environment and command line`);
+}
+
+export function searchHost(scope: Scope, model: string | undefined): void {
+  const { search, stack } = scope;
+  if (model !== undefined) {
+    search.bytes('the compose model (compose config)', model);
+    scope.places.push('the compose model');
+  }
+  const home = invokingHome(scope.env);
+  for (const dir of [join(home, '.docker')]) if (existsSync(dir)) search.tree(dir, dir);
+  for (const file of [
+    '.bash_history',
+    '.zsh_history',
+    '.local/share/fish/fish_history',
+    '.python_history',
+    '.node_repl_history',
+  ])
+    if (existsSync(join(home, file))) search.tree(join(home, file), join(home, file));
+  scope.places.push(`${home}/.docker and the shell histories`);
+  search.tree('/tmp', '/tmp');
+  scope.places.push('/tmp');
+  if (existsSync(stack.dir)) {
+    search.tree(stack.dir, stack.dir, (path) => scope.released.some((name) => path === join(stack.dir, name)));
+    scope.places.push(`${stack.dir} (the released files excepted)`);
+  }
+}
+
+/** The home of the user who ran the command (through sudo: that user's). */
+function invokingHome(env: NodeJS.ProcessEnv): string {
+  const sudoUser = env.SUDO_USER;
+  if (sudoUser && /^[a-z_][a-z0-9_-]*$/.test(sudoUser)) {
+    const line = readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${sudoUser}:`));
+    const home = line?.split(':')[5];
+    if (home) return home;
+  }
+  return env.HOME ?? homedir();
+}

@@ -1,0 +1,164 @@
+// `audit` on a real engine: containers and a volume labelled as one stack's,
+// from a tiny image built here (FROM scratch, a static program that prints its
+// argument and waits), with a token sealed on swtpm. Clean first; then a value
+// planted in each place, one test each: an image layer, a container's
+// environment, a log, a volume file, a process's command line (base64). Each
+// finding names its place; no output holds the value.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import t, { type Test } from 'tap';
+import { fakeToken } from '../fixtures/host-seal/fake-token.js';
+import { ensureDockerEngine } from '../support/e2e/engine.js';
+import { TEST_LABEL } from '../support/e2e/paths.js';
+import { attempt, docker } from '../support/e2e/run.js';
+import { cli, sandbox } from '../support/host-seal/cli.js';
+import { leaks } from '../support/host-seal/leaks.js';
+import { startSwtpm } from '../support/host-seal/swtpm.js';
+import { ROOT } from '../support/scenario.js';
+
+const token = fakeToken();
+const project = `cbs-audit-${process.pid}`;
+const image = `cbs-audit-waiter:${process.pid}`;
+const leakyImage = `cbs-audit-leaky:${process.pid}`;
+let env: Record<string, string> = {};
+
+t.before(async () => {
+  await ensureDockerEngine();
+  const box = await sandbox(t);
+  const tpm = await startSwtpm(box.root);
+  t.teardown(() => tpm.stop());
+  env = {
+    ...box.env,
+    TPM2TOOLS_TCTI: tpm.tcti,
+    COMPOSE_PROJECT_NAME: project,
+    AGENTS_FILE: join(ROOT, 'test', 'fixtures', 'agents.json'),
+  };
+  t.equal((await cli(['seal', '--backend', 'tpm2'], { env, input: `${token}\n` })).exitCode, 0, 'a token is sealed');
+  // A static program that prints its first argument, then waits.
+  const build = join(box.root, 'image');
+  mkdirSync(build);
+  writeFileSync(
+    join(build, 'waiter.c'),
+    '#include <stdio.h>\n#include <unistd.h>\nint main(int c, char **v) { if (c > 1) { puts(v[1]); fflush(stdout); } for (;;) pause(); }\n',
+  );
+  await execa('musl-gcc', ['-static', '-Os', '-o', join(build, 'waiter'), join(build, 'waiter.c')]);
+  writeFileSync(join(build, 'Dockerfile'), 'FROM scratch\nCOPY waiter /waiter\nENTRYPOINT ["/waiter"]\n');
+  await docker(['build', '-q', '-t', image, build], { timeoutMs: 120_000 });
+  writeFileSync(join(build, 'leak.txt'), `config=${Buffer.from(token).toString('base64')}\n`);
+  writeFileSync(join(build, 'Dockerfile.leaky'), `FROM ${image}\nCOPY leak.txt /etc/leak.txt\n`);
+  await docker(['build', '-q', '-f', join(build, 'Dockerfile.leaky'), '-t', leakyImage, build], { timeoutMs: 120_000 });
+  // The build context held it: audit would find it there, in /tmp (it did).
+  rmSync(join(build, 'leak.txt'));
+});
+t.teardown(async () => {
+  const ids = (
+    await attempt('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`])
+  ).stdout.trim();
+  if (ids) await attempt('docker', ['rm', '-f', ...ids.split('\n')]);
+  await attempt('docker', ['volume', 'rm', '-f', `${project}_data`]);
+  await attempt('docker', ['rmi', '-f', leakyImage, image]);
+});
+
+async function start(t: Test, args: string[], from = image): Promise<string> {
+  const id = (
+    await docker([
+      'run',
+      '-d',
+      '--label',
+      `com.docker.compose.project=${project}`,
+      '--label',
+      `${TEST_LABEL}=1`,
+      ...args.slice(0, -1),
+      from,
+      ...args.slice(-1).filter(Boolean),
+    ])
+  ).trim();
+  t.teardown(() => attempt('docker', ['rm', '-f', id]));
+  return id;
+}
+
+const audit = () => cli(['audit'], { env, cwd: ROOT });
+
+function noValue(t: Test, run: { stdout: string; stderr: string }) {
+  t.notOk(leaks(run.stdout + run.stderr, token), 'no output holds the value, in any form');
+}
+
+t.test('a deployment without a leak: clean, exit 0, and it says where it looked', async (t) => {
+  await start(t, ['--name', `${project}-clean`, 'hello']);
+  const run = await audit();
+  t.equal(run.exitCode, 0, run.stdout + run.stderr);
+  t.equal(run.stdout, '', 'no finding');
+  t.match(
+    run.stderr,
+    /^audit: searched \d+ place\(s\): container \S+-clean: inspect, logs, writable layer; image cbs-audit-waiter:\d+: configuration, history, layers;.*processes' environment and command line;.*\/tmp/m,
+  );
+  t.match(run.stderr, /^audit: clean$/m);
+  noValue(t, run);
+});
+
+t.test('a value in an image layer: found in that layer, by file', async (t) => {
+  await start(t, ['--name', `${project}-layer`, ''], leakyImage);
+  const run = await audit();
+  t.equal(run.exitCode, 1);
+  t.match(
+    run.stdout,
+    /^finding: image cbs-audit-leaky:\d+ layer \S+ \/etc\/leak\.txt holds the sealed op-sa-token \(base64\)$/m,
+  );
+  t.match(run.stderr, /copilot-bridge-seal: audit: \d+ finding\(s\): a value of the stack is where it must not be/);
+  noValue(t, run);
+});
+
+t.test("a value in a container's environment: found by its JSON path", async (t) => {
+  await start(t, ['--name', `${project}-env`, '-e', `LEAK=${token}`, 'hello']);
+  const run = await audit();
+  t.equal(run.exitCode, 1);
+  t.match(
+    run.stdout,
+    new RegExp(
+      `^finding: container ${project}-env \\(docker inspect\\) \\$\\.Config\\.Env\\[\\d+\\] holds the sealed op-sa-token \\(raw\\)$`,
+      'm',
+    ),
+  );
+  t.match(
+    run.stdout,
+    new RegExp(
+      `^finding: process \\d+ \\(waiter\\) in ${project}-env environment LEAK holds the sealed op-sa-token \\(raw\\)$`,
+      'm',
+    ),
+  );
+  noValue(t, run);
+});
+
+t.test('a value in a log, and base64 in a command line', async (t) => {
+  await start(t, ['--name', `${project}-log`, Buffer.from(token).toString('base64')]);
+  const run = await audit();
+  t.equal(run.exitCode, 1);
+  t.match(
+    run.stdout,
+    new RegExp(`^finding: container ${project}-log \\(docker logs\\) holds the sealed op-sa-token \\(base64\\)$`, 'm'),
+  );
+  t.match(
+    run.stdout,
+    new RegExp(
+      `^finding: process \\d+ \\(waiter\\) in ${project}-log command line holds the sealed op-sa-token \\(base64\\)$`,
+      'm',
+    ),
+  );
+  noValue(t, run);
+});
+
+t.test("a value in a file of one of the stack's volumes", async (t) => {
+  await docker(['volume', 'create', '--label', `com.docker.compose.project=${project}`, `${project}_data`]);
+  const mountpoint = (await docker(['volume', 'inspect', '--format', '{{.Mountpoint}}', `${project}_data`])).trim();
+  mkdirSync(join(mountpoint, 'logs'), { recursive: true });
+  writeFileSync(join(mountpoint, 'logs', 'bridge.log'), `token=${encodeURIComponent(`${token}&`)}\n`);
+  const run = await audit();
+  t.equal(run.exitCode, 1);
+  t.match(
+    run.stdout,
+    new RegExp(`^finding: volume ${project}_data /logs/bridge\\.log holds the sealed op-sa-token \\(\\w+\\)$`, 'm'),
+  );
+  noValue(t, run);
+  await docker(['volume', 'rm', '-f', `${project}_data`]);
+});
