@@ -13,7 +13,7 @@
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../../src/fs/atomic-write.js';
 
-export const VERDICT_MAGIC = 'copilot-bridge-health 1';
+const VERDICT_MAGIC = 'copilot-bridge-health 1';
 /** Findings beyond this many are counted, not listed (the launcher reads at most 4 KiB). */
 const MAX_LISTED = 20;
 

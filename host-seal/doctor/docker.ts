@@ -12,7 +12,7 @@ import type { Stack } from '../stack/stack.js';
 import { type Finding, fail, failed, ok, warn } from './finding.js';
 
 /** The label the image build records the Dockerfile's SHA-256 in (compose.yml passes it as a build argument). */
-export const DOCKERFILE_LABEL = 'com.copilot-bridge-stack.dockerfile-sha256';
+const DOCKERFILE_LABEL = 'com.copilot-bridge-stack.dockerfile-sha256';
 const PACKAGE_LABEL = 'com.copilot-bridge-stack.bridge-package';
 
 export const dockerfileDigest = (projectDir: string): string | undefined => {

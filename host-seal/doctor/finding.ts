@@ -3,7 +3,7 @@
 // (the first failure's), from the project's sysexits table.
 import { ExitCode, type ExitCodeValue, StackError } from '../../src/errors.js';
 
-export type Status = 'ok' | 'warn' | 'fail';
+type Status = 'ok' | 'warn' | 'fail';
 
 export interface Finding {
   check: string;
