@@ -216,6 +216,15 @@ t.test(
       '--json holds the same',
     );
     assertNoSecrets(t, "ps's output", `${table}${status.stderr}`, [token, ...Object.values(items)]);
+    // npm run audit on the healthy stack: the sealed token is nowhere but where it is released.
+    const audited = await cli(['audit'], { env, cwd: box.root });
+    t.equal(audited.exitCode, 0, `audit finds the healthy stack clean (${String(audited.stdout).trim()})`);
+    t.match(
+      String(audited.stderr),
+      /^audit: searched \d+ place\(s\): .*container .*copilot-bridge.*image .*volume .*/m,
+    );
+    t.match(String(audited.stderr), /^audit: clean$/m);
+    assertNoSecrets(t, "audit's output", `${audited.stdout}${audited.stderr}`, [token, ...Object.values(items)]);
 
     const down = await cli(['down'], { env, cwd: box.root });
     t.equal(down.exitCode, 0, `down succeeds (${String(down.stderr).split('\n').slice(-2).join(' | ')})`);
