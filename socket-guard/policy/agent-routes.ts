@@ -43,7 +43,8 @@ export function agentRoutes(policy: AgentPolicy, upstream: Upstream): Route[] {
     const prefixed = /^[0-9a-f]{1,64}$/.test(id) ? agents.filter((c) => c.Id?.startsWith(id)) : [];
     const found = exact.length === 1 ? exact[0] : exact.length === 0 && prefixed.length === 1 ? prefixed[0] : undefined;
     if (!found?.Id) {
-      if (exact.length === 0 && prefixed.length === 0 && isAgentName(id))
+      // Nothing has that name or id (an agent's name, PROJECT-agent-NAME, is never hex, so never an id prefix).
+      if (exact.length === 0 && isAgentName(id))
         return { reply: { status: 404, json: { message: `No such container: ${id}` } } };
       throw new Refusal('not-an-agent', `${id} is not an agent container of ${project}`);
     }

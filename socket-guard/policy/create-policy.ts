@@ -39,8 +39,8 @@ const VOLUME_MAPS = new Set(['Labels', 'DriverOpts']);
 /** The agent's name from a container name `${project}-agent-NAME`, or a refusal. */
 export function agentFromContainerName(project: string, name: string | null): string {
   const prefix = agentContainerName(project, '');
-  const agent = name?.startsWith(prefix) ? name.slice(prefix.length) : '';
-  if (!AGENT_NAME.test(agent))
+  const agent = name?.startsWith(prefix) ? name.slice(prefix.length) : undefined;
+  if (agent === undefined || !AGENT_NAME.test(agent))
     throw new Refusal(
       'container-name',
       `agent containers must be named ${prefix}NAME (lower-case letters, digits, dashes)`,
@@ -56,7 +56,6 @@ function expectedAgent(policy: AgentPolicy, agent: string): AgentContainer {
     const definition = findAgent(readAgentsFile(policy.agentsFile), agent);
     return agentContainer(policy.stack, definition);
   } catch (error) {
-    if (error instanceof Refusal) throw error;
     if (isStackError(error, 'agent-unknown'))
       throw new Refusal('unknown-agent', `${agent} is not in the agents file; only listed agents may be created`);
     if (isStackError(error))

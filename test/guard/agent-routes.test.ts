@@ -478,3 +478,147 @@ t.test("a create waits for the home volume, this project's by its label", async 
   const none = await against('POST', '/containers/create?name=cbs-agent-lal');
   t.match(none.refused ?? '', /json/, 'a create without a body is refused');
 });
+
+t.test("the agents' allow list, exactly: each route's name, methods and query keys", async (t) => {
+  t.same(
+    agentRoutes(policy, daemon().upstream).map((route) => [route.name, route.methods, route.query]),
+    [
+      ['ping', ['GET', 'HEAD'], []],
+      ['version', ['GET'], []],
+      ['events', ['GET'], ['since', 'until', 'filters']],
+      ['container-list', ['GET'], ['all', 'filters', 'limit']],
+      ['container-create', ['POST'], ['name']],
+      ['container-inspect', ['GET'], []],
+      ['container-start', ['POST'], []],
+      ['container-stop', ['POST'], ['t']],
+      ['container-restart', ['POST'], ['t']],
+      ['container-wait', ['POST'], ['condition']],
+      ['container-logs', ['GET'], ['stdout', 'stderr', 'follow', 'tail', 'timestamps', 'since']],
+      ['container-remove', ['DELETE'], ['force', 'v']],
+      ['volume-create', ['POST'], []],
+      ['volume-inspect', ['GET'], []],
+      ['volume-remove', ['DELETE'], ['force']],
+    ],
+    'nothing more: no exec, attach, archive, export, update, images, networks or system',
+  );
+});
+
+t.test('a word that is no agent: refused with the same message whatever exists', async (t) => {
+  for (const [word, containers] of [
+    ['nothing-here', []],
+    ['cbs-postgres-1', [lal]],
+    [OTHER_ID, [lal]],
+    ['ab1', [lal, data]],
+    ['cbs-agent-postgres', []],
+    ['cbs-agent-Lal', [lal]],
+  ] as const) {
+    const answer = await against('GET', `/containers/${word}/json`, { containers: [...containers] });
+    t.same(
+      [answer.refused, answer.message],
+      ['not-an-agent', `${word} is not an agent container of cbs`],
+      `${word.slice(0, 20)}: refused`,
+    );
+  }
+});
+
+t.test('which container a word means: name before prefix, nothing guessed from a broken list', async (t) => {
+  const start = async (word: string, containers: unknown[]) =>
+    (await against('POST', `/containers/${word}/start`, { containers })) as {
+      verdict?: { path?: string };
+      refused?: string;
+    };
+  const named = { Id: 'cd'.repeat(32), Names: ['/ab12ab12'] };
+  t.equal(
+    (await start('ab12ab12', [lal, named])).verdict?.path,
+    `/containers/${named.Id}/start`,
+    'an exact name wins over an id prefix (as Docker resolves it)',
+  );
+  t.equal(
+    (await start('ab12ab12', [lal, named, { ...named, Id: 'ef'.repeat(32) }])).refused,
+    'not-an-agent',
+    'a name two containers have is no container, even when it is also a unique id prefix',
+  );
+  t.equal(
+    (await start('ab12', [{ Names: ['/cbs-agent-x'] }, lal])).verdict?.path,
+    `/containers/${lal.Id}/start`,
+    'a listed entry without an id is skipped, not a crash',
+  );
+  t.same(
+    (await start('cbs-agent-x', [{ Names: ['/cbs-agent-y'] }, { Id: 'ef'.repeat(32) }])).verdict,
+    { reply: { status: 404, json: { message: 'No such container: cbs-agent-x' } } },
+    'entries without a name or an id match nothing',
+  );
+});
+
+t.test('the container list: the client may narrow it, never widen it', async (t) => {
+  const list = async (filters: string) => {
+    const answer = await against('GET', `/containers/json?all=1&filters=${encodeURIComponent(filters)}`);
+    if (answer.refused) return { rule: answer.refused, message: answer.message };
+    const path = (answer.verdict as { path: string }).path;
+    return JSON.parse(new URL(`http://docker${path}`).searchParams.get('filters')!) as Record<string, unknown>;
+  };
+  const forced = [`${PROJECT_LABEL}=cbs`, AGENT_LABEL];
+  t.same(
+    await list('{"status":["running"],"health":["healthy"],"name":["cbs-agent-lal"]}'),
+    { status: ['running'], health: ['healthy'], name: ['cbs-agent-lal'], label: forced },
+    'status, health and name kept as the client sent them',
+  );
+  t.same(
+    await list('{"label":["a=1",7,null,"b",{"c":true}]}'),
+    { label: ['a=1', 'b', ...forced] },
+    'labels that are not strings dropped, the forced ones appended',
+  );
+  t.same(await list('{"label":"a=1"}'), { label: forced }, 'a label that is not a list: only the forced ones');
+  for (const key of ['ancestor', 'id', 'network', 'volume', 'before', 'since', 'is-task']) {
+    t.same(
+      await list(`{"${key}":["x"]}`),
+      { rule: 'unknown-field', message: `filters has a field the policy does not know: '${key}'` },
+      `${key}: refused`,
+    );
+  }
+  t.same(await list('[]'), { rule: 'body-shape', message: 'filters must be a JSON object' });
+});
+
+t.test("a volume create: the builder's body forwarded, the path as sent", async (t) => {
+  const built = agentContainer(policy.stack, readAgentsFile(policy.agentsFile)[0]!).volumeBody;
+  for (const url of ['/volumes/create', '/v1.41/volumes/create']) {
+    const sent = { ...(built as Record<string, unknown>) };
+    const answer = await against('POST', url, { body: JSON.stringify(sent) });
+    t.same(
+      answer.verdict,
+      { method: 'POST', path: url, body: Buffer.from(JSON.stringify(built)) },
+      `${url}: forwarded`,
+    );
+    t.same(answer.asked, [], 'the daemon is not asked anything first');
+  }
+  const none = await against('POST', '/volumes/create');
+  t.equal(none.refused, 'json-syntax', 'no body: refused');
+  const other = await against('POST', '/volumes/create', { body: '{"Name":"cbs-postgres-data"}' });
+  t.same(
+    [other.refused, other.message],
+    ['volume-name', '$.Name must be cbs-agent-NAME-home for an agent NAME of the agents file'],
+  );
+});
+
+t.test('a volume: the route is whole, a body or a daemon error refused', async (t) => {
+  const own = { status: 200, json: { Labels: { [PROJECT_LABEL]: 'cbs' } } };
+  for (const url of ['/x/volumes/cbs-agent-lal-home', '/v1.41/x/volumes/cbs-agent-lal-home']) {
+    const answer = await against('GET', url, { volumes: { 'cbs-agent-lal-home': own } });
+    t.same([answer.refused, answer.asked], ['default-deny', []], `${url}: no route`);
+  }
+  const body = await against('DELETE', '/volumes/cbs-agent-lal-home', {
+    volumes: { 'cbs-agent-lal-home': own },
+    body: '{}',
+  });
+  t.same([body.refused, body.message, body.asked], ['volume-body', 'no request body', []]);
+  for (const status of [201, 500, 304]) {
+    const answer = await against('DELETE', '/volumes/cbs-agent-lal-home', {
+      volumes: { 'cbs-agent-lal-home': { ...own, status } },
+    });
+    t.same(
+      [answer.refused, answer.message],
+      ['not-an-agent', 'cbs-agent-lal-home is not an agent volume of cbs'],
+      `the daemon answering ${status} with this project's label: refused`,
+    );
+  }
+});

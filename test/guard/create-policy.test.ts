@@ -473,6 +473,82 @@ t.test("the home volume: only a listed agent's, exactly as built", async (t) => 
   );
 });
 
+t.test('a hostile name or volume body: refused with the rule and the exact message', async (t) => {
+  const badName = {
+    rule: 'container-name',
+    message: 'agent containers must be named cbs-agent-NAME (lower-case letters, digits, dashes)',
+  };
+  for (const name of [
+    null,
+    '',
+    'cbs-postgres-1',
+    'cbs-agentlal',
+    'lal',
+    'xcbs-agent-lal',
+    'CBS-agent-lal',
+    'cbs-agent-',
+  ]) {
+    t.same(
+      verdict(() => agentFromContainerName('cbs', name)),
+      badName,
+      `${JSON.stringify(name)}: refused`,
+    );
+  }
+  t.same(
+    verdict(() => agentFromContainerName('cbs', 'cbs-agent-host-gateway')),
+    {
+      rule: 'reserved-name',
+      message: 'host-gateway is reserved for the stack or by Docker; it cannot be an agent',
+    },
+  );
+  t.equal(agentFromContainerName('cbs', 'cbs-agent-cbs-agent-x'), 'cbs-agent-x', 'the prefix is taken once');
+  t.same(
+    verdict(() => send(body(), 'ghost')),
+    { rule: 'unknown-agent', message: 'ghost is not in the agents file; only listed agents may be created' },
+    'an agent not in the file',
+  );
+
+  const volume = (agent = 'lal') => spec(agent).volumeBody as Body;
+  const sendVolume = (sent: unknown) =>
+    verdict(() => reviewVolumeBody(policy, parseStrictJson(typeof sent === 'string' ? sent : JSON.stringify(sent))));
+  const wrongName = {
+    rule: 'volume-name',
+    message: '$.Name must be cbs-agent-NAME-home for an agent NAME of the agents file',
+  };
+  const { Name: _name, ...unnamed } = volume();
+  for (const [label, sent] of [
+    ['no Name', unnamed],
+    ['an empty object', {}],
+    ['Name a number', { ...unnamed, Name: 5 }],
+    ['Name a list', { ...unnamed, Name: ['cbs-agent-lal-home'] }],
+    ['Name an object', { ...unnamed, Name: { 'cbs-agent-lal-home': true } }],
+    ['Name null', { ...unnamed, Name: null }],
+    ["another project's agent home", { ...unnamed, Name: 'other-agent-lal-home' }],
+    ['not a home', { ...unnamed, Name: 'cbs-agent-lal' }],
+    ['a list body', [volume()]],
+    ['a string body', '"cbs-agent-lal-home"'],
+    ['null', null],
+  ] as const) {
+    t.same(sendVolume(sent), wrongName, label);
+  }
+  const reordered = { ...unnamed, Name: 'cbs-agent-lal-home' };
+  t.not(Object.keys(reordered)[0], 'Name', 'the Name is not the first key');
+  t.equal(sendVolume(reordered), 'passed', 'the Name found wherever it is in the object');
+  t.equal(sendVolume({ ...unnamed, nAmE: 'cbs-agent-lal-home' }), 'passed', 'and in any case, as Go matches fields');
+});
+
+t.test("a fault in the guard's own code stays an error: it is not dressed up as a policy refusal", async (t) => {
+  const broken = { ...policy, stack: { ...STACK, released: undefined as unknown as string[] } };
+  let thrown: unknown;
+  try {
+    reviewCreateBody(broken, 'lal', parseStrictJson(JSON.stringify(body())));
+  } catch (error) {
+    thrown = error;
+  }
+  t.ok(thrown instanceof TypeError, 'the TypeError itself');
+  t.notOk(thrown instanceof Refusal, 'no refusal with an invented rule');
+});
+
 // Mutations for the property, applied in place; some leave the body the same for the daemon (case of struct keys, key
 // order).
 type Mutation = (b: Body) => void;
