@@ -77,7 +77,6 @@ function stayUnprivileged(
   tokenFile: string | undefined,
   allowNoDrop: boolean,
 ): Identity {
-  const self = resolveRunAs(`${uid}:${process.getgid!()}`);
   if (runAs !== undefined) {
     const wanted = resolveRunAs(runAs);
     if (!wanted || wanted.uid !== uid)
@@ -92,7 +91,8 @@ function stayUnprivileged(
       `started as uid ${uid}, not root: the bridge would be able to read ${tokenFile}; start as root so privileges can be dropped (BRIDGE_ALLOW_NO_DROP=1 accepts this for development)`,
     );
   }
-  return { uid, gid: process.getgid!(), name: undefined, home: self?.home, dropped: false };
+  // Not switched, so not known from /etc/passwd: the bridge keeps the environment's HOME.
+  return { uid, gid: process.getgid!(), name: undefined, home: undefined, dropped: false };
 }
 
 /** process.initgroups (missing from @types/node): the user's supplementary groups from /etc/group. */
@@ -103,10 +103,10 @@ function initgroups(user: string, gid: number): void {
 function canRegainRoot(): boolean {
   try {
     process.setuid!(0);
-    return true;
   } catch {
     return false;
   }
+  return true;
 }
 
 /** Whether this process can open the file for reading. */

@@ -29,7 +29,7 @@ export function proveNoLeak(
   const places: Array<[string, string]> = [
     ...launch.argv.map((arg, i): [string, string] => [`argument ${i} of the command`, arg]),
     ...Object.entries(launch.env)
-      .filter(([name, value]) => declared[name] === undefined || declared[name] !== value)
+      .filter(([name, value]) => declared[name] !== value)
       .map(([name, value]): [string, string] => [`the environment variable ${name}`, `${name}=${value}`]),
     ["the entrypoint's own output", transcript],
   ];
