@@ -216,7 +216,7 @@ t.test('a file the reading user cannot open is token-unreadable (77), with what 
   writeFileSync(file, token, { mode: 0o600 });
   // Root without the capability to read others' files (the container's root): the file is not its own.
   chownSync(file, NOBODY - 1, NOBODY - 1);
-  const asRoot = asUser(NOBODY, () => refusal(t, () => readToken(file)));
+  const asRoot = refusal(t, () => asUser(NOBODY, () => readToken(file)));
   refused(
     t,
     asRoot,
@@ -230,7 +230,7 @@ t.test('a file the reading user cannot open is token-unreadable (77), with what 
   process.getuid = () => NOBODY;
   let asOther: StackError;
   try {
-    asOther = asUser(NOBODY, () => refusal(t, () => readToken(file)));
+    asOther = refusal(t, () => asUser(NOBODY, () => readToken(file)));
   } finally {
     process.getuid = getuid;
   }
@@ -245,7 +245,7 @@ t.test('a file the reading user cannot open is token-unreadable (77), with what 
   chmodSync(dir, 0o700);
   refused(
     t,
-    asUser(NOBODY, () => refusal(t, () => readToken(file))),
+    refusal(t, () => asUser(NOBODY, () => readToken(file))),
     'token-unreadable',
     77,
     `cannot inspect ${file} (EACCES); check the secret mount`,

@@ -135,17 +135,19 @@ t.test("a directory the bridge's user cannot write is refused with that user's u
   chmodSync(dir, 0o755);
   const output = join(dir, 'config.json');
   const getuid = process.getuid!;
-  process.setegid!(NOBODY);
-  process.seteuid!(NOBODY);
-  process.getuid = () => NOBODY;
-  let error: StackError;
-  try {
-    error = refusal(t, () => writeConfig(output, config));
-  } finally {
-    process.getuid = getuid;
-    process.seteuid!(0);
-    process.setegid!(0);
-  }
+  // Back to root before any assertion: a failing one must not leave the process as another user.
+  const error = refusal(t, () => {
+    process.setegid!(NOBODY);
+    process.seteuid!(NOBODY);
+    process.getuid = () => NOBODY;
+    try {
+      writeConfig(output, config);
+    } finally {
+      process.getuid = getuid;
+      process.seteuid!(0);
+      process.setegid!(0);
+    }
+  });
   t.equal(error.code, 'write-failed');
   t.equal(
     error.message,
