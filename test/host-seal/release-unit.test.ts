@@ -82,7 +82,7 @@ const mountsAt = (path: string) => mountsUnder(path).filter((at) => at === path)
 /** Unmounts whatever is mounted at or under `path` (a mutant may have mounted a tmpfs anywhere), then removes it. */
 function removeTree(path: string): void {
   for (let left = mountsUnder(path); left.length > 0; left = mountsUnder(path))
-    for (const at of left) execFileSync('umount', [at]);
+    for (const at of left) execFileSync('umount', ['--lazy', at]); // lazy: a descriptor still open must not keep it
   rmSync(path, { recursive: true, force: true });
 }
 for (const parent of ['/dev/shm', '/var/tmp'])
@@ -141,8 +141,19 @@ function cleanUp(): void {
   releaseRootDefault();
 }
 t.teardown(cleanUp);
-// First of the exit listeners: a mutation run's hook writes its results on exit, into a directory only root may write.
-process.prependListener('exit', cleanUp);
+// On exit: back to root first of all (a mutation run's hook then writes its results into a directory only root may
+// write), and the clean-up after the hook, never throwing (an exception there would keep the hook from running).
+process.prependListener('exit', () => {
+  process.seteuid?.(0);
+  process.setegid?.(0);
+});
+process.on('exit', () => {
+  try {
+    cleanUp();
+  } catch {
+    // Swept by the next run.
+  }
+});
 for (const signal of ['SIGTERM', 'SIGINT'] as const)
   process.once(signal, () => process.exit(128 + (signal === 'SIGTERM' ? 15 : 2)));
 
