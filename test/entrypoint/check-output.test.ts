@@ -5,7 +5,7 @@
 // magic numbers, not from the module; a directory that cannot be inspected is
 // refused (73) with its errno. The same step end to end: refusals.test.ts.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import t, { type Test } from 'tap';
 import { checkOutputOnRam } from '../../entrypoint/steps/check-output.js';
@@ -80,6 +80,28 @@ t.test('a directory that cannot be inspected is refused (73) with its errno', as
     );
     t.match(error.cause, { code: errno }, `${errno}: the cause kept`);
   }
+});
+
+t.test('a directory the entrypoint may not search (EACCES, as another user) is refused, not skipped', async (t) => {
+  const dir = mkdtempSync('/dev/shm/cbs-check-output-');
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const closed = join(dir, 'closed');
+  mkdirSync(join(closed, 'sub'), { recursive: true, mode: 0o700 });
+  chmodSync(closed, 0o700);
+  const output = join(closed, 'sub', 'config.json');
+  // The effective uid of nobody (the real one stays root, so the test can switch back in finally).
+  process.setegid!(65534);
+  process.seteuid!(65534);
+  let error: StackError;
+  try {
+    error = refusal(t, () => checkOutputOnRam(output));
+  } finally {
+    process.seteuid!(0);
+    process.setegid!(0);
+  }
+  t.equal(error.code, 'output-dir', 'refused');
+  t.equal(error.exitCode, 73);
+  t.equal(error.message, `the directory of ${output} cannot be inspected (EACCES); mount a tmpfs there`);
 });
 
 t.test('a failure without an errno is still named as an error', async (t) => {

@@ -276,3 +276,32 @@ t.test(
     t.equal(stream.emitted(), 'x <redacted> and more\n<redacted>-five and more\n', 'the shorter one alone');
   },
 );
+
+t.test(
+  'every form of a secret, cut after each of its bytes, then the rest in a chunk over 16 KiB: never emitted',
+  async (t) => {
+    // The held-back start of a form and a big chunk that completes it: the join across the two must reach back far
+    // enough for the longest form, whatever the cut. Forms by Node's own encoders; the expected output is the one-shot.
+    const secret = 'Sup3rSecretValue-for/the+bridge=42';
+    const set = labeled([secret]);
+    const filler = 'y'.repeat(20_000);
+    let cases = 0;
+    for (const how of FORMS) {
+      const form = occurrence(secret, how);
+      for (let k = 1; k < form.length; k++) {
+        const chunks = [Buffer.from(`hello ${form.slice(0, k)}`), Buffer.from(`${form.slice(k)} ${filler}\n`)];
+        const output = (await throughStream(set, chunks)).toString();
+        const expected = redact(set, `hello ${form} ${filler}\n`);
+        const leaked = cores(secret).filter((core) => output.includes(core.text));
+        cases++;
+        if (output !== expected || leaked.length > 0) {
+          t.fail(
+            `${how} cut after ${k} of ${form.length}: ${leaked.map((c) => c.how).join(', ') || 'differs from one-shot'}`,
+          );
+          return;
+        }
+      }
+    }
+    t.ok(cases > 200, `${cases} cuts, every one masked as the one-shot redactor masks it`);
+  },
+);
