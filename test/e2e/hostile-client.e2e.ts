@@ -81,7 +81,7 @@ async function hostile(requests: Sent[]): Promise<Answer[]> {
     "let d='';process.stdin.on('data',c=>d+=c).on('end',async()=>{const out=[];for(const r of JSON.parse(d)){try{" +
     'const body=r.raw!==undefined?r.raw:r.body===undefined?undefined:JSON.stringify(r.body);' +
     "const res=await fetch('http://socket-proxy:2375'+r.path,{method:r.method,headers:body===undefined?{}:{'content-type':'application/json'},body});" +
-    'out.push({status:res.status,body:(await res.text()).slice(0,8000)})}catch(e){out.push({status:-1,body:String(e)})}}' +
+    'out.push({status:res.status,body:(await res.text()).slice(0,262144)})}catch(e){out.push({status:-1,body:String(e)})}}' +
     'process.stdout.write(JSON.stringify(out))})';
   const sent = await execIn(admin, ['node', '-e', script], { user: 'bridge', input: JSON.stringify(requests) });
   if (sent.exitCode !== 0) throw new Error(`the hostile client failed: ${sent.stderr}`);
