@@ -131,7 +131,11 @@ WORKDIR /home/bridge
 USER bridge
 ENTRYPOINT ["/usr/local/lib/copilot-bridge-stack/copilot-bridge-launcher"]
 CMD ["copilot-bridge", "start"]
-HEALTHCHECK --interval=5s --timeout=10s --start-period=60s --retries=1 CMD ["/usr/local/lib/copilot-bridge-stack/copilot-bridge-launcher", "health"]
+# The agents' healthcheck (compose.yml gives the admin bridge its own, every
+# second): the static launcher reads the supervisor's leak verdict, no Node
+# started; every 30 s, since each check is also a `docker exec` the engine
+# pays for. One failure (a leak, or a stale verdict) is unhealthy.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=1 CMD ["/usr/local/lib/copilot-bridge-stack/copilot-bridge-launcher", "health"]
 # What `npm run doctor` reads back: the bridge package, and the SHA-256 of the
 # Dockerfile the image was built from (Compose passes it; `unknown` otherwise).
 ARG BRIDGE_PACKAGE=@chrisromp/copilot-bridge@0.15.0

@@ -502,7 +502,7 @@ t.test("killing an agent's process brings it back within seconds (restart policy
 });
 
 t.test('agent ls shows both agents with state, health, uptime and restarts', async (t) => {
-  // The image's HEALTHCHECK (health) runs every 5 s, so a fresh agent reads `starting` until then.
+  // The image's HEALTHCHECK (health) runs every 30 s, so a fresh agent reads `starting` until then.
   const rows = await waitFor(
     'agent ls to show both agents healthy',
     async () => {
