@@ -289,6 +289,8 @@ t.test(
     for (const how of FORMS) {
       const form = occurrence(secret, how);
       for (let k = 1; k < form.length; k++) {
+        // A mutation run (CBS_MUTATION) tries the first and last three cuts and every fifth: each mutant reruns this.
+        if (process.env.CBS_MUTATION && k > 3 && k < form.length - 3 && k % 5 !== 0) continue;
         const chunks = [Buffer.from(`hello ${form.slice(0, k)}`), Buffer.from(`${form.slice(k)} ${filler}\n`)];
         const output = (await throughStream(set, chunks)).toString();
         const expected = redact(set, `hello ${form} ${filler}\n`);
@@ -302,6 +304,9 @@ t.test(
         }
       }
     }
-    t.ok(cases > 200, `${cases} cuts, every one masked as the one-shot redactor masks it`);
+    t.ok(
+      cases > (process.env.CBS_MUTATION ? 60 : 200),
+      `${cases} cuts, every one masked as the one-shot redactor masks it`,
+    );
   },
 );
