@@ -18,6 +18,8 @@ export function promptHidden(io: Io, question: string): Promise<string> {
     );
   }
   const setRawMode = stdin.setRawMode.bind(stdin);
+  // Echo off before the question shows: what is typed or pasted as soon as it appears is never echoed.
+  setRawMode(true);
   stderr.write(question);
   return new Promise<string>((resolve, reject) => {
     let chars: string[] = [];
@@ -48,7 +50,6 @@ export function promptHidden(io: Io, question: string): Promise<string> {
         else if (char >= ' ' && chars.length < MAX_CHARS) chars.push(char);
       }
     };
-    setRawMode(true);
     stdin.on('data', onData);
     stdin.resume();
   });
