@@ -310,3 +310,33 @@ t.test(
     );
   },
 );
+
+t.test(
+  'a big chunk after held-back bytes that were no secret: a secret later in it is masked from its first byte',
+  async (t) => {
+    // The held bytes and the start of the big chunk go out as one piece, cut where the secret starts.
+    const filler = 'x'.repeat(20_000);
+    const stream = watched(['AAAA-BBBB-1111']);
+    await stream.write('log AAAA-BBBB-');
+    t.equal(stream.emitted(), 'log ', 'the possible start of the secret is held back');
+    await stream.write(`-not-it ${filler} then AAAA-BBBB-1111 and more\n`);
+    await stream.end();
+    t.equal(stream.emitted(), `log AAAA-BBBB--not-it ${filler} then <redacted> and more\n`);
+  },
+);
+
+t.test('a whole secret inside the held start of a longer one waits, and the longer one is masked whole', async (t) => {
+  // 'AAAA-core-secret-1' may start the first secret and holds the whole second: masking the second at once would
+  // emit 'AAAA-', the first five bytes of the first.
+  const stream = watched(['AAAA-core-secret-1-ZZZZ', 'core-secret-1']);
+  await stream.write('log AAAA-core-secret-1');
+  t.equal(stream.emitted(), 'log ', 'the start of the longer secret is held back, the shorter one with it');
+  await stream.write('-ZZZZ end\n');
+  await stream.end();
+  t.equal(stream.emitted(), 'log <redacted> end\n', 'one mask, no byte of either secret');
+  const alone = watched(['AAAA-core-secret-1-ZZZZ', 'core-secret-1']);
+  await alone.write('log AAAA-core-secret-1');
+  await alone.write('-YYYY end\n');
+  await alone.end();
+  t.equal(alone.emitted(), 'log AAAA-<redacted>-YYYY end\n', 'the longer one did not come: the shorter one alone');
+});
