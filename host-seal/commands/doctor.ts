@@ -13,6 +13,7 @@ import { opCli, releaseRoom, sealed, tpm } from '../doctor/sealing.js';
 import { type Io, writeAll } from '../io.js';
 import type { OptionSpec, Parsed } from '../options.js';
 import { DEFAULT_NAME } from '../paths.js';
+import { readAuth } from '../secret-input.js';
 import { composeEnv, namesInUse, openStack } from '../stack/stack.js';
 
 export const options: OptionSpec = { file: 'strings', json: 'boolean', online: 'boolean', 'auth-file': 'string' };
@@ -64,7 +65,7 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
       docker,
       parsed.online === true,
       shared
-        ? () => backend(shared.backend, context).unseal(DEFAULT_NAME, { askAuth: async () => Buffer.alloc(0) })
+        ? () => backend(shared.backend, context).unseal(DEFAULT_NAME, { askAuth: () => readAuth(io, authFile, false) })
         : undefined,
     ),
   );

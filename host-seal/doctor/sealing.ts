@@ -237,9 +237,16 @@ export async function opCli(run: Run, online: boolean, token: (() => Promise<str
         );
   if (!online) return ok('op', `${version.stdout.trim()} (--online tries the account)`);
   if (!token) return warn('op', `${version.stdout.trim()}; no service-account token is sealed to try`, 'npm run seal');
+  let value: string;
+  try {
+    value = await token();
+  } catch (error) {
+    return failed('op', error);
+  }
   const { execa } = await import('execa');
+  // The token reaches op as 1Password's CLI takes it, in its environment: a child of ours that ends here.
   const whoami = await execa('op', ['whoami', '--format', 'json'], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', OP_SERVICE_ACCOUNT_TOKEN: await token() },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', OP_SERVICE_ACCOUNT_TOKEN: value },
     extendEnv: false,
     reject: false,
     stdin: 'ignore',
@@ -252,6 +259,11 @@ export async function opCli(run: Run, online: boolean, token: (() => Promise<str
       'check the network, or seal a valid token',
       ExitCode.unavailable,
     );
-  const account = (JSON.parse(String(whoami.stdout)) as { url?: string }).url ?? 'its account';
+  let account = 'its account';
+  try {
+    account = (JSON.parse(String(whoami.stdout)) as { url?: string }).url ?? account;
+  } catch {
+    // An op that answers whoami with other than JSON still reached the account.
+  }
   return ok('op', `${version.stdout.trim()}: the sealed token reaches ${account}`);
 }

@@ -6,13 +6,14 @@
 // keyring locked, the agents file invalid, the published port taken. Each
 // asserts its line and its fix, the exit status, and that no output holds the
 // token.
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import t, { type Test } from 'tap';
 import { fakeToken } from '../fixtures/host-seal/fake-token.js';
+import { hostVault } from '../fixtures/vault.js';
 import { ensureDockerEngine } from '../support/e2e/engine.js';
 import { cli, MAIN, sandbox } from '../support/host-seal/cli.js';
 import { closedPort } from '../support/host-seal/fake-tpm-socket.js';
@@ -25,7 +26,7 @@ const token = fakeToken();
 await ensureDockerEngine();
 
 /** A host with a sealed token on swtpm, the checkout's compose file and a valid agents file, on a free port. */
-async function host(t: Test) {
+async function host(t: Test, sealArgs: string[] = []) {
   const box = await sandbox(t);
   const tpm = await startSwtpm(box.root);
   t.teardown(() => tpm.stop());
@@ -42,7 +43,7 @@ async function host(t: Test) {
     SECRETS_SOURCE: '1password',
     DOCKER_HOST: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock',
   };
-  const sealed = await cli(['seal', '--backend', 'tpm2'], { env, input: `${token}\n` });
+  const sealed = await cli(['seal', '--backend', 'tpm2', ...sealArgs], { env, input: `${token}\n` });
   t.equal(sealed.exitCode, 0, `seal (${sealed.stderr.trim()})`);
   return { box, env, port, tpm };
 }
@@ -189,3 +190,42 @@ t.test('the published port taken by another program: its line, and the fix; exit
     `fail  port 127.0.0.1:${port}: taken by another program, and mattermost publishes it; fix: stop what listens there, or choose another port in .env (MM_HTTP_PORT, MM_BIND_ADDRESS)`,
   );
 });
+
+t.test(
+  '--online: the sealed token, behind an auth value, is unsealed with it and tried against its account',
+  async (t) => {
+    // op here is the stand-in (test/fixtures/op), which knows the account of each token a fixture vault names.
+    const box = await sandbox(t);
+    const auth = join(box.root, 'auth');
+    writeFileSync(auth, 'a passphrase of mine\n', { mode: 0o600 });
+    const { env } = await host(t, ['--auth-file', auth]);
+    const online = { ...env, PATH: `${join(ROOT, 'test', 'fixtures', 'op')}:${process.env.PATH}` };
+    hostVault(t, token, {});
+    const reached = await doctor(online, ['--online', '--auth-file', auth]);
+    t.equal(lineOf(reached.stdout, 'op'), 'ok    op: 2.31.0: the sealed token reaches https://fixture.1password.com');
+    t.match(
+      lineOf(reached.stdout, 'sealed op-sa-token'),
+      /^ok {4}sealed op-sa-token: tpm2: unseals, fingerprint [0-9a-f]{12} as sealed$/,
+    );
+
+    const wrong = join(box.root, 'wrong');
+    writeFileSync(wrong, 'not my passphrase\n', { mode: 0o600 });
+    const refusedAuth = await doctor(online, ['--online', '--auth-file', wrong]);
+    t.match(
+      lineOf(refusedAuth.stdout, 'op'),
+      /^fail  op: .*auth/i,
+      'the wrong auth value: the op check says why it could not try',
+    );
+    t.not(refusedAuth.exitCode, 0);
+
+    hostVault(t, token, {}, { reject: true });
+    const refused = await doctor(online, ['--online', '--auth-file', auth]);
+    t.equal(
+      lineOf(refused.stdout, 'op'),
+      'fail  op: the sealed token does not reach its account (op whoami failed); fix: check the network, or seal a valid token',
+    );
+    t.equal(refused.exitCode, 69);
+    for (const run of [reached, refusedAuth, refused])
+      t.notOk(leaks(run.stdout + run.stderr, token), 'no output holds the token');
+  },
+);
