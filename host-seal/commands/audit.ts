@@ -75,7 +75,8 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
     lines.map((l) => (secrets.find(l) ? 'finding: (withheld: its place names a value)' : l)).join('\n') +
       (lines.length ? '\n' : ''),
   );
-  io.stderr.write(`audit: searched ${scope.places.length} place(s): ${scope.places.join('; ')}\n`);
+  const places = scope.places.map((p) => (secrets.find(p) ? '(withheld: a place whose name holds a value)' : p));
+  io.stderr.write(`audit: searched ${places.length} place(s): ${places.join('; ')}\n`);
   if (findings.length > 0)
     throw new StackError(
       'leak',

@@ -97,6 +97,16 @@ t.test('a deployment without a leak: clean, exit 0, and it says where it looked'
   noValue(t, run);
 });
 
+t.test("a container named with the value: every line that would name it withholds it, stderr's too", async (t) => {
+  // A container's name is this host's choice, and the fake token is made of the characters a name may hold.
+  await start(t, ['--name', `${project}-${token}`, 'hello']);
+  const run = await audit();
+  t.equal(run.exitCode, 1);
+  t.match(run.stdout, /^finding: \(withheld: its place names a value\)$/m);
+  t.match(run.stderr, /^audit: searched \d+ place\(s\): .*\(withheld: a place whose name holds a value\)/m);
+  noValue(t, run);
+});
+
 t.test('a value in an image layer: found in that layer, by file', async (t) => {
   await start(t, ['--name', `${project}-layer`, ''], leakyImage);
   const run = await audit();
