@@ -81,11 +81,12 @@ export async function searchContainers(scope: Scope, list: Container[]): Promise
 
 export async function searchVolumes(scope: Scope, list: Container[]): Promise<void> {
   const { docker, search, stack } = scope;
-  const r = await docker(['volume', 'ls', '-q', '--filter', `label=com.docker.compose.project=${stack.project}`]);
-  const names = r.stdout
-    .split('\n')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  // Compose labels the volumes it creates; the admin bridge labels each agent's home volume with the project's label.
+  const names = new Set<string>();
+  for (const label of [`com.docker.compose.project=${stack.project}`, `${PROJECT_LABEL}=${stack.project}`]) {
+    const r = await docker(['volume', 'ls', '-q', '--filter', `label=${label}`]);
+    for (const name of r.stdout.split('\n').map((s) => s.trim())) if (name) names.add(name);
+  }
   // Mattermost's own database keeps the access tokens it issued to the bots: declared, not a leak of this stack.
   const database = new Set(
     list

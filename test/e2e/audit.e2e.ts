@@ -8,6 +8,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t, { type Test } from 'tap';
+import { PROJECT_LABEL } from '../../src/contract.js';
 import { fakeToken } from '../fixtures/host-seal/fake-token.js';
 import { ensureDockerEngine } from '../support/e2e/engine.js';
 import { TEST_LABEL } from '../support/e2e/paths.js';
@@ -171,4 +172,23 @@ t.test("a value in a file of one of the stack's volumes", async (t) => {
   );
   noValue(t, run);
   await docker(['volume', 'rm', '-f', `${project}_data`]);
+});
+
+t.test("a value in an agent's home volume, which the admin bridge labels with the project's own label", async (t) => {
+  const volume = `${project}-agent-data-home`;
+  await docker(['volume', 'create', '--label', `${PROJECT_LABEL}=${project}`, volume]);
+  t.teardown(() => attempt('docker', ['volume', 'rm', '-f', volume]));
+  const mountpoint = (await docker(['volume', 'inspect', '--format', '{{.Mountpoint}}', volume])).trim();
+  mkdirSync(join(mountpoint, '.copilot-bridge'), { recursive: true });
+  writeFileSync(join(mountpoint, '.copilot-bridge', 'copilot-bridge.log'), `auth ${token}\n`);
+  const run = await audit();
+  t.equal(run.exitCode, 1);
+  t.match(
+    run.stdout,
+    new RegExp(
+      `^finding: volume ${volume} /\\.copilot-bridge/copilot-bridge\\.log holds the sealed op-sa-token \\(raw\\)$`,
+      'm',
+    ),
+  );
+  noValue(t, run);
 });
