@@ -1,0 +1,76 @@
+// How audit reads files, on a real directory tree: a value across the edge of
+// one read (every cut of it around the first megabyte) is found; what one file
+// left in the shared read buffer never joins the next file's bytes; links are
+// not followed and a FIFO is never opened; a finding names the file, never the
+// value.
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { Search } from '../../host-seal/audit/search.js';
+import { SecretSet } from '../../src/secrets/secret-set.js';
+import { fakeToken } from '../fixtures/host-seal/fake-token.js';
+
+const token = fakeToken();
+const secrets = new SecretSet([{ label: 'the sealed op-sa-token', value: token }]);
+const READ = 1 << 20;
+
+function tree(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cbs-audit-search-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+t.test('a value cut by the edge of a read, at every cut, in its longest form too, is found in its file', async (t) => {
+  const dir = tree(t);
+  const forms = { raw: token, base64: Buffer.from(token).toString('base64') };
+  const expected: string[] = [];
+  for (const [how, form] of Object.entries(forms))
+    for (let k = 1; k < form.length; k = k < 8 || k >= form.length - 8 ? k + 1 : Math.min(k + 97, form.length - 8)) {
+      // The first read ends k bytes into the value.
+      const file = join(dir, `${how}-cut-${k}.log`);
+      writeFileSync(
+        file,
+        Buffer.concat([Buffer.alloc(READ - k, 'a'), Buffer.from(`${form}\n`), Buffer.alloc(READ, 'b')]),
+      );
+      expected.push(`${file} ${how}`);
+    }
+  writeFileSync(join(dir, 'clean.log'), Buffer.alloc(3 * READ, 'c'));
+  const search = new Search(secrets);
+  t.equal(search.tree(dir, dir), expected.length + 1, 'every file read');
+  t.same(
+    search.findings.map((f) => `${f.where} ${/\((\w+)\)$/.exec(f.what)?.[1]}`).sort(),
+    expected.sort(),
+    'each file with a cut value, by its form, and only those',
+  );
+});
+
+t.test("one file's last bytes never join the next file's first: no value made of two files", async (t) => {
+  const dir = tree(t);
+  const half = token.length >> 1;
+  // Files are read in the order readdir gives; whichever comes first, neither holds the whole value.
+  writeFileSync(join(dir, 'a.log'), Buffer.concat([Buffer.alloc(READ + 10, 'x'), Buffer.from(token.slice(0, half))]));
+  writeFileSync(join(dir, 'b.log'), `${token.slice(half)}\n`);
+  writeFileSync(join(dir, 'c.log'), token.slice(0, half));
+  writeFileSync(join(dir, 'd.log'), `${token.slice(half)}\n`);
+  const search = new Search(secrets);
+  search.tree(dir, dir);
+  t.same(search.findings, [], 'no finding');
+});
+
+t.test('links are not followed, a FIFO is not opened, names are relative to the place', async (t) => {
+  const dir = tree(t);
+  const outside = tree(t);
+  writeFileSync(join(outside, 'secret.txt'), token);
+  mkdirSync(join(dir, 'logs'));
+  symlinkSync(join(outside, 'secret.txt'), join(dir, 'logs', 'link.txt'));
+  symlinkSync(outside, join(dir, 'linked-dir'));
+  execFileSync('mkfifo', [join(dir, 'logs', 'pipe')]);
+  writeFileSync(join(dir, 'logs', 'bridge.log'), `auth=${Buffer.from(token).toString('base64')}\n`);
+  const search = new Search(secrets);
+  t.equal(search.tree('volume data', dir), 1, 'one regular file: the FIFO and the links are not read');
+  t.same(search.findings, [{ where: 'volume data /logs/bridge.log', what: 'the sealed op-sa-token (base64)' }]);
+  t.notOk(JSON.stringify(search.findings).includes(token.slice(4, 40)), 'no finding holds the value');
+});
