@@ -3,6 +3,7 @@
 // Not a test: it reports, and says which goals are missed.
 import { join, resolve } from 'node:path';
 import { benchAgents } from './agents.js';
+import { benchAudit } from './audit.js';
 import { benchEntrypoint } from './entrypoint.js';
 import { benchGuard } from './guard.js';
 import { benchGuardCreate } from './guard-create.js';
@@ -26,6 +27,7 @@ const benches: Array<[string, Bench]> = [
   ['guard create', benchGuardCreate],
   ['stack', benchStack],
   ['agents', benchAgents],
+  ['audit', benchAudit],
 ];
 
 let failed = false;
