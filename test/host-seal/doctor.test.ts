@@ -213,7 +213,7 @@ t.test(
     const refusedAuth = await doctor(online, ['--online', '--auth-file', wrong]);
     t.match(
       lineOf(refusedAuth.stdout, 'op'),
-      /^fail  op: .*auth/i,
+      /^fail {2}op: .*auth/i,
       'the wrong auth value: the op check says why it could not try',
     );
     t.not(refusedAuth.exitCode, 0);
