@@ -7,9 +7,10 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { checkOutputOnRam } from '../../entrypoint/steps/check-output.js';
-import { StackError } from '../../src/errors.js';
+import type { StackError } from '../../src/errors.js';
+import { refusal } from '../support/refusal.js';
 
 /** statfs(2) magic numbers (linux/magic.h). */
 const TMPFS_MAGIC = '1021994';
@@ -19,16 +20,6 @@ const RAMFS_MAGIC = '858458f6';
 const typeOf = (dir: string) => execFileSync('stat', ['-f', '-c', '%t', dir], { encoding: 'utf8' }).trim();
 
 /** The StackError `run` throws; fails the test when it returns or throws anything else. */
-function refusal(t: Test, run: () => unknown): StackError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof StackError) return error;
-    throw error;
-  }
-  t.fail('expected a refusal');
-  return new StackError('none', 'none', { exitCode: 0 });
-}
 
 const notRam = (output: string, type: string) =>
   `${output} is not on tmpfs or ramfs (file system type 0x${type}); mount a tmpfs there (compose: tmpfs: /tmp) or point BRIDGE_CONFIG_OUT at one`;

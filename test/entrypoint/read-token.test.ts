@@ -27,8 +27,9 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { readToken, readVaultSubset } from '../../entrypoint/steps/read-token.js';
-import { StackError } from '../../src/errors.js';
+import type { StackError } from '../../src/errors.js';
 import { fakeServiceAccountToken } from '../fixtures/tokens.js';
+import { refusal } from '../support/refusal.js';
 
 const token = fakeServiceAccountToken();
 const NOBODY = 65534;
@@ -47,16 +48,6 @@ function scratch(t: Test): string {
 }
 
 /** The StackError `run` throws; fails the test when it returns or throws anything else. */
-function refusal(t: Test, run: () => unknown): StackError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof StackError) return error;
-    throw error;
-  }
-  t.fail('expected a refusal');
-  return new StackError('none', 'none', { exitCode: 0 });
-}
 
 /** Code, step, exit status and whole message of a refusal, and that it does not quote the token. */
 function refused(t: Test, error: StackError, code: string, exitCode: number, message: string): void {

@@ -12,7 +12,8 @@ import {
   refuseLoaderVariables,
   refuseOpenInspector,
 } from '../../entrypoint/steps/refuse-loader-variables.js';
-import { StackError } from '../../src/errors.js';
+import type { StackError } from '../../src/errors.js';
+import { refusalOf } from '../support/refusal.js';
 
 const CANARY = 'canary-value-must-not-be-printed';
 
@@ -71,22 +72,13 @@ const NEAR_MISSES = [
 ];
 
 /** The StackError `run` throws, or undefined. */
-function refusal(run: () => unknown): StackError | undefined {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof StackError) return error;
-    throw error;
-  }
-  return undefined;
-}
 
 const clean = { PATH: '/usr/bin:/bin', HOME: '/root', LANG: 'C.UTF-8' };
 
 t.test('as root, every documented loader variable is refused (77), named, its value never shown', async (t) => {
   for (const name of [...Object.values(PREFIXED).flat(), ...EXACT]) {
     t.ok(isLoaderVariable(name), `${name}: a loader variable`);
-    const error = refusal(() => refuseLoaderVariables({ ...clean, [name]: CANARY }, 0));
+    const error = refusalOf(() => refuseLoaderVariables({ ...clean, [name]: CANARY }, 0));
     t.equal(error?.code, 'env-loader', `${name}: refused`);
     t.equal(error?.step, 'environment', `${name}: the environment step`);
     t.equal(error?.exitCode, 77, `${name}: for safety`);
@@ -100,9 +92,9 @@ t.test('as root, every documented loader variable is refused (77), named, its va
 });
 
 t.test('as root, even set to nothing, and among allowed names in any order', async (t) => {
-  t.equal(refusal(() => refuseLoaderVariables({ NODE_OPTIONS: '' }, 0))?.code, 'env-loader', 'an empty value');
+  t.equal(refusalOf(() => refuseLoaderVariables({ NODE_OPTIONS: '' }, 0))?.code, 'env-loader', 'an empty value');
   const env = { ...clean, NODE_ENV: 'production', LD_PRELOAD: CANARY, TZ: 'UTC' };
-  t.match(refusal(() => refuseLoaderVariables(env, 0))?.message, /^LD_PRELOAD is set/, 'found among others');
+  t.match(refusalOf(() => refuseLoaderVariables(env, 0))?.message, /^LD_PRELOAD is set/, 'found among others');
 });
 
 t.test('the documented exceptions and near misses pass', async (t) => {
@@ -111,12 +103,12 @@ t.test('the documented exceptions and near misses pass', async (t) => {
   }
   const env = Object.fromEntries([...EXCEPTIONS, ...NEAR_MISSES].map((name) => [name, 'x']));
   t.equal(
-    refusal(() => refuseLoaderVariables(env, 0)),
+    refusalOf(() => refuseLoaderVariables(env, 0)),
     undefined,
     'all of them at once, as root',
   );
   t.equal(
-    refusal(() => refuseLoaderVariables({}, 0)),
+    refusalOf(() => refuseLoaderVariables({}, 0)),
     undefined,
     'an empty environment',
   );
@@ -125,23 +117,23 @@ t.test('the documented exceptions and near misses pass', async (t) => {
 t.test("started as another user than root, loader variables are not this step's business", async (t) => {
   const env = { ...clean, LD_PRELOAD: CANARY, NODE_OPTIONS: CANARY };
   t.equal(
-    refusal(() => refuseLoaderVariables(env, 1000)),
+    refusalOf(() => refuseLoaderVariables(env, 1000)),
     undefined,
     'uid 1000',
   );
   t.equal(
-    refusal(() => refuseLoaderVariables(env, 65534)),
+    refusalOf(() => refuseLoaderVariables(env, 65534)),
     undefined,
     'uid 65534',
   );
   t.equal(process.getuid!(), 0, 'the test runs as root, which the next check needs');
-  t.equal(refusal(() => refuseLoaderVariables(env))?.code, 'env-loader', "the process's own uid by default");
+  t.equal(refusalOf(() => refuseLoaderVariables(env))?.code, 'env-loader', "the process's own uid by default");
 });
 
 /** Runs `run`, and counts the SIGUSR1 listeners it added (removed again: each test leaves the process as it was). */
 function sigusr1Added(run: () => unknown): { added: number; error: StackError | undefined } {
   const before = process.listeners('SIGUSR1');
-  const error = refusal(run);
+  const error = refusalOf(run);
   const added = process.listeners('SIGUSR1').filter((listener) => !before.includes(listener));
   for (const listener of added) process.removeListener('SIGUSR1', listener);
   return { added: added.length, error };

@@ -12,9 +12,9 @@ import t, { type Test } from 'tap';
 import { checkEnvironment } from '../../entrypoint/steps/check-environment.js';
 import { canOpen, dropPrivileges } from '../../entrypoint/steps/drop-privileges.js';
 import { proveNoLeak } from '../../entrypoint/steps/prove-no-leak.js';
-import { StackError } from '../../src/errors.js';
 import { SecretSet } from '../../src/secrets/secret-set.js';
 import { fakeServiceAccountToken } from '../fixtures/tokens.js';
+import { refusalOf } from '../support/refusal.js';
 
 const token = fakeServiceAccountToken();
 const github = `ghp_${'Z'.repeat(12)}k7Q2x9`;
@@ -24,15 +24,6 @@ const secrets = new SecretSet([
 ]);
 
 /** The StackError `run` throws, or undefined. */
-function refusal(run: () => unknown): StackError | undefined {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof StackError) return error;
-    throw error;
-  }
-  return undefined;
-}
 
 /** The forms a secret takes on its way into a log, by Node's and the platform's own encoders. */
 const encodings = (value: string): Array<[string, string]> => [
@@ -57,7 +48,7 @@ t.test('checkEnvironment: every 1Password credential variable is refused by name
     'OP_SESSION_',
   ];
   for (const name of credentials) {
-    const error = refusal(() => checkEnvironment({ PATH: '/usr/bin', [name]: 'opaque-value-1234' }, secrets));
+    const error = refusalOf(() => checkEnvironment({ PATH: '/usr/bin', [name]: 'opaque-value-1234' }, secrets));
     t.equal(error?.code, 'env-credential', `${name}: refused`);
     t.equal(error?.exitCode, 77, `${name}: for safety`);
     t.equal(error?.step, 'environment', `${name}: the environment step`);
@@ -77,18 +68,18 @@ t.test('checkEnvironment: every 1Password credential variable is refused by name
     'op_session_team',
   ]) {
     t.equal(
-      refusal(() => checkEnvironment({ [name]: 'plain' }, secrets)),
+      refusalOf(() => checkEnvironment({ [name]: 'plain' }, secrets)),
       undefined,
       `${name}: not a credential`,
     );
   }
   t.equal(
-    refusal(() => checkEnvironment({ PATH: '/usr/bin', HOME: '/home/bridge' }, secrets)),
+    refusalOf(() => checkEnvironment({ PATH: '/usr/bin', HOME: '/home/bridge' }, secrets)),
     undefined,
     'clean',
   );
   t.equal(
-    refusal(() => checkEnvironment({ PATH: '/usr/bin', UNSET: undefined }, secrets)),
+    refusalOf(() => checkEnvironment({ PATH: '/usr/bin', UNSET: undefined }, secrets)),
     undefined,
     'a variable without a value (an unset entry of the environment object)',
   );
@@ -96,7 +87,7 @@ t.test('checkEnvironment: every 1Password credential variable is refused by name
 
 t.test('checkEnvironment: the credential in any variable, in any common encoding, is refused', async (t) => {
   for (const [form, text] of encodings(token)) {
-    const error = refusal(() => checkEnvironment({ APP_BLOB: `prefix ${text} suffix` }, secrets));
+    const error = refusalOf(() => checkEnvironment({ APP_BLOB: `prefix ${text} suffix` }, secrets));
     t.equal(error?.code, 'env-token', `${form}: refused`);
     t.equal(error?.step, 'environment', `${form}: the environment step`);
     t.equal(error?.exitCode, 77, `${form}: for safety`);
@@ -106,13 +97,13 @@ t.test('checkEnvironment: the credential in any variable, in any common encoding
       `${form}: names the variable and the secret's label`,
     );
   }
-  t.equal(refusal(() => checkEnvironment({ [token]: '1' }, secrets))?.code, 'env-token', 'as a variable name too');
+  t.equal(refusalOf(() => checkEnvironment({ [token]: '1' }, secrets))?.code, 'env-token', 'as a variable name too');
 });
 
 t.test('proveNoLeak: a secret in argv, the environment or the entrypoint output stops the start', async (t) => {
   const clean = { argv: ['copilot-bridge', 'start'], env: { HOME: '/home/bridge' } };
   t.equal(
-    refusal(() => proveNoLeak(secrets, clean, 'copilot-bridge-entrypoint: render: ok')),
+    refusalOf(() => proveNoLeak(secrets, clean, 'copilot-bridge-entrypoint: render: ok')),
     undefined,
     'clean',
   );
@@ -130,7 +121,7 @@ t.test('proveNoLeak: a secret in argv, the environment or the entrypoint output 
         ["the entrypoint's own output", () => proveNoLeak(secrets, clean, `line one\nsaid: ${text}\nline three`)],
       ];
       for (const [place, run] of places) {
-        const error = refusal(run);
+        const error = refusalOf(run);
         t.equal(error?.code, 'leak', `${label}, ${form}, ${place}: refused`);
         t.equal(error?.exitCode, 77, `${label}, ${form}, ${place}: for safety`);
         t.equal(error?.step, 'leak-check', `${label}, ${form}, ${place}: the leak-check step`);
@@ -149,26 +140,26 @@ t.test('proveNoLeak: a declared value may stand in its own variable, exactly, an
   const declared = { COPILOT_GITHUB_TOKEN: github };
   const launch = (env: Record<string, string>) => ({ argv: ['copilot-bridge', 'start'], env });
   t.equal(
-    refusal(() => proveNoLeak(secrets, launch({ COPILOT_GITHUB_TOKEN: github }), '', declared)),
+    refusalOf(() => proveNoLeak(secrets, launch({ COPILOT_GITHUB_TOKEN: github }), '', declared)),
     undefined,
   );
   t.equal(
-    refusal(() => proveNoLeak(secrets, launch({ OTHER: github }), '', declared))?.message.split(' holds')[0],
+    refusalOf(() => proveNoLeak(secrets, launch({ OTHER: github }), '', declared))?.message.split(' holds')[0],
     'the environment variable OTHER',
     'in another variable',
   );
   t.equal(
-    refusal(() => proveNoLeak(secrets, launch({ COPILOT_GITHUB_TOKEN: `${github} ` }), '', declared))?.code,
+    refusalOf(() => proveNoLeak(secrets, launch({ COPILOT_GITHUB_TOKEN: `${github} ` }), '', declared))?.code,
     'leak',
     'not exactly the declared value',
   );
   t.equal(
-    refusal(() => proveNoLeak(secrets, launch({ COPILOT_GITHUB_TOKEN: token }), '', declared))?.code,
+    refusalOf(() => proveNoLeak(secrets, launch({ COPILOT_GITHUB_TOKEN: token }), '', declared))?.code,
     'leak',
     'another secret in the declared variable',
   );
   t.equal(
-    refusal(() => proveNoLeak(secrets, launch({ COPILOT_GITHUB_TOKEN: github }), `said ${github}`, declared))?.code,
+    refusalOf(() => proveNoLeak(secrets, launch({ COPILOT_GITHUB_TOKEN: github }), `said ${github}`, declared))?.code,
     'leak',
     'the declared value in the output',
   );
@@ -233,7 +224,7 @@ t.test('dropPrivileges: a drop left incomplete on purpose is refused', async (t)
   for (const [label, ids] of cases) {
     t.test(label, async (t) => {
       fakeIdentity(t, ids, denied);
-      const error = refusal(() => dropPrivileges('nobody', undefined, false));
+      const error = refusalOf(() => dropPrivileges('nobody', undefined, false));
       t.equal(error?.code, 'drop-incomplete', 'refused');
       t.equal(error?.step, 'privileges', 'the privileges step');
       t.equal(error?.exitCode, 77);
@@ -248,7 +239,7 @@ t.test('dropPrivileges: a drop left incomplete on purpose is refused', async (t)
 
 t.test('dropPrivileges: ids that look right but a process that can become root again is refused', async (t) => {
   fakeIdentity(t, NOBODY, () => undefined);
-  const error = refusal(() => dropPrivileges('nobody', undefined, false));
+  const error = refusalOf(() => dropPrivileges('nobody', undefined, false));
   t.equal(error?.code, 'drop-reversible');
   t.equal(error?.exitCode, 77);
   t.equal(error?.message, 'after switching to nobody the process could become root again; refusing to continue');
@@ -256,7 +247,7 @@ t.test('dropPrivileges: ids that look right but a process that can become root a
 
 t.test('dropPrivileges: a complete drop after which the token file still opens is refused', async (t) => {
   fakeIdentity(t, NOBODY, denied);
-  const error = refusal(() => dropPrivileges('nobody', '/etc/hostname', false));
+  const error = refusalOf(() => dropPrivileges('nobody', '/etc/hostname', false));
   t.equal(error?.code, 'token-readable');
   t.match(error?.message ?? '', /uid 65534 can still read \/etc\/hostname; release it readable by root only/);
 });
@@ -270,7 +261,7 @@ t.test('dropPrivileges: a complete, irreversible drop returns the identity', asy
 t.test('dropPrivileges: never to root, never to a user that does not exist', async (t) => {
   fakeIdentity(t, NOBODY, denied);
   for (const spec of ['root', '0:65534', '65534:0']) {
-    const error = refusal(() => dropPrivileges(spec, undefined, false));
+    const error = refusalOf(() => dropPrivileges(spec, undefined, false));
     t.equal(error?.code, 'run-as-root', `${spec}: refused`);
     t.equal(error?.exitCode, 78, `${spec}: a configuration error`);
     t.equal(
@@ -279,7 +270,7 @@ t.test('dropPrivileges: never to root, never to a user that does not exist', asy
       `${spec}: says what to do`,
     );
   }
-  const unknown = refusal(() => dropPrivileges('no-such-user-here', undefined, false));
+  const unknown = refusalOf(() => dropPrivileges('no-such-user-here', undefined, false));
   t.equal(unknown?.code, 'run-as-unknown');
   t.equal(unknown?.exitCode, 78);
   t.equal(
@@ -316,7 +307,7 @@ t.test('dropPrivileges: groups, then gid, then uid; a named user gets its groups
     t.notOk(/^bridge:/m.test(readFileSync('/etc/passwd', 'utf8')), 'no user bridge here, which the test needs');
     fakeIdentity(t, NOBODY, denied);
     t.equal(
-      refusal(() => dropPrivileges(undefined, undefined, false))?.message,
+      refusalOf(() => dropPrivileges(undefined, undefined, false))?.message,
       'BRIDGE_RUN_AS=bridge is not a user in /etc/passwd; give an existing user name or uid:gid',
     );
   });
@@ -328,7 +319,7 @@ t.test('dropPrivileges: a switch the kernel refuses is drop-failed (77), and not
       throw Object.assign(new Error('EPERM, Operation not permitted'), { code: 'EPERM' });
     },
   });
-  const error = refusal(() => dropPrivileges('nobody', '/nonexistent/op_sa_token', false));
+  const error = refusalOf(() => dropPrivileges('nobody', '/nonexistent/op_sa_token', false));
   t.equal(error?.code, 'drop-failed');
   t.equal(error?.step, 'privileges');
   t.equal(error?.exitCode, 77);
@@ -359,7 +350,7 @@ t.test('dropPrivileges: started as another user than root', async (t) => {
   t.test('refuses when BRIDGE_RUN_AS names another user', async (t) => {
     const calls = asUser(t);
     for (const runAs of ['nobody', '65534:65534', 'no-such-user-here']) {
-      const error = refusal(() => dropPrivileges(runAs, unreadable, false));
+      const error = refusalOf(() => dropPrivileges(runAs, unreadable, false));
       t.equal(error?.code, 'not-root', `${runAs}: refused`);
       t.equal(error?.exitCode, 77, `${runAs}: for safety`);
       t.equal(
@@ -372,7 +363,7 @@ t.test('dropPrivileges: started as another user than root', async (t) => {
   });
   t.test('refuses when it can read the token file, unless BRIDGE_ALLOW_NO_DROP=1', async (t) => {
     const calls = asUser(t);
-    const error = refusal(() => dropPrivileges(undefined, readable, false));
+    const error = refusalOf(() => dropPrivileges(undefined, readable, false));
     t.equal(error?.code, 'not-root');
     t.equal(error?.exitCode, 77);
     t.equal(

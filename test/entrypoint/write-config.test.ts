@@ -21,8 +21,8 @@ import {
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { removeConfig, writeConfig } from '../../entrypoint/steps/write-config.js';
-import { StackError } from '../../src/errors.js';
 import { fakeServiceAccountToken } from '../fixtures/tokens.js';
+import { refusal } from '../support/refusal.js';
 
 const token = fakeServiceAccountToken();
 /** A config with a secret in it and bytes that a wrong encoding would change. */
@@ -37,16 +37,6 @@ function scratch(t: Test): string {
 }
 
 /** The StackError `run` throws; fails the test when it returns or throws anything else. */
-function refusal(t: Test, run: () => unknown): StackError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof StackError) return error;
-    throw error;
-  }
-  t.fail('expected a refusal');
-  return new StackError('none', 'none', { exitCode: 0 });
-}
 
 const mode = (file: string) => lstatSync(file).mode & 0o7777;
 
