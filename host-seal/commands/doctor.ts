@@ -41,8 +41,8 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
     if ('status' in model) report(model);
     else {
       report(ok('compose file', `${stack.tool.label} reads it (${Object.keys(model.services ?? {}).length} services)`));
-      report(await ports(model, stack.project, docker));
-      if (engineUp.status !== 'fail') report(await image(model, stack.projectDir, docker));
+      report(await checked('ports', () => ports(model, stack.project, docker)));
+      if (engineUp.status !== 'fail') report(await checked('image', () => image(model, stack.projectDir, docker)));
     }
     try {
       const names = namesInUse(stack.settings, stack.projectDir);
@@ -79,5 +79,14 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
       step: 'doctor',
       exitCode: failure.exitCode ?? ExitCode.software,
     });
+  }
+}
+
+/** A check's findings, or its failure named after it when it throws (never after another check). */
+async function checked(check: string, run: () => Promise<Finding | Finding[]>): Promise<Finding | Finding[]> {
+  try {
+    return await run();
+  } catch (error) {
+    return failed(check, error);
   }
 }

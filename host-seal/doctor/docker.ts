@@ -162,11 +162,23 @@ export async function image(model: Model, projectDir: string, run: Run): Promise
   const built = Object.entries(model.services ?? {}).find(([, d]) => d.build && d.image);
   if (!built) return warn('image', 'the compose model builds no image of its own', "use this checkout's compose.yml");
   const name = built[1].image!;
-  const r = await run('docker', ['image', 'inspect', '--format', '{{json .Config.Labels}} {{.Created}}', name]);
+  // The creation time first: it has no space, and the labels' JSON may (the image's description has some).
+  const r = await run('docker', ['image', 'inspect', '--format', '{{.Created}} {{json .Config.Labels}}', name]);
   if (r.failed)
     return warn('image', `${name} is not built yet`, 'npm run up builds it (the first build takes several minutes)');
-  const [labelsJson, created] = r.stdout.trim().split(' ');
-  const labels = (JSON.parse(labelsJson ?? 'null') ?? {}) as Record<string, string>;
+  const text = r.stdout.trim();
+  const space = text.indexOf(' ');
+  const created = text.slice(0, space);
+  let labels: Record<string, string> = {};
+  try {
+    labels = (JSON.parse(text.slice(space + 1)) ?? {}) as Record<string, string>;
+  } catch {
+    return warn(
+      'image',
+      `${name}: docker image inspect printed labels that are not JSON`,
+      'rebuild it with npm run compose -- build copilot-bridge',
+    );
+  }
   const bridge = labels[PACKAGE_LABEL] ?? 'an unknown bridge package';
   const wanted = dockerfileDigest(projectDir);
   const recorded = labels[DOCKERFILE_LABEL];

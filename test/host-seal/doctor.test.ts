@@ -6,7 +6,8 @@
 // keyring locked, the agents file invalid, the published port taken. Each
 // asserts its line and its fix, the exit status, and that no output holds the
 // token.
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -227,5 +228,39 @@ t.test(
     t.equal(refused.exitCode, 69);
     for (const run of [reached, refusedAuth, refused])
       t.notOk(leaks(run.stdout + run.stderr, token), 'no output holds the token');
+  },
+);
+
+t.test(
+  "the stack's image built: ok when its labels say this checkout's Dockerfile, though they hold spaces",
+  async (t) => {
+    // The Dockerfile's own description label has spaces; an image of labels only stands for the stack's build here.
+    const { box, env } = await host(t);
+    const name = `cbs-doctor-labels-${process.pid}:test`;
+    const digest = createHash('sha256')
+      .update(readFileSync(join(ROOT, 'Dockerfile')))
+      .digest('hex');
+    const build = join(box.root, 'image');
+    mkdirSync(build);
+    writeFileSync(
+      join(build, 'Dockerfile'),
+      [
+        'FROM scratch',
+        'LABEL org.opencontainers.image.description="copilot-bridge with a config rendered at start, and more words"',
+        'LABEL com.copilot-bridge-stack.bridge-package="@chrisromp/copilot-bridge@0.0.0-test"',
+        `LABEL com.copilot-bridge-stack.dockerfile-sha256="${digest}"`,
+        '',
+      ].join('\n'),
+    );
+    await execa('docker', ['build', '-q', '-t', name, build]);
+    t.teardown(() => execa('docker', ['rmi', '-f', name], { reject: false }));
+    const run = await doctor({ ...env, BRIDGE_IMAGE: name });
+    t.match(
+      lineOf(run.stdout, 'image'),
+      new RegExp(
+        `^ok {4}image: ${name}: @chrisromp/copilot-bridge@0\\.0\\.0-test, built \\S+ from this checkout's Dockerfile$`,
+      ),
+    );
+    t.equal(run.exitCode, 0, run.stdout + run.stderr);
   },
 );
