@@ -7,9 +7,11 @@
 // may hold a value). Read-only: it starts nothing but its own docker CLI calls.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { readAdminEntry, readAgentsFile } from '../../src/agents/agents-file.js';
 import { GITHUB_TOKEN_VARIABLE } from '../../src/agents/render-template.js';
 import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
+import { keyOfReference } from '../../src/vault/document.js';
 import type { Stack } from '../stack/stack.js';
 import type { Search } from './search.js';
 
@@ -22,6 +24,7 @@ interface Container {
   Config: { Image: string; Labels?: Record<string, string> };
   GraphDriver?: { Name: string; Data?: Record<string, string> };
   Mounts?: Array<{ Type: string; Name?: string; Source: string; Destination: string }>;
+  State?: { Pid?: number };
 }
 
 export interface Scope {
@@ -106,18 +109,62 @@ export async function searchVolumes(scope: Scope, list: Container[]): Promise<vo
   }
 }
 
-/** Every process on the host, containers' included; the bridge's GitHub token in a bridge container is declared. */
+/**
+ * The finding each bridge container may hold as a declared exception: its own bridge's GitHub token (the admin's
+ * or the agent's, by the agents file), as the local vault labels it. None when the agents file cannot be read.
+ */
+function ownGithubTokens(scope: Scope, list: Container[]): Map<string, string> {
+  const file = resolve(scope.stack.projectDir, scope.stack.settings.AGENTS_FILE ?? '');
+  const own = new Map<string, string>();
+  const labelOf = (item: string) => `the local vault's ${keyOfReference(`${item}/token`, 'audit')} (raw)`;
+  for (const c of list) {
+    const labels = c.Config.Labels ?? {};
+    try {
+      const entry =
+        labels[AGENT_LABEL] !== undefined
+          ? readAgentsFile(file).find((a) => a.name === labels[AGENT_LABEL])
+          : labels['com.docker.compose.service'] === 'copilot-bridge'
+            ? readAdminEntry(file)
+            : undefined;
+      if (entry) own.set(c.Id, labelOf(entry.githubTokenItem));
+    } catch {
+      // An agents file that cannot be read declares nothing: every value found is a finding.
+    }
+  }
+  return own;
+}
+
+/** A process's parent pid and real uid, from /proc; undefined once it is gone. */
+function processInfo(pid: number): { ppid: number; uid: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]);
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+    return Number.isInteger(ppid) && Number.isInteger(uid) ? { ppid, uid } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pid` descends from `root` (root itself excluded). */
+function descendsFrom(pid: number, root: number): boolean {
+  const seen = new Set<number>();
+  for (let p = processInfo(pid)?.ppid; p !== undefined && p > 1 && !seen.has(p); p = processInfo(p)?.ppid) {
+    if (p === root) return true;
+    seen.add(p);
+  }
+  return false;
+}
+
+/**
+ * Every process on the host, containers' included. Declared, not a finding: a bridge's own GitHub token in the
+ * environment of a process its bridge started (a descendant of the container's supervisor, not root): the
+ * token of another bridge, or one in a process `docker exec` started, or a root process's, is a finding.
+ */
 export function searchProcesses(scope: Scope, list: Container[]): void {
   const { search } = scope;
-  const bridges = new Set(
-    list
-      .filter(
-        (c) =>
-          c.Config.Labels?.['com.docker.compose.service'] === 'copilot-bridge' ||
-          c.Config.Labels?.[AGENT_LABEL] !== undefined,
-      )
-      .map((c) => c.Id),
-  );
+  const own = ownGithubTokens(scope, list);
+  const supervisors = new Map(list.map((c) => [c.Id, c.State?.Pid ?? 0]));
   const names = new Map(list.map((c) => [c.Id, nameOf(c)]));
   let count = 0;
   for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid)) {
@@ -135,13 +182,19 @@ export function searchProcesses(scope: Scope, list: Container[]): void {
     const container = /[0-9a-f]{64}/.exec(read('cgroup')?.toString() ?? '')?.[0];
     const where = `process ${pid} (${(read('comm')?.toString() ?? '?').trim()})${container && names.has(container) ? ` in ${names.get(container)}` : ''}`;
     if (cmdline) search.bytes(`${where} command line`, cmdline);
+    const ownToken = container ? own.get(container) : undefined;
+    const inBridgeTree =
+      ownToken !== undefined &&
+      (processInfo(Number(pid))?.uid ?? 0) !== 0 &&
+      descendsFrom(Number(pid), supervisors.get(container!) ?? 0);
     for (const entry of (environ ?? Buffer.alloc(0)).toString('utf8').split('\0')) {
       const before = search.findings.length;
       search.bytes(`${where} environment ${entry.split('=')[0]}`, entry);
-      if (container && bridges.has(container) && entry.startsWith(`${GITHUB_TOKEN_VARIABLE}=`))
+      if (inBridgeTree && entry.startsWith(`${GITHUB_TOKEN_VARIABLE}=`))
         for (const f of search.findings.slice(before))
-          f.declared =
-            "the bridge's GitHub token, in its own container's environment (upstream reads it from nowhere else)";
+          if (f.what === ownToken)
+            f.declared =
+              "its bridge's own GitHub token, in a process its bridge started (upstream reads it from nowhere else)";
     }
   }
   scope.places.push(`${count} processes' environment and command line`);

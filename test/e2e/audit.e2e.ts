@@ -4,13 +4,15 @@
 // planted in each place, one test each: an image layer, a container's
 // environment, a log, a volume file, a process's command line (base64). Each
 // finding names its place; no output holds the value.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t, { type Test } from 'tap';
-import { PROJECT_LABEL } from '../../src/contract.js';
+import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 import { fakeToken } from '../fixtures/host-seal/fake-token.js';
 import { ensureDockerEngine } from '../support/e2e/engine.js';
+import { buildTestImages } from '../support/e2e/images.js';
 import { TEST_LABEL } from '../support/e2e/paths.js';
 import { attempt, docker } from '../support/e2e/run.js';
 import { cli, sandbox } from '../support/host-seal/cli.js';
@@ -81,8 +83,9 @@ async function start(t: Test, args: string[], from = image): Promise<string> {
 
 const audit = () => cli(['audit'], { env, cwd: ROOT });
 
-function noValue(t: Test, run: { stdout: string; stderr: string }) {
-  t.notOk(leaks(run.stdout + run.stderr, token), 'no output holds the value, in any form');
+function noValue(t: Test, run: { stdout: string; stderr: string }, more: string[] = []) {
+  for (const value of [token, ...more])
+    t.notOk(leaks(run.stdout + run.stderr, value), 'no output holds the value, in any form');
 }
 
 t.test('a deployment without a leak: clean, exit 0, and it says where it looked', async (t) => {
@@ -192,3 +195,99 @@ t.test("a value in an agent's home volume, which the admin bridge labels with th
   );
   noValue(t, run);
 });
+
+t.test(
+  "a bridge's own GitHub token in a process its bridge started is declared; another's, or a docker exec's, is a finding",
+  async (t) => {
+    // Vault items stand for the bridges' GitHub tokens (test/fixtures/agents.json names github-admin and github-lal).
+    const tokens = {
+      admin: `ghp_${randomBytes(27).toString('base64url')}`,
+      lal: `ghp_${randomBytes(27).toString('base64url')}`,
+    };
+    for (const [name, value] of Object.entries(tokens))
+      t.equal(
+        (await cli(['vault', 'set', `github-${name}/token`], { env, input: value })).exitCode,
+        0,
+        `github-${name} in the vault`,
+      );
+    // A bridge stand-in: node as the container's first process (the supervisor's place), which starts a child with
+    // the token in its environment, as the entrypoint starts the bridge. The first process holds it reversed only.
+    const supervise =
+      "require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { env: { COPILOT_GITHUB_TOKEN: [...process.env.SEED].reverse().join('') }, stdio: 'ignore' }); setInterval(() => {}, 1e9)";
+    const { bridge: bridgeImage } = await buildTestImages();
+    const bridge = async (name: string, labels: string[], value: string) => {
+      const id = (
+        await docker([
+          'run',
+          '-d',
+          '--name',
+          name,
+          '--user',
+          '61001',
+          '--label',
+          `${TEST_LABEL}=1`,
+          ...labels.flatMap((l) => ['--label', l]),
+          '-e',
+          `SEED=${[...value].reverse().join('')}`,
+          '--entrypoint',
+          'node',
+          bridgeImage,
+          '-e',
+          supervise,
+        ])
+      ).trim();
+      t.teardown(() => attempt('docker', ['rm', '-f', id]));
+      return id;
+    };
+    const admin = await bridge(
+      `${project}-admin`,
+      [`com.docker.compose.project=${project}`, 'com.docker.compose.service=copilot-bridge'],
+      tokens.admin,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const own = await audit();
+    t.equal(own.exitCode, 0, `its own token in its bridge's child: declared, not a finding (${own.stdout})`);
+    t.match(
+      own.stdout,
+      new RegExp(
+        `^declared: process \\d+ \\(\\S+\\) in ${project}-admin environment COPILOT_GITHUB_TOKEN holds the local vault's github-admin/token \\(raw\\): its bridge's own GitHub token`,
+        'm',
+      ),
+    );
+    noValue(t, own, Object.values(tokens));
+
+    // The admin's token in agent lal's bridge, and in a process docker exec starts in the admin container.
+    await bridge(`${project}-agent-lal`, [`${PROJECT_LABEL}=${project}`, `${AGENT_LABEL}=lal`], tokens.admin);
+    await docker([
+      'exec',
+      '-d',
+      '-e',
+      `COPILOT_GITHUB_TOKEN=${tokens.admin}`,
+      admin,
+      'node',
+      '-e',
+      'setInterval(() => {}, 1e9)',
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const other = await audit();
+    t.equal(other.exitCode, 1);
+    const findings = other.stdout.split('\n').filter((l) => l.startsWith('finding: '));
+    for (const where of [`${project}-admin`, `${project}-agent-lal`]) {
+      const line = new RegExp(
+        `^finding: process \\d+ \\(\\S+\\) in ${where} environment COPILOT_GITHUB_TOKEN holds the local vault's github-admin/token \\(raw\\)$`,
+      );
+      t.equal(
+        findings.filter((l) => line.test(l)).length,
+        1,
+        `one finding in ${where} (another bridge's token; one docker exec started)`,
+      );
+    }
+    t.equal(findings.length, 2, `no other finding (${findings.join(' | ')})`);
+    t.equal(
+      other.stdout.split('\n').filter((l) => l.startsWith('declared: ')).length,
+      1,
+      'the bridge child alone is declared',
+    );
+    noValue(t, other, Object.values(tokens));
+  },
+);
