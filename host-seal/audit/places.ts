@@ -7,13 +7,13 @@
 // may hold a value). Read-only: it starts nothing but its own docker CLI calls.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { readAdminEntry, readAgentsFile } from '../../src/agents/agents-file.js';
 import { GITHUB_TOKEN_VARIABLE } from '../../src/agents/render-template.js';
 import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 import { keyOfReference } from '../../src/vault/document.js';
 import type { Stack } from '../stack/stack.js';
-import type { Search } from './search.js';
+import type { Finding, Search } from './search.js';
 
 type Docker = (args: string[]) => Promise<{ failed: boolean; stdout: string }>;
 
@@ -32,8 +32,8 @@ export interface Scope {
   env: NodeJS.ProcessEnv;
   docker: Docker;
   search: Search;
-  /** Names in the release directory that are released on purpose (they hold values). */
-  released: string[];
+  /** The files up releases, by name, each with the labels of the values it may hold. */
+  expected: ReadonlyMap<string, ReadonlySet<string>>;
   places: string[];
 }
 
@@ -206,6 +206,17 @@ export function searchHost(scope: Scope, model: string | undefined): void {
     search.bytes('the compose model (compose config)', model);
     scope.places.push('the compose model');
   }
+  // The checkout's own files an operator edits: .env, the agents file, the compose files (comments included).
+  const own = [
+    join(stack.projectDir, '.env'),
+    resolve(stack.projectDir, stack.settings.AGENTS_FILE ?? ''),
+    ...stack.files.filter((arg) => arg !== '-f').map((file) => resolve(file)),
+    ...['compose.yml', 'compose.yaml', 'docker-compose.yml', 'docker-compose.yaml'].map((f) =>
+      join(stack.projectDir, f),
+    ),
+  ];
+  for (const file of new Set(own)) if (existsSync(file)) search.tree(file, file);
+  scope.places.push("the checkout's .env, agents file and compose files");
   const home = invokingHome(scope.env);
   for (const dir of [join(home, '.docker')]) if (existsSync(dir)) search.tree(dir, dir);
   for (const file of [
@@ -220,8 +231,15 @@ export function searchHost(scope: Scope, model: string | undefined): void {
   search.tree('/tmp', '/tmp');
   scope.places.push('/tmp');
   if (existsSync(stack.dir)) {
-    search.tree(stack.dir, stack.dir, (path) => scope.released.some((name) => path === join(stack.dir, name)));
-    scope.places.push(`${stack.dir} (the released files excepted)`);
+    const before = search.findings.length;
+    search.tree(stack.dir, stack.dir);
+    // A released file may hold its own bridge's values (up wrote them there); anything else there is a finding.
+    const mine = (f: Finding) =>
+      dirname(f.where) === stack.dir &&
+      (scope.expected.get(basename(f.where))?.has(f.what.replace(/ \([^()]*\)$/, '')) ?? false);
+    const found = search.findings.splice(before);
+    search.findings.push(...found.filter((f) => !mine(f)));
+    scope.places.push(`${stack.dir} (each released file: values but its own)`);
   }
 }
 

@@ -1,27 +1,64 @@
 // What `audit` looks for: every value this host's stack could leak. Each
 // sealed credential is unsealed (never printed): a service-account token is a
 // value; the local vault is opened and each of its items is one (these are
-// what the templates render, and the bridges' GitHub tokens).
+// what the templates render, and the bridges' GitHub tokens). And which of
+// them each file of the release directory may hold: the parts `up` releases.
+import { resolve } from 'node:path';
 import { VAULT_CREDENTIAL } from '../../src/contract.js';
 import type { LabeledSecret } from '../../src/secrets/secret-set.js';
+import { secretsSource } from '../../src/stack/settings.js';
 import { parseVault } from '../../src/vault/document.js';
 import type { BackendContext } from '../backends/backend.js';
 import { backend, sealedNames } from '../backends/registry.js';
 import type { Io } from '../io.js';
 import { readAuth } from '../secret-input.js';
+import { namesInUse, type Stack } from '../stack/stack.js';
+import { planSubsets } from '../stack/vault-release.js';
 
-export async function sealedValues(context: BackendContext, io: Io, authFile?: string): Promise<LabeledSecret[]> {
-  const out: LabeledSecret[] = [];
+export interface SealedValues {
+  values: LabeledSecret[];
+  /** The local vault's items, when it is sealed. */
+  vault?: Map<string, string>;
+}
+
+export async function sealedValues(context: BackendContext, io: Io, authFile?: string): Promise<SealedValues> {
+  const values: LabeledSecret[] = [];
+  let vault: Map<string, string> | undefined;
   for (const entry of await sealedNames(context)) {
     const value = await backend(entry.backend, context).unseal(entry.name, {
       askAuth: () => readAuth(io, authFile, false),
     });
     if (entry.name !== VAULT_CREDENTIAL) {
-      out.push({ label: `the sealed ${entry.name}`, value: value.trim() });
+      values.push({ label: `the sealed ${entry.name}`, value: value.trim() });
       continue;
     }
-    for (const [key, item] of parseVault(value, 'the sealed local vault', 'audit'))
-      out.push({ label: `the local vault's ${key}`, value: item });
+    vault = parseVault(value, 'the sealed local vault', 'audit');
+    for (const [key, item] of vault) values.push({ label: `the local vault's ${key}`, value: item });
   }
-  return out;
+  return vault ? { values, vault } : { values };
+}
+
+/**
+ * The files `up` releases for this stack, each with the labels of the values it may hold: with 1Password, each
+ * sealed token the agents file uses in the file of its name; with the local vault, each bridge's part (vault-admin,
+ * vault-agent-NAME) with its own items. Empty when the agents file cannot say: then every value there is a finding.
+ */
+export function expectedReleases(stack: Stack, sealed: SealedValues): Map<string, Set<string>> {
+  const expected = new Map<string, Set<string>>();
+  try {
+    if (secretsSource(stack.settings) === 'vault') {
+      if (!sealed.vault) return expected;
+      const file = resolve(stack.projectDir, stack.settings.AGENTS_FILE ?? '');
+      for (const subset of planSubsets(sealed.vault, file, stack.projectDir, stack.settings).subsets) {
+        const own = new Set(subset.values);
+        expected.set(subset.name, new Set(sealed.values.filter((v) => own.has(v.value)).map((v) => v.label)));
+      }
+    } else {
+      for (const name of namesInUse(stack.settings, stack.projectDir))
+        expected.set(name, new Set([`the sealed ${name}`]));
+    }
+  } catch {
+    // An agents file or vault `up` would refuse: nothing is expected in the release directory.
+  }
+  return expected;
 }

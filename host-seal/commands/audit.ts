@@ -9,7 +9,7 @@ import { ExitCode, StackError } from '../../src/errors.js';
 import { SecretSet } from '../../src/secrets/secret-set.js';
 import { containers, searchContainers, searchHost, searchProcesses, searchVolumes } from '../audit/places.js';
 import { Search } from '../audit/search.js';
-import { sealedValues } from '../audit/values.js';
+import { expectedReleases, sealedValues } from '../audit/values.js';
 import { contextOf } from '../backends/registry.js';
 import { runner } from '../doctor/docker.js';
 import { type Io, writeAll } from '../io.js';
@@ -22,7 +22,8 @@ export const options: OptionSpec = { file: 'strings', 'auth-file': 'string' };
 export async function run(parsed: Parsed, io: Io): Promise<void> {
   const stack = await openStack(parsed, io);
   const authFile = typeof parsed['auth-file'] === 'string' ? parsed['auth-file'] : undefined;
-  const values = await sealedValues(contextOf(io), io, authFile);
+  const sealed = await sealedValues(contextOf(io), io, authFile);
+  const values = sealed.values;
   const secrets = new SecretSet(values);
   if (secrets.needles.length === 0)
     throw new StackError(
@@ -33,11 +34,13 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
         exitCode: ExitCode.noInput,
       },
     );
+  // Only the files up releases for this stack may hold values there, and only their own.
+  const expected = expectedReleases(stack, sealed);
   let released: string[] = [];
   const dir = await openReleaseDir(stack.dir, io.platform, false);
   if (dir) {
     try {
-      released = readdirSync(dir.entry('.')).filter((name) => !name.startsWith('.'));
+      released = readdirSync(dir.entry('.')).filter((name) => expected.has(name));
     } finally {
       dir.close();
     }
@@ -46,7 +49,7 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   const docker = runner(env);
   const dockerCall = (args: string[]) => docker('docker', args);
   const search = new Search(secrets);
-  const scope = { stack, env, docker: dockerCall, search, released, places: [] as string[] };
+  const scope = { stack, env, docker: dockerCall, search, expected, places: [] as string[] };
   const engine = await dockerCall(['version', '--format', '{{.Server.Version}}']);
   if (engine.failed)
     throw new StackError(

@@ -5,7 +5,7 @@
 // environment, a log, a volume file, a process's command line (base64). Each
 // finding names its place; no output holds the value.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t, { type Test } from 'tap';
@@ -35,6 +35,7 @@ t.before(async () => {
     ...box.env,
     TPM2TOOLS_TCTI: tpm.tcti,
     COMPOSE_PROJECT_NAME: project,
+    SECRETS_SOURCE: '1password',
     AGENTS_FILE: join(ROOT, 'test', 'fixtures', 'agents.json'),
   };
   t.equal((await cli(['seal', '--backend', 'tpm2'], { env, input: `${token}\n` })).exitCode, 0, 'a token is sealed');
@@ -291,3 +292,44 @@ t.test(
     noValue(t, other, Object.values(tokens));
   },
 );
+
+t.test(
+  'the release directory: the released token in its own file is no finding; in any other file it is',
+  async (t) => {
+    // With 1Password the stack releases op-sa-token (and agent-NAME for agents that have one), nothing else.
+    const dir = join(env.XDG_RUNTIME_DIR!, 'copilot-bridge-stack');
+    mkdirSync(dir, { mode: 0o700, recursive: true });
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'op-sa-token'), token, { mode: 0o400 });
+    const released = await audit();
+    t.equal(released.exitCode, 0, `its own file: clean (${released.stdout})`);
+    writeFileSync(join(dir, 'zz-extra'), token, { mode: 0o600 });
+    writeFileSync(join(dir, 'agent-lal'), `${token}\n`, { mode: 0o600 });
+    const extra = await audit();
+    t.equal(extra.exitCode, 1);
+    t.same(
+      extra.stdout.split('\n').filter(Boolean).sort(),
+      [
+        `finding: ${join(dir, 'agent-lal')} holds the sealed op-sa-token (raw)`,
+        `finding: ${join(dir, 'zz-extra')} holds the sealed op-sa-token (raw)`,
+      ],
+      "a file up never releases, and another credential's file: findings",
+    );
+    noValue(t, extra);
+  },
+);
+
+t.test("the checkout's .env, agents file and compose files an operator edits", async (t) => {
+  const checkout = join(env.XDG_RUNTIME_DIR!, '..', `${project}-checkout`);
+  mkdirSync(checkout, { recursive: true });
+  t.teardown(() => rmSync(checkout, { recursive: true, force: true }));
+  copyFileSync(join(ROOT, 'compose.yml'), join(checkout, 'compose.yml'));
+  const agents = join(checkout, 'agents.json');
+  copyFileSync(join(ROOT, 'test', 'fixtures', 'agents.json'), agents);
+  writeFileSync(join(checkout, '.env'), `# pasted by mistake\nOP_SERVICE_ACCOUNT_TOKEN=${token}\n`);
+  const run = await cli(['audit'], { env: { ...env, AGENTS_FILE: agents }, cwd: checkout });
+  t.equal(run.exitCode, 1);
+  t.match(run.stdout, new RegExp(`^finding: ${join(checkout, '.env')} holds the sealed op-sa-token \\(raw\\)$`, 'm'));
+  t.match(run.stderr, /the checkout's \.env, agents file and compose files/);
+  noValue(t, run);
+});
