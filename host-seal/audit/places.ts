@@ -5,6 +5,7 @@
 // processes included), the compose model as resolved, ~/.docker, the shell
 // histories, /tmp, and the release directory (where only the released files
 // may hold a value). Read-only: it starts nothing but its own docker CLI calls.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -48,24 +49,31 @@ export async function containers(scope: Scope): Promise<Container[]> {
       .filter(Boolean))
       ids.add(id);
   }
-  if (ids.size === 0) return [];
-  const r = await docker(['inspect', ...ids]);
-  return r.failed ? [] : (JSON.parse(r.stdout) as Container[]);
+  // One at a time: `docker inspect A B` fails as a whole when one of them is gone (an agent stopped meanwhile).
+  const list: Container[] = [];
+  for (const id of ids) {
+    const r = await docker(['inspect', id]);
+    if (!r.failed) list.push(...(JSON.parse(r.stdout) as Container[]));
+  }
+  return list;
 }
 
 const nameOf = (c: Container) => c.Name.replace(/^\//, '');
 
-export async function searchContainers(scope: Scope, list: Container[]): Promise<void> {
+/** Every container of the stack, and every image they or the compose model name (built ones even with no container). */
+export async function searchContainers(scope: Scope, list: Container[], images: string[]): Promise<void> {
   const { search, docker } = scope;
   for (const c of list) {
     const name = nameOf(c);
     search.json(`container ${name} (docker inspect)`, c);
-    scope.places.push(`container ${name}: inspect, logs, writable layer`);
     await search.command(`container ${name} (docker logs)`, 'docker', ['logs', c.Id], scope.env);
     const upper = c.GraphDriver?.Data?.UpperDir;
     if (upper && existsSync(upper)) search.tree(`container ${name} (writable layer)`, upper);
+    else
+      search.unsearched.push(`container ${name} (writable layer): ${upper ?? 'not an overlay2 layer'} cannot be read`);
+    scope.places.push(`container ${name}: inspect, logs, writable layer`);
   }
-  for (const image of new Set(list.map((c) => c.Image))) {
+  for (const image of new Set([...list.map((c) => c.Image), ...images])) {
     const r = await docker(['image', 'inspect', image]);
     if (r.failed) continue;
     const [info] = JSON.parse(r.stdout) as Array<{ RepoTags?: string[]; GraphDriver?: Container['GraphDriver'] }>;
@@ -90,23 +98,54 @@ export async function searchVolumes(scope: Scope, list: Container[]): Promise<vo
     const r = await docker(['volume', 'ls', '-q', '--filter', `label=${label}`]);
     for (const name of r.stdout.split('\n').map((s) => s.trim())) if (name) names.add(name);
   }
-  // Mattermost's own database keeps the access tokens it issued to the bots: declared, not a leak of this stack.
+  // And every volume a container of the stack mounts, labelled or not (an image's VOLUME is anonymous).
+  for (const c of list) for (const m of c.Mounts ?? []) if (m.Type === 'volume' && m.Name) names.add(m.Name);
+  // Mattermost's own database keeps the access tokens it issued to the bots: those, and only those, are declared.
   const database = new Set(
     list
       .filter((c) => c.Config.Labels?.['com.docker.compose.service'] === 'postgres')
       .flatMap((c) => (c.Mounts ?? []).filter((m) => m.Type === 'volume' && m.Name).map((m) => m.Name!)),
   );
+  const botTokens = botTokenFindings(scope);
   for (const name of names) {
     const inspected = await docker(['volume', 'inspect', '--format', '{{.Mountpoint}}', name]);
     const mountpoint = inspected.stdout.trim();
-    if (inspected.failed || !existsSync(mountpoint)) continue;
+    if (inspected.failed) continue;
+    if (!existsSync(mountpoint)) {
+      search.unsearched.push(`volume ${name}: ${mountpoint} cannot be read`);
+      continue;
+    }
     scope.places.push(`volume ${name}`);
     const before = search.findings.length;
     search.tree(`volume ${name}`, mountpoint);
     if (database.has(name))
       for (const f of search.findings.slice(before))
-        f.declared = "Mattermost's database keeps the access tokens Mattermost issued to the bots";
+        if (botTokens.has(f.what))
+          f.declared = "Mattermost's database keeps the access tokens Mattermost issued to the bots";
   }
+  // Directories and files bound into a container (not the released files: the release directory is searched apart).
+  const binds = new Set<string>();
+  for (const c of list)
+    for (const m of c.Mounts ?? [])
+      if (m.Type === 'bind' && !m.Source.startsWith(`${stack.dir}/`) && m.Source !== stack.dir) binds.add(m.Source);
+  for (const source of binds) {
+    if (!existsSync(source)) continue;
+    search.tree(`bind mount ${source}`, source);
+    scope.places.push(`bind mount ${source}`);
+  }
+}
+
+/** The findings the bots' access tokens make (vault items of the agents file's botTokenItem), as audit names them. */
+function botTokenFindings(scope: Scope): Set<string> {
+  const out = new Set<string>();
+  try {
+    const file = resolve(scope.stack.projectDir, scope.stack.settings.AGENTS_FILE ?? '');
+    for (const entry of [readAdminEntry(file), ...readAgentsFile(file)])
+      if (entry) out.add(`the local vault's ${keyOfReference(`${entry.botTokenItem}/token`, 'audit')} (raw)`);
+  } catch {
+    // An agents file that cannot be read declares nothing.
+  }
+  return out;
 }
 
 /**
@@ -205,7 +244,7 @@ export function searchHost(scope: Scope, model: string | undefined): void {
   if (model !== undefined) {
     search.bytes('the compose model (compose config)', model);
     scope.places.push('the compose model');
-  }
+  } else search.unsearched.push('the compose model: compose config failed (run npm run doctor)');
   // The checkout's own files an operator edits: .env, the agents file, the compose files (comments included).
   const own = [
     join(stack.projectDir, '.env'),
@@ -222,9 +261,14 @@ export function searchHost(scope: Scope, model: string | undefined): void {
   for (const file of [
     '.bash_history',
     '.zsh_history',
+    '.histfile',
+    '.sh_history',
+    '.ash_history',
     '.local/share/fish/fish_history',
     '.python_history',
     '.node_repl_history',
+    '.psql_history',
+    '.mysql_history',
   ])
     if (existsSync(join(home, file))) search.tree(join(home, file), join(home, file));
   scope.places.push(`${home}/.docker and the shell histories`);
@@ -246,11 +290,10 @@ export function searchHost(scope: Scope, model: string | undefined): void {
 /** The home of the user who ran the command (through sudo: that user's). */
 function invokingHome(env: NodeJS.ProcessEnv): string {
   const sudoUser = env.SUDO_USER;
-  if (sudoUser && /^[a-z_][a-z0-9_-]*$/.test(sudoUser)) {
-    const line = readFileSync('/etc/passwd', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith(`${sudoUser}:`));
-    const home = line?.split(':')[5];
+  if (sudoUser && /^[A-Za-z0-9_][A-Za-z0-9_.@-]*$/.test(sudoUser)) {
+    // getent asks NSS: local users, and those of LDAP or sssd.
+    const entry = spawnSync('getent', ['passwd', sudoUser], { encoding: 'utf8' });
+    const home = entry.status === 0 ? entry.stdout.split('\n')[0]?.split(':')[5] : undefined;
     if (home) return home;
   }
   return env.HOME ?? homedir();

@@ -4,12 +4,16 @@
 // kept across chunks so no value is split). Findings name the place, never
 // the value.
 import { spawn } from 'node:child_process';
-import { closeSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SecretSet } from '../../src/secrets/secret-set.js';
 
 /** Files are read a megabyte at a time, each read after the kept end of the last. */
 const READ_SIZE = 1 << 20;
+/** A file larger than this is not read but listed as unsearched: a sparse file of terabytes costs its writer nothing. */
+const MAX_FILE_BYTES = 2 ** 30;
+
+const code = (error: unknown) => (error as NodeJS.ErrnoException).code ?? 'unreadable';
 
 export interface Finding {
   where: string;
@@ -20,6 +24,10 @@ export interface Finding {
 
 export class Search {
   readonly findings: Finding[] = [];
+  /** Places that could not be searched, each with why: a search with any is not complete. */
+  readonly unsearched: string[] = [];
+  /** Mount points met under a searched tree, not entered. */
+  otherFileSystems = 0;
   private readonly overlap: number;
   readonly #buffer: Buffer;
 
@@ -41,22 +49,34 @@ export class Search {
         this.json(where, v, /^[A-Za-z_][\w]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`);
   }
 
-  /** Every regular file under `dir`, not following links; `allowed(path)` names files that may hold a value. Named by
-   * `where` and the path under `dir`, or by the whole path when `where` is `dir` itself. */
+  /**
+   * Every regular file under `dir`, not following links and staying on `dir`'s own file system (a volume bound
+   * over /proc must not be read); `allowed(path)` names files that may hold a value. Named by `where` and the path
+   * under `dir`, or by the whole path when `where` is `dir` itself. A place it cannot read, or a file too big to
+   * read, is listed in `unsearched`: the search is then not complete, and says so.
+   */
   tree(where: string, dir: string, allowed: (path: string) => boolean = () => false): number {
     let files = 0;
+    let device: number | undefined;
     const walk = (path: string) => {
       let st: ReturnType<typeof lstatSync>;
       try {
         st = lstatSync(path);
-      } catch {
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.unsearched.push(`${path} (${code(error)})`);
+        return;
+      }
+      device ??= st.dev;
+      if (st.dev !== device) {
+        this.otherFileSystems++;
         return;
       }
       if (st.isDirectory()) {
         let names: string[] = [];
         try {
           names = readdirSync(path);
-        } catch {
+        } catch (error) {
+          this.unsearched.push(`${path} (${code(error)})`);
           return;
         }
         for (const name of names) walk(join(path, name));
@@ -72,8 +92,11 @@ export class Search {
   private file(where: string, path: string): void {
     let fd: number;
     try {
-      fd = openSync(path, 'r');
-    } catch {
+      // No link followed and no wait on a FIFO: the file may have been swapped since it was listed.
+      fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch (error) {
+      const why = code(error);
+      if (why !== 'ENOENT' && why !== 'ELOOP' && why !== 'ENXIO') this.unsearched.push(`${where} (${why})`);
       return;
     }
     const seen = new Set<string>();
@@ -81,17 +104,29 @@ export class Search {
     // each read are moved to its start, so a value across two reads is still whole in the next window.
     const buffer = this.#buffer;
     try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) return;
+      if (st.size > MAX_FILE_BYTES) {
+        this.unsearched.push(`${where} (${st.size} bytes: larger than the ${MAX_FILE_BYTES / 2 ** 30} GiB searched)`);
+        return;
+      }
       let kept = 0;
+      let total = 0;
       for (;;) {
         const n = readSync(fd, buffer, kept, READ_SIZE, null);
         if (n <= 0) break;
+        total += n;
         const end = kept + n;
         for (const hit of this.secrets.findAll(buffer.subarray(0, end))) seen.add(`${hit.label} (${hit.encoding})`);
         kept = Math.min(this.overlap, end);
         buffer.copyWithin(0, end - kept, end);
+        if (total > MAX_FILE_BYTES) {
+          this.unsearched.push(`${where} (grew past the ${MAX_FILE_BYTES / 2 ** 30} GiB searched)`);
+          break;
+        }
       }
-    } catch {
-      // vanished or unreadable: nothing to find
+    } catch (error) {
+      this.unsearched.push(`${where} (${code(error)})`);
     } finally {
       closeSync(fd);
     }

@@ -5,6 +5,7 @@
 // never the value; declared exceptions are listed as such. Exit 0 clean, 1 on
 // a finding. Read-only: it changes nothing and starts nothing.
 import { readdirSync } from 'node:fs';
+import { parse } from 'yaml';
 import { ExitCode, StackError } from '../../src/errors.js';
 import { SecretSet } from '../../src/secrets/secret-set.js';
 import { containers, searchContainers, searchHost, searchProcesses, searchVolumes } from '../audit/places.js';
@@ -20,6 +21,14 @@ import { composeEnv, openStack } from '../stack/stack.js';
 export const options: OptionSpec = { file: 'strings', 'auth-file': 'string' };
 
 export async function run(parsed: Parsed, io: Io): Promise<void> {
+  // Docker's volumes and layers and other users' processes are root's to read: as anyone else, audit would
+  // pass over them in silence and could call a deployment clean that is not.
+  if (io.platform === 'linux' && (process.getuid?.() ?? 0) !== 0)
+    throw new StackError(
+      'not-root',
+      "audit reads Docker's volumes and layers (/var/lib/docker) and every process's environment, which only root can; run it as root: sudo -E npm run audit",
+      { step: 'audit', exitCode: ExitCode.noPerm },
+    );
   const stack = await openStack(parsed, io);
   const authFile = typeof parsed['auth-file'] === 'string' ? parsed['auth-file'] : undefined;
   const sealed = await sealedValues(contextOf(io), io, authFile);
@@ -60,26 +69,39 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
         exitCode: ExitCode.unavailable,
       },
     );
-  io.stderr.write(`audit: looking for ${values.length} value(s) of ${stack.project} and their encodings\n`);
+  const searched = values.length - secrets.short.length;
+  io.stderr.write(`audit: looking for ${searched} value(s) of ${stack.project} and their encodings\n`);
+  if (secrets.short.length > 0)
+    io.stderr.write(
+      `audit: warning: ${secrets.short.length} value(s) too short to search for without matching everywhere (under 8 characters): ${secrets.short.map((s) => s.label).join(', ')}\n`,
+    );
+  const model = await docker(stack.tool.file, [...stack.tool.prefix, ...stack.files, 'config']);
   const list = await containers(scope);
-  await searchContainers(scope, list);
+  await searchContainers(scope, list, model.failed ? [] : modelImages(model.stdout));
   await searchVolumes(scope, list);
   searchProcesses(scope, list);
-  const model = await docker(stack.tool.file, [...stack.tool.prefix, ...stack.files, 'config']);
   searchHost(scope, model.failed ? undefined : model.stdout);
   const findings = search.findings.filter((f) => !f.declared);
   const lines = [
     ...findings.map((f) => `finding: ${f.where} holds ${f.what}`),
     ...search.findings.filter((f) => f.declared).map((f) => `declared: ${f.where} holds ${f.what}: ${f.declared}`),
   ];
-  // A place is named by what this host chose (a file or process name): one that holds a value itself is withheld.
+  // A place is named by what this host chose (a file or process name): one that holds a value itself is withheld,
+  // also when separators cut it (a value spread over the parts of a path).
+  const names = (line: string) => secrets.find(line) || secrets.find(line.replace(/[\s/\\"'[\].=:,;()]/g, ''));
   await writeAll(
     io.stdout,
-    lines.map((l) => (secrets.find(l) ? 'finding: (withheld: its place names a value)' : l)).join('\n') +
+    lines.map((l) => (names(l) ? 'finding: (withheld: its place names a value)' : l)).join('\n') +
       (lines.length ? '\n' : ''),
   );
-  const places = scope.places.map((p) => (secrets.find(p) ? '(withheld: a place whose name holds a value)' : p));
+  const withheld = (p: string) => (names(p) ? '(withheld: a place whose name holds a value)' : p);
+  const places = scope.places.map(withheld);
   io.stderr.write(`audit: searched ${places.length} place(s): ${places.join('; ')}\n`);
+  if (search.otherFileSystems > 0)
+    io.stderr.write(
+      `audit: ${search.otherFileSystems} mount point(s) inside those places not entered (other file systems)\n`,
+    );
+  for (const place of search.unsearched) io.stderr.write(`audit: could not search: ${withheld(place)}\n`);
   if (findings.length > 0)
     throw new StackError(
       'leak',
@@ -89,5 +111,21 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
         exitCode: ExitCode.leak,
       },
     );
+  if (search.unsearched.length > 0)
+    throw new StackError(
+      'incomplete',
+      `no finding, but ${search.unsearched.length} place(s) could not be searched (see above): not proven clean`,
+      { step: 'audit', exitCode: ExitCode.ioErr },
+    );
   io.stderr.write('audit: clean\n');
+}
+
+/** The images the compose model names (the stack's own build among them), whether or not a container runs them. */
+function modelImages(model: string): string[] {
+  try {
+    const services = (parse(model) as { services?: Record<string, { image?: string }> } | null)?.services ?? {};
+    return Object.values(services).flatMap((service) => (service.image ? [service.image] : []));
+  } catch {
+    return [];
+  }
 }

@@ -15,7 +15,7 @@ import { ensureDockerEngine } from '../support/e2e/engine.js';
 import { buildTestImages } from '../support/e2e/images.js';
 import { TEST_LABEL } from '../support/e2e/paths.js';
 import { attempt, docker } from '../support/e2e/run.js';
-import { cli, sandbox } from '../support/host-seal/cli.js';
+import { cli, MAIN, sandbox } from '../support/host-seal/cli.js';
 import { leaks } from '../support/host-seal/leaks.js';
 import { startSwtpm } from '../support/host-seal/swtpm.js';
 import { ROOT } from '../support/scenario.js';
@@ -331,5 +331,118 @@ t.test("the checkout's .env, agents file and compose files an operator edits", a
   t.equal(run.exitCode, 1);
   t.match(run.stdout, new RegExp(`^finding: ${join(checkout, '.env')} holds the sealed op-sa-token \\(raw\\)$`, 'm'));
   t.match(run.stderr, /the checkout's \.env, agents file and compose files/);
+  noValue(t, run);
+});
+
+t.test('as a user who is not root: refused before anything is unsealed, not a partial "clean"', async (t) => {
+  const cleanEnv = join(ROOT, 'test', 'support', 'clean-env');
+  const run = await execa(
+    cleanEnv,
+    ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'node', MAIN, 'audit'],
+    {
+      env: { ...env, HOME: '/nonexistent' },
+      extendEnv: false,
+      reject: false,
+      cwd: '/',
+    },
+  );
+  t.equal(run.exitCode, 77);
+  t.equal(
+    run.stderr.trim(),
+    "copilot-bridge-seal: audit: audit reads Docker's volumes and layers (/var/lib/docker) and every process's environment, which only root can; run it as root: sudo -E npm run audit",
+  );
+  noValue(t, run);
+});
+
+t.test('a file too big to read (sparse, 2 GiB) is named as not searched: exit 74, not clean', async (t) => {
+  const volume = `${project}_sparse`;
+  await docker(['volume', 'create', '--label', `com.docker.compose.project=${project}`, volume]);
+  t.teardown(() => attempt('docker', ['volume', 'rm', '-f', volume]));
+  const mountpoint = (await docker(['volume', 'inspect', '--format', '{{.Mountpoint}}', volume])).trim();
+  await execa('truncate', ['-s', '2G', join(mountpoint, 'huge')]);
+  const run = await audit();
+  t.equal(run.exitCode, 74, run.stderr);
+  t.match(
+    run.stderr,
+    new RegExp(
+      `^audit: could not search: volume ${volume} /huge \\(2147483648 bytes: larger than the 1 GiB searched\\)$`,
+      'm',
+    ),
+  );
+  t.match(run.stderr, /audit: no finding, but 1 place\(s\) could not be searched \(see above\): not proven clean/);
+  noValue(t, run);
+});
+
+t.test(
+  "the database volume declares only the bots' tokens: the service-account token there is a finding",
+  async (t) => {
+    const volume = `${project}_pgdata`;
+    await docker(['volume', 'create', '--label', `com.docker.compose.project=${project}`, volume]);
+    t.teardown(() => attempt('docker', ['volume', 'rm', '-f', volume]));
+    await start(t, [
+      '--name',
+      `${project}-postgres`,
+      '--label',
+      'com.docker.compose.service=postgres',
+      '-v',
+      `${volume}:/var/lib/postgresql/data`,
+      'hello',
+    ]);
+    const mountpoint = (await docker(['volume', 'inspect', '--format', '{{.Mountpoint}}', volume])).trim();
+    writeFileSync(join(mountpoint, 'posts-heap'), `a post that quotes ${token}\n`);
+    const run = await audit();
+    t.equal(run.exitCode, 1);
+    t.match(
+      run.stdout,
+      new RegExp(`^finding: volume ${volume} /posts-heap holds the sealed op-sa-token \\(raw\\)$`, 'm'),
+    );
+    t.notMatch(run.stdout, /^declared: /m);
+    noValue(t, run);
+  },
+);
+
+t.test("a container's anonymous volume and bind mount are searched too", async (t) => {
+  const bound = join(env.XDG_RUNTIME_DIR!, '..', `${project}-bound`);
+  mkdirSync(bound, { recursive: true });
+  t.teardown(() => rmSync(bound, { recursive: true, force: true }));
+  writeFileSync(join(bound, 'notes.txt'), `${token}\n`);
+  const id = await start(t, ['--name', `${project}-mounts`, '-v', '/data', '-v', `${bound}:/bound`, 'hello']);
+  const anonymous = (
+    await docker([
+      'inspect',
+      '--format',
+      '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{.Source}}{{end}}{{end}}',
+      id,
+    ])
+  )
+    .trim()
+    .split(' ');
+  t.teardown(() => attempt('docker', ['volume', 'rm', '-f', anonymous[0]!]));
+  writeFileSync(join(anonymous[1]!, 'anon.txt'), Buffer.from(token).toString('base64'));
+  const run = await audit();
+  t.equal(run.exitCode, 1);
+  t.match(
+    run.stdout,
+    new RegExp(`^finding: volume ${anonymous[0]} /anon\\.txt holds the sealed op-sa-token \\(base64\\)$`, 'm'),
+  );
+  t.match(
+    run.stdout,
+    new RegExp(`^finding: bind mount ${bound} /notes\\.txt holds the sealed op-sa-token \\(raw\\)$`, 'm'),
+  );
+  noValue(t, run);
+});
+
+t.test('a value spread over the parts of a path: the line naming it is withheld', async (t) => {
+  const root = join('/tmp', `${project}-spread`);
+  let dir = root;
+  for (let i = 0; i < token.length; i += 200) dir = join(dir, token.slice(i, i + 200));
+  mkdirSync(dir, { recursive: true });
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'f'), token);
+  const run = await audit();
+  t.equal(run.exitCode, 1);
+  t.match(run.stdout, /^finding: \(withheld: its place names a value\)$/m);
+  const joined = (run.stdout + run.stderr).replace(/\//g, '');
+  t.notOk(joined.includes(token.slice(0, 200)), 'no output holds the value with its separators taken out');
   noValue(t, run);
 });
