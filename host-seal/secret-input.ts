@@ -96,6 +96,9 @@ export async function readAuth(io: Io, authFile: string | undefined, confirm: bo
  * bytes, opened without following a link and without blocking on a named pipe
  * someone else made: a wrong value sent to the TPM counts toward its lockout.
  */
+/** Only /dev/fd/N itself names a descriptor this process inherited; /dev/fd/../x is any path at all. */
+const isInheritedFd = (file: string) => /^\/dev\/fd\/\d+$/.test(file);
+
 function readAuthFile(file: string): Buffer {
   const fail = (why: string, cause?: unknown) =>
     new StackError('auth-file', `cannot use the auth file ${file}: ${why}`, {
@@ -105,10 +108,7 @@ function readAuthFile(file: string): Buffer {
     });
   let fd: number;
   try {
-    fd = openSync(
-      file,
-      constants.O_RDONLY | (file.startsWith('/dev/fd/') ? 0 : constants.O_NOFOLLOW | constants.O_NONBLOCK),
-    );
+    fd = openSync(file, constants.O_RDONLY | (isInheritedFd(file) ? 0 : constants.O_NOFOLLOW | constants.O_NONBLOCK));
   } catch (error) {
     throw fail(
       hasErrno(error, 'ELOOP') ? 'it is a symbolic link; name the file itself' : 'check the path and its mode',
@@ -117,7 +117,7 @@ function readAuthFile(file: string): Buffer {
   }
   try {
     const info = fstatSync(fd);
-    const inherited = file.startsWith('/dev/fd/') && (info.isFIFO() || info.isSocket());
+    const inherited = isInheritedFd(file) && (info.isFIFO() || info.isSocket());
     if (!info.isFile() && !inherited)
       throw fail(
         'it is not a regular file (a named pipe or device another user could feed); use a 0600 file of yours, or /dev/fd/N',

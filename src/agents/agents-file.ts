@@ -4,7 +4,7 @@
 // bot token and its GitHub token. Only credentials come from 1Password; an id
 // or a user name taken from there would count as a secret, and the bridge
 // logs those. Nothing in this file is secret.
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { AGENT_NAME, RESERVED_AGENT_NAMES } from '../contract.js';
 import { ExitCode, hasErrno, StackError } from '../errors.js';
 
@@ -60,9 +60,40 @@ const fileFail: Fail = (message, exitCode = ExitCode.config, cause) => {
   throw new StackError('agents-file', message, { step: 'agents', exitCode, cause });
 };
 
+/** At most this much of an agents file is read: one of many agents is a few hundred bytes. */
+const MAX_AGENTS_FILE_BYTES = 1024 * 1024;
+
 function readJson(file: string): unknown {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(file, 'utf8'));
+    // Without blocking: a FIFO at the path would otherwise hang whoever reads it (doctor, up, the guard).
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile())
+        return fileFail(`${file} is not a regular file; point AGENTS_FILE at the agents file itself`, ExitCode.config);
+      if (st.size > MAX_AGENTS_FILE_BYTES)
+        return fileFail(`${file} is larger than 1 MiB; is AGENTS_FILE the agents file?`, ExitCode.config);
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    if (error instanceof StackError) throw error;
+    if (hasErrno(error, 'ENOENT'))
+      return fileFail(
+        `${file} does not exist; create it from agents.example.json or set AGENTS_FILE`,
+        ExitCode.noInput,
+        error,
+      );
+    return fileFail(
+      `${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}); check its mode`,
+      ExitCode.noInput,
+      error,
+    );
+  }
+  try {
+    return JSON.parse(text);
   } catch (error) {
     if (hasErrno(error, 'ENOENT'))
       return fileFail(

@@ -1,6 +1,7 @@
 // The agent commands' pure parts: the agents file, the per-agent template,
 // the stack settings and the one builder of an agent's container (the guard
 // compares with the same builder: test/guard/create-policy.test.ts).
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -200,6 +201,18 @@ t.test('the agents file: clear errors', async (t) => {
   });
   writeFileSync(file, '{ nope');
   t.throws(() => readAgentsFile(file), { exitCode: 65, message: /is not valid JSON/ });
+  // A FIFO at the path (no writer): refused at once, where a blocking read would wait for ever.
+  const fifo = join(dir, 'fifo.json');
+  execFileSync('mkfifo', [fifo]);
+  t.throws(() => readAgentsFile(fifo), {
+    code: 'agents-file',
+    exitCode: 78,
+    message: `${fifo} is not a regular file; point AGENTS_FILE at the agents file itself`,
+  });
+  t.throws(() => readAdminEntry(dir), {
+    exitCode: 78,
+    message: `${dir} is not a regular file; point AGENTS_FILE at the agents file itself`,
+  });
   writeFileSync(file, JSON.stringify({ agents: [{ ...lal, name: 'Bad Name' }] }));
   t.throws(() => readAgentsFile(file), { exitCode: 78, message: /agents\[0\]\.name must be lower-case/ });
   writeFileSync(file, JSON.stringify({ agents: [{ ...lal, botTokenItem: 'token-in-clear' }] }));

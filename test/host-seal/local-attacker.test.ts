@@ -213,6 +213,8 @@ t.test('an auth file that is a named pipe or a link: refused at once, nothing se
   for (const [what, file, message] of [
     ['a named pipe', join(place, 'auth'), /it is not a regular file/],
     ['a symbolic link', join(place, 'auth-link'), /it is a symbolic link; name the file itself/],
+    // Only /dev/fd/N itself is an inherited descriptor: a path that merely starts so is any other path.
+    ['a named pipe through /dev/fd/..', `/dev/fd/../../..${join(place, 'auth')}`, /it is not a regular file/],
   ] as const) {
     const run = await execa('timeout', ['10', 'node', MAIN, 'seal', '--name', 'auth-x', '--auth-file', file], {
       env,
