@@ -5,11 +5,13 @@
 // asked about its account only with --online. Exit 0 when nothing failed,
 // else the first failure's status from the sysexits table.
 import { ExitCode, StackError } from '../../src/errors.js';
+import { redact } from '../../src/redact/index.js';
+import { SecretSet } from '../../src/secrets/secret-set.js';
 import { secretsSource } from '../../src/stack/settings.js';
 import { contextOf } from '../backends/registry.js';
 import { composeModel, composeTool, engine, image, ports, runner, swarm } from '../doctor/docker.js';
 import { type Finding, failed, line, ok } from '../doctor/finding.js';
-import { opCli, releaseRoom, sealed, tpm } from '../doctor/sealing.js';
+import { type AuthTries, opCli, releaseRoom, sealed, tpm } from '../doctor/sealing.js';
 import { type Io, writeAll } from '../io.js';
 import type { OptionSpec, Parsed } from '../options.js';
 import { DEFAULT_NAME } from '../paths.js';
@@ -20,12 +22,7 @@ export const options: OptionSpec = { file: 'strings', json: 'boolean', online: '
 
 export async function run(parsed: Parsed, io: Io): Promise<void> {
   const findings: Finding[] = [];
-  const report = (f: Finding | Finding[]) => {
-    for (const one of [f].flat()) {
-      findings.push(one);
-      if (!parsed.json) io.stdout.write(`${line(one)}\n`);
-    }
-  };
+  const report = (f: Finding | Finding[]) => findings.push(...[f].flat());
   const authFile = typeof parsed['auth-file'] === 'string' ? parsed['auth-file'] : undefined;
   const docker = runner(io.env);
   const context = contextOf(io);
@@ -56,23 +53,33 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
     report(failed('compose file', error));
   }
   report(await tpm(context, docker));
-  const credentials = await sealed(context, needed, io, authFile);
+  const tries: AuthTries = { values: [] };
+  const credentials = await sealed(context, needed, io, authFile, tries);
   report(credentials);
   const { backend, sealedNames } = await import('../backends/registry.js');
   const shared = (await sealedNames(context)).find((s) => s.name === DEFAULT_NAME);
-  report(
-    await opCli(
-      docker,
-      parsed.online === true,
-      shared
-        ? () => backend(shared.backend, context).unseal(DEFAULT_NAME, { askAuth: () => readAuth(io, authFile, false) })
-        : undefined,
-    ),
-  );
+  const unsealShared = async (): Promise<string> => {
+    const store = backend(shared!.backend, context);
+    if ((await store.describe(DEFAULT_NAME))?.auth && tries.refusedBy !== undefined)
+      throw new StackError(
+        'auth-not-retried',
+        `not tried: the TPM refused the auth value for ${tries.refusedBy} (each refusal counts toward its lockout)`,
+        { step: 'doctor', exitCode: ExitCode.noPerm },
+      );
+    const value = await store.unseal(DEFAULT_NAME, { askAuth: () => readAuth(io, authFile, false) });
+    tries.values.push(value);
+    return value;
+  };
+  report(await opCli(docker, parsed.online === true, shared ? unsealShared : undefined));
 
+  // Printed once every value unsealed is known, each masked wherever a check quoted it (an image's label holding a
+  // token in a package URL, a compose file's error quoting its line): doctor never prints a value.
+  const secrets = new SecretSet(tries.values.map((value) => ({ label: 'an unsealed value', value })));
   const failure = findings.find((f) => f.status === 'fail');
-  if (parsed.json)
-    await writeAll(io.stdout, `${JSON.stringify({ ok: failure === undefined, checks: findings }, null, 2)}\n`);
+  const text = parsed.json
+    ? `${JSON.stringify({ ok: failure === undefined, checks: findings }, null, 2)}\n`
+    : findings.map((f) => `${line(f)}\n`).join('');
+  await writeAll(io.stdout, redact(secrets, text));
   if (failure) {
     const count = findings.filter((f) => f.status === 'fail').length;
     throw new StackError('doctor', `${count} check(s) failed; the first: ${failure.check}`, {

@@ -6,7 +6,9 @@
 import { existsSync, statfsSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
-import { ExitCode } from '../../src/errors.js';
+import { VAULT_CREDENTIAL } from '../../src/contract.js';
+import { ExitCode, StackError } from '../../src/errors.js';
+import { parseVault } from '../../src/vault/document.js';
 import type { BackendContext } from '../backends/backend.js';
 import { tokenFingerprint } from '../backends/fingerprint.js';
 import { backend, sealedNames } from '../backends/registry.js';
@@ -137,11 +139,25 @@ function reachable(endpoint: { kind: 'tcp'; host: string; port: number } | { kin
  * run, its fingerprint compared with the one recorded at seal time. A name
  * the stack needs that is not sealed is a failure.
  */
+/** What unsealing taught this run: whose auth value the TPM refused (not sent again), and the values seen (masked). */
+export interface AuthTries {
+  refusedBy?: string;
+  values: string[];
+}
+
+const AUTH_REFUSALS = new Set(['tpm-auth-failed', 'tpm-lockout']);
+
+/** Whether `error` is the TPM refusing an auth value (which counts toward its lockout), and records it. */
+function countRefusal(tries: AuthTries, name: string, error: unknown): void {
+  if (error instanceof StackError && AUTH_REFUSALS.has(error.code)) tries.refusedBy ??= name;
+}
+
 export async function sealed(
   context: BackendContext,
   needed: string[],
   io: Io,
   authFile: string | undefined,
+  tries: AuthTries = { values: [] },
 ): Promise<Finding[]> {
   const out: Finding[] = [];
   const names = await sealedNames(context);
@@ -169,8 +185,19 @@ export async function sealed(
       out.push(warn(check, `${entry.backend}, needs an auth value: not unsealed`, 'pass --auth-file FILE to try it'));
       continue;
     }
+    if (record.auth && tries.refusedBy !== undefined) {
+      out.push(
+        warn(
+          check,
+          `${entry.backend}: not tried, the TPM refused this auth value for ${tries.refusedBy} (each refusal counts toward its dictionary-attack lockout)`,
+          `run doctor --auth-file with this credential's own auth value`,
+        ),
+      );
+      continue;
+    }
     try {
       const value = await store.unseal(entry.name, { askAuth: () => readAuth(io, authFile, false) });
+      tries.values.push(value, ...itemsOf(entry.name, value));
       const fingerprint = tokenFingerprint(value);
       if (fingerprint === record.fingerprint)
         out.push(ok(check, `${entry.backend}: unseals, fingerprint ${fingerprint} as sealed`));
@@ -184,6 +211,7 @@ export async function sealed(
           ),
         );
     } catch (error) {
+      if (record.auth) countRefusal(tries, entry.name, error);
       out.push(failed(check, error));
     }
   }
@@ -266,4 +294,14 @@ export async function opCli(run: Run, online: boolean, token: (() => Promise<str
     // An op that answers whoami with other than JSON still reached the account.
   }
   return ok('op', `${version.stdout.trim()}: the sealed token reaches ${account}`);
+}
+
+/** The local vault's items, to mask each alone; nothing for another credential or a vault that does not parse. */
+function itemsOf(name: string, value: string): string[] {
+  if (name !== VAULT_CREDENTIAL) return [];
+  try {
+    return [...parseVault(value, 'the sealed local vault', 'doctor').values()];
+  } catch {
+    return [];
+  }
 }

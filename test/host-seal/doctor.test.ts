@@ -6,7 +6,7 @@
 // keyring locked, the agents file invalid, the published port taken. Each
 // asserts its line and its fix, the exit status, and that no output holds the
 // token.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -262,5 +262,58 @@ t.test(
       ),
     );
     t.equal(run.exitCode, 0, run.stdout + run.stderr);
+  },
+);
+
+t.test('an auth value the TPM refuses is not sent again to another credential, nor to op', async (t) => {
+  // Each refusal counts toward the TPM's dictionary-attack lockout: a dry run must not spend several.
+  const box = await sandbox(t);
+  const auth = join(box.root, 'auth');
+  writeFileSync(auth, 'the right one\n', { mode: 0o600 });
+  const { env } = await host(t, ['--auth-file', auth]);
+  const second = await cli(['seal', '--backend', 'tpm2', '--name', 'agent-lal', '--auth-file', auth], {
+    env,
+    input: `${fakeToken()}\n`,
+  });
+  t.equal(second.exitCode, 0, `a second credential behind the same auth value (${second.stderr.trim()})`);
+  const wrong = join(box.root, 'wrong');
+  writeFileSync(wrong, 'a wrong one\n', { mode: 0o600 });
+  const online = { ...env, PATH: `${join(ROOT, 'test', 'fixtures', 'op')}:${process.env.PATH}` };
+  const run = await doctor(online, ['--auth-file', wrong, '--online']);
+  const lines = ['sealed agent-lal', 'sealed op-sa-token'].map((check) => lineOf(run.stdout, check));
+  t.equal(lines.filter((l) => /^fail {2}sealed \S+: the TPM refused the auth value for /.test(l)).length, 1, 'one try');
+  t.equal(
+    lines.filter((l) =>
+      /^warn {2}sealed \S+: tpm2: not tried, the TPM refused this auth value for \S+ \(each refusal counts toward its dictionary-attack lockout\); fix: run doctor --auth-file with this credential's own auth value$/.test(
+        l,
+      ),
+    ).length,
+    1,
+    'the other not tried',
+  );
+  t.match(lineOf(run.stdout, 'op'), /^fail {2}op: not tried: the TPM refused the auth value for \S+/);
+  t.notOk(leaks(run.stdout + run.stderr, token));
+});
+
+t.test(
+  'a value doctor unsealed is masked wherever a check quotes it (a token in the image label of a package URL)',
+  async (t) => {
+    const { box, env } = await host(t);
+    const github = `ghp_${randomBytes(27).toString('base64url')}`;
+    t.equal((await cli(['vault', 'set', 'github-admin/token'], { env, input: github })).exitCode, 0, 'a vault item');
+    const name = `cbs-doctor-url-${process.pid}:test`;
+    const build = join(box.root, 'image');
+    mkdirSync(build);
+    writeFileSync(
+      join(build, 'Dockerfile'),
+      `FROM scratch\nLABEL com.copilot-bridge-stack.bridge-package="git+https://x-access-token:${github}@github.com/chrisromp/copilot-bridge.git"\n`,
+    );
+    await execa('docker', ['build', '-q', '-t', name, build]);
+    t.teardown(() => execa('docker', ['rmi', '-f', name], { reject: false }));
+    for (const args of [[], ['--json']]) {
+      const run = await doctor({ ...env, BRIDGE_IMAGE: name }, args);
+      t.match(run.stdout, /x-access-token:<redacted>@github\.com/, `masked (${args.join(' ') || 'lines'})`);
+      t.notOk(leaks(run.stdout + run.stderr, github), 'the vault item is in no output');
+    }
   },
 );
