@@ -13,6 +13,10 @@ const READ_SIZE = 1 << 20;
 /** A file larger than this is not read but listed as unsearched: a sparse file of terabytes costs its writer nothing. */
 const MAX_FILE_BYTES = 2 ** 30;
 
+/** A hit as findings name it: `LABEL (ENCODING)`; the hex form of a value is its own label's `(hex)`. */
+const describe = (label: string, encoding: string) =>
+  label.endsWith(' (hex)') && encoding === 'raw' ? label : `${label} (${encoding})`;
+
 const code = (error: unknown) => (error as NodeJS.ErrnoException).code ?? 'unreadable';
 
 export interface Finding {
@@ -32,12 +36,15 @@ export class Search {
   readonly #buffer: Buffer;
 
   constructor(readonly secrets: SecretSet) {
-    this.overlap = Math.max(0, ...secrets.needles.map((n) => n.length));
+    // Twice the longest form: a value wrapped over lines is longer by its line breaks.
+    this.overlap = 2 * Math.max(0, ...secrets.needles.map((n) => n.length));
     this.#buffer = Buffer.allocUnsafe(READ_SIZE + this.overlap);
   }
 
   bytes(where: string, data: string | Uint8Array): void {
-    for (const hit of this.secrets.findAll(data)) this.findings.push({ where, what: `${hit.label} (${hit.encoding})` });
+    const seen = new Set<string>();
+    this.#scan(typeof data === 'string' ? Buffer.from(data) : data, seen);
+    for (const what of seen) this.findings.push({ where, what });
   }
 
   /** Every string in a JSON value, by its JSON path. */
@@ -117,7 +124,7 @@ export class Search {
         if (n <= 0) break;
         total += n;
         const end = kept + n;
-        for (const hit of this.secrets.findAll(buffer.subarray(0, end))) seen.add(`${hit.label} (${hit.encoding})`);
+        this.#scan(buffer.subarray(0, end), seen);
         kept = Math.min(this.overlap, end);
         buffer.copyWithin(0, end - kept, end);
         if (total > MAX_FILE_BYTES) {
@@ -133,6 +140,26 @@ export class Search {
     for (const what of seen) this.findings.push({ where, what });
   }
 
+  /**
+   * Adds to `seen` what `data` holds: each value in each of its forms, then, where the data has line breaks, the
+   * same with the breaks taken out (base64 or hex wrapped at 64 or 76 columns, a value folded over lines).
+   */
+  #scan(data: Uint8Array, seen: Set<string>): void {
+    for (const hit of this.secrets.findAll(data)) seen.add(describe(hit.label, hit.encoding));
+    if (data.indexOf(10) === -1) return;
+    const pieces: Uint8Array[] = [];
+    let from = 0;
+    for (let at = data.indexOf(10); at !== -1; at = data.indexOf(10, from)) {
+      pieces.push(data.subarray(from, at > from && data[at - 1] === 13 ? at - 1 : at));
+      from = at + 1;
+    }
+    pieces.push(data.subarray(from));
+    for (const hit of this.secrets.findAll(Buffer.concat(pieces))) {
+      const what = describe(hit.label, hit.encoding);
+      if (!seen.has(what)) seen.add(`${what.slice(0, -1)}, across lines)`);
+    }
+  }
+
   /** A command's stdout (and stderr), searched as it streams. Resolves to its exit status. */
   command(where: string, file: string, args: string[], env: NodeJS.ProcessEnv): Promise<number | null> {
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -141,7 +168,7 @@ export class Search {
       let tail = Buffer.alloc(0);
       stream.on('data', (chunk: Buffer) => {
         const window = Buffer.concat([tail, chunk]);
-        for (const hit of this.secrets.findAll(window)) seen.add(`${hit.label} (${hit.encoding})`);
+        this.#scan(window, seen);
         tail = window.subarray(Math.max(0, window.length - this.overlap));
       });
     };

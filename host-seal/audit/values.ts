@@ -5,7 +5,7 @@
 // them each file of the release directory may hold: the parts `up` releases.
 import { resolve } from 'node:path';
 import { VAULT_CREDENTIAL } from '../../src/contract.js';
-import type { LabeledSecret } from '../../src/secrets/secret-set.js';
+import { type LabeledSecret, SecretSet } from '../../src/secrets/secret-set.js';
 import { secretsSource } from '../../src/stack/settings.js';
 import { parseVault } from '../../src/vault/document.js';
 import type { BackendContext } from '../backends/backend.js';
@@ -61,4 +61,16 @@ export function expectedReleases(stack: Stack, sealed: SealedValues): Map<string
     // An agents file or vault `up` would refuse: nothing is expected in the release directory.
   }
   return expected;
+}
+
+/** What audit searches for: each value in its forms, and its hex (lower and upper case, as xxd or od print it). */
+export function searchSet(values: LabeledSecret[]): SecretSet {
+  const hex = values.flatMap(({ label, value }) => {
+    const lower = Buffer.from(value).toString('hex');
+    return [
+      { label: `${label} (hex)`, value: lower },
+      { label: `${label} (hex)`, value: lower.toUpperCase() },
+    ];
+  });
+  return new SecretSet([...values, ...hex]);
 }

@@ -7,10 +7,9 @@
 import { readdirSync } from 'node:fs';
 import { parse } from 'yaml';
 import { ExitCode, StackError } from '../../src/errors.js';
-import { SecretSet } from '../../src/secrets/secret-set.js';
 import { containers, searchContainers, searchHost, searchProcesses, searchVolumes } from '../audit/places.js';
 import { Search } from '../audit/search.js';
-import { expectedReleases, sealedValues } from '../audit/values.js';
+import { expectedReleases, sealedValues, searchSet } from '../audit/values.js';
 import { contextOf } from '../backends/registry.js';
 import { runner } from '../doctor/docker.js';
 import { type Io, writeAll } from '../io.js';
@@ -33,7 +32,7 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   const authFile = typeof parsed['auth-file'] === 'string' ? parsed['auth-file'] : undefined;
   const sealed = await sealedValues(contextOf(io), io, authFile);
   const values = sealed.values;
-  const secrets = new SecretSet(values);
+  const secrets = searchSet(values);
   if (secrets.needles.length === 0)
     throw new StackError(
       'nothing-sealed',
@@ -69,11 +68,12 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
         exitCode: ExitCode.unavailable,
       },
     );
-  const searched = values.length - secrets.short.length;
+  const short = secrets.short.filter((s) => !s.label.endsWith(' (hex)'));
+  const searched = values.length - short.length;
   io.stderr.write(`audit: looking for ${searched} value(s) of ${stack.project} and their encodings\n`);
-  if (secrets.short.length > 0)
+  if (short.length > 0)
     io.stderr.write(
-      `audit: warning: ${secrets.short.length} value(s) too short to search for without matching everywhere (under 8 characters): ${secrets.short.map((s) => s.label).join(', ')}\n`,
+      `audit: warning: ${short.length} value(s) too short to search for without matching everywhere (under 8 characters): ${short.map((s) => s.label).join(', ')}\n`,
     );
   const model = await docker(stack.tool.file, [...stack.tool.prefix, ...stack.files, 'config']);
   const list = await containers(scope);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Search } from '../../host-seal/audit/search.js';
+import { searchSet } from '../../host-seal/audit/values.js';
 import { SecretSet } from '../../src/secrets/secret-set.js';
 import { fakeToken } from '../fixtures/host-seal/fake-token.js';
 
@@ -74,3 +75,25 @@ t.test('links are not followed, a FIFO is not opened, names are relative to the 
   t.same(search.findings, [{ where: 'volume data /logs/bridge.log', what: 'the sealed op-sa-token (base64)' }]);
   t.notOk(JSON.stringify(search.findings).includes(token.slice(4, 40)), 'no finding holds the value');
 });
+
+t.test(
+  'wrapped forms: base64 at 76 columns, hex as xxd -p prints it, the value folded; each named as across lines',
+  async (t) => {
+    const dir = tree(t);
+    const wrap = (text: string, width: number, eol = '\n') =>
+      (text.match(new RegExp(`.{1,${width}}`, 'g')) ?? []).join(eol);
+    writeFileSync(join(dir, 'b64.txt'), `${wrap(Buffer.from(token).toString('base64'), 76)}\n`);
+    // xxd -p: 30 bytes a line, 60 hex digits.
+  writeFileSync(join(dir, 'hex.txt'), `${wrap(Buffer.from(token).toString('hex'), 60)}\n`);
+    writeFileSync(join(dir, 'HEX.txt'), Buffer.from(token).toString('hex').toUpperCase());
+    writeFileSync(join(dir, 'folded.txt'), `${wrap(token, 100, '\r\n')}\r\n`);
+    const search = new Search(searchSet([{ label: 'the sealed op-sa-token', value: token }]));
+    search.tree(dir, dir);
+    t.same(search.findings.map((f) => `${f.where.slice(dir.length)} ${f.what}`).sort(), [
+      '/HEX.txt the sealed op-sa-token (hex)',
+      '/b64.txt the sealed op-sa-token (base64, across lines)',
+      '/folded.txt the sealed op-sa-token (raw, across lines)',
+      '/hex.txt the sealed op-sa-token (hex, across lines)',
+    ]);
+  },
+);
