@@ -9,8 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { searchSet } from '../host-seal/audit/values.js';
 import { PROJECT_LABEL } from '../src/contract.js';
-import { SecretSet } from '../src/secrets/secret-set.js';
 import { fakeToken } from '../test/fixtures/host-seal/fake-token.js';
 import { ensureDockerEngine } from '../test/support/e2e/engine.js';
 import { buildTestImages } from '../test/support/e2e/images.js';
@@ -90,7 +90,7 @@ export async function benchAudit(): Promise<{ name: string; figures: Record<stri
       if (run.exitCode !== 0) throw new Error(`audit exited ${run.exitCode}: ${run.stdout}${run.stderr}`);
     });
     // The same values in the same encodings (the needles audit looks for), one per line, for grep -F -f.
-    const needles = new SecretSet([{ label: 'token', value: token }]).needles.filter((n) => !n.includes(10));
+    const needles = searchSet([{ label: 'token', value: token }]).needles.filter((n) => !n.includes(10));
     const patterns = join(box.root, 'needles');
     writeFileSync(patterns, Buffer.concat(needles.flatMap((n) => [n, Buffer.from('\n')])));
     const grepAll = (dirs: string[]) =>
