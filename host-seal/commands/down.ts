@@ -44,6 +44,21 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
       } catch {
         names = [];
       }
+      // Without an engine, compose would print its traceback and stop nothing: say so in one line (the wipe below
+      // still runs, so no token stays on the disk; what runs keeps what it read at its start).
+      const { execa } = await import('execa');
+      const engine = await execa('docker', ['version', '--format', '{{.Server.Version}}'], {
+        env: io.env,
+        extendEnv: false,
+        reject: false,
+        stdin: 'ignore',
+      });
+      if (engine.failed)
+        throw new StackError(
+          'docker-unreachable',
+          `the Docker engine does not answer${io.env.DOCKER_HOST ? ` at DOCKER_HOST=${io.env.DOCKER_HOST}` : ''}, so nothing was stopped; the released files are wiped, but the stack's containers may still run: start the engine (systemctl start docker) and run npm run down again`,
+          { step: 'down', exitCode: ExitCode.unavailable },
+        );
       // Agents started with `agent up` are not compose services: remove them first, or compose cannot remove
       // mattermost-net, and they would keep a wiped token file mounted.
       await removeAgents(stack, io);

@@ -410,6 +410,21 @@ t.test(
       '...after wiping the released files anyway',
     );
     await t.rejects(stat(dir), { code: 'ENOENT' });
+
+    // No engine: one line that says so and what to do (not compose's traceback), and the released files wiped.
+    const again = await release.prepareReleaseDir(dir, 'linux');
+    await release.releaseToken(again, 'op-sa-token', token);
+    again.close();
+    const noEngine = `unix://${join(box.root, 'no-engine.sock')}`;
+    const blind = await cli(['down'], { env: { ...env, DOCKER_HOST: noEngine }, cwd });
+    t.equal(blind.exitCode, 69);
+    t.equal(
+      blind.stderr.trim().split('\n').at(-1),
+      `copilot-bridge-seal: down: the Docker engine does not answer at DOCKER_HOST=${noEngine}, so nothing was stopped; the released files are wiped, but the stack's containers may still run: start the engine (systemctl start docker) and run npm run down again`,
+    );
+    t.ok(blind.stderr.trim().split('\n').length <= 3, `no traceback (${blind.stderr})`);
+    await t.rejects(stat(dir), { code: 'ENOENT' }, 'wiped');
+    t.notOk(leaks(blind.stdout + blind.stderr, token));
   },
 );
 
