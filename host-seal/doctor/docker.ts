@@ -78,7 +78,7 @@ export async function swarm(run: Run): Promise<Finding> {
   );
 }
 
-interface Model {
+export interface Model {
   services?: Record<string, { image?: string; build?: unknown; ports?: unknown[] }>;
 }
 
@@ -120,6 +120,14 @@ export async function ports(model: Model, project: string, run: Run): Promise<Fi
         `publish=${bound.port}`,
       ]);
       if (!ours.failed && ours.stdout.trim()) out.push(ok(`port ${where}`, `in use by this stack's ${service}`));
+      else if (ours.failed)
+        out.push(
+          warn(
+            `port ${where}`,
+            `${why}, and the engine does not answer, so whether by this stack's ${service} cannot be told`,
+            'start the engine, then run doctor again',
+          ),
+        );
       else
         out.push(
           fail(

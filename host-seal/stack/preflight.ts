@@ -4,6 +4,7 @@
 // the guard's image, which the admin's service builds, and fail).
 import { parse } from 'yaml';
 import { ExitCode, StackError } from '../../src/errors.js';
+import { type Model, ports, runner } from '../doctor/docker.js';
 import type { Io } from '../io.js';
 import { compose } from './compose.js';
 import type { Stack } from './stack.js';
@@ -56,7 +57,10 @@ export async function preflight(
       { step: 'up', exitCode: ExitCode.config },
     );
   }
-  const model = parse(config.stdout) as { services?: Record<string, { image?: string; build?: unknown }> };
+  const model = parse(config.stdout) as Model;
+  // A published port another program holds would fail the start half-way, with part of the stack running.
+  const taken = (await ports(model, stack.project, runner(env))).find((f) => f.status === 'fail');
+  if (taken) throw unavailable('port-taken', `${taken.check}: ${taken.detail}; ${taken.fix}, then retry`);
   for (const [service, definition] of Object.entries(model.services ?? {})) {
     if (!definition.build || !definition.image) continue;
     const present = await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', definition.image], {

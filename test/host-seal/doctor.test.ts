@@ -190,6 +190,21 @@ t.test('the published port taken by another program: its line, and the fix; exit
     lineOf(run.stdout, `port 127.0.0.1:${port}`),
     `fail  port 127.0.0.1:${port}: taken by another program, and mattermost publishes it; fix: stop what listens there, or choose another port in .env (MM_HTTP_PORT, MM_BIND_ADDRESS)`,
   );
+  // up checks the same before it releases or starts anything: no stack half up.
+  const up = await cli(['up'], { env, cwd: ROOT });
+  t.equal(up.exitCode, 69);
+  t.equal(
+    up.stderr.trim().split('\n').at(-1),
+    `copilot-bridge-seal: up: port 127.0.0.1:${port}: taken by another program, and mattermost publishes it; stop what listens there, or choose another port in .env (MM_HTTP_PORT, MM_BIND_ADDRESS), then retry`,
+  );
+  t.notMatch(up.stderr, /released/, 'nothing released');
+  // With the engine stopped, a port in use cannot be told to be the stack's own: a warning, not "another program".
+  const blind = await doctor({ ...env, DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
+  t.equal(
+    lineOf(blind.stdout, `port 127.0.0.1:${port}`),
+    `warn  port 127.0.0.1:${port}: taken, and the engine does not answer, so whether by this stack's mattermost cannot be told; fix: start the engine, then run doctor again`,
+  );
+  t.notOk(leaks(up.stdout + up.stderr + blind.stdout, token));
 });
 
 t.test(
