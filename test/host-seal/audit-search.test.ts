@@ -84,7 +84,7 @@ t.test(
       (text.match(new RegExp(`.{1,${width}}`, 'g')) ?? []).join(eol);
     writeFileSync(join(dir, 'b64.txt'), `${wrap(Buffer.from(token).toString('base64'), 76)}\n`);
     // xxd -p: 30 bytes a line, 60 hex digits.
-  writeFileSync(join(dir, 'hex.txt'), `${wrap(Buffer.from(token).toString('hex'), 60)}\n`);
+    writeFileSync(join(dir, 'hex.txt'), `${wrap(Buffer.from(token).toString('hex'), 60)}\n`);
     writeFileSync(join(dir, 'HEX.txt'), Buffer.from(token).toString('hex').toUpperCase());
     writeFileSync(join(dir, 'folded.txt'), `${wrap(token, 100, '\r\n')}\r\n`);
     const search = new Search(searchSet([{ label: 'the sealed op-sa-token', value: token }]));
