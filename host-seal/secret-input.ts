@@ -99,13 +99,9 @@ export async function readAuth(io: Io, authFile: string | undefined, confirm: bo
 /** Only /dev/fd/N itself names a descriptor this process inherited; /dev/fd/../x is any path at all. */
 const isInheritedFd = (file: string) => /^\/dev\/fd\/\d+$/.test(file);
 
-function readAuthFile(file: string): Buffer {
-  const fail = (why: string, cause?: unknown) =>
-    new StackError('auth-file', `cannot use the auth file ${file}: ${why}`, {
-      step: 'auth',
-      exitCode: ExitCode.noInput,
-      cause,
-    });
+/** The auth file, opened and checked (see above); the caller closes the descriptor. */
+function openAuthFile(file: string): number {
+  const fail = authFileError(file);
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | (isInheritedFd(file) ? 0 : constants.O_NOFOLLOW | constants.O_NONBLOCK));
@@ -124,6 +120,24 @@ function readAuthFile(file: string): Buffer {
       );
     if (info.isFile() && info.uid !== (process.getuid?.() ?? info.uid))
       throw fail(`it belongs to uid ${info.uid}, not to you`);
+    return fd;
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
+
+const authFileError = (file: string) => (why: string, cause?: unknown) =>
+  new StackError('auth-file', `cannot use the auth file ${file}: ${why}`, {
+    step: 'auth',
+    exitCode: ExitCode.noInput,
+    cause,
+  });
+
+function readAuthFile(file: string): Buffer {
+  const fail = authFileError(file);
+  const fd = openAuthFile(file);
+  try {
     const buffer = Buffer.alloc(257);
     let length = 0;
     for (let n = -1; n !== 0 && length < buffer.length; length += n) {
@@ -139,4 +153,16 @@ function readAuthFile(file: string): Buffer {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * --auth-file, checked when the command starts (present, a regular file of
+ * yours or an inherited /dev/fd/N; nothing read): a mistyped path is named at
+ * once, not passed over because no sealed credential happened to need it.
+ */
+export function authFileOf(parsed: { 'auth-file'?: unknown }): string | undefined {
+  const file = parsed['auth-file'];
+  if (typeof file !== 'string') return undefined;
+  closeSync(openAuthFile(file));
+  return file;
 }

@@ -14,6 +14,7 @@ import { contextOf } from '../backends/registry.js';
 import { runner } from '../doctor/docker.js';
 import { type Io, writeAll } from '../io.js';
 import type { OptionSpec, Parsed } from '../options.js';
+import { authFileOf } from '../secret-input.js';
 import { openReleaseDir } from '../stack/release.js';
 import { composeEnv, openStack } from '../stack/stack.js';
 
@@ -29,7 +30,7 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
       { step: 'audit', exitCode: ExitCode.noPerm },
     );
   const stack = await openStack(parsed, io);
-  const authFile = typeof parsed['auth-file'] === 'string' ? parsed['auth-file'] : undefined;
+  const authFile = authFileOf(parsed);
   const sealed = await sealedValues(contextOf(io), io, authFile);
   const values = sealed.values;
   const secrets = searchSet(values);

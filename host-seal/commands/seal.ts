@@ -6,7 +6,7 @@ import type { BackendName } from '../backends/backend.js';
 import { autoBackend, backend, contextOf, holders } from '../backends/registry.js';
 import type { Io } from '../io.js';
 import { nameOption, type OptionSpec, type Parsed, pcrsOption } from '../options.js';
-import { readAuth, readToken } from '../secret-input.js';
+import { authFileOf, readAuth, readToken } from '../secret-input.js';
 
 export const options: OptionSpec = {
   name: 'string',
@@ -31,7 +31,7 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
     throw usage('--backend takes auto, tpm2 or keychain');
   const kind: BackendName = choice === 'auto' ? autoBackend(context) : choice;
   const pcrs = pcrsOption(parsed);
-  const authFile = typeof parsed['auth-file'] === 'string' ? parsed['auth-file'] : undefined;
+  const authFile = authFileOf(parsed);
   const wantsAuth = parsed.auth === true || authFile !== undefined;
   if (kind !== 'tpm2' && (pcrs.length > 0 || wantsAuth))
     throw usage('--pcrs, --auth and --auth-file apply to --backend tpm2 only');

@@ -7,7 +7,7 @@ import { ExitCode, StackError } from '../../src/errors.js';
 import { contextOf, holders } from '../backends/registry.js';
 import { type Io, writeAll } from '../io.js';
 import { nameOption, type OptionSpec, type Parsed } from '../options.js';
-import { readAuth } from '../secret-input.js';
+import { authFileOf, readAuth } from '../secret-input.js';
 
 export const options: OptionSpec = { name: 'string', 'auth-file': 'string' };
 
@@ -67,7 +67,7 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
       },
     );
   }
-  const authFile = typeof parsed['auth-file'] === 'string' ? parsed['auth-file'] : undefined;
+  const authFile = authFileOf(parsed);
   const token = await holder.unseal(name, { askAuth: () => readAuth(io, authFile, false) });
   try {
     await writeAll(io.stdout, token);

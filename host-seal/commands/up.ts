@@ -21,7 +21,7 @@ import type { Io } from '../io.js';
 import { withLock } from '../lock.js';
 import { type OptionSpec, type Parsed, secondsOption } from '../options.js';
 import { DB_PASSWORD_NAME, DEFAULT_NAME } from '../paths.js';
-import { readAuth } from '../secret-input.js';
+import { authFileOf, readAuth } from '../secret-input.js';
 import { compose, inspect, waitHealthy } from '../stack/compose.js';
 import { prepareDatabase } from '../stack/database.js';
 import { preflight } from '../stack/preflight.js';
@@ -81,7 +81,7 @@ async function settle(stack: Stack, extra: Record<string, string>, io: Io): Prom
 export async function run(parsed: Parsed, io: Io): Promise<void> {
   const context = contextOf(io);
   const timeout = secondsOption(parsed, 'timeout', 300);
-  const authFile = typeof parsed['auth-file'] === 'string' ? parsed['auth-file'] : undefined;
+  const authFile = authFileOf(parsed);
   const stack = await openStack(parsed, io);
   const interrupt = interruptions();
   try {

@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import { ExitCode } from '../../src/errors.js';
 import { findCompose } from '../stack/compose.js';
 import type { Stack } from '../stack/stack.js';
-import { type Finding, fail, failed, ok, warn } from './finding.js';
+import { type Finding, fail, failed, firstLine, ok, warn } from './finding.js';
 
 /** The label the image build records the Dockerfile's SHA-256 in (compose.yml passes it as a build argument). */
 const DOCKERFILE_LABEL = 'com.copilot-bridge-stack.dockerfile-sha256';
@@ -34,8 +34,6 @@ export function runner(env: NodeJS.ProcessEnv): Run {
     return { failed: r.failed, stdout: String(r.stdout), stderr: String(r.stderr || r.message || '') };
   };
 }
-
-const firstLine = (text: string) => (text.split('\n').find((l) => l.trim()) ?? '').trim().slice(0, 160);
 
 export async function engine(run: Run): Promise<Finding> {
   const r = await run('docker', ['version', '--format', '{{.Server.Version}} {{.Server.APIVersion}}']);

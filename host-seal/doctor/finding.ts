@@ -33,3 +33,6 @@ export function line(f: Finding): string {
   const fix = f.fix && f.status !== 'ok' && f.fix !== 'see the message' ? `; fix: ${f.fix}` : '';
   return `${f.status.padEnd(4)}  ${f.check}: ${f.detail}${fix}`;
 }
+
+/** The first line of a tool's output that says something, cut to fit one line of the report. */
+export const firstLine = (text: string) => (text.split('\n').find((l) => l.trim()) ?? '').trim().slice(0, 200);

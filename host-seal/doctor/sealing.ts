@@ -6,7 +6,9 @@
 import { existsSync, statfsSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
-import { VAULT_CREDENTIAL } from '../../src/contract.js';
+import { readAgentsFile } from '../../src/agents/agents-file.js';
+import type { SecretsSource } from '../../src/contract.js';
+import { agentCredential, SHARED_TOKEN, VAULT_CREDENTIAL } from '../../src/contract.js';
 import { ExitCode, StackError } from '../../src/errors.js';
 import { parseVault } from '../../src/vault/document.js';
 import type { BackendContext } from '../backends/backend.js';
@@ -16,7 +18,8 @@ import { parseTcti } from '../backends/tpm2/transport.js';
 import type { Io } from '../io.js';
 import { readAuth } from '../secret-input.js';
 import { openReleaseDir } from '../stack/release.js';
-import { type Finding, fail, failed, ok, warn } from './finding.js';
+import { planSubsets } from '../stack/vault-release.js';
+import { type Finding, fail, failed, firstLine, ok, warn } from './finding.js';
 
 type Run = (file: string, args: string[]) => Promise<{ failed: boolean; stdout: string; stderr: string }>;
 
@@ -143,6 +146,8 @@ function reachable(endpoint: { kind: 'tcp'; host: string; port: number } | { kin
 export interface AuthTries {
   refusedBy?: string;
   values: string[];
+  /** The local vault's items, when the dry run unsealed it: which bridges it can start. */
+  vault?: Map<string, string>;
 }
 
 const AUTH_REFUSALS = new Set(['tpm-auth-failed', 'tpm-lockout']);
@@ -158,6 +163,7 @@ export async function sealed(
   io: Io,
   authFile: string | undefined,
   tries: AuthTries = { values: [] },
+  source?: SecretsSource,
 ): Promise<Finding[]> {
   const out: Finding[] = [];
   const names = await sealedNames(context);
@@ -197,7 +203,9 @@ export async function sealed(
     }
     try {
       const value = await store.unseal(entry.name, { askAuth: () => readAuth(io, authFile, false) });
-      tries.values.push(value, ...itemsOf(entry.name, value));
+      const items = itemsOf(entry.name, value);
+      tries.values.push(value, ...items.values());
+      if (entry.name === VAULT_CREDENTIAL) tries.vault = items;
       const fingerprint = tokenFingerprint(value);
       if (fingerprint === record.fingerprint)
         out.push(ok(check, `${entry.backend}: unseals, fingerprint ${fingerprint} as sealed`));
@@ -216,7 +224,13 @@ export async function sealed(
     }
   }
   if (names.length === 0 && needed.length === 0)
-    out.push(warn('sealed', 'nothing sealed', 'op read "op://..." | npm run seal'));
+    out.push(
+      warn(
+        'sealed',
+        'nothing sealed',
+        source === '1password' ? 'op read "op://vault/item/credential" | npm run seal' : 'npm run init',
+      ),
+    );
   return out;
 }
 
@@ -249,10 +263,15 @@ export async function releaseRoom(dir: string, platform: NodeJS.Platform): Promi
 }
 
 /** The host's op: present (the containers have their own); with --online, whether it reaches the account. */
-export async function opCli(run: Run, online: boolean, token: (() => Promise<string>) | undefined): Promise<Finding> {
+export async function opCli(
+  run: Run,
+  online: boolean,
+  token: (() => Promise<string>) | undefined,
+  source?: SecretsSource,
+): Promise<Finding> {
   const version = await run('op', ['--version']);
   if (version.failed)
-    return online
+    return online && source !== 'vault'
       ? fail(
           'op',
           'not installed on this host, so --online cannot try the account',
@@ -261,7 +280,7 @@ export async function opCli(run: Run, online: boolean, token: (() => Promise<str
         )
       : ok(
           'op',
-          'not installed on this host (only init with SECRETS_SOURCE=1password needs it; the image has its own)',
+          `not installed on this host (only init with SECRETS_SOURCE=1password needs it; the image has its own)${online ? ', so --online has no account to try' : ''}`,
         );
   if (!online) return ok('op', `${version.stdout.trim()} (--online tries the account)`);
   if (!token) return warn('op', `${version.stdout.trim()}; no service-account token is sealed to try`, 'npm run seal');
@@ -280,13 +299,16 @@ export async function opCli(run: Run, online: boolean, token: (() => Promise<str
     stdin: 'ignore',
     timeout: 30_000,
   });
-  if (whoami.failed)
+  if (whoami.failed) {
+    // op's own reason picks the fix (a network error, or a token its account refuses); masked by the caller.
+    const said = firstLine(String(whoami.stderr || whoami.stdout));
     return fail(
       'op',
-      'the sealed token does not reach its account (op whoami failed)',
+      `the sealed token does not reach its account (op whoami: ${said || `exit ${whoami.exitCode}`})`,
       'check the network, or seal a valid token',
       ExitCode.unavailable,
     );
+  }
   let account = 'its account';
   try {
     account = (JSON.parse(String(whoami.stdout)) as { url?: string }).url ?? account;
@@ -297,11 +319,53 @@ export async function opCli(run: Run, online: boolean, token: (() => Promise<str
 }
 
 /** The local vault's items, to mask each alone; nothing for another credential or a vault that does not parse. */
-function itemsOf(name: string, value: string): string[] {
-  if (name !== VAULT_CREDENTIAL) return [];
+function itemsOf(name: string, value: string): Map<string, string> {
+  if (name !== VAULT_CREDENTIAL) return new Map();
   try {
-    return [...parseVault(value, 'the sealed local vault', 'doctor').values()];
+    return parseVault(value, 'the sealed local vault', 'doctor');
   } catch {
-    return [];
+    return new Map();
   }
+}
+
+/**
+ * What each agent of the agents file would run on: its own sealed token, the
+ * shared one, or (with the local vault, once the dry run unsealed it) its
+ * items; an agent that could not start is named with the fix, as up names it.
+ */
+export async function agentCredentials(
+  context: BackendContext,
+  source: SecretsSource,
+  stack: { agentsFile: string; projectDir: string; settings: Record<string, string> },
+  vault: Map<string, string> | undefined,
+): Promise<Finding[]> {
+  if (source === 'vault') {
+    if (!vault) return [];
+    try {
+      const plan = planSubsets(vault, stack.agentsFile, stack.projectDir, stack.settings);
+      return [
+        ...plan.subsets.map((subset) =>
+          ok(subset.bridge === 'admin' ? 'admin bridge' : `agent ${subset.bridge}`, 'its items are in the local vault'),
+        ),
+        ...plan.skipped.map((why) => {
+          const [name, ...rest] = why.split(': ');
+          const [detail, fix] = rest.join(': ').split('; ');
+          return warn(`agent ${name}`, `${detail}: it cannot start`, fix ?? 'npm run vault -- set ITEM/FIELD');
+        }),
+      ];
+    } catch (error) {
+      return [failed('admin bridge', error)];
+    }
+  }
+  const names = new Set((await sealedNames(context)).map((entry) => entry.name));
+  return readAgentsFile(stack.agentsFile).map((agent) => {
+    const own = agentCredential(agent.name);
+    if (names.has(own)) return ok(`agent ${agent.name}`, `runs on its own sealed token, ${own}`);
+    if (names.has(SHARED_TOKEN))
+      return ok(
+        `agent ${agent.name}`,
+        `runs on the shared ${SHARED_TOKEN} (npm run seal -- --name ${own} gives it its own)`,
+      );
+    return warn(`agent ${agent.name}`, 'no sealed token to run on: it cannot start', `npm run seal -- --name ${own}`);
+  });
 }

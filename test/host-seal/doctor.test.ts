@@ -88,6 +88,11 @@ t.test('a healthy host: every check ok or a warning, exit 0, and the same as JSO
     /^ok {4}sealed op-sa-token: tpm2: unseals, fingerprint [0-9a-f]{12} as sealed$/,
   );
   t.match(lineOf(run.stdout, 'release directory'), /^ok {4}release directory: /);
+  for (const agent of ['lal', 'data'])
+    t.equal(
+      lineOf(run.stdout, `agent ${agent}`),
+      `ok    agent ${agent}: runs on the shared op-sa-token (npm run seal -- --name agent-${agent} gives it its own)`,
+    );
   t.notOk(leaks(run.stdout + run.stderr, token), 'no output holds the token');
   const json = await doctor(env, ['--json']);
   t.equal(json.exitCode, 0);
@@ -237,8 +242,9 @@ t.test(
     hostVault(t, token, {}, { reject: true });
     const refused = await doctor(online, ['--online', '--auth-file', auth]);
     t.equal(
-      lineOf(refused.stdout, 'op'),
-      'fail  op: the sealed token does not reach its account (op whoami failed); fix: check the network, or seal a valid token',
+      lineOf(refused.stdout, 'op').replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/, '<time>'),
+      // op's own reason, its first line, picks between the fixes.
+      'fail  op: the sealed token does not reach its account (op whoami: [ERROR] <time> invalid service account token); fix: check the network, or seal a valid token',
     );
     t.equal(refused.exitCode, 69);
     for (const run of [reached, refusedAuth, refused])
@@ -332,3 +338,59 @@ t.test(
     }
   },
 );
+
+t.test(
+  'each agent: its own sealed token, or with the local vault its items; one that cannot start is named',
+  async (t) => {
+    const { env } = await host(t);
+    const own = await cli(['seal', '--backend', 'tpm2', '--name', 'agent-lal'], { env, input: `${fakeToken()}\n` });
+    t.equal(own.exitCode, 0, own.stderr);
+    const run = await doctor(env);
+    t.equal(lineOf(run.stdout, 'agent lal'), 'ok    agent lal: runs on its own sealed token, agent-lal');
+    t.match(lineOf(run.stdout, 'agent data'), /^ok {4}agent data: runs on the shared op-sa-token/);
+
+    // The local vault holding the admin's items and lal's, not data's: data cannot start, and doctor says what to set.
+    const vault = { ...env, SECRETS_SOURCE: 'vault' };
+    const items: Record<string, string> = {};
+    for (const item of ['mattermost-admin-bot', 'github-admin', 'mattermost-lal', 'github-lal'])
+      items[`${item}/token`] = `value-${randomBytes(12).toString('hex')}`;
+    for (const [item, value] of Object.entries(items))
+      t.equal((await cli(['vault', 'set', item], { env: vault, input: value })).exitCode, 0, `vault set ${item}`);
+    const partial = await doctor(vault);
+    t.equal(lineOf(partial.stdout, 'admin bridge'), 'ok    admin bridge: its items are in the local vault');
+    t.equal(lineOf(partial.stdout, 'agent lal'), 'ok    agent lal: its items are in the local vault');
+    t.equal(
+      lineOf(partial.stdout, 'agent data'),
+      'warn  agent data: the local vault holds no mattermost-data/token (for op://copilot-bridge/mattermost-data/token), github-data/token (for op://copilot-bridge/github-data/token): it cannot start; fix: npm run vault -- set mattermost-data/token',
+    );
+    for (const value of Object.values(items))
+      t.notOk(leaks(partial.stdout + partial.stderr, value), 'no item in the output');
+  },
+);
+
+t.test('an auth file that cannot be read: named at once, whether or not a credential needs it; exit 66', async (t) => {
+  const { box, env } = await host(t);
+  const missing = join(box.root, 'no-such-auth-file');
+  const run = await doctor(env, ['--auth-file', missing]);
+  t.equal(run.exitCode, 66);
+  t.match(lineOf(run.stdout, 'auth file'), `fail  auth file: cannot use the auth file ${missing}: check the path`);
+  for (const command of [['up'], ['audit'], ['unseal']]) {
+    const other = await cli([...command, '--auth-file', missing], { env, cwd: ROOT });
+    t.equal(other.exitCode, command[0] === 'audit' && process.getuid?.() !== 0 ? 77 : 66, `${command[0]}: 66`);
+    t.match(other.stderr, `cannot use the auth file ${missing}`, `${command[0]} names it`);
+    t.notMatch(other.stderr, /released/, `${command[0]}: nothing released`);
+  }
+});
+
+t.test('a failure no check catches: the lines gathered before it are printed, then the failure; exit 70', async (t) => {
+  const { box, env } = await host(t);
+  // The store of sealed credentials a file, not a directory: listing it fails in a way no check expects.
+  const config = join(box.root, 'config-as-file');
+  writeFileSync(config, '');
+  mkdirSync(join(box.root, 'xdg'), { recursive: true });
+  const run = await doctor({ ...env, XDG_CONFIG_HOME: config });
+  t.equal(run.exitCode, 70, run.stderr);
+  t.match(lineOf(run.stdout, 'docker engine'), /^ok {4}docker engine: /, 'the lines before it');
+  t.match(lineOf(run.stdout, 'agents file'), /^ok {4}agents file: /);
+  t.match(run.stdout.trim().split('\n').at(-1), /^fail {2}doctor: unexpected error \(Error\); fix: report this$/);
+});
