@@ -9,6 +9,8 @@ export const ExitCode = {
   ok: 0,
   /** `verify` found a leak. */
   leak: 1,
+  /** `status`: a container of the stack not running or unhealthy, or none exists. */
+  unhealthy: 1,
   usage: 64,
   dataErr: 65,
   noInput: 66,

@@ -15,16 +15,32 @@ import { composeEnv, openStack } from '../stack/stack.js';
 
 export const options: OptionSpec = { file: 'strings', json: 'boolean' };
 
+/** The sealed credential a container runs on: null fields where there is nothing to say (--json's shape). */
+interface Credential {
+  /** The sealed name (the local vault's parts are shown as the vault), or null when nothing is released to it. */
+  sealed: string | null;
+  /** The part of the local vault it gets (vault-admin, vault-agent-NAME), else null. */
+  part: string | null;
+  /** The sealed credential's fingerprint, null when it is no longer sealed. */
+  fingerprint: string | null;
+  /** Its secret mount's source when that is not in the release directory (not a release). */
+  source: string | null;
+}
+
 interface Row {
   name: string;
   service: string;
   state: string;
-  health: string;
-  uptime: string;
+  health: string | null;
+  startedAt: string | null;
+  uptimeSeconds: number | null;
   restarts: number;
-  credential: string;
-  lastCheck: string;
+  credential: Credential | null;
+  lastCheck: string | null;
 }
+
+/** A row that fails `status`: not running, or running with a healthcheck that says unhealthy (starting does not). */
+const failing = (r: Row) => r.state !== 'running' || r.health === 'unhealthy';
 
 interface Inspected {
   Name: string;
@@ -90,42 +106,65 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
     .map((c) => {
       const labels = c.Config.Labels ?? {};
       const health = c.State.Health;
+      const started = Date.parse(c.State.StartedAt);
+      const running = c.State.Status === 'running' && Number.isFinite(started);
       return {
         name: c.Name.replace(/^\//, ''),
         service: labels['com.docker.compose.service'] ?? (labels[`${PROJECT_LABEL}`] ? 'agent' : '-'),
         state: c.State.Status,
-        health: health?.Status ?? '-',
-        uptime: c.State.Status === 'running' ? duration(now - Date.parse(c.State.StartedAt)) : '-',
+        health: health?.Status ?? null,
+        startedAt: running ? c.State.StartedAt : null,
+        uptimeSeconds: running ? Math.max(0, Math.floor((now - started) / 1000)) : null,
         restarts: c.RestartCount,
         credential: credentialOf(c, stack.dir, fingerprints),
-        lastCheck: (health?.Log?.at(-1)?.Output ?? '').split('\n')[0]!.trim().slice(0, 100) || '-',
+        lastCheck: (health?.Log?.at(-1)?.Output ?? '').split('\n')[0]!.trim().slice(0, 100) || null,
       };
     })
     .sort((a, b) => a.service.localeCompare(b.service) || a.name.localeCompare(b.name));
-  if (parsed.json) {
-    await writeAll(io.stdout, `${JSON.stringify({ project: stack.project, containers: rows }, null, 2)}\n`);
-    return;
-  }
-  if (rows.length === 0) {
-    io.stderr.write(`no container of the stack ${stack.project} exists; start it with npm run up\n`);
-    return;
-  }
+  const bad = rows.filter(failing);
+  if (parsed.json)
+    await writeAll(
+      io.stdout,
+      `${JSON.stringify({ project: stack.project, ok: rows.length > 0 && bad.length === 0, containers: rows }, null, 2)}\n`,
+    );
+  else if (rows.length > 0) await writeAll(io.stdout, table(rows));
+  // For scripts as for people: status fails while the stack is not all up and healthy, naming what is not.
+  if (rows.length === 0)
+    throw new StackError('not-running', `no container of the stack ${stack.project} exists; start it with npm run up`, {
+      step: 'status',
+      exitCode: ExitCode.unhealthy,
+    });
+  if (bad.length > 0)
+    throw new StackError(
+      'not-healthy',
+      `${bad.map((r) => `${r.name} (${r.health === 'unhealthy' ? 'unhealthy' : r.state})`).join(', ')}; npm run compose -- logs SERVICE (or npm run agent -- logs NAME) says why`,
+      { step: 'status', exitCode: ExitCode.unhealthy },
+    );
+}
+
+function table(rows: Row[]): string {
   const table = [
     ['NAME', 'SERVICE', 'STATE', 'HEALTH', 'UPTIME', 'RESTARTS', 'CREDENTIAL', 'LAST HEALTHCHECK'],
-    ...rows.map((r) => [r.name, r.service, r.state, r.health, r.uptime, String(r.restarts), r.credential, r.lastCheck]),
+    ...rows.map((r) => [
+      r.name,
+      r.service,
+      r.state,
+      r.health ?? '-',
+      r.uptimeSeconds === null ? '-' : duration(r.uptimeSeconds * 1000),
+      String(r.restarts),
+      credentialText(r.credential),
+      r.lastCheck ?? '-',
+    ]),
   ];
   const widths = table[0]!.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
-  await writeAll(
-    io.stdout,
-    `${table
-      .map((row) =>
-        row
-          .map((cell, column) => cell.padEnd(widths[column]!))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n')}\n`,
-  );
+  return `${table
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
 }
 
 /** Sealed name -> fingerprint, from each backend's metadata (never the token). */
@@ -140,16 +179,23 @@ async function sealedFingerprints(io: Io): Promise<Map<string, string>> {
 }
 
 /** The sealed credential behind a container's secret mount, by name and fingerprint. */
-function credentialOf(c: Inspected, releaseDir: string, fingerprints: Map<string, string>): string {
+function credentialOf(c: Inspected, releaseDir: string, fingerprints: Map<string, string>): Credential | null {
   const mount = c.Mounts?.find((m) => m.Destination.startsWith('/run/secrets/'));
-  if (!mount) return '-';
-  if (mount.Source === '/dev/null') return 'none (nothing released)';
-  if (dirname(mount.Source) !== releaseDir) return `not a release (${mount.Source})`;
+  if (!mount) return null;
+  if (mount.Source === '/dev/null') return { sealed: null, part: null, fingerprint: null, source: null };
+  if (dirname(mount.Source) !== releaseDir)
+    return { sealed: null, part: null, fingerprint: null, source: mount.Source };
   const name = basename(mount.Source);
   const sealed = name.startsWith(`${VAULT_CREDENTIAL}-`) ? VAULT_CREDENTIAL : name;
-  const fingerprint = fingerprints.get(sealed);
-  const label = sealed === name ? name : `${sealed} (part ${name})`;
-  return fingerprint ? `${label} ${fingerprint}` : `${label} (no longer sealed)`;
+  return { sealed, part: sealed === name ? null : name, fingerprint: fingerprints.get(sealed) ?? null, source: null };
+}
+
+function credentialText(c: Credential | null): string {
+  if (!c) return '-';
+  if (c.source) return `not a release (${c.source})`;
+  if (!c.sealed) return 'none (nothing released)';
+  const label = c.part ? `${c.sealed} (part ${c.part})` : c.sealed;
+  return c.fingerprint ? `${label} ${c.fingerprint}` : `${label} (no longer sealed)`;
 }
 
 function duration(ms: number): string {

@@ -15,6 +15,7 @@ import { ensureDockerEngine } from '../support/e2e/engine.js';
 import { buildTestImages } from '../support/e2e/images.js';
 import { TEST_LABEL } from '../support/e2e/paths.js';
 import { attempt, docker } from '../support/e2e/run.js';
+import { buildWaiter } from '../support/e2e/waiter.js';
 import { cli, MAIN, sandbox } from '../support/host-seal/cli.js';
 import { leaks } from '../support/host-seal/leaks.js';
 import { startSwtpm } from '../support/host-seal/swtpm.js';
@@ -39,16 +40,7 @@ t.before(async () => {
     AGENTS_FILE: join(ROOT, 'test', 'fixtures', 'agents.json'),
   };
   t.equal((await cli(['seal', '--backend', 'tpm2'], { env, input: `${token}\n` })).exitCode, 0, 'a token is sealed');
-  // A static program that prints its first argument, then waits.
-  const build = join(box.root, 'image');
-  mkdirSync(build);
-  writeFileSync(
-    join(build, 'waiter.c'),
-    '#include <stdio.h>\n#include <unistd.h>\nint main(int c, char **v) { if (c > 1) { puts(v[1]); fflush(stdout); } for (;;) pause(); }\n',
-  );
-  await execa('musl-gcc', ['-static', '-Os', '-o', join(build, 'waiter'), join(build, 'waiter.c')]);
-  writeFileSync(join(build, 'Dockerfile'), 'FROM scratch\nCOPY waiter /waiter\nENTRYPOINT ["/waiter"]\n');
-  await docker(['build', '-q', '-t', image, build], { timeoutMs: 120_000 });
+  const build = await buildWaiter(box.root, image);
   writeFileSync(join(build, 'leak.txt'), `config=${Buffer.from(token).toString('base64')}\n`);
   writeFileSync(join(build, 'Dockerfile.leaky'), `FROM ${image}\nCOPY leak.txt /etc/leak.txt\n`);
   await docker(['build', '-q', '-f', join(build, 'Dockerfile.leaky'), '-t', leakyImage, build], { timeoutMs: 120_000 });

@@ -210,7 +210,8 @@ t.test(
     );
     const asJson = JSON.parse(String((await cli(['ps', '--json'], { env, cwd: box.root })).stdout)) as {
       project: string;
-      containers: Array<{ service: string; health: string; credential: string }>;
+      ok: boolean;
+      containers: Array<{ service: string; health: string | null; credential: Record<string, unknown> | null }>;
     };
     t.equal(asJson.project, project);
     t.same(
@@ -218,7 +219,7 @@ t.test(
       {
         ...asJson.containers.find((c) => c.service === 'copilot-bridge'),
         health: 'healthy',
-        credential: `op-sa-token ${fingerprint}`,
+        credential: { sealed: 'op-sa-token', part: null, fingerprint, source: null },
       },
       '--json holds the same',
     );
