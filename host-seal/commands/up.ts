@@ -6,12 +6,12 @@
 // command's environment, and wait until the services report healthy; a
 // restart or a failed exit ends the wait with the service's last log lines.
 // Ctrl-C (or SIGTERM, SIGHUP) stops the wait, says what still runs, and wipes
-// what was released unless a container of the stack still runs on it; so
+// what was released unless a container of the stack still mounts it; so
 // does any failure. PostgreSQL starts first, alone, and its roles are made
 // what the stack needs before Mattermost starts (database.ts).
 import { readdirSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { VAULT_CREDENTIAL } from '../../src/contract.js';
+import { dirname, join, resolve } from 'node:path';
+import { PROJECT_LABEL, VAULT_CREDENTIAL } from '../../src/contract.js';
 import { ExitCode, StackError } from '../../src/errors.js';
 import { redact } from '../../src/redact/index.js';
 import { SecretSet } from '../../src/secrets/secret-set.js';
@@ -63,19 +63,55 @@ function interruptions(): { signal: AbortSignal; which: () => NodeJS.Signals | u
 
 /** After a failure or an interruption: wipe what was released unless a container of the stack runs on it; say which. */
 async function settle(stack: Stack, extra: Record<string, string>, io: Io): Promise<void> {
-  const running = (await inspect({ ...stack, extra }).catch(() => [])).filter(
-    (s) => s.status === 'running' || s.status === 'restarting',
-  );
-  if (running.length > 0) {
+  const running = await runningContainers(stack, extra);
+  // Only a container that mounts a released file runs on it (a bridge, an agent): postgres or Mattermost alone do not.
+  const onTokens = running.filter((c) => c.mounts.some((source) => dirname(source) === stack.dir));
+  if (onTokens.length > 0) {
     io.stderr.write(
-      `up: ${running.length} container(s) of the stack still run on the released tokens (${running.map((s) => s.service).join(', ')}); npm run down stops them and wipes the tokens\n`,
+      `up: ${onTokens.length} container(s) of the stack still run on the released tokens (${onTokens.map((c) => c.name).join(', ')}); npm run down stops them and wipes the tokens\n`,
     );
     return;
   }
   const { wiped, failed } = await wipeReleased(stack.dir, io.platform);
   if (wiped.length > 0)
-    io.stderr.write(`up: nothing of the stack runs; wiped the ${wiped.length} released token file(s) again\n`);
+    io.stderr.write(
+      running.length > 0
+        ? `up: wiped the ${wiped.length} released token file(s) again; still running on none of them: ${running.map((c) => c.name).join(', ')} (npm run down stops them)\n`
+        : `up: nothing of the stack runs; wiped the ${wiped.length} released token file(s) again\n`,
+    );
   for (const entry of failed) io.stderr.write(`up: could not wipe ${entry}; remove it by hand\n`);
+}
+
+/** The stack's running (or restarting) containers, its services' and its agents', with their mounts' sources. */
+async function runningContainers(
+  stack: Stack,
+  extra: Record<string, string>,
+): Promise<Array<{ name: string; mounts: string[] }>> {
+  const { execa } = await import('execa');
+  const env = { ...stack.env, ...extra };
+  const docker = (args: string[]) => execa('docker', args, { env, extendEnv: false, reject: false, stdin: 'ignore' });
+  const ids = new Set<string>();
+  for (const label of [`com.docker.compose.project=${stack.project}`, `${PROJECT_LABEL}=${stack.project}`]) {
+    const ps = await docker(['ps', '-q', '--filter', `label=${label}`]);
+    // An engine that does not answer: nothing can be told to run, and nothing is wiped under a container it hides.
+    if (ps.failed) return [{ name: 'the stack (the engine did not answer)', mounts: [join(stack.dir, '?')] }];
+    for (const id of String(ps.stdout).split('\n')) if (id.trim()) ids.add(id.trim());
+  }
+  if (ids.size === 0) return [];
+  const inspected = await docker(['inspect', '--format', '{{.Name}}\t{{json .Mounts}}', ...ids]);
+  return String(inspected.stdout)
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [name = '?', mounts = '[]'] = line.split('\t');
+      let sources: string[] = [];
+      try {
+        sources = (JSON.parse(mounts) as Array<{ Source: string }>).map((m) => m.Source);
+      } catch {
+        sources = [join(stack.dir, '?')];
+      }
+      return { name: name.replace(/^\//, ''), mounts: sources };
+    });
 }
 
 export async function run(parsed: Parsed, io: Io): Promise<void> {

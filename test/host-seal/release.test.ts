@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import t, { type Test } from 'tap';
 import { fakeToken } from '../fixtures/host-seal/fake-token.js';
 import { ensureDockerEngine } from '../support/e2e/engine.js';
+import { buildWaiter } from '../support/e2e/waiter.js';
 import { cli, sandbox } from '../support/host-seal/cli.js';
 import { leaks } from '../support/host-seal/leaks.js';
 import { startSwtpm } from '../support/host-seal/swtpm.js';
@@ -380,6 +381,10 @@ t.test(
       await execa('docker', ['rmi', '-f', image], { reject: false });
     });
     const dir = release.releaseDir(env, 'linux');
+    // A postgres that mounts no released file, as the real one: its running does not keep the token on disk.
+    const waiter = `cbs-broken-waiter:${process.pid}`;
+    await buildWaiter(box.root, waiter);
+    t.teardown(() => execa('docker', ['rmi', '-f', waiter], { reject: false }));
     // An image the stack builds itself (FROM scratch: no registry), whose command cannot start.
     await mkdir(join(cwd, 'broken'));
     await writeFile(
@@ -388,14 +393,17 @@ t.test(
     );
     await writeFile(
       join(cwd, 'compose.yml'),
-      `services:\n  broken:\n    build: ./broken\n    image: ${image}\n    labels:\n      com.copilot-bridge-stack.test: "1"\n    secrets: [op_sa_token]\nsecrets:\n  op_sa_token:\n    file: \${OP_SA_TOKEN_FILE:?run npm run up}\n`,
+      `services:\n  broken:\n    build: ./broken\n    image: ${image}\n    labels:\n      com.copilot-bridge-stack.test: "1"\n    secrets: [op_sa_token]\n  postgres:\n    image: ${waiter}\n    labels:\n      com.copilot-bridge-stack.test: "1"\nsecrets:\n  op_sa_token:\n    file: \${OP_SA_TOKEN_FILE:?run npm run up}\n`,
     );
     t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
     const failed = await cli(['up', '--timeout', '30'], { env, cwd });
     t.equal(failed.exitCode, 69, `up fails (${failed.stderr.trim().split('\n').at(-1)})`);
     t.match(failed.stderr, `up: the image ${image} is not built yet; building it`, 'it built the missing image first');
     t.match(failed.stderr, /up: released op-sa-token \(tpm2\) to .*\/copilot-bridge-stack\/op-sa-token/);
-    t.match(failed.stderr, /up: nothing of the stack runs; wiped the 1 released token file\(s\) again/);
+    t.match(
+      failed.stderr,
+      `up: wiped the 1 released token file(s) again; still running on none of them: ${project}_postgres_1 (npm run down stops them)`,
+    );
     await t.rejects(stat(dir), { code: 'ENOENT' }, 'the released token was wiped');
     t.notOk(leaks(failed.stdout + failed.stderr, token), 'no token in the output');
 
