@@ -22,7 +22,7 @@ import { withLock } from '../lock.js';
 import { type OptionSpec, type Parsed, secondsOption } from '../options.js';
 import { DB_PASSWORD_NAME, DEFAULT_NAME } from '../paths.js';
 import { authFileOf, readAuth } from '../secret-input.js';
-import { compose, inspect, waitHealthy } from '../stack/compose.js';
+import { compose, waitHealthy } from '../stack/compose.js';
 import { prepareDatabase } from '../stack/database.js';
 import { preflight } from '../stack/preflight.js';
 import { prepareReleaseDir, releaseMode, releaseToken, wipeReleased, wipeReleasedName } from '../stack/release.js';
