@@ -12,7 +12,7 @@ import { redact } from '../../src/redact/index.js';
 import { SecretSet } from '../../src/secrets/secret-set.js';
 import { secretsSource } from '../../src/stack/settings.js';
 import { contextOf } from '../backends/registry.js';
-import { composeModel, composeTool, engine, image, ports, runner, swarm } from '../doctor/docker.js';
+import { composeModel, composeTool, engine, image, ports, pulledImages, runner, swarm } from '../doctor/docker.js';
 import { type Finding, failed, line, ok } from '../doctor/finding.js';
 import { type AuthTries, agentCredentials, opCli, releaseRoom, sealed, tpm } from '../doctor/sealing.js';
 import { type Io, writeAll } from '../io.js';
@@ -79,7 +79,10 @@ async function gather(
     else {
       report(ok('compose file', `${stack.tool.label} reads it (${Object.keys(model.services ?? {}).length} services)`));
       report(await checked('ports', () => ports(model, stack.project, docker)));
-      if (engineUp.status !== 'fail') report(await checked('image', () => image(model, stack.projectDir, docker)));
+      if (engineUp.status !== 'fail') {
+        report(await checked('image', () => image(model, stack.projectDir, docker)));
+        report(await checked('images', () => pulledImages(model, stack, docker)));
+      }
     }
     try {
       const names = namesInUse(stack.settings, stack.projectDir);

@@ -24,7 +24,7 @@ import { DB_PASSWORD_NAME, DEFAULT_NAME } from '../paths.js';
 import { authFileOf, readAuth } from '../secret-input.js';
 import { compose, waitHealthy } from '../stack/compose.js';
 import { prepareDatabase } from '../stack/database.js';
-import { preflight } from '../stack/preflight.js';
+import { preflight, whilePulling } from '../stack/preflight.js';
 import { prepareReleaseDir, releaseMode, releaseToken, wipeReleased, wipeReleasedName } from '../stack/release.js';
 import { composeEnv, namesInUse, openStack, type Stack } from '../stack/stack.js';
 import { planSubsets } from '../stack/vault-release.js';
@@ -220,7 +220,7 @@ async function bringUp(
     stack.dir,
     releases.map((entry) => entry.name),
   );
-  const images = await preflight(stack, extra, io, signal);
+  const { images, missing } = await preflight(stack, extra, io, signal);
   const values: string[] = [];
   let stale: string[] = [];
   const dir = await prepareReleaseDir(stack.dir, io.platform);
@@ -248,9 +248,11 @@ async function bringUp(
         `up: wiped ${name}, released before and not now (a running container keeps what it read; it will not start on it again)\n`,
       );
     }
-    await prepareDatabase(stack, extra, images.mattermost, context, io, signal);
-    io.stderr.write(`up: ${stack.tool.label} up -d\n`);
-    await compose(stack.tool, [...stack.files, 'up', '-d'], io.env, extra, io.stderr, signal);
+    await whilePulling(stack, { ...stack.env, ...extra }, missing, async () => {
+      await prepareDatabase(stack, extra, images.mattermost, context, io, signal);
+      io.stderr.write(`up: ${stack.tool.label} up -d\n`);
+      await compose(stack.tool, [...stack.files, 'up', '-d'], io.env, extra, io.stderr, signal);
+    });
     const secrets = new SecretSet(values.map((value, i) => ({ label: `released #${i}`, value })));
     await waitHealthy({ ...stack, extra, mask: (text) => redact(secrets, text) }, o.timeout, io.stderr, signal);
   } catch (error) {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ExitCode } from '../../src/errors.js';
 import { findCompose } from '../stack/compose.js';
+import { composeFilesOf, missingImages } from '../stack/images.js';
 import type { Stack } from '../stack/stack.js';
 import { type Finding, fail, failed, firstLine, ok, warn } from './finding.js';
 
@@ -77,7 +78,10 @@ export async function swarm(run: Run): Promise<Finding> {
 }
 
 export interface Model {
-  services?: Record<string, { image?: string; build?: unknown; ports?: unknown[] }>;
+  services?: Record<
+    string,
+    { image?: string; build?: { args?: Record<string, string | null> } | string; ports?: unknown[] }
+  >;
 }
 
 /** The compose model as resolved, or a failure. */
@@ -201,4 +205,17 @@ export async function image(model: Model, projectDir: string, run: Run): Promise
       'rebuild it with npm run compose -- build copilot-bridge',
     );
   return ok('image', `${name}: ${bridge}, built ${created} from this checkout's Dockerfile`);
+}
+
+/** The images the stack takes from elsewhere (services' images, the build's base images) that this host lacks. */
+export async function pulledImages(model: Model, stack: Stack, run: Run): Promise<Finding[]> {
+  const missing = await missingImages(model, composeFilesOf(stack), run);
+  if (missing.length === 0) return [ok('images', 'every image the stack pulls or builds from is on this host')];
+  return missing.map((w) =>
+    warn(
+      `image ${w.image}`,
+      `not on this host: up pulls it for ${w.by} (a registry must answer)`,
+      `docker pull ${w.image}, or set ${w.setting ?? 'its image setting'} in .env to an image this host has (docs/first-run.md)`,
+    ),
+  );
 }

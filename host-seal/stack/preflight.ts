@@ -7,18 +7,19 @@ import { ExitCode, StackError } from '../../src/errors.js';
 import { type Model, ports, runner } from '../doctor/docker.js';
 import type { Io } from '../io.js';
 import { compose } from './compose.js';
+import { composeFilesOf, missingImages, named, pullFailed, type Wanted } from './images.js';
 import type { Stack } from './stack.js';
 
 const unavailable = (code: string, message: string, cause?: unknown) =>
   new StackError(code, message, { step: 'up', exitCode: ExitCode.unavailable, cause });
 
-/** Returns each service's image as the compose model names it. */
+/** Returns each service's image as the compose model names it, and the images Compose must still pull. */
 export async function preflight(
   stack: Stack,
   extra: Record<string, string>,
   io: Io,
   cancel: AbortSignal,
-): Promise<Record<string, string>> {
+): Promise<{ images: Record<string, string>; missing: Wanted[] }> {
   const { execa } = await import('execa');
   const env = { ...stack.env, ...extra };
   const engine = await execa('docker', ['version', '--format', '{{.Server.Version}}'], {
@@ -61,6 +62,9 @@ export async function preflight(
   // A published port another program holds would fail the start half-way, with part of the stack running.
   const taken = (await ports(model, stack.project, runner(env))).find((f) => f.status === 'fail');
   if (taken) throw unavailable('port-taken', `${taken.check}: ${taken.detail}; ${taken.fix}, then retry`);
+  // What Compose must pull (a service's image, or a base image of a build): named now, and again if the pull fails.
+  const missing = await missingImages(model, composeFilesOf(stack), runner(env));
+  for (const w of missing) io.stderr.write(`up: ${named(w)} is not on this host; Compose pulls it for ${w.by}\n`);
   for (const [service, definition] of Object.entries(model.services ?? {})) {
     if (!definition.build || !definition.image) continue;
     const present = await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', definition.image], {
@@ -74,11 +78,39 @@ export async function preflight(
     io.stderr.write(
       `up: the image ${definition.image} is not built yet; building it (${service}: the first build takes several minutes)\n`,
     );
-    await compose(stack.tool, [...stack.files, 'build', service], stack.env, extra, io.stderr, cancel);
+    await whilePulling(stack, env, missing, () =>
+      compose(stack.tool, [...stack.files, 'build', service], stack.env, extra, io.stderr, cancel),
+    );
   }
-  return Object.fromEntries(
-    Object.entries(model.services ?? {}).flatMap(([service, definition]) =>
-      definition.image ? [[service, definition.image]] : [],
+  return {
+    missing: await missingImages(model, composeFilesOf(stack), runner(env)),
+    images: Object.fromEntries(
+      Object.entries(model.services ?? {}).flatMap(([service, definition]) =>
+        definition.image ? [[service, definition.image]] : [],
+      ),
     ),
-  );
+  };
+}
+
+/**
+ * Runs a compose command that may pull `missing`; when it fails and some are
+ * still missing, the failure is told as the pull it was, with the settings
+ * that choose those images.
+ */
+export async function whilePulling(
+  stack: Stack,
+  env: NodeJS.ProcessEnv,
+  missing: Wanted[],
+  command: () => Promise<void>,
+): Promise<void> {
+  try {
+    await command();
+  } catch (error) {
+    if (missing.length === 0) throw error;
+    const run = runner(env);
+    const still: Wanted[] = [];
+    for (const w of missing)
+      if ((await run('docker', ['image', 'inspect', '--format', '{{.Id}}', w.image])).failed) still.push(w);
+    throw still.length > 0 ? pullFailed(still, error) : error;
+  }
 }

@@ -394,3 +394,23 @@ t.test('a failure no check catches: the lines gathered before it are printed, th
   t.match(lineOf(run.stdout, 'agents file'), /^ok {4}agents file: /);
   t.match(run.stdout.trim().split('\n').at(-1), /^fail {2}doctor: unexpected error \(Error\); fix: report this$/);
 });
+
+t.test(
+  'images this host lacks: each named with what needs it and the setting that chooses it; a warning',
+  async (t) => {
+    const { env } = await host(t);
+    const mm = `cbs-doctor-nowhere-mm-${process.pid}:none`;
+    const node = `cbs-doctor-nowhere-node-${process.pid}:none`;
+    const run = await doctor({ ...env, MM_IMAGE: mm, NODE_IMAGE: node });
+    t.equal(run.exitCode, 0, 'warnings only: a registry may give them');
+    t.equal(
+      lineOf(run.stdout, `image ${mm}`),
+      `warn  image ${mm}: not on this host: up pulls it for service mattermost (a registry must answer); fix: docker pull ${mm}, or set MM_IMAGE in .env to an image this host has (docs/first-run.md)`,
+    );
+    t.equal(
+      lineOf(run.stdout, `image ${node}`),
+      `warn  image ${node}: not on this host: up pulls it for the build of ${env.BRIDGE_IMAGE} (a registry must answer); fix: docker pull ${node}, or set NODE_IMAGE in .env to an image this host has (docs/first-run.md)`,
+    );
+    t.notOk(leaks(run.stdout + run.stderr, token));
+  },
+);

@@ -407,6 +407,23 @@ t.test(
     await t.rejects(stat(dir), { code: 'ENOENT' }, 'the released token was wiped');
     t.notOk(leaks(failed.stdout + failed.stderr, token), 'no token in the output');
 
+    // An image no registry gives (here none answers at all): up names it and the setting that chooses it.
+    await execa('docker-compose', ['down'], { cwd, env: { ...env, OP_SA_TOKEN_FILE: '/dev/null' }, reject: false });
+    const nowhere = `localhost:1/cbs-nowhere:${process.pid}`;
+    await writeFile(
+      join(cwd, 'compose.yml'),
+      (await readFile(join(cwd, 'compose.yml'), 'utf8')).replace(`image: ${waiter}`, `image: \${PG_IMAGE:-${nowhere}}`),
+    );
+    const unpulled = await cli(['up', '--timeout', '30'], { env, cwd });
+    t.equal(unpulled.exitCode, 69);
+    t.match(unpulled.stderr, `up: ${nowhere} (PG_IMAGE) is not on this host; Compose pulls it for service postgres\n`);
+    t.equal(
+      unpulled.stderr.trim().split('\n').at(-1),
+      `copilot-bridge-seal: up: ${nowhere} (PG_IMAGE) could not be pulled (no registry answered?); docker pull it where a registry answers, or set PG_IMAGE in .env to images this host has (docs/first-run.md), then retry`,
+    );
+    t.match(unpulled.stderr, /up: nothing of the stack runs; wiped the 1 released token file\(s\) again/);
+    await t.rejects(stat(dir), { code: 'ENOENT' }, 'the released token was wiped');
+
     const handle = await release.prepareReleaseDir(dir, 'linux');
     await release.releaseToken(handle, 'op-sa-token', token);
     handle.close();
