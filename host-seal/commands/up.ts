@@ -248,7 +248,7 @@ async function bringUp(
         `up: wiped ${name}, released before and not now (a running container keeps what it read; it will not start on it again)\n`,
       );
     }
-    await whilePulling(stack, { ...stack.env, ...extra }, missing, async () => {
+    await whilePulling({ ...stack.env, ...extra }, missing, async () => {
       await prepareDatabase(stack, extra, images.mattermost, context, io, signal);
       io.stderr.write(`up: ${stack.tool.label} up -d\n`);
       await compose(stack.tool, [...stack.files, 'up', '-d'], io.env, extra, io.stderr, signal);

@@ -78,7 +78,7 @@ export async function preflight(
     io.stderr.write(
       `up: the image ${definition.image} is not built yet; building it (${service}: the first build takes several minutes)\n`,
     );
-    await whilePulling(stack, env, missing, () =>
+    await whilePulling(env, missing, () =>
       compose(stack.tool, [...stack.files, 'build', service], stack.env, extra, io.stderr, cancel),
     );
   }
@@ -98,7 +98,6 @@ export async function preflight(
  * that choose those images.
  */
 export async function whilePulling(
-  stack: Stack,
   env: NodeJS.ProcessEnv,
   missing: Wanted[],
   command: () => Promise<void>,
