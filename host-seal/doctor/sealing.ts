@@ -36,6 +36,7 @@ export async function tpm(context: BackendContext, run: Run): Promise<Finding[]>
         'none found (/dev/tpmrm0 is missing and TPM2TOOLS_TCTI is unset): the keychain backend (Secret Service) is used',
         'enable the TPM 2.0 in the firmware settings for sealing in hardware',
       ),
+      await secretService(context.env, run),
     ];
   const out: Finding[] = [];
   const endpoint = parseTcti(tcti ?? 'device:/dev/tpmrm0');
@@ -119,6 +120,75 @@ export async function tpm(context: BackendContext, run: Run): Promise<Finding[]>
     );
   else out.push(ok('pcr banks', banks.join(', ')));
   return out;
+}
+
+/**
+ * The Secret Service the keychain backend seals in: a session bus, a service
+ * that owns org.freedesktop.secrets on it, and whether its default keyring is
+ * locked (asked with dbus-send, the D-Bus reference tool; nothing is read from
+ * the keyring, and nothing is unlocked).
+ */
+async function secretService(env: NodeJS.ProcessEnv, run: Run): Promise<Finding> {
+  const check = 'secret service';
+  const uid = process.getuid?.();
+  if (!env.DBUS_SESSION_BUS_ADDRESS && !(uid !== undefined && existsSync(`/run/user/${uid}/bus`)))
+    return fail(
+      check,
+      'no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset), so no Secret Service and no TPM to seal with',
+      'run this from a desktop login session, start a keyring (dbus-run-session, then gnome-keyring-daemon --unlock --components=secrets), or enable the TPM',
+      ExitCode.unavailable,
+    );
+  const ask = (path: string, ...args: string[]) =>
+    run('dbus-send', [
+      '--session',
+      '--print-reply',
+      '--reply-timeout=5000',
+      '--dest=org.freedesktop.secrets',
+      path,
+      ...args,
+    ]);
+  const alias = await ask('/org/freedesktop/secrets', 'org.freedesktop.Secret.Service.ReadAlias', 'string:default');
+  const said = firstLine(alias.stderr);
+  if (alias.failed && /ENOENT/.test(said))
+    return warn(
+      check,
+      'dbus-send is not installed, so whether a Secret Service answers cannot be told',
+      'apt-get install dbus-bin',
+    );
+  if (alias.failed && /ServiceUnknown|NameHasNoOwner|not provided/i.test(said))
+    return fail(
+      check,
+      'nothing on the session bus provides org.freedesktop.secrets',
+      'start a keyring (gnome-keyring-daemon --unlock --components=secrets, password on stdin) or log in to a desktop session',
+      ExitCode.unavailable,
+    );
+  if (alias.failed) return warn(check, `it does not answer (${said})`, 'check the keyring daemon of your session');
+  const collection = /object path "([^"]+)"/.exec(alias.stdout)?.[1];
+  if (!collection || collection === '/')
+    return warn(
+      check,
+      'answers, but has no default keyring to seal in',
+      'create the login keyring (log in to a desktop session, or gnome-keyring-daemon --unlock, password on stdin)',
+    );
+  const locked = await ask(
+    collection,
+    'org.freedesktop.DBus.Properties.Get',
+    'string:org.freedesktop.Secret.Collection',
+    'string:Locked',
+  );
+  if (locked.failed)
+    return warn(
+      check,
+      `its default keyring does not answer (${firstLine(locked.stderr)})`,
+      'check the keyring daemon of your session',
+    );
+  if (/boolean true/.test(locked.stdout))
+    return warn(
+      check,
+      'the default keyring is locked: an unseal from it fails until it is unlocked',
+      'unlock it from your desktop session (or gnome-keyring-daemon --unlock, password on stdin)',
+    );
+  return ok(check, 'answers on the session bus; the default keyring is unlocked');
 }
 
 function reachable(endpoint: { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string }) {

@@ -156,12 +156,27 @@ t.test('the keyring locked: the sealed credential fails with how to unlock it; e
     0,
     'sealed in the keyring',
   );
+  // No TPM here: the Secret Service is the store, and doctor says whether it answers and whether it is locked.
+  const bare = await execa('node', [MAIN, 'doctor'], { env, extendEnv: false, reject: false, cwd: ROOT });
+  t.equal(
+    lineOf(String(bare.stdout), 'secret service'),
+    'fail  secret service: no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset), so no Secret Service and no TPM to seal with; fix: run this from a desktop login session, start a keyring (dbus-run-session, then gnome-keyring-daemon --unlock --components=secrets), or enable the TPM',
+  );
+  t.equal(bare.exitCode, 69);
   const unlocked = await inSession(['doctor'], false);
+  t.equal(
+    lineOf(String(unlocked.stdout), 'secret service'),
+    'ok    secret service: answers on the session bus; the default keyring is unlocked',
+  );
   t.match(
     String(unlocked.stdout),
     /^ok {4}sealed op-sa-token: keychain: unseals, fingerprint [0-9a-f]{12} as sealed$/m,
   );
   const locked = await inSession(['doctor'], true);
+  t.equal(
+    lineOf(String(locked.stdout), 'secret service'),
+    'warn  secret service: the default keyring is locked: an unseal from it fails until it is unlocked; fix: unlock it from your desktop session (or gnome-keyring-daemon --unlock, password on stdin)',
+  );
   t.equal(locked.exitCode, 77, String(locked.stderr).split('\n').at(-2) ?? '');
   t.match(
     String(locked.stdout),
