@@ -52,9 +52,15 @@ export async function preflight(
       String(config.stderr)
         .split('\n')
         .find((line) => line.trim()) ?? '';
+    // Compose quotes the line it could not read, which may be a value pasted into .env: nothing is unsealed yet to
+    // mask by, so every long token-like run is masked by its shape (npm run doctor masks by the unsealed values).
+    const masked = said
+      .trim()
+      .replace(/[A-Za-z0-9_-]{20,}/g, '<masked>')
+      .slice(0, 200);
     throw new StackError(
       'compose-invalid',
-      `${stack.tool.label} cannot read the compose file (${said.trim().slice(0, 200)}); fix it or the .env setting it names`,
+      `${stack.tool.label} cannot read the compose file (${masked}); fix it or the .env setting it names`,
       { step: 'up', exitCode: ExitCode.config },
     );
   }

@@ -298,6 +298,9 @@ t.test(
     );
 
     t.equal((await cli(['seal'], { env, input: token })).exitCode, 0);
+    await ensureDockerEngine();
+    // A value pasted where Compose reads an interpolation: its error quotes the line.
+    await writeFile(join(cwd, 'unreadable.yml'), `services:\n  x:\n    image: "\${${token}"\n`);
     const cases: Array<[string, Record<string, string>, string[], string, number, RegExp]> = [
       [
         'no compose on PATH',
@@ -330,6 +333,14 @@ t.test(
         cwd,
         78,
         /agents: admin\.channels\[0\]\.id still holds the example's placeholder \(REPLACE-WITH-\.\.\.\); put the real value there/,
+      ],
+      [
+        'a compose file Compose cannot read, at a line that holds a value',
+        {},
+        ['--file', 'unreadable.yml'],
+        cwd,
+        78,
+        /cannot read the compose file \(.*<masked>.*\); fix it or the \.env setting it names$/,
       ],
       [
         'no Docker engine',
