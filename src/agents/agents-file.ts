@@ -30,7 +30,7 @@ type Fail = (message: string, exitCode?: (typeof ExitCode)[keyof typeof ExitCode
 
 /** The agents an admin may start (the admin's own entry is read apart: see readAdminEntry). */
 export function readAgentsFile(file: string): AgentDefinition[] {
-  const list = (readJson(file) as { agents?: unknown } | null)?.agents;
+  const list = (readTop(file) as { agents?: unknown } | null)?.agents;
   if (!Array.isArray(list)) return fileFail(`${file} must be an object with an "agents" list`);
   return list.map((entry, i) => {
     const name = (entry as { name?: unknown })?.name;
@@ -52,8 +52,28 @@ export function readAgentsFile(file: string): AgentDefinition[] {
  * starting (the agent command and the guard refuse that agent themselves).
  */
 export function readAdminEntry(file: string): AgentDefinition | undefined {
-  const admin = (readJson(file) as { admin?: unknown } | null)?.admin;
+  const admin = (readTop(file) as { admin?: unknown } | null)?.admin;
   return admin === undefined ? undefined : checkEntry(admin, ADMIN, 'admin', fileFail);
+}
+
+/** The fields each level may have (an allow list: a misspelt field is named, not passed over). */
+const TOP_FIELDS = ['admin', 'agents', '$comment', '$schema'];
+const ENTRY_FIELDS = ['name', 'botTokenItem', 'githubTokenItem', 'persona', 'model', 'channels', 'users'];
+const CHANNEL_FIELDS = ['id', 'name'];
+/** A Mattermost id: 26 lower-case letters and digits. */
+const MATTERMOST_ID = /^[a-z0-9]{26}$/;
+
+function unknownField(value: unknown, allowed: readonly string[], where: string, fail: Fail): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
+  const extra = Object.keys(value).find((key) => !allowed.includes(key));
+  if (extra !== undefined)
+    fail(`${where} has a field '${extra}' this file does not know (a typo?); its fields are ${allowed.join(', ')}`);
+}
+
+function readTop(file: string): unknown {
+  const json = readJson(file);
+  unknownField(json, TOP_FIELDS, file, fileFail);
+  return json;
 }
 
 const fileFail: Fail = (message, exitCode = ExitCode.config, cause) => {
@@ -110,6 +130,7 @@ export function checkEntry(entry: unknown, name: string, where: string, fail: Fa
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry))
     return fail(`${where} must be an object (see agents.example.json)`);
   const agent = entry as Partial<AgentDefinition>;
+  unknownField(entry, ENTRY_FIELDS, where, fail);
   for (const key of ['botTokenItem', 'githubTokenItem'] as const) {
     if (typeof agent[key] !== 'string' || !ITEM.test(agent[key])) {
       fail(
@@ -124,6 +145,7 @@ export function checkEntry(entry: unknown, name: string, where: string, fail: Fa
     agent.channels.some((c) => typeof c?.id !== 'string' || typeof c?.name !== 'string')
   )
     fail(`${where}.channels must be a list of { "id", "name" }`);
+  agent.channels.forEach((c, j) => unknownField(c, CHANNEL_FIELDS, `${where}.channels[${j}]`, fail));
   if (agent.users !== undefined && (!Array.isArray(agent.users) || agent.users.some((u) => typeof u !== 'string')))
     fail(`${where}.users must be a list of Mattermost user names`);
   for (const key of ['persona', 'model'] as const)
@@ -158,6 +180,12 @@ export function checkEntry(entry: unknown, name: string, where: string, fail: Fa
         `${where}.${place} still holds the example's placeholder (${PLACEHOLDER}...); put the real value there (see "First run" in the README)`,
       );
   }
+  agent.channels!.forEach((c, j) => {
+    if (!MATTERMOST_ID.test(c.id))
+      fail(
+        `${where}.channels[${j}].id must be Mattermost's channel id, 26 lower-case letters and digits (in Mattermost: the channel's name, then View Info; or npm run init fills it)`,
+      );
+  });
   return {
     name,
     botTokenItem: agent.botTokenItem!,

@@ -31,7 +31,7 @@ t.test('the template renders per agent, leaving op references for op inject', as
   t.equal(rendered.platforms.mattermost.bots.lal.agent, 'Lal "the" helper', 'values are JSON-escaped');
   t.same(
     rendered.channels.map((c: { id: string }) => c.id),
-    ['abc123', 'def456'],
+    ['abc12300000000000000000000', 'def45600000000000000000000'],
   );
   t.same(rendered.platforms.mattermost.access.users, ['ray']);
   t.same(
@@ -49,7 +49,7 @@ t.test('the template renders per agent, leaving op references for op inject', as
     JSON.parse(admin.replace(/\{\{[^}]*\}\}/, 'x')),
     {
       platforms: { mattermost: { bots: { admin: { admin: true } } } },
-      channels: [{ id: 'abc123', bot: 'admin' }, { id: 'def456' }],
+      channels: [{ id: 'abc12300000000000000000000', bot: 'admin' }, { id: 'def45600000000000000000000' }],
     },
     'channels and users are plain settings',
   );
@@ -283,6 +283,30 @@ t.test('the agents file: clear errors', async (t) => {
   }
   writeFileSync(file, JSON.stringify({ agents: [{ ...lal, users: 'ray' }] }));
   t.throws(() => readAgentsFile(file), { exitCode: 78, message: /users must be a list/ });
+  // An allow list of fields at each level: a misspelt one is named, not passed over as if it were not there.
+  for (const [json, message] of [
+    [
+      { agents: [{ ...lal, modle: 'gpt-5' }] },
+      "agents[0] has a field 'modle' this file does not know (a typo?); its fields are name, botTokenItem, githubTokenItem, persona, model, channels, users",
+    ],
+    [
+      { agents: [{ ...lal, channels: [{ ...lal.channels[0], bot: 'lal' }] }] },
+      "agents[0].channels[0] has a field 'bot' this file does not know (a typo?); its fields are id, name",
+    ],
+    [
+      { agent: [lal] },
+      `${file} has a field 'agent' this file does not know (a typo?); its fields are admin, agents, $comment, $schema`,
+    ],
+    [
+      { agents: [{ ...lal, channels: [{ id: 'town-square', name: 'town-square' }] }] },
+      "agents[0].channels[0].id must be Mattermost's channel id, 26 lower-case letters and digits (in Mattermost: the channel's name, then View Info; or npm run init fills it)",
+    ],
+  ] as const) {
+    writeFileSync(file, JSON.stringify(json));
+    t.throws(() => readAgentsFile(file), { exitCode: 78, message }, String(message.split(';')[0]));
+  }
+  writeFileSync(file, JSON.stringify({ $comment: 'mine', agents: [lal] }));
+  t.equal(readAgentsFile(file).length, 1, 'a $comment is no field of the agents');
   writeFileSync(file, JSON.stringify({ agents: [lal] }));
   t.equal(findAgent(readAgentsFile(file), 'lal').name, 'lal');
   t.throws(() => findAgent(readAgentsFile(file), 'data'), {

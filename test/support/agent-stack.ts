@@ -36,8 +36,8 @@ export const AGENTS: AgentDefinition[] = [
     githubTokenItem: 'op://stack/github-lal',
     persona: 'Lal "the" helper',
     channels: [
-      { id: 'abc123', name: 'town-square' },
-      { id: 'def456', name: 'dev' },
+      { id: 'abc12300000000000000000000', name: 'town-square' },
+      { id: 'def45600000000000000000000', name: 'dev' },
     ],
     users: ['ray'],
   },
@@ -45,7 +45,7 @@ export const AGENTS: AgentDefinition[] = [
     name: 'data',
     botTokenItem: 'op://stack/mattermost-data',
     githubTokenItem: 'op://stack/github-data',
-    channels: [{ id: 'ghi789', name: 'data' }],
+    channels: [{ id: 'ghi78900000000000000000000', name: 'data' }],
   },
 ];
 
