@@ -26,6 +26,7 @@ interface Container {
   GraphDriver?: { Name: string; Data?: Record<string, string> };
   Mounts?: Array<{ Type: string; Name?: string; Source: string; Destination: string }>;
   State?: { Pid?: number };
+  HostConfig?: { Tmpfs?: Record<string, string> | null };
 }
 
 export interface Scope {
@@ -135,13 +136,58 @@ export async function searchVolumes(scope: Scope, list: Container[]): Promise<vo
   }
 }
 
+/**
+ * Each running container's tmpfs mounts (its /tmp: the rendered config, and
+ * whatever the bridge or a tool wrote there), read through the container's
+ * root (/proc/PID/root), as nothing on the host mounts them. Declared, not a
+ * finding: a bridge's rendered config file holding its own bridge's values
+ * (its bot token and GitHub token, by the agents file), which is where the
+ * entrypoint puts them; anything else there, or another bridge's value, is.
+ */
+export function searchTmpfs(scope: Scope, list: Container[]): void {
+  const { search } = scope;
+  const own = ownValueLabels(scope, list);
+  for (const c of list) {
+    const pid = c.State?.Pid ?? 0;
+    const mounts = new Set([
+      ...Object.keys(c.HostConfig?.Tmpfs ?? {}),
+      ...(c.Mounts ?? []).filter((m) => m.Type === 'tmpfs').map((m) => m.Destination),
+    ]);
+    if (pid <= 0 || mounts.size === 0) continue;
+    const name = nameOf(c);
+    const config = configPathOf(c);
+    for (const mount of mounts) {
+      const root = `/proc/${pid}/root${mount}`;
+      if (!existsSync(root)) {
+        search.unsearched.push(`container ${name} (tmpfs ${mount}): ${root} cannot be read`);
+        continue;
+      }
+      const where = `container ${name} (tmpfs ${mount})`;
+      const before = search.findings.length;
+      search.tree(where, root);
+      scope.places.push(where);
+      const configWhere = config.startsWith(`${mount}/`) ? `${where} ${config.slice(mount.length)}` : undefined;
+      for (const f of search.findings.slice(before))
+        if (f.where === configWhere && own.get(c.Id)?.has(f.what))
+          f.declared = "its bridge's own value, in the config the entrypoint rendered for it (on its tmpfs)";
+    }
+  }
+}
+
+/** Where a bridge container's entrypoint renders its config (BRIDGE_CONFIG_OUT, as its environment sets it). */
+function configPathOf(c: Container): string {
+  const env = (c as { Config: { Env?: string[] } }).Config.Env ?? [];
+  const set = env.find((e) => e.startsWith('BRIDGE_CONFIG_OUT='));
+  return set ? set.slice('BRIDGE_CONFIG_OUT='.length) : '/tmp/config.json';
+}
+
 /** The findings the bots' access tokens make (vault items of the agents file's botTokenItem), as audit names them. */
 function botTokenFindings(scope: Scope): Set<string> {
   const out = new Set<string>();
   try {
     const file = resolve(scope.stack.projectDir, scope.stack.settings.AGENTS_FILE ?? '');
     for (const entry of [readAdminEntry(file), ...readAgentsFile(file)])
-      if (entry) out.add(`the local vault's ${keyOfReference(`${entry.botTokenItem}/token`, 'audit')} (raw)`);
+      if (entry) out.add(vaultLabel(entry.botTokenItem));
   } catch {
     // An agents file that cannot be read declares nothing.
   }
@@ -153,9 +199,25 @@ function botTokenFindings(scope: Scope): Set<string> {
  * or the agent's, by the agents file), as the local vault labels it. None when the agents file cannot be read.
  */
 function ownGithubTokens(scope: Scope, list: Container[]): Map<string, string> {
+  return new Map([...entriesOf(scope, list)].map(([id, entry]) => [id, vaultLabel(entry.githubTokenItem)]));
+}
+
+/** Each bridge container's own values (its bot token and GitHub token), as the local vault labels them. */
+function ownValueLabels(scope: Scope, list: Container[]): Map<string, Set<string>> {
+  return new Map(
+    [...entriesOf(scope, list)].map(([id, entry]) => [
+      id,
+      new Set([vaultLabel(entry.botTokenItem), vaultLabel(entry.githubTokenItem)]),
+    ]),
+  );
+}
+
+const vaultLabel = (item: string) => `the local vault's ${keyOfReference(`${item}/token`, 'audit')} (raw)`;
+
+/** Each bridge container's entry of the agents file (the admin's, or its agent's); none when the file cannot be read. */
+function entriesOf(scope: Scope, list: Container[]): Map<string, { botTokenItem: string; githubTokenItem: string }> {
   const file = resolve(scope.stack.projectDir, scope.stack.settings.AGENTS_FILE ?? '');
-  const own = new Map<string, string>();
-  const labelOf = (item: string) => `the local vault's ${keyOfReference(`${item}/token`, 'audit')} (raw)`;
+  const own = new Map<string, { botTokenItem: string; githubTokenItem: string }>();
   for (const c of list) {
     const labels = c.Config.Labels ?? {};
     try {
@@ -165,7 +227,7 @@ function ownGithubTokens(scope: Scope, list: Container[]): Map<string, string> {
           : labels['com.docker.compose.service'] === 'copilot-bridge'
             ? readAdminEntry(file)
             : undefined;
-      if (entry) own.set(c.Id, labelOf(entry.githubTokenItem));
+      if (entry) own.set(c.Id, entry);
     } catch {
       // An agents file that cannot be read declares nothing: every value found is a finding.
     }

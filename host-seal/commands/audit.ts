@@ -7,7 +7,14 @@
 import { readdirSync } from 'node:fs';
 import { parse } from 'yaml';
 import { ExitCode, StackError } from '../../src/errors.js';
-import { containers, searchContainers, searchHost, searchProcesses, searchVolumes } from '../audit/places.js';
+import {
+  containers,
+  searchContainers,
+  searchHost,
+  searchProcesses,
+  searchTmpfs,
+  searchVolumes,
+} from '../audit/places.js';
 import { Search } from '../audit/search.js';
 import { expectedReleases, sealedValues, searchSet } from '../audit/values.js';
 import { contextOf } from '../backends/registry.js';
@@ -80,6 +87,7 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   const list = await containers(scope);
   await searchContainers(scope, list, model.failed ? [] : modelImages(model.stdout));
   await searchVolumes(scope, list);
+  searchTmpfs(scope, list);
   searchProcesses(scope, list);
   searchHost(scope, model.failed ? undefined : model.stdout);
   const findings = search.findings.filter((f) => !f.declared);

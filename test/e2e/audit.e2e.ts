@@ -286,6 +286,66 @@ t.test(
 );
 
 t.test(
+  "a bridge's tmpfs: its own values in the config rendered there are declared; elsewhere there, or another's, found",
+  async (t) => {
+    // Vault items stand for the bots' tokens (test/fixtures/agents.json names mattermost-admin-bot and -lal).
+    const bots = {
+      admin: `bot${randomBytes(16).toString('hex')}`,
+      lal: `bot${randomBytes(16).toString('hex')}`,
+    };
+    for (const [item, value] of [
+      ['mattermost-admin-bot/token', bots.admin],
+      ['mattermost-lal/token', bots.lal],
+    ])
+      t.equal((await cli(['vault', 'set', item!], { env, input: value })).exitCode, 0, `${item} in the vault`);
+    // An admin bridge stand-in with the stack's tmpfs at /tmp: the rendered config there holds its own bot token
+    // (declared) and lal's (a finding), and a log file beside it holds its own (a finding: not the config).
+    const { bridge: bridgeImage } = await buildTestImages();
+    const write =
+      "const fs = require('fs'); const [own, other] = JSON.parse(process.env.SEED); fs.writeFileSync('/tmp/config.json', JSON.stringify({ own, other: [...other].reverse().join('') })); fs.writeFileSync('/tmp/debug.log', 'token ' + own); setInterval(() => {}, 1e9)";
+    const id = (
+      await docker([
+        'run',
+        '-d',
+        '--name',
+        `${project}-tmpfs`,
+        '--tmpfs',
+        '/tmp:size=1m',
+        '--label',
+        `${TEST_LABEL}=1`,
+        '--label',
+        `com.docker.compose.project=${project}`,
+        '--label',
+        'com.docker.compose.service=copilot-bridge',
+        '-e',
+        `SEED=${JSON.stringify([bots.admin, [...bots.lal].reverse().join('')])}`,
+        '--entrypoint',
+        'node',
+        bridgeImage,
+        '-e',
+        write,
+      ])
+    ).trim();
+    t.teardown(() => attempt('docker', ['rm', '-f', id]));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const run = await audit();
+    t.equal(run.exitCode, 1);
+    const lines = run.stdout.split('\n').filter((l) => l.includes(`${project}-tmpfs (tmpfs /tmp)`));
+    t.same(
+      lines.sort(),
+      [
+        `declared: container ${project}-tmpfs (tmpfs /tmp) /config.json holds the local vault's mattermost-admin-bot/token (raw): its bridge's own value, in the config the entrypoint rendered for it (on its tmpfs)`,
+        `finding: container ${project}-tmpfs (tmpfs /tmp) /config.json holds the local vault's mattermost-lal/token (raw)`,
+        `finding: container ${project}-tmpfs (tmpfs /tmp) /debug.log holds the local vault's mattermost-admin-bot/token (raw)`,
+      ],
+      "its own value in its config declared; the other bridge's, and a log beside it, found",
+    );
+    t.match(run.stderr, new RegExp(`container ${project}-tmpfs \\(tmpfs /tmp\\)`), 'named among the places');
+    noValue(t, run, Object.values(bots));
+  },
+);
+
+t.test(
   'the release directory: the released token in its own file is no finding; in any other file it is',
   async (t) => {
     // With 1Password the stack releases op-sa-token (and agent-NAME for agents that have one), nothing else.
