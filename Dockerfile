@@ -45,6 +45,11 @@ RUN set -eu; \
 COPY entrypoint/launcher/launcher.c /build/entrypoint/launcher/launcher.c
 COPY scripts/build-launcher.sh /build/scripts/build-launcher.sh
 RUN mkdir -p /out && bash /build/scripts/build-launcher.sh /out/copilot-bridge-launcher /usr/local/bin/node /usr/local/lib/copilot-bridge-stack/copilot-bridge-entrypoint.mjs
+# Each stage's image carries the stack's project (Compose passes it), last so
+# that it changes no cached step: `npm run audit` searches every image of the
+# project, the stages a build leaves behind and earlier builds included.
+ARG STACK_PROJECT=
+LABEL com.copilot-bridge-stack.build-project="${STACK_PROJECT}"
 
 # copilot-bridge, by its npm name, in a project of its own whose package.json
 # carries BRIDGE_OVERRIDES (npm overrides): an install takes the newest
@@ -69,6 +74,8 @@ RUN node -e "require('fs').writeFileSync('package.json', JSON.stringify({ name: 
  && mkdir -p bin && ln -s ../node_modules/.bin/copilot-bridge bin/copilot-bridge \
  && /opt/copilot-bridge/bin/copilot-bridge --version \
  && rm -rf /tmp/packages /root/.npm /root/.cache
+ARG STACK_PROJECT=
+LABEL com.copilot-bridge-stack.build-project="${STACK_PROJECT}"
 
 FROM ${NODE_IMAGE} AS runtime
 ARG OP_PATH=/usr/local/bin/op
@@ -140,6 +147,8 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=1 CMD ["/u
 # Dockerfile the image was built from (Compose passes it; `unknown` otherwise).
 ARG BRIDGE_PACKAGE=@chrisromp/copilot-bridge@0.15.0
 ARG DOCKERFILE_SHA256=unknown
+ARG STACK_PROJECT=
+LABEL com.copilot-bridge-stack.build-project="${STACK_PROJECT}"
 LABEL org.opencontainers.image.title="copilot-bridge (admin)" \
       org.opencontainers.image.description="copilot-bridge with a 1Password-rendered config on tmpfs, run unprivileged" \
       org.opencontainers.image.licenses="MIT" \

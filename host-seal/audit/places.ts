@@ -16,6 +16,9 @@ import { keyOfReference } from '../../src/vault/document.js';
 import type { Stack } from '../stack/stack.js';
 import type { Finding, Search } from './search.js';
 
+/** The label each image a build of the stack leaves carries, its project (the Dockerfile sets it). */
+const BUILD_PROJECT_LABEL = 'com.copilot-bridge-stack.build-project';
+
 type Docker = (args: string[]) => Promise<{ failed: boolean; stdout: string }>;
 
 interface Container {
@@ -74,7 +77,22 @@ export async function searchContainers(scope: Scope, list: Container[], images: 
       search.unsearched.push(`container ${name} (writable layer): ${upper ?? 'not an overlay2 layer'} cannot be read`);
     scope.places.push(`container ${name}: inspect, logs, writable layer`);
   }
-  for (const image of new Set([...list.map((c) => c.Image), ...images])) {
+  // And every image a build of the stack left (its project's label: earlier builds, the stages of each build).
+  const built = await docker([
+    'images',
+    '-a',
+    '-q',
+    '--no-trunc',
+    '--filter',
+    `label=${BUILD_PROJECT_LABEL}=${scope.stack.project}`,
+  ]);
+  const ofProject = built.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  // A layer shared by several images (each build's base) is searched once.
+  const searched = new Set<string>();
+  for (const image of new Set([...list.map((c) => c.Image), ...images, ...ofProject])) {
     const r = await docker(['image', 'inspect', image]);
     if (r.failed) continue;
     const [info] = JSON.parse(r.stdout) as Array<{ RepoTags?: string[]; GraphDriver?: Container['GraphDriver'] }>;
@@ -86,7 +104,10 @@ export async function searchContainers(scope: Scope, list: Container[], images: 
       (d): d is string => !!d && existsSync(d),
     );
     if (info?.GraphDriver?.Name === 'overlay2' && dirs.length > 0)
-      for (const dir of dirs) search.tree(`image ${label} layer ${dir}`, dir);
+      for (const dir of dirs.filter((d) => !searched.has(d))) {
+        searched.add(dir);
+        search.tree(`image ${label} layer ${dir}`, dir);
+      }
     else await search.command(`image ${label} (docker save)`, 'docker', ['save', image], scope.env);
   }
 }

@@ -81,7 +81,11 @@ export async function openStack(parsed: Parsed, io: Io, cwd = process.cwd()): Pr
     tool,
     files: files.args,
     // The Dockerfile's SHA-256 goes into the image's label when Compose builds it (npm run doctor compares).
-    env: { ...io.env, DOCKERFILE_SHA256: dockerfileDigest(projectDir) ?? 'unknown' },
+    env: {
+      ...io.env,
+      DOCKERFILE_SHA256: dockerfileDigest(projectDir) ?? 'unknown',
+      STACK_PROJECT: stackProject(settings),
+    },
     settings,
     project: stackProject(settings),
     projectDir,

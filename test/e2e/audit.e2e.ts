@@ -21,6 +21,8 @@ import { leaks } from '../support/host-seal/leaks.js';
 import { startSwtpm } from '../support/host-seal/swtpm.js';
 import { ROOT } from '../support/scenario.js';
 
+// Some twenty audits of a few seconds each, and image builds: more than tap's default two minutes on a busy host.
+t.setTimeout(10 * 60_000);
 const token = fakeToken();
 const project = `cbs-audit-${process.pid}`;
 const image = `cbs-audit-waiter:${process.pid}`;
@@ -115,6 +117,32 @@ t.test('a value in an image layer: found in that layer, by file', async (t) => {
   t.match(run.stderr, /copilot-bridge-seal: audit: \d+ finding\(s\): a value of the stack is where it must not be/);
   noValue(t, run);
 });
+
+t.test(
+  "an image a build of the stack left behind, untagged and run by nothing (its project's label): searched",
+  async (t) => {
+    // As a stage of the stack's Dockerfile (or an earlier build) leaves it: the label the Dockerfile sets, no tag.
+    const build = join(env.XDG_RUNTIME_DIR!, '..', `${project}-stage`);
+    mkdirSync(build, { recursive: true });
+    t.teardown(() => rmSync(build, { recursive: true, force: true }));
+    writeFileSync(join(build, 'stage.txt'), `${token.slice(0, 40)}\n${token.slice(40)}`);
+    writeFileSync(
+      join(build, 'Dockerfile'),
+      `FROM ${image}\nCOPY stage.txt /opt/stage.txt\nLABEL com.copilot-bridge-stack.build-project="${project}"\n`,
+    );
+    const id = (await docker(['build', '-q', build], { timeoutMs: 120_000 })).trim();
+    t.teardown(() => attempt('docker', ['rmi', '-f', id]));
+    rmSync(join(build, 'stage.txt'));
+    const run = await audit();
+    t.equal(run.exitCode, 1);
+    t.match(
+      run.stdout,
+      new RegExp(`^finding: image ${id.slice(0, 19)} layer \\S+ /opt/stage\\.txt holds the sealed op-sa-token`, 'm'),
+      'found in the untagged image, by file (the value folded over two lines)',
+    );
+    noValue(t, run);
+  },
+);
 
 t.test("a value in a container's environment: found by its JSON path", async (t) => {
   await start(t, ['--name', `${project}-env`, '-e', `LEAK=${token}`, 'hello']);
