@@ -4,8 +4,7 @@
 // kept across chunks so no value is split). Findings name the place, never
 // the value.
 import { spawn } from 'node:child_process';
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, statfsSync } from 'node:fs';
 import type { SecretSet } from '../../src/secrets/secret-set.js';
 
 /** Files are read a megabyte at a time, each read after the kept end of the last. */
@@ -16,6 +15,29 @@ const MAX_FILE_BYTES = 2 ** 30;
 /** A hit as findings name it: `LABEL (ENCODING)`; the hex form of a value is its own label's `(hex)`. */
 const describe = (label: string, encoding: string) =>
   label.endsWith(' (hex)') && encoding === 'raw' ? label : `${label} (${encoding})`;
+
+const SLASH = Buffer.from('/');
+
+/** statfs f_type of the file systems whose files are plain data, entered when mounted inside a searched tree. */
+const DATA_FILE_SYSTEMS = new Set([
+  0x01021994, // tmpfs
+  0x858458f6, // ramfs
+  0xef53, // ext2, ext3, ext4
+  0x58465342, // xfs
+  0x9123683e, // btrfs
+  0x794c7630, // overlay
+  0x2fc12fc1, // zfs
+  0xf2f52010, // f2fs
+]);
+
+/** The statfs type of the file system at `path`, or 0 when it cannot be told (not entered then). */
+function fileSystem(path: Buffer): number {
+  try {
+    return Number(statfsSync(path).type);
+  } catch {
+    return 0;
+  }
+}
 
 const code = (error: unknown) => (error as NodeJS.ErrnoException).code ?? 'unreadable';
 
@@ -30,8 +52,6 @@ export class Search {
   readonly findings: Finding[] = [];
   /** Places that could not be searched, each with why: a search with any is not complete. */
   readonly unsearched: string[] = [];
-  /** Mount points met under a searched tree, not entered. */
-  otherFileSystems = 0;
   private readonly overlap: number;
   readonly #buffer: Buffer;
 
@@ -57,46 +77,60 @@ export class Search {
   }
 
   /**
-   * Every regular file under `dir`, not following links and staying on `dir`'s own file system (a volume bound
-   * over /proc must not be read); `allowed(path)` names files that may hold a value. Named by `where` and the path
-   * under `dir`, or by the whole path when `where` is `dir` itself. A place it cannot read, or a file too big to
-   * read, is listed in `unsearched`: the search is then not complete, and says so.
+   * Every regular file under `dir`, not following links; `allowed(path)` names files that may hold a value. Named
+   * by `where` and the path under `dir`, or by the whole path when `where` is `dir` itself. Names are walked as
+   * bytes (a name that is not UTF-8 hides nothing). A file system mounted below is entered when it holds plain
+   * data (tmpfs, ext4, xfs, btrfs, overlay, ...); any other (proc, sysfs, a network file system) is named and not
+   * entered. A place it cannot read, or a file too big to read, is listed in `unsearched`: the search is then not
+   * complete, and says so.
    */
   tree(where: string, dir: string, allowed: (path: string) => boolean = () => false): number {
     let files = 0;
     let device: number | undefined;
-    const walk = (path: string) => {
+    const shown = (path: Buffer) => path.toString('utf8');
+    const visited = new Set<string>();
+    const walk = (path: Buffer) => {
       let st: ReturnType<typeof lstatSync>;
       try {
         st = lstatSync(path);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.unsearched.push(`${path} (${code(error)})`);
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.unsearched.push(`${shown(path)} (${code(error)})`);
         return;
       }
       device ??= st.dev;
-      if (st.dev !== device) {
-        this.otherFileSystems++;
-        return;
-      }
-      if (st.isDirectory()) {
-        let names: string[] = [];
-        try {
-          names = readdirSync(path);
-        } catch (error) {
-          this.unsearched.push(`${path} (${code(error)})`);
+      if (st.dev !== device && st.isDirectory()) {
+        const kind = fileSystem(path);
+        if (!DATA_FILE_SYSTEMS.has(kind)) {
+          this.unsearched.push(
+            `${shown(path)} (a mount point of another kind of file system, 0x${kind.toString(16)}: not entered)`,
+          );
           return;
         }
-        for (const name of names) walk(join(path, name));
+      }
+      if (st.isDirectory()) {
+        // A directory met twice (a bind mount of a place above it) is walked once: no loop.
+        const id = `${st.dev}:${st.ino}`;
+        if (visited.has(id)) return;
+        visited.add(id);
+        let names: Buffer[] = [];
+        try {
+          names = readdirSync(path, { encoding: 'buffer' });
+        } catch (error) {
+          this.unsearched.push(`${shown(path)} (${code(error)})`);
+          return;
+        }
+        for (const name of names) walk(Buffer.concat([path, SLASH, name]));
       } else if (st.isFile()) {
         files++;
-        if (!allowed(path)) this.file(where === dir ? path : `${where} ${path.slice(dir.length) || path}`, path);
+        const text = shown(path);
+        if (!allowed(text)) this.file(where === dir ? text : `${where} ${text.slice(dir.length) || text}`, path);
       }
     };
-    walk(dir);
+    walk(Buffer.from(dir));
     return files;
   }
 
-  private file(where: string, path: string): void {
+  private file(where: string, path: Buffer): void {
     let fd: number;
     try {
       // No link followed and no wait on a FIFO: the file may have been swapped since it was listed.

@@ -106,10 +106,6 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   const withheld = (p: string) => (names(p) ? '(withheld: a place whose name holds a value)' : p);
   const places = scope.places.map(withheld);
   io.stderr.write(`audit: searched ${places.length} place(s): ${places.join('; ')}\n`);
-  if (search.otherFileSystems > 0)
-    io.stderr.write(
-      `audit: ${search.otherFileSystems} mount point(s) inside those places not entered (other file systems)\n`,
-    );
   for (const place of search.unsearched) io.stderr.write(`audit: could not search: ${withheld(place)}\n`);
   if (findings.length > 0)
     throw new StackError(

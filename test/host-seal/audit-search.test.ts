@@ -97,3 +97,45 @@ t.test(
     ]);
   },
 );
+
+t.test(
+  'names that are not UTF-8 hide nothing: a file, and everything under a directory, so named are read',
+  async (t) => {
+    const dir = tree(t);
+    const latin1 = Buffer.concat([Buffer.from(`${dir}/caf`), Buffer.from([0xe9]), Buffer.from('.txt')]);
+    writeFileSync(latin1, token);
+    const odd = Buffer.concat([Buffer.from(`${dir}/dir`), Buffer.from([0xff])]);
+    mkdirSync(odd);
+    writeFileSync(Buffer.concat([odd, Buffer.from('/plain.txt')]), `x ${token}\n`);
+    const search = new Search(secrets);
+    t.equal(search.tree('volume data', dir), 2, 'both files read');
+    t.equal(search.findings.length, 2, 'both found');
+    t.same(search.unsearched, []);
+  },
+);
+
+t.test(
+  'a file system mounted inside: entered when it holds data (tmpfs), named and not entered otherwise (proc)',
+  { skip: process.getuid?.() !== 0 && 'mounting needs root' },
+  async (t) => {
+    const dir = tree(t);
+    const data = join(dir, 'scratch');
+    const proc = join(dir, 'proc');
+    mkdirSync(data);
+    mkdirSync(proc);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', data]);
+    t.teardown(() => execFileSync('umount', ['-l', data]));
+    execFileSync('mount', ['-t', 'proc', 'proc', proc]);
+    t.teardown(() => execFileSync('umount', ['-l', proc]));
+    writeFileSync(join(data, 'notes.txt'), token);
+    // A directory bound below itself: walked once, no loop.
+    const loop = join(dir, 'loop');
+    mkdirSync(loop);
+    execFileSync('mount', ['--bind', dir, loop]);
+    t.teardown(() => execFileSync('umount', ['-l', loop]));
+    const search = new Search(secrets);
+    search.tree('volume data', dir);
+    t.same(search.findings, [{ where: 'volume data /scratch/notes.txt', what: 'the sealed op-sa-token (raw)' }]);
+    t.same(search.unsearched, [`${proc} (a mount point of another kind of file system, 0x9fa0: not entered)`]);
+  },
+);
