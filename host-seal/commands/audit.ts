@@ -17,6 +17,7 @@ import {
 } from '../audit/places.js';
 import { Search } from '../audit/search.js';
 import { expectedReleases, sealedValues, searchSet } from '../audit/values.js';
+import { printable, Withhold } from '../audit/withhold.js';
 import { contextOf } from '../backends/registry.js';
 import { runner } from '../doctor/docker.js';
 import { type Io, writeAll } from '../io.js';
@@ -95,15 +96,18 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
     ...findings.map((f) => `finding: ${f.where} holds ${f.what}`),
     ...search.findings.filter((f) => f.declared).map((f) => `declared: ${f.where} holds ${f.what}: ${f.declared}`),
   ];
-  // A place is named by what this host chose (a file or process name): one that holds a value itself is withheld,
-  // also when separators cut it (a value spread over the parts of a path).
-  const names = (line: string) => secrets.find(line) || secrets.find(line.replace(/[\s/\\"'[\].=:,;()]/g, ''));
+  // A place is named by what this host chose (a file or process name): one that spells a value, or part of one, is
+  // withheld (withhold.ts); control characters in a name are escaped.
+  const screen = new Withhold(
+    secrets,
+    values.map((v) => v.value),
+  );
   await writeAll(
     io.stdout,
-    lines.map((l) => (names(l) ? 'finding: (withheld: its place names a value)' : l)).join('\n') +
+    lines.map((l) => (screen.names(l) ? 'finding: (withheld: its place names a value)' : printable(l))).join('\n') +
       (lines.length ? '\n' : ''),
   );
-  const withheld = (p: string) => (names(p) ? '(withheld: a place whose name holds a value)' : p);
+  const withheld = (p: string) => (screen.names(p) ? '(withheld: a place whose name holds a value)' : printable(p));
   const places = scope.places.map(withheld);
   io.stderr.write(`audit: searched ${places.length} place(s): ${places.join('; ')}\n`);
   for (const place of search.unsearched) io.stderr.write(`audit: could not search: ${withheld(place)}\n`);
