@@ -35,5 +35,4 @@ export class Withhold {
 
 /** `line` with control characters (a terminal's escapes among them) shown as \xNN. */
 export const printable = (line: string): string =>
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are what is escaped
   line.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
