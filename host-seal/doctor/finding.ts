@@ -34,5 +34,13 @@ export function line(f: Finding): string {
   return `${f.status.padEnd(4)}  ${f.check}: ${f.detail}${fix}`;
 }
 
-/** The first line of a tool's output that says something, cut to fit one line of the report. */
-export const firstLine = (text: string) => (text.split('\n').find((l) => l.trim()) ?? '').trim().slice(0, 200);
+/**
+ * The first line of a tool's output that says something, cut to fit one line of the report. What a tool quotes
+ * may be a value doctor never unsealed (a GitHub token in a compose file, with the 1Password source): every long
+ * token-like run is masked by its shape first, then the line is cut, so no cut leaves a part of one unmasked.
+ */
+export const firstLine = (text: string) =>
+  maskShapes((text.split('\n').find((l) => l.trim()) ?? '').trim()).slice(0, 200);
+
+/** Every run of 20 or more token characters (letters, digits, `_`, `-`) as `<redacted>`. */
+export const maskShapes = (text: string) => text.replace(/[A-Za-z0-9_-]{20,}/g, '<redacted>');

@@ -371,7 +371,11 @@ export async function opCli(
   });
   if (whoami.failed) {
     // op's own reason picks the fix (a network error, or a token its account refuses); masked by the caller.
-    const said = firstLine(String(whoami.stderr || whoami.stdout));
+    const said = firstLine(
+      String(whoami.stderr || whoami.stdout)
+        .split(value)
+        .join('<redacted>'),
+    );
     return fail(
       'op',
       `the sealed token does not reach its account (op whoami: ${said || `exit ${whoami.exitCode}`})`,

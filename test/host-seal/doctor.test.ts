@@ -262,7 +262,12 @@ t.test(
       'fail  op: the sealed token does not reach its account (op whoami: [ERROR] <time> invalid service account token); fix: check the network, or seal a valid token',
     );
     t.equal(refused.exitCode, 69);
-    for (const run of [reached, refusedAuth, refused])
+    // An op whose error quotes the token: quoted masked, and cut only after, so no part of the token is printed.
+    hostVault(t, token, {}, { reject: true, echoToken: true });
+    const echoed = await doctor(online, ['--online', '--auth-file', auth]);
+    t.match(lineOf(echoed.stdout, 'op'), /authentication failed for token <redacted>/);
+    t.notOk(echoed.stdout.includes(token.slice(100, 140)), 'not even the part of it the cut would have kept');
+    for (const run of [reached, refusedAuth, refused, echoed])
       t.notOk(leaks(run.stdout + run.stderr, token), 'no output holds the token');
   },
 );
@@ -351,6 +356,11 @@ t.test(
       t.match(run.stdout, /x-access-token:<redacted>@github\.com/, `masked (${args.join(' ') || 'lines'})`);
       t.notOk(leaks(run.stdout + run.stderr, github), 'the vault item is in no output');
     }
+    // With 1Password as the source doctor unseals no GitHub token: the label's token is masked by its shape.
+    t.equal((await cli(['forget', '--name', 'vault'], { env })).exitCode, 0, 'the vault forgotten');
+    const unknown = await doctor({ ...env, BRIDGE_IMAGE: name });
+    t.match(unknown.stdout, /x-access-token:<redacted>@github\.com/, 'masked though never unsealed');
+    t.notOk(leaks(unknown.stdout + unknown.stderr, github));
   },
 );
 
