@@ -35,7 +35,16 @@ export interface Stack {
 
 /** The project name as compose.yml names it: COMPOSE_PROJECT_NAME of the environment or `.env`, else the default. */
 export function stackProject(settings: Record<string, string>): string {
-  return settings.COMPOSE_PROJECT_NAME!;
+  const name = settings.COMPOSE_PROJECT_NAME!;
+  // Compose lower-cases a project name and drops other characters in its labels, but compose.yml passes the name
+  // as written to the bridges and names a network with it: only a name Compose keeps as it is means one project.
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(name))
+    throw new StackError(
+      'project-name',
+      `COMPOSE_PROJECT_NAME=${name} is not a name Compose keeps as it is (it would label the stack ${name.toLowerCase().replace(/[^-_a-z0-9]/g, '').replace(/^[-_]+/, '') || '(nothing)'}); use lower-case letters, digits, - and _, starting with a letter or digit`,
+      { step: 'settings', exitCode: ExitCode.config },
+    );
+  return name;
 }
 
 /**

@@ -12,6 +12,7 @@ import { buildWaiter } from '../support/e2e/waiter.js';
 import { cli, sandbox } from '../support/host-seal/cli.js';
 import { leaks } from '../support/host-seal/leaks.js';
 import { startSwtpm } from '../support/host-seal/swtpm.js';
+import { ROOT } from '../support/scenario.js';
 
 /** A valid agents file (up refuses to start without one). */
 const FILLED_AGENTS = join(import.meta.dirname, '..', 'fixtures', 'agents.json');
@@ -473,6 +474,19 @@ t.test('the stack project: the environment, then .env, then the default', async 
   t.equal(stackProject(stackSettings({}, cwd)), 'from-file');
   t.equal(stackSettings({}, cwd).OTHER, 'x y', '.env is read as Compose reads it (quotes)');
   t.equal(stackProject(stackSettings({}, box.root)), 'copilot-bridge-stack');
+  // A name Compose would change (upper case, dots) labels the stack one way and reaches the bridges another.
+  for (const [name, becomes] of [
+    ['CopilotBridge', 'copilotbridge'],
+    ['copilot.bridge', 'copilotbridge'],
+    ['-stack', 'stack'],
+  ])
+    t.throws(() => stackProject(stackSettings({ COMPOSE_PROJECT_NAME: name! }, box.root)), {
+      exitCode: 78,
+      message: `COMPOSE_PROJECT_NAME=${name} is not a name Compose keeps as it is (it would label the stack ${becomes}); use lower-case letters, digits, - and _, starting with a letter or digit`,
+    });
+  const up = await cli(['up'], { env: { ...box.env, COMPOSE_PROJECT_NAME: 'CopilotBridge' }, cwd: ROOT });
+  t.equal(up.exitCode, 78, 'up refuses it in one line');
+  t.match(up.stderr, /^copilot-bridge-seal: settings: COMPOSE_PROJECT_NAME=CopilotBridge is not a name/m);
 });
 
 t.test(
