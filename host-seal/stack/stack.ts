@@ -41,7 +41,12 @@ export function stackProject(settings: Record<string, string>): string {
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(name))
     throw new StackError(
       'project-name',
-      `COMPOSE_PROJECT_NAME=${name} is not a name Compose keeps as it is (it would label the stack ${name.toLowerCase().replace(/[^-_a-z0-9]/g, '').replace(/^[-_]+/, '') || '(nothing)'}); use lower-case letters, digits, - and _, starting with a letter or digit`,
+      `COMPOSE_PROJECT_NAME=${name} is not a name Compose keeps as it is (it would label the stack ${
+        name
+          .toLowerCase()
+          .replace(/[^-_a-z0-9]/g, '')
+          .replace(/^[-_]+/, '') || '(nothing)'
+      }); use lower-case letters, digits, - and _, starting with a letter or digit`,
       { step: 'settings', exitCode: ExitCode.config },
     );
   return name;
