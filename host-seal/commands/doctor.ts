@@ -71,6 +71,7 @@ async function gather(
   if (engineUp.status !== 'fail') report(await swarm(docker));
   let source: SecretsSource | undefined;
   let agents: Parameters<typeof agentCredentials>[2] | undefined;
+  let used: string[] | undefined;
   try {
     const stack = await openStack(parsed, io);
     source = secretsSource(stack.settings);
@@ -86,6 +87,7 @@ async function gather(
     }
     try {
       const names = namesInUse(stack.settings, stack.projectDir);
+      used = source === 'vault' ? [VAULT_CREDENTIAL] : names;
       report(ok('agents file', `${stack.settings.AGENTS_FILE}: the admin and ${names.length - 1} agent(s)`));
       agents = {
         agentsFile: resolve(stack.projectDir, stack.settings.AGENTS_FILE!),
@@ -101,7 +103,7 @@ async function gather(
   }
   report(await tpm(context, docker));
   const needed = source === undefined ? [] : source === 'vault' ? [VAULT_CREDENTIAL] : [DEFAULT_NAME];
-  report(await checked('sealed', () => sealed(context, needed, io, authFile, tries, source)));
+  report(await checked('sealed', () => sealed(context, needed, io, authFile, tries, source, used)));
   if (source && agents) report(await checked('agents', () => agentCredentials(context, source, agents, tries.vault)));
   const { backend, sealedNames } = await import('../backends/registry.js');
   const shared = (await sealedNames(context)).find((s) => s.name === DEFAULT_NAME);

@@ -234,6 +234,7 @@ export async function sealed(
   authFile: string | undefined,
   tries: AuthTries = { values: [] },
   source?: SecretsSource,
+  used?: readonly string[],
 ): Promise<Finding[]> {
   const out: Finding[] = [];
   const names = await sealedNames(context);
@@ -255,6 +256,13 @@ export async function sealed(
     if (!record) continue;
     if (record.problem) {
       out.push(fail(check, record.problem, 'see the message', ExitCode.dataErr));
+      continue;
+    }
+    // An auth value goes only to a credential this stack uses: each refusal counts toward the TPM's lockout.
+    if (record.auth && used !== undefined && !used.includes(entry.name)) {
+      out.push(
+        ok(check, `${entry.backend}, fingerprint ${record.fingerprint} (this stack does not use it: not unsealed)`),
+      );
       continue;
     }
     if (record.auth && !authFile) {

@@ -439,3 +439,23 @@ t.test(
     t.notOk(leaks(run.stdout + run.stderr, token));
   },
 );
+
+t.test('a credential behind an auth value that the stack does not use: not unsealed, so no try is spent', async (t) => {
+  const { box, env } = await host(t);
+  const auth = join(box.root, 'auth');
+  writeFileSync(auth, 'the right one\n', { mode: 0o600 });
+  const other = await cli(['seal', '--backend', 'tpm2', '--name', 'agent-zed', '--auth-file', auth], {
+    env,
+    input: `${fakeToken()}\n`,
+  });
+  t.equal(other.exitCode, 0, other.stderr);
+  const wrong = join(box.root, 'wrong');
+  writeFileSync(wrong, 'a wrong one\n', { mode: 0o600 });
+  const run = await doctor(env, ['--auth-file', wrong]);
+  t.match(
+    lineOf(run.stdout, 'sealed agent-zed'),
+    /^ok {4}sealed agent-zed: tpm2, fingerprint [0-9a-f]{12} \(this stack does not use it: not unsealed\)$/,
+  );
+  t.notMatch(run.stdout, /refused/, 'the wrong value reached no credential');
+  t.equal(run.exitCode, 0, run.stdout);
+});
