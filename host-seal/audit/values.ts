@@ -27,6 +27,7 @@ export async function sealedValues(context: BackendContext, io: Io, authFile?: s
   for (const entry of await sealedNames(context)) {
     const value = await backend(entry.backend, context).unseal(entry.name, {
       askAuth: () => readAuth(io, authFile, false),
+      leaveNoCache: true,
     });
     if (entry.name !== VAULT_CREDENTIAL) {
       values.push({ label: `the sealed ${entry.name}`, value: value.trim() });

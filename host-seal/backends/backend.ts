@@ -32,6 +32,8 @@ export interface SealOptions {
 export interface UnsealOptions {
   /** Asked only when the sealed object needs an auth value. */
   askAuth: (name: string) => Promise<Buffer>;
+  /** Leave nothing behind (doctor's dry run, audit): no loaded context is cached for the next unseal. */
+  leaveNoCache?: boolean;
 }
 
 export interface Backend {

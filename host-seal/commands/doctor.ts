@@ -115,7 +115,10 @@ async function gather(
         `not tried: the TPM refused the auth value for ${tries.refusedBy} (each refusal counts toward its lockout)`,
         { step: 'doctor', exitCode: ExitCode.noPerm },
       );
-    const value = await store.unseal(DEFAULT_NAME, { askAuth: () => readAuth(io, authFile, false) });
+    const value = await store.unseal(DEFAULT_NAME, {
+      askAuth: () => readAuth(io, authFile, false),
+      leaveNoCache: true,
+    });
     tries.values.push(value);
     return value;
   };

@@ -280,7 +280,10 @@ export async function sealed(
       continue;
     }
     try {
-      const value = await store.unseal(entry.name, { askAuth: () => readAuth(io, authFile, false) });
+      const value = await store.unseal(entry.name, {
+        askAuth: () => readAuth(io, authFile, false),
+        leaveNoCache: true,
+      });
       const items = itemsOf(entry.name, value);
       tries.values.push(value, ...items.values());
       if (entry.name === VAULT_CREDENTIAL) tries.vault = items;

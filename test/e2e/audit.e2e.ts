@@ -5,10 +5,11 @@
 // environment, a log, a volume file, a process's command line (base64). Each
 // finding names its place; no output holds the value.
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t, { type Test } from 'tap';
+import { contextCacheDir } from '../../host-seal/backends/tpm2/cache.js';
 import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
 import { fakeToken } from '../fixtures/host-seal/fake-token.js';
 import { ensureDockerEngine } from '../support/e2e/engine.js';
@@ -93,6 +94,7 @@ t.test('a deployment without a leak: clean, exit 0, and it says where it looked'
     /^audit: searched \d+ place\(s\): container \S+-clean: inspect, logs, writable layer; image cbs-audit-waiter:\d+: configuration, history, layers;.*processes' environment and command line;.*\/tmp/m,
   );
   t.match(run.stderr, /^audit: clean$/m);
+  t.notOk(existsSync(contextCacheDir(env)), 'read-only: not even a TPM context cache left behind');
   noValue(t, run);
 });
 

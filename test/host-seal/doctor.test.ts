@@ -7,12 +7,13 @@
 // asserts its line and its fix, the exit status, and that no output holds the
 // token.
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import t, { type Test } from 'tap';
+import { contextCacheDir } from '../../host-seal/backends/tpm2/cache.js';
 import { fakeToken } from '../fixtures/host-seal/fake-token.js';
 import { hostVault } from '../fixtures/vault.js';
 import { ensureDockerEngine } from '../support/e2e/engine.js';
@@ -88,6 +89,8 @@ t.test('a healthy host: every check ok or a warning, exit 0, and the same as JSO
     /^ok {4}sealed op-sa-token: tpm2: unseals, fingerprint [0-9a-f]{12} as sealed$/,
   );
   t.match(lineOf(run.stdout, 'release directory'), /^ok {4}release directory: /);
+  // A dry run leaves nothing behind: no loaded context cached for the next unseal.
+  t.notOk(existsSync(contextCacheDir(env)), 'no TPM context cache written');
   for (const agent of ['lal', 'data'])
     t.equal(
       lineOf(run.stdout, `agent ${agent}`),

@@ -170,7 +170,7 @@ export class Tpm2Backend implements Backend {
     );
   }
 
-  private async unsealLocked(name: string, { askAuth }: UnsealOptions): Promise<string> {
+  private async unsealLocked(name: string, { askAuth, leaveNoCache }: UnsealOptions): Promise<string> {
     const blob = this.read(name, 'unseal');
     if (!blob) {
       throw new StackError(
@@ -199,7 +199,7 @@ export class Tpm2Backend implements Backend {
         dropContexts(join(cache, '..'), name);
         cached = undefined;
       }
-      key ??= await this.unsealWithTools(name, blob, auth, cache, cached);
+      key ??= await this.unsealWithTools(name, blob, auth, leaveNoCache ? undefined : cache, cached);
       const corrupt = () =>
         new StackError(
           'blob-corrupt',
@@ -250,7 +250,8 @@ export class Tpm2Backend implements Backend {
     name: string,
     blob: Tpm2Blob,
     auth: Buffer | undefined,
-    cache: string,
+    /** Where to keep the loaded context for next time; undefined: nowhere. */
+    cache: string | undefined,
     cached: string | undefined,
   ): Promise<Buffer> {
     const policy = blob.pcrs.length > 0 ? ['-p', `pcr:sha256:${blob.pcrs.join(',')}`] : auth ? ['-p', 'file:-'] : [];
@@ -261,7 +262,7 @@ export class Tpm2Backend implements Backend {
         if (outcome.ok) return outcome.stdout;
         const error = tpm.failure(outcome);
         if (!staleContext(error, outcome.stderr)) throw error;
-        dropContexts(join(cache, '..'), name);
+        if (cache) dropContexts(join(cache, '..'), name);
       }
       // The long way: re-create the primary, load the sealed parts, keep the loaded context for next time.
       return tpm.scratch(async (dir) => {
@@ -269,7 +270,7 @@ export class Tpm2Backend implements Backend {
         writeFileSync(join(dir, 'seal.priv'), Buffer.from(blob.sealed.private, 'base64'), { flag: 'wx' });
         await createPrimary(tpm);
         await tpm.run('tpm2_load', ['-C', 'primary.ctx', '-u', 'seal.pub', '-r', 'seal.priv', '-c', 'seal.ctx', '-Q']);
-        storeContext(cache, name, readFileSync(join(dir, 'seal.ctx')));
+        if (cache) storeContext(cache, name, readFileSync(join(dir, 'seal.ctx')));
         await tpm.flush(true); // without a resource manager, the primary, its reloaded copy and the sealed object fill the TPM
         return tpm.run('tpm2_unseal', ['-c', 'seal.ctx', ...policy], input);
       });
