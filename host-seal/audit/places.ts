@@ -6,7 +6,7 @@
 // histories, /tmp, and the release directory (where only the released files
 // may hold a value). Read-only: it starts nothing but its own docker CLI calls.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readAdminEntry, readAgentsFile } from '../../src/agents/agents-file.js';
@@ -130,9 +130,23 @@ export async function searchVolumes(scope: Scope, list: Container[]): Promise<vo
   );
   const botTokens = botTokenFindings(scope);
   for (const name of names) {
-    const inspected = await docker(['volume', 'inspect', '--format', '{{.Mountpoint}}', name]);
-    const mountpoint = inspected.stdout.trim();
+    const inspected = await docker(['volume', 'inspect', '--format', '{{.Mountpoint}}\t{{json .Options}}', name]);
+    const [mountpoint = '', optionsJson = 'null'] = inspected.stdout.trim().split('\t');
     if (inspected.failed) continue;
+    // A volume of the local driver bound to a directory (o=bind, device=DIR) is empty at its mount point while no
+    // container uses it: its directory is searched itself.
+    let options: Record<string, string> | null = null;
+    try {
+      options = JSON.parse(optionsJson) as Record<string, string> | null;
+    } catch {
+      // no options
+    }
+    const mounted = list.some((c) => c.State?.Pid && (c.Mounts ?? []).some((m) => m.Name === name));
+    if (!mounted && options?.device && /(^|,)r?bind(,|$)/.test(options.o ?? '')) {
+      const where = `volume ${name} (bound to ${options.device})`;
+      operatorFile(search, options.device);
+      scope.places.push(where);
+    }
     if (!existsSync(mountpoint)) {
       search.unsearched.push(`volume ${name}: ${mountpoint} cannot be read`);
       continue;
@@ -145,15 +159,30 @@ export async function searchVolumes(scope: Scope, list: Container[]): Promise<vo
         if (botTokens.has(f.what))
           f.declared = "Mattermost's database keeps the access tokens Mattermost issued to the bots";
   }
-  // Directories and files bound into a container (not the released files: the release directory is searched apart).
-  const binds = new Set<string>();
+  // Directories and files bound into a container (not the released files: the release directory is searched apart),
+  // read as the container sees them (through its root while it runs: its source may have become a link since), else
+  // at the source, a link followed.
+  const binds = new Map<string, string>();
   for (const c of list)
-    for (const m of c.Mounts ?? [])
-      if (m.Type === 'bind' && !m.Source.startsWith(`${stack.dir}/`) && m.Source !== stack.dir) binds.add(m.Source);
-  for (const source of binds) {
-    if (!existsSync(source)) continue;
-    search.tree(`bind mount ${source}`, source);
-    scope.places.push(`bind mount ${source}`);
+    for (const m of c.Mounts ?? []) {
+      if (m.Type !== 'bind' || m.Source.startsWith(`${stack.dir}/`) || m.Source === stack.dir) continue;
+      const pid = c.State?.Pid ?? 0;
+      if (pid > 0)
+        binds.set(
+          `bind mount ${m.Source} (as ${nameOf(c)} sees it at ${m.Destination})`,
+          `/proc/${pid}/root${m.Destination}`,
+        );
+      else if (!binds.has(`bind mount ${m.Source}`)) binds.set(`bind mount ${m.Source}`, m.Source);
+    }
+  for (const [where, path] of binds) {
+    let real: string;
+    try {
+      real = path.startsWith('/proc/') ? path : realpathSync(path);
+    } catch {
+      continue;
+    }
+    search.tree(where, real);
+    scope.places.push(where);
   }
 }
 
@@ -337,13 +366,20 @@ export function searchHost(scope: Scope, model: string | undefined): void {
       join(stack.projectDir, f),
     ),
   ];
-  for (const file of new Set(own)) if (existsSync(file)) search.tree(file, file);
+  for (const file of new Set(own)) operatorFile(search, file);
   scope.places.push("the checkout's .env, agents file and compose files");
   const home = invokingHome(scope.env);
-  for (const dir of [join(home, '.docker')]) if (existsSync(dir)) search.tree(dir, dir);
+  const docker = join(home, '.docker');
+  operatorFile(search, docker);
+  // Dotfile managers link each file of ~/.docker to where they keep it: followed one level.
+  if (existsSync(docker) && lstatSync(docker).isDirectory())
+    for (const name of readdirSync(docker))
+      if (lstatSync(join(docker, name)).isSymbolicLink()) operatorFile(search, join(docker, name));
+  const zdotdir = scope.env.ZDOTDIR && scope.env.ZDOTDIR.startsWith('/') ? scope.env.ZDOTDIR : undefined;
   for (const file of [
     '.bash_history',
     '.zsh_history',
+    '.zhistory',
     '.histfile',
     '.sh_history',
     '.ash_history',
@@ -352,9 +388,14 @@ export function searchHost(scope: Scope, model: string | undefined): void {
     '.node_repl_history',
     '.psql_history',
     '.mysql_history',
+    // Where tools keep a token they were given: git's store, gh's hosts, npm's registry credentials.
+    '.git-credentials',
+    '.config/gh/hosts.yml',
+    '.npmrc',
   ])
-    if (existsSync(join(home, file))) search.tree(join(home, file), join(home, file));
-  scope.places.push(`${home}/.docker and the shell histories`);
+    operatorFile(search, join(home, file));
+  if (zdotdir) for (const file of ['.zsh_history', '.zhistory']) operatorFile(search, join(zdotdir, file));
+  scope.places.push(`${home}/.docker, the shell histories and the tools' credential files`);
   search.tree('/tmp', '/tmp');
   scope.places.push('/tmp');
   if (existsSync(stack.dir)) {
@@ -367,6 +408,29 @@ export function searchHost(scope: Scope, model: string | undefined): void {
     const found = search.findings.splice(before);
     search.findings.push(...found.filter((f) => !mine(f)));
     scope.places.push(`${stack.dir} (each released file: values but its own)`);
+  }
+}
+
+/**
+ * A file or directory the operator keeps (the checkout's .env, a history, ~/.docker): searched where it is, and
+ * where it links to when it is a link (a dotfile manager's), named so. Nothing when it does not exist.
+ */
+function operatorFile(search: Search, path: string): void {
+  let st: ReturnType<typeof lstatSync>;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isSymbolicLink()) {
+    search.tree(path, path);
+    return;
+  }
+  try {
+    const real = realpathSync(path);
+    search.tree(`${path} (a link to ${real})`, real);
+  } catch (error) {
+    search.unsearched.push(`${path} (a link that leads nowhere readable: ${(error as NodeJS.ErrnoException).code})`);
   }
 }
 

@@ -123,7 +123,8 @@ export class Search {
       } else if (st.isFile()) {
         files++;
         const text = shown(path);
-        if (!allowed(text)) this.file(where === dir ? text : `${where} ${text.slice(dir.length) || text}`, path);
+        if (!allowed(text))
+          this.file(where === dir ? text : text === dir ? where : `${where} ${text.slice(dir.length)}`, path);
       }
     };
     walk(Buffer.from(dir));

@@ -5,7 +5,16 @@
 // environment, a log, a volume file, a process's command line (base64). Each
 // finding names its place; no output holds the value.
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t, { type Test } from 'tap';
@@ -509,10 +518,70 @@ t.test("a container's anonymous volume and bind mount are searched too", async (
   );
   t.match(
     run.stdout,
-    new RegExp(`^finding: bind mount ${bound} /notes\\.txt holds the sealed op-sa-token \\(raw\\)$`, 'm'),
+    new RegExp(
+      `^finding: bind mount \\S+ \\(as ${project}-mounts sees it at /bound\\) /notes\\.txt holds the sealed op-sa-token \\(raw\\)$`,
+      'm',
+    ),
   );
   noValue(t, run);
 });
+
+t.test(
+  'links an operator or a host user makes: a linked .env, a bind source swapped for a link, a volume bound to a directory',
+  async (t) => {
+    const base = join(env.XDG_RUNTIME_DIR!, '..', `${project}-links`);
+    const kept = join(base, 'kept');
+    mkdirSync(kept, { recursive: true });
+    t.teardown(() => rmSync(base, { recursive: true, force: true }));
+    // The checkout's .env, a dotfile manager's link to where it keeps it.
+    const checkout = join(base, 'checkout');
+    mkdirSync(checkout);
+    copyFileSync(join(ROOT, 'compose.yml'), join(checkout, 'compose.yml'));
+    writeFileSync(join(kept, 'env'), `GH_TOKEN=${token}\n`);
+    symlinkSync(join(kept, 'env'), join(checkout, '.env'));
+    // A bind mount's source moved away after the start, a link left in its place: the container still sees the old.
+    const source = join(base, 'work');
+    mkdirSync(source);
+    await start(t, ['--name', `${project}-swapped`, '-v', `${source}:/work`, 'hello']);
+    renameSync(source, join(base, 'moved'));
+    mkdirSync(join(base, 'decoy'));
+    symlinkSync(join(base, 'decoy'), source);
+    writeFileSync(join(base, 'moved', 'leak.txt'), token);
+    // A volume of the project bound to a directory, which no container mounts now (as after down).
+    const disk = join(base, 'disk');
+    mkdirSync(disk);
+    writeFileSync(join(disk, 'data.bin'), Buffer.from(token).toString('base64'));
+    const volume = `${project}_disk`;
+    await docker([
+      'volume',
+      'create',
+      '--label',
+      `com.docker.compose.project=${project}`,
+      '--opt',
+      'type=none',
+      '--opt',
+      'o=bind',
+      '--opt',
+      `device=${disk}`,
+      volume,
+    ]);
+    t.teardown(() => attempt('docker', ['volume', 'rm', '-f', volume]));
+    const run = await cli(['audit'], {
+      env: { ...env, AGENTS_FILE: join(ROOT, 'test', 'fixtures', 'agents.json') },
+      cwd: checkout,
+    });
+    t.equal(run.exitCode, 1);
+    const real = (p: string) => realpathSync(p);
+    for (const line of [
+      `finding: ${join(checkout, '.env')} (a link to ${real(join(kept, 'env'))}) holds the sealed op-sa-token (raw)`,
+      `finding: bind mount ${source} (as ${project}-swapped sees it at /work) /leak.txt holds the sealed op-sa-token (raw)`,
+      `finding: ${real(disk)}/data.bin holds the sealed op-sa-token (base64)`,
+    ])
+      t.ok(run.stdout.split('\n').includes(line), line.split(' holds')[0]!);
+    t.match(run.stderr, `volume ${volume} (bound to ${disk})`);
+    noValue(t, run);
+  },
+);
 
 t.test('a value spread over the parts of a path: the line naming it is withheld', async (t) => {
   const root = join('/tmp', `${project}-spread`);
