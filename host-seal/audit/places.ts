@@ -375,7 +375,7 @@ export function searchHost(scope: Scope, model: string | undefined): void {
   if (existsSync(docker) && lstatSync(docker).isDirectory())
     for (const name of readdirSync(docker))
       if (lstatSync(join(docker, name)).isSymbolicLink()) operatorFile(search, join(docker, name));
-  const zdotdir = scope.env.ZDOTDIR && scope.env.ZDOTDIR.startsWith('/') ? scope.env.ZDOTDIR : undefined;
+  const zdotdir = scope.env.ZDOTDIR?.startsWith('/') ? scope.env.ZDOTDIR : undefined;
   for (const file of [
     '.bash_history',
     '.zsh_history',
