@@ -24,7 +24,7 @@ import { type Io, writeAll } from '../io.js';
 import type { OptionSpec, Parsed } from '../options.js';
 import { authFileOf } from '../secret-input.js';
 import { openReleaseDir } from '../stack/release.js';
-import { composeEnv, openStack } from '../stack/stack.js';
+import { composeEnv, namesInUse, openStack } from '../stack/stack.js';
 
 export const options: OptionSpec = { file: 'strings', 'auth-file': 'string' };
 
@@ -34,10 +34,13 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   if (io.platform === 'linux' && (process.getuid?.() ?? 0) !== 0)
     throw new StackError(
       'not-root',
-      "audit reads Docker's volumes and layers (/var/lib/docker) and every process's environment, which only root can; run it as root: sudo -E npm run audit",
+      "audit reads Docker's volumes and layers (/var/lib/docker) and every process's environment, which only root can; run it as root, who runs the stack: sudo npm run audit (a stack run as another user cannot be audited yet)",
       { step: 'audit', exitCode: ExitCode.noPerm },
     );
   const stack = await openStack(parsed, io);
+  // The agents file says what is expected where (each bridge's own values, what up releases): without it every
+  // released file and every bridge's own token would be reported as a leak.
+  namesInUse(stack.settings, stack.projectDir);
   const authFile = authFileOf(parsed);
   const sealed = await sealedValues(contextOf(io), io, authFile);
   const values = sealed.values;

@@ -425,6 +425,20 @@ t.test("the checkout's .env, agents file and compose files an operator edits", a
   noValue(t, run);
 });
 
+t.test(
+  'no agents file: one line that names it, before anything is searched (it says what is expected where)',
+  async (t) => {
+    const missing = join(env.XDG_RUNTIME_DIR!, 'no-agents.json');
+    const run = await cli(['audit'], { env: { ...env, AGENTS_FILE: missing }, cwd: ROOT });
+    t.equal(run.exitCode, 66);
+    t.equal(
+      run.stderr.trim(),
+      `copilot-bridge-seal: agents: ${missing} does not exist; create it from agents.example.json or set AGENTS_FILE`,
+    );
+    t.equal(run.stdout, '', 'no finding printed');
+  },
+);
+
 t.test('as a user who is not root: refused before anything is unsealed, not a partial "clean"', async (t) => {
   const cleanEnv = join(ROOT, 'test', 'support', 'clean-env');
   const run = await execa(
@@ -440,7 +454,7 @@ t.test('as a user who is not root: refused before anything is unsealed, not a pa
   t.equal(run.exitCode, 77);
   t.equal(
     run.stderr.trim(),
-    "copilot-bridge-seal: audit: audit reads Docker's volumes and layers (/var/lib/docker) and every process's environment, which only root can; run it as root: sudo -E npm run audit",
+    "copilot-bridge-seal: audit: audit reads Docker's volumes and layers (/var/lib/docker) and every process's environment, which only root can; run it as root, who runs the stack: sudo npm run audit (a stack run as another user cannot be audited yet)",
   );
   noValue(t, run);
 });
