@@ -17,7 +17,7 @@ import { backend, sealedNames } from '../backends/registry.js';
 import { parseTcti } from '../backends/tpm2/transport.js';
 import type { Io } from '../io.js';
 import { readAuth } from '../secret-input.js';
-import { openReleaseDir } from '../stack/release.js';
+import { openReleaseDir, ROOT_DEFAULT } from '../stack/release.js';
 import { planSubsets } from '../stack/vault-release.js';
 import { type Finding, fail, failed, firstLine, ok, warn } from './finding.js';
 
@@ -329,7 +329,8 @@ export async function releaseRoom(dir: string, platform: NodeJS.Platform): Promi
     return fail(check, `${at} does not exist`, 'set XDG_RUNTIME_DIR to a tmpfs directory of yours', ExitCode.noInput);
   const fs = statfsSync(at);
   const free = fs.bavail * fs.bsize;
-  if (platform === 'linux' && !existsSync(dir) && process.getuid?.() === 0)
+  // Only root's own default directory gets a tmpfs of its own from up; any other must already be in RAM.
+  if (platform === 'linux' && !existsSync(dir) && process.getuid?.() === 0 && dir === ROOT_DEFAULT)
     return ok(check, `${dir}: up mounts a tmpfs of its own there (in ${at})`);
   if (platform === 'linux' && fs.type !== TMPFS_MAGIC)
     return fail(

@@ -113,7 +113,8 @@ export async function openReleaseDir(
 }
 
 const inRam = (path: string) => [TMPFS_MAGIC, RAMFS_MAGIC].includes(statfsSync(path).type);
-const ROOT_DEFAULT = join('/run', SERVICE);
+/** Root's release directory when XDG_RUNTIME_DIR is unset: up mounts a tmpfs of its own there if /run is none. */
+export const ROOT_DEFAULT = join('/run', SERVICE);
 
 /**
  * Root's own default directory under a /run that is not a tmpfs (a container,

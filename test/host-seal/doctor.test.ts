@@ -7,7 +7,7 @@
 // asserts its line and its fix, the exit status, and that no output holds the
 // token.
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -461,4 +461,16 @@ t.test('a credential behind an auth value that the stack does not use: not unsea
   );
   t.notMatch(run.stdout, /refused/, 'the wrong value reached no credential');
   t.equal(run.exitCode, 0, run.stdout);
+});
+
+t.test('a release directory on disk: a failure, as root too (up mounts a tmpfs only at its own default)', async (t) => {
+  const { env } = await host(t);
+  const disk = mkdtempSync(join('/var/tmp', 'cbs-doctor-disk-'));
+  t.teardown(() => rmSync(disk, { recursive: true, force: true }));
+  const run = await doctor({ ...env, XDG_RUNTIME_DIR: disk });
+  t.equal(
+    lineOf(run.stdout, 'release directory'),
+    `fail  release directory: ${disk} is not in RAM (not a tmpfs); fix: set XDG_RUNTIME_DIR to a tmpfs directory`,
+  );
+  t.equal(run.exitCode, 77);
 });
