@@ -5,6 +5,7 @@
 // directory, read back to the sealed name; a part of the local vault is shown
 // as the vault's fingerprint and the part). Reads metadata only: no TPM or
 // keyring is touched, nothing is started. --json prints the same rows.
+import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { PROJECT_LABEL, VAULT_CREDENTIAL } from '../../src/contract.js';
 import { ExitCode, StackError } from '../../src/errors.js';
@@ -25,6 +26,8 @@ interface Credential {
   fingerprint: string | null;
   /** Its secret mount's source when that is not in the release directory (not a release). */
   source: string | null;
+  /** Whether its released file is still there (false once down wiped it: the container cannot start again). */
+  released: boolean;
 }
 
 interface Row {
@@ -182,12 +185,19 @@ async function sealedFingerprints(io: Io): Promise<Map<string, string>> {
 function credentialOf(c: Inspected, releaseDir: string, fingerprints: Map<string, string>): Credential | null {
   const mount = c.Mounts?.find((m) => m.Destination.startsWith('/run/secrets/'));
   if (!mount) return null;
-  if (mount.Source === '/dev/null') return { sealed: null, part: null, fingerprint: null, source: null };
+  if (mount.Source === '/dev/null')
+    return { sealed: null, part: null, fingerprint: null, source: null, released: false };
   if (dirname(mount.Source) !== releaseDir)
-    return { sealed: null, part: null, fingerprint: null, source: mount.Source };
+    return { sealed: null, part: null, fingerprint: null, source: mount.Source, released: false };
   const name = basename(mount.Source);
   const sealed = name.startsWith(`${VAULT_CREDENTIAL}-`) ? VAULT_CREDENTIAL : name;
-  return { sealed, part: sealed === name ? null : name, fingerprint: fingerprints.get(sealed) ?? null, source: null };
+  return {
+    sealed,
+    part: sealed === name ? null : name,
+    fingerprint: fingerprints.get(sealed) ?? null,
+    source: null,
+    released: existsSync(mount.Source),
+  };
 }
 
 function credentialText(c: Credential | null): string {
@@ -195,7 +205,8 @@ function credentialText(c: Credential | null): string {
   if (c.source) return `not a release (${c.source})`;
   if (!c.sealed) return 'none (nothing released)';
   const label = c.part ? `${c.sealed} (part ${c.part})` : c.sealed;
-  return c.fingerprint ? `${label} ${c.fingerprint}` : `${label} (no longer sealed)`;
+  const text = c.fingerprint ? `${label} ${c.fingerprint}` : `${label} (no longer sealed)`;
+  return c.released ? text : `${text} (released file gone: cannot start again until npm run up)`;
 }
 
 function duration(ms: number): string {

@@ -219,7 +219,7 @@ t.test(
       {
         ...asJson.containers.find((c) => c.service === 'copilot-bridge'),
         health: 'healthy',
-        credential: { sealed: 'op-sa-token', part: null, fingerprint, source: null },
+        credential: { sealed: 'op-sa-token', part: null, fingerprint, source: null, released: true },
       },
       '--json holds the same',
     );

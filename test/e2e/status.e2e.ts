@@ -6,6 +6,7 @@
 // is nothing to say, uptime in seconds, the credential as fields), and the
 // exit status, 0 only while every container runs and none is unhealthy.
 
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { PROJECT_LABEL } from '../../src/contract.js';
@@ -115,5 +116,32 @@ t.test('an unhealthy container and an exited one: both named on stderr, exit 1; 
   t.match(
     parsed.containers.find((c) => c.name === gone),
     { state: 'exited', uptimeSeconds: null, startedAt: null },
+  );
+});
+
+t.test('a container whose released file is gone (wiped): its credential says it cannot start again', async (t) => {
+  const dir = join(env.XDG_RUNTIME_DIR!, 'copilot-bridge-stack');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'op-sa-token'), 'not a token, a stand-in file', { mode: 0o400 });
+  const name = await agent(t, 'wiped', ['-v', `${join(dir, 'op-sa-token')}:/run/secrets/op_sa_token:ro`]);
+  const before = JSON.parse((await status(['--json'])).stdout) as Json;
+  t.match(
+    before.containers.find((c) => c.name === name),
+    { credential: { sealed: 'op-sa-token', released: true } },
+  );
+  rmSync(join(dir, 'op-sa-token'));
+  const run = await status();
+  t.match(
+    run.stdout,
+    new RegExp(
+      `^${name}\\s.*op-sa-token \\(no longer sealed\\) \\(released file gone: cannot start again until npm run up\\)\\s+-$`,
+      'm',
+    ),
+  );
+  const after = JSON.parse((await status(['--json'])).stdout) as Json;
+  t.match(
+    after.containers.find((c) => c.name === name),
+    { credential: { sealed: 'op-sa-token', released: false } },
   );
 });
