@@ -12,9 +12,9 @@ const READ_SIZE = 1 << 20;
 /** A file larger than this is not read but listed as unsearched: a sparse file of terabytes costs its writer nothing. */
 const MAX_FILE_BYTES = 2 ** 30;
 
-/** A hit as findings name it: `LABEL (ENCODING)`; the hex form of a value is its own label's `(hex)`. */
+/** A hit as findings name it: `LABEL (ENCODING)`; a form searchSet adds (hex, ...) is named by its own label. */
 const describe = (label: string, encoding: string) =>
-  label.endsWith(' (hex)') && encoding === 'raw' ? label : `${label} (${encoding})`;
+  / \([^()]+\)$/.test(label) && encoding === 'raw' ? label : `${label} (${encoding})`;
 
 const SLASH = Buffer.from('/');
 
@@ -39,6 +39,36 @@ function fileSystem(path: Buffer): number {
   }
 }
 
+/**
+ * `data` with its line breaks taken out, and the blanks around each: LF, CR, CRLF, and the two-character escapes
+ * `\\n` and `\\r` (a value folded in a JSON string, in an indented block). Undefined when it has none.
+ */
+function withoutBreaks(data: Uint8Array, scratch: Buffer): Buffer | undefined {
+  if (
+    data.indexOf(10) === -1 &&
+    data.indexOf(13) === -1 &&
+    Buffer.from(data.buffer, data.byteOffset, data.length).indexOf('\\') === -1
+  )
+    return undefined;
+  const out = data.length <= scratch.length ? scratch : Buffer.allocUnsafe(data.length);
+  let o = 0;
+  let breaks = 0;
+  for (let i = 0; i < data.length; ) {
+    const b = data[i]!;
+    const escaped = b === 92 && (data[i + 1] === 110 || data[i + 1] === 114);
+    if (b === 10 || b === 13 || escaped) {
+      breaks++;
+      while (o > 0 && (out[o - 1] === 32 || out[o - 1] === 9)) o--;
+      i += escaped ? 2 : 1;
+      while (i < data.length && (data[i] === 32 || data[i] === 9)) i++;
+      continue;
+    }
+    out[o++] = b;
+    i++;
+  }
+  return breaks > 0 ? out.subarray(0, o) : undefined;
+}
+
 const code = (error: unknown) => (error as NodeJS.ErrnoException).code ?? 'unreadable';
 
 export interface Finding {
@@ -54,11 +84,14 @@ export class Search {
   readonly unsearched: string[] = [];
   private readonly overlap: number;
   readonly #buffer: Buffer;
+  /** Where a window is written again without its line breaks (one for every window, as the read buffer). */
+  readonly #joined: Buffer;
 
   constructor(readonly secrets: SecretSet) {
     // Twice the longest form: a value wrapped over lines is longer by its line breaks.
     this.overlap = 2 * Math.max(0, ...secrets.needles.map((n) => n.length));
     this.#buffer = Buffer.allocUnsafe(READ_SIZE + this.overlap);
+    this.#joined = Buffer.allocUnsafe(READ_SIZE + this.overlap);
   }
 
   bytes(where: string, data: string | Uint8Array): void {
@@ -72,8 +105,12 @@ export class Search {
     if (typeof value === 'string') this.bytes(`${where} ${path}`, value);
     else if (Array.isArray(value)) value.forEach((v, i) => this.json(where, v, `${path}[${i}]`));
     else if (value && typeof value === 'object')
-      for (const [k, v] of Object.entries(value))
+      for (const [k, v] of Object.entries(value)) {
+        // A key is the host's choice too (a label's name, an environment's): searched as a string, named by its
+        // object's path (the key itself may spell the value).
+        this.bytes(`${where} ${path} (a key)`, k);
         this.json(where, v, /^[A-Za-z_][\w]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`);
+      }
   }
 
   /**
@@ -181,15 +218,9 @@ export class Search {
    */
   #scan(data: Uint8Array, seen: Set<string>): void {
     for (const hit of this.secrets.findAll(data)) seen.add(describe(hit.label, hit.encoding));
-    if (data.indexOf(10) === -1) return;
-    const pieces: Uint8Array[] = [];
-    let from = 0;
-    for (let at = data.indexOf(10); at !== -1; at = data.indexOf(10, from)) {
-      pieces.push(data.subarray(from, at > from && data[at - 1] === 13 ? at - 1 : at));
-      from = at + 1;
-    }
-    pieces.push(data.subarray(from));
-    for (const hit of this.secrets.findAll(Buffer.concat(pieces))) {
+    const joined = withoutBreaks(data, this.#joined);
+    if (!joined) return;
+    for (const hit of this.secrets.findAll(joined)) {
       const what = describe(hit.label, hit.encoding);
       if (!seen.has(what)) seen.add(`${what.slice(0, -1)}, across lines)`);
     }

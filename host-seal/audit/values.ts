@@ -73,5 +73,15 @@ export function searchSet(values: LabeledSecret[]): SecretSet {
       { label: `${label} (hex)`, value: lower.toUpperCase() },
     ];
   });
-  return new SecretSet([...values, ...hex]);
+  // Forms other encoders write: %xx in lower case, and JSON with `/` escaped as `\/` (PHP's json_encode).
+  const others = values.flatMap(({ label, value }) => {
+    const url = encodeURIComponent(value);
+    const lowerUrl = url.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
+    const json = JSON.stringify(value).slice(1, -1);
+    return [
+      ...(lowerUrl !== url ? [{ label: `${label} (URL-encoded)`, value: lowerUrl }] : []),
+      ...(json.includes('/') ? [{ label: `${label} (JSON)`, value: json.replaceAll('/', '\\/') }] : []),
+    ];
+  });
+  return new SecretSet([...values, ...hex, ...others]);
 }

@@ -139,3 +139,33 @@ t.test(
     t.same(search.unsearched, [`${proc} (a mount point of another kind of file system, 0x9fa0: not entered)`]);
   },
 );
+
+t.test(
+  'other encoders: a value folded in a JSON string (\\n), over CR-only or indented lines, %xx in lower case, \\/',
+  async (t) => {
+    const dir = tree(t);
+    // A vault value with what URL and JSON encoders escape.
+    const value = `p/${token.slice(4, 60)}:${token.slice(60, 120)}`;
+    const wrap = (text: string, width: number, eol: string) =>
+      (text.match(new RegExp(`.{1,${width}}`, 'g')) ?? []).join(eol);
+    writeFileSync(join(dir, 'json-folded.json'), JSON.stringify({ note: wrap(value, 40, '\n') }));
+    writeFileSync(join(dir, 'cr.txt'), wrap(value, 30, '\r'));
+    writeFileSync(join(dir, 'indented.yml'), `key: >\n  ${wrap(value, 30, '\n  ')}\n`);
+    writeFileSync(
+      join(dir, 'url.txt'),
+      `q=${encodeURIComponent(value).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase())}`,
+    );
+    writeFileSync(join(dir, 'php.json'), `{"v":"${value.replaceAll('/', '\\/')}"}`);
+    const search = new Search(searchSet([{ label: 'the value', value }]));
+    search.tree(dir, dir);
+    t.same(search.findings.map((f) => `${f.where.slice(dir.length)} ${f.what}`).sort(), [
+      '/cr.txt the value (raw, across lines)',
+      '/indented.yml the value (raw, across lines)',
+      '/json-folded.json the value (raw, across lines)',
+      '/php.json the value (JSON)',
+      '/url.txt the value (URL-encoded)',
+    ]);
+    search.json('docker inspect', { Labels: { [value]: 'x' } });
+    t.same(search.findings.at(-1), { where: 'docker inspect $.Labels (a key)', what: 'the value (raw)' });
+  },
+);
