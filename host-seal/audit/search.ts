@@ -5,12 +5,16 @@
 // the value.
 import { spawn } from 'node:child_process';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, statfsSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import type { SecretSet } from '../../src/secrets/secret-set.js';
 
 /** Files are read a megabyte at a time, each read after the kept end of the last. */
 const READ_SIZE = 1 << 20;
 /** A file larger than this is not read but listed as unsearched: a sparse file of terabytes costs its writer nothing. */
 const MAX_FILE_BYTES = 2 ** 30;
+/** A gzip file is unpacked in memory when it is at most this big, to at most MAX_GUNZIPPED_BYTES. */
+const MAX_GZIP_BYTES = 64 << 20;
+const MAX_GUNZIPPED_BYTES = 512 << 20;
 
 /** A hit as findings name it: `LABEL (ENCODING)`; a form searchSet adds (hex, ...) is named by its own label. */
 const describe = (label: string, encoding: string) =>
@@ -194,6 +198,8 @@ export class Search {
       for (;;) {
         const n = readSync(fd, buffer, kept, READ_SIZE, null);
         if (n <= 0) break;
+        // A gzip file (a rotated log the bridge compressed): its content is searched too.
+        if (total === 0 && n >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b) this.#gunzipped(where, fd, st.size);
         total += n;
         const end = kept + n;
         this.#scan(buffer.subarray(0, end), seen);
@@ -210,6 +216,26 @@ export class Search {
       closeSync(fd);
     }
     for (const what of seen) this.findings.push({ where, what });
+  }
+
+  /** A gzip file's content, searched as its own place (`WHERE (gunzipped)`); too big or broken: named unsearched. */
+  #gunzipped(where: string, fd: number, size: number): void {
+    const place = `${where} (gunzipped)`;
+    if (size > MAX_GZIP_BYTES) {
+      this.unsearched.push(`${place} (${size} bytes compressed: larger than the ${MAX_GZIP_BYTES >> 20} MiB unpacked)`);
+      return;
+    }
+    let content: Buffer;
+    try {
+      const packed = Buffer.allocUnsafe(size);
+      let at = 0;
+      for (let n = -1; n !== 0 && at < size; at += n) n = readSync(fd, packed, at, size - at, at);
+      content = gunzipSync(packed.subarray(0, at), { maxOutputLength: MAX_GUNZIPPED_BYTES });
+    } catch (error) {
+      this.unsearched.push(`${place} (${(error as NodeJS.ErrnoException).code ?? 'not gzip'})`);
+      return;
+    }
+    this.bytes(place, content);
   }
 
   /**

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import t, { type Test } from 'tap';
 import { Search } from '../../host-seal/audit/search.js';
 import { searchSet } from '../../host-seal/audit/values.js';
@@ -169,3 +170,15 @@ t.test(
     t.same(search.findings.at(-1), { where: 'docker inspect $.Labels (a key)', what: 'the value (raw)' });
   },
 );
+
+t.test('a gzip file (a rotated log): its content is searched, named as gunzipped; a broken one is named', async (t) => {
+  const dir = tree(t);
+  writeFileSync(join(dir, 'bridge.log.1.gz'), gzipSync(`line\nauth ${token}\nline\n`));
+  writeFileSync(join(dir, 'broken.gz'), Buffer.concat([gzipSync('x'.repeat(1000)).subarray(0, 20)]));
+  const search = new Search(secrets);
+  search.tree(dir, dir);
+  t.same(search.findings, [
+    { where: `${join(dir, 'bridge.log.1.gz')} (gunzipped)`, what: 'the sealed op-sa-token (raw)' },
+  ]);
+  t.match(search.unsearched, [new RegExp(`^${join(dir, 'broken.gz')} \\(gunzipped\\) \\(`)]);
+});
