@@ -7,7 +7,15 @@ import { ExitCode, StackError } from '../src/errors.js';
 
 /** Creates `dir` (and parents) as 0700, or checks that an existing one is a directory we own, then makes it 0700. */
 export function ensurePrivateDir(dir: string, step: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new StackError(
+      'private-dir',
+      `cannot create ${dir} (${(error as NodeJS.ErrnoException).code ?? 'error'}); set HOME (or XDG_CONFIG_HOME) to a directory of yours`,
+      { step, exitCode: ExitCode.cantCreate, cause: error },
+    );
+  }
   const info = lstatSync(dir);
   const uid = process.getuid?.();
   if (!info.isDirectory() || (uid !== undefined && info.uid !== uid)) {

@@ -70,6 +70,13 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
     const { wiped, failed } = await wipeReleased(dir, io.platform);
     io.stderr.write(`down: overwrote and removed ${wiped.length} released token file(s) in ${dir}\n`);
     for (const entry of failed) io.stderr.write(`down: could not wipe ${entry}\n`);
+    // Whatever stopped down before the engine did (a mistyped --file, compose failing), what runs goes on running.
+    if (failure instanceof StackError && failure.code !== 'docker-unreachable')
+      throw new StackError(
+        failure.code,
+        `${failure.message} (the released files are wiped, but the stack's containers may still run: then run npm run down again)`,
+        { step: failure.step, exitCode: failure.exitCode, cause: failure },
+      );
     if (failure !== undefined) throw failure;
     if (failed.length > 0) {
       throw new StackError(

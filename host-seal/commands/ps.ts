@@ -16,6 +16,12 @@ import { composeEnv, openStack } from '../stack/stack.js';
 
 export const options: OptionSpec = { file: 'strings', json: 'boolean' };
 
+/** What a failed tool said: its first line, or a Python traceback's last (Compose v1's error is there). */
+const said = (stderr: string) => {
+  const lines = stderr.split('\n').filter((l) => l.trim());
+  return ((lines[0]?.startsWith('Traceback') ? lines.at(-1) : lines[0]) ?? '').trim().slice(0, 200);
+};
+
 /** The sealed credential a container runs on: null fields where there is nothing to say (--json's shape). */
 interface Credential {
   /** The sealed name (the local vault's parts are shown as the vault), or null when nothing is released to it. */
@@ -64,7 +70,7 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   const unavailable = (what: string, stderr: unknown) =>
     new StackError(
       'docker',
-      `${what} failed (${String(stderr).split('\n')[0]}); check that the Docker engine runs (docker info)`,
+      `${what} failed (${said(String(stderr))}); check that the Docker engine runs and that you may use it (docker info)`,
       {
         step: 'ps',
         exitCode: ExitCode.unavailable,

@@ -39,6 +39,13 @@ export function runner(env: NodeJS.ProcessEnv): Run {
 export async function engine(run: Run): Promise<Finding> {
   const r = await run('docker', ['version', '--format', '{{.Server.Version}} {{.Server.APIVersion}}']);
   const [version, api] = r.stdout.trim().split(' ');
+  if ((r.failed || !version) && /permission denied/i.test(r.stderr))
+    return fail(
+      'docker engine',
+      'it runs, but you may not use its socket (permission denied)',
+      'run this as root, or add yourself to the docker group (then log in again)',
+      ExitCode.noPerm,
+    );
   if (r.failed || !version)
     return fail(
       'docker engine',

@@ -89,6 +89,10 @@ export async function openReleaseDir(
     if (hasErrno(error, 'ENOENT') && !create) return undefined;
     if (hasErrno(error, 'ELOOP', 'ENOTDIR'))
       throw unsafe(`${path} is not a directory (a symlink or a file planted there); remove it and retry`);
+    if (hasErrno(error, 'EACCES', 'EPERM'))
+      throw unsafe(
+        `${path} cannot be entered by you (uid ${uid}): it is another user's; point XDG_RUNTIME_DIR at a directory of yours (normally /run/user/${uid})`,
+      );
     throw error;
   }
   const dir: ReleaseDir = {

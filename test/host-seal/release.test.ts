@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import t, { type Test } from 'tap';
 import { fakeToken } from '../fixtures/host-seal/fake-token.js';
+import { asNobody, NOBODY } from '../support/as-user.js';
 import { ensureDockerEngine } from '../support/e2e/engine.js';
 import { buildWaiter } from '../support/e2e/waiter.js';
-import { cli, sandbox } from '../support/host-seal/cli.js';
+import { cli, MAIN, sandbox } from '../support/host-seal/cli.js';
 import { leaks } from '../support/host-seal/leaks.js';
 import { startSwtpm } from '../support/host-seal/swtpm.js';
 import { ROOT } from '../support/scenario.js';
@@ -21,14 +22,6 @@ const FILLED_AGENTS = join(import.meta.dirname, '..', 'fixtures', 'agents.json')
 const release = await import('../../host-seal/stack/release.js');
 const composeModule = await import('../../host-seal/stack/compose.js');
 const token = fakeToken();
-const NOBODY = 65534;
-
-/** Runs `command` as uid/gid 65534 with no capabilities: the bridge after the entrypoint dropped privileges. */
-const asNobody = (command: string[], input?: string) =>
-  execa('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--inh-caps=-all', ...command], {
-    reject: false,
-    ...(input ? { input } : { stdin: 'ignore' as const }),
-  });
 /** Runs `command` as uid 0 without any capability: root in a container that dropped them all. */
 const asRootWithoutCaps = (command: string[]) =>
   execa('setpriv', ['--inh-caps=-all', '--bounding-set=-all', ...command], { reject: false, stdin: 'ignore' });
@@ -128,7 +121,7 @@ t.test('as a user: mode 0000, so not even a process with the same uid and no cap
   const script = `const m = await import(${JSON.stringify(new URL('../../dist/host-seal/stack/release.js', import.meta.url).href)});
     let text = ''; for await (const c of process.stdin) text += c;
     const d = await m.prepareReleaseDir(process.argv[1], 'linux'); console.log(await m.releaseToken(d, 'op-sa-token', text));`;
-  const released = await asNobody(['node', '--input-type=module', '-e', script, dir], token);
+  const released = await asNobody(['node', '--input-type=module', '-e', script, dir], { input: token });
   t.equal(released.exitCode, 0, released.stderr);
   const path = released.stdout.trim();
   const info = await stat(path);
@@ -446,6 +439,11 @@ t.test(
       /down: overwrote and removed 1 released token file\(s\)/,
       '...after wiping the released files anyway',
     );
+    t.equal(
+      down.stderr.trim().split('\n').at(-1),
+      `copilot-bridge-seal: compose: no compose.yml in ${box.root}; run this from the copilot-bridge-stack checkout, or pass --file (the released files are wiped, but the stack's containers may still run: then run npm run down again)`,
+      'and says that what runs may still run',
+    );
     await t.rejects(stat(dir), { code: 'ENOENT' });
 
     // No engine: one line that says so and what to do (not compose's traceback), and the released files wiped.
@@ -506,6 +504,49 @@ t.test(
         OP_SA_TOKEN_FILE: '/dev/null',
       },
       'with nothing released yet, compose still gets its variables (for ps, logs and exec): the token file is /dev/null, on which a bridge stops at once',
+    );
+  },
+);
+
+t.test(
+  "a user who cannot enter the release directory (another's): one line that says whose, not an internal error",
+  { skip: process.getuid?.() !== 0 && 'needs root to make the directory and to become nobody' },
+  async (t) => {
+    const dir = await mkdtemp('/dev/shm/cbs-others-');
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    await chmod(dir, 0o700);
+    const home = await mkdtemp('/tmp/cbs-nobody-home-');
+    t.teardown(() => rm(home, { recursive: true, force: true }));
+    await chown(home, NOBODY, NOBODY);
+    const env = { PATH: process.env.PATH!, HOME: home, XDG_RUNTIME_DIR: dir, AGENTS_FILE: FILLED_AGENTS };
+    const down = await asNobody([process.execPath, MAIN, 'down'], { env, cwd: ROOT });
+    t.equal(down.exitCode, 77, String(down.stderr));
+    t.match(
+      String(down.stderr).trim().split('\n').at(-1),
+      `${dir}/copilot-bridge-stack cannot be entered by you (uid 65534): it is another user's; point XDG_RUNTIME_DIR at a directory of yours (normally /run/user/65534)`,
+    );
+    t.notMatch(String(down.stderr), /internal error/);
+    // doctor, for the same user: the engine's socket is not theirs, nor the release directory.
+    const doctor = await asNobody([process.execPath, MAIN, 'doctor'], { env, cwd: ROOT });
+    t.equal(doctor.exitCode, 77);
+    t.match(
+      String(doctor.stdout),
+      /^fail {2}docker engine: it runs, but you may not use its socket \(permission denied\); fix: run this as root, or add yourself to the docker group \(then log in again\)$/m,
+    );
+    t.match(
+      String(doctor.stdout),
+      `release directory: ${dir}/copilot-bridge-stack cannot be entered by you (uid 65534)`,
+    );
+    t.notMatch(String(doctor.stdout), /unexpected error/);
+    // And a HOME it cannot write: one line that says so, not an internal error either.
+    const homeless = await asNobody([process.execPath, MAIN, 'down'], {
+      env: { ...env, HOME: '/nonexistent' },
+      cwd: ROOT,
+    });
+    t.equal(homeless.exitCode, 73);
+    t.match(
+      String(homeless.stderr).trim().split('\n').at(-1),
+      'cannot create /nonexistent/.config/copilot-bridge-stack (EACCES); set HOME (or XDG_CONFIG_HOME) to a directory of yours',
     );
   },
 );
