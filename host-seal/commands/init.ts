@@ -27,6 +27,7 @@ import { promptHidden, promptLine } from '../prompt.js';
 import { compose, waitService } from '../stack/compose.js';
 import { prepareDatabase } from '../stack/database.js';
 import { MattermostApi, type MattermostUser } from '../stack/mattermost-api.js';
+import { preflight, whilePulling } from '../stack/preflight.js';
 import { composeEnv, openStack, type Stack } from '../stack/stack.js';
 
 export const options: OptionSpec = {
@@ -186,9 +187,25 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   const extra = composeEnv(stack.dir, []);
   const controller = new AbortController();
   const context = contextOf(io);
-  await prepareDatabase(stack, extra, undefined, context, io, controller.signal, 'init');
-  say(`${stack.tool.label} up -d mattermost`);
-  await compose(stack.tool, [...stack.files, 'up', '-d', 'mattermost'], stack.env, extra, io.stderr, controller.signal);
+  // What up checks first, before anything starts: the engine, the compose model, the published ports, the images.
+  const { missing } = await preflight(stack, extra, io, controller.signal, false);
+  await whilePulling(
+    { ...stack.env, ...extra },
+    missing,
+    async () => {
+      await prepareDatabase(stack, extra, undefined, context, io, controller.signal, 'init');
+      say(`${stack.tool.label} up -d mattermost`);
+      await compose(
+        stack.tool,
+        [...stack.files, 'up', '-d', 'mattermost'],
+        stack.env,
+        extra,
+        io.stderr,
+        controller.signal,
+      );
+    },
+    'init',
+  );
   await waitService({ ...stack, extra }, 'mattermost', timeout, io.stderr);
   const api = new MattermostApi(url);
 

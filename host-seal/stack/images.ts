@@ -54,12 +54,12 @@ export async function missingImages(
 export const named = (w: Wanted) => (w.setting ? `${w.image} (${w.setting})` : w.image);
 
 /** A compose command's failure, told as the pull it was when images it needed are still missing after it. */
-export function pullFailed(still: Wanted[], error: unknown): StackError {
+export function pullFailed(still: Wanted[], error: unknown, step = 'up'): StackError {
   const settings = [...new Set(still.flatMap((w) => (w.setting ? [w.setting] : [])))];
   return new StackError(
     'image-pull',
     `${still.map(named).join(', ')} could not be pulled (no registry answered?); docker pull ${still.length > 1 ? 'them' : 'it'} where a registry answers, or set ${settings.length > 0 ? settings.join(', ') : 'the image settings'} in .env to images this host has (docs/first-run.md), then retry`,
-    { step: 'up', exitCode: ExitCode.unavailable, cause: error },
+    { step, exitCode: ExitCode.unavailable, cause: error },
   );
 }
 

@@ -10,8 +10,8 @@ import { compose } from './compose.js';
 import { composeFilesOf, missingImages, named, pullFailed, type Wanted } from './images.js';
 import type { Stack } from './stack.js';
 
-const unavailable = (code: string, message: string, cause?: unknown) =>
-  new StackError(code, message, { step: 'up', exitCode: ExitCode.unavailable, cause });
+const unavailable = (step: string, code: string, message: string, cause?: unknown) =>
+  new StackError(code, message, { step, exitCode: ExitCode.unavailable, cause });
 
 /** Returns each service's image as the compose model names it, and the images Compose must still pull. */
 export async function preflight(
@@ -19,6 +19,9 @@ export async function preflight(
   extra: Record<string, string>,
   io: Io,
   cancel: AbortSignal,
+  /** Build a missing image of the stack's own (up); init starts only PostgreSQL and Mattermost, which need none. */
+  build = true,
+  step = build ? 'up' : 'init',
 ): Promise<{ images: Record<string, string>; missing: Wanted[] }> {
   const { execa } = await import('execa');
   const env = { ...stack.env, ...extra };
@@ -36,6 +39,7 @@ export async function preflight(
         .split('\n')
         .find((line) => line.trim()) ?? '';
     throw unavailable(
+      step,
       'docker-unreachable',
       `the Docker engine does not answer (${said.trim().slice(0, 160)}); start it (systemctl start docker) or check DOCKER_HOST, then retry`,
     );
@@ -61,18 +65,18 @@ export async function preflight(
     throw new StackError(
       'compose-invalid',
       `${stack.tool.label} cannot read the compose file (${masked}); fix it or the .env setting it names`,
-      { step: 'up', exitCode: ExitCode.config },
+      { step, exitCode: ExitCode.config },
     );
   }
   const model = parse(config.stdout) as Model;
   // A published port another program holds would fail the start half-way, with part of the stack running.
   const taken = (await ports(model, stack.project, runner(env))).find((f) => f.status === 'fail');
-  if (taken) throw unavailable('port-taken', `${taken.check}: ${taken.detail}; ${taken.fix}, then retry`);
+  if (taken) throw unavailable(step, 'port-taken', `${taken.check}: ${taken.detail}; ${taken.fix}, then retry`);
   // What Compose must pull (a service's image, or a base image of a build): named now, and again if the pull fails.
   const missing = await missingImages(model, composeFilesOf(stack), runner(env));
-  for (const w of missing) io.stderr.write(`up: ${named(w)} is not on this host; Compose pulls it for ${w.by}\n`);
+  for (const w of missing) io.stderr.write(`${step}: ${named(w)} is not on this host; Compose pulls it for ${w.by}\n`);
   for (const [service, definition] of Object.entries(model.services ?? {})) {
-    if (!definition.build || !definition.image) continue;
+    if (!build || !definition.build || !definition.image) continue;
     const present = await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', definition.image], {
       env,
       extendEnv: false,
@@ -107,6 +111,7 @@ export async function whilePulling(
   env: NodeJS.ProcessEnv,
   missing: Wanted[],
   command: () => Promise<void>,
+  step = 'up',
 ): Promise<void> {
   try {
     await command();
@@ -116,6 +121,6 @@ export async function whilePulling(
     const still: Wanted[] = [];
     for (const w of missing)
       if ((await run('docker', ['image', 'inspect', '--format', '{{.Id}}', w.image])).failed) still.push(w);
-    throw still.length > 0 ? pullFailed(still, error) : error;
+    throw still.length > 0 ? pullFailed(still, error, step) : error;
   }
 }

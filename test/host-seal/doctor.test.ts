@@ -221,6 +221,14 @@ t.test('the published port taken by another program: its line, and the fix; exit
     `copilot-bridge-seal: up: port 127.0.0.1:${port}: taken by another program, and mattermost publishes it; stop what listens there, or choose another port in .env (MM_HTTP_PORT, MM_BIND_ADDRESS), then retry`,
   );
   t.notMatch(up.stderr, /released/, 'nothing released');
+  // init, the first command that starts containers, checks the same before it starts anything.
+  const init = await cli(['init'], { env: { ...env, SECRETS_SOURCE: 'vault' }, cwd: ROOT });
+  t.equal(init.exitCode, 69, init.stderr);
+  t.equal(
+    init.stderr.trim().split('\n').at(-1),
+    `copilot-bridge-seal: init: port 127.0.0.1:${port}: taken by another program, and mattermost publishes it; stop what listens there, or choose another port in .env (MM_HTTP_PORT, MM_BIND_ADDRESS), then retry`,
+  );
+  t.notMatch(init.stderr, /up -d/, 'nothing started');
   // With the engine stopped, a port in use cannot be told to be the stack's own: a warning, not "another program".
   const blind = await doctor({ ...env, DOCKER_HOST: 'unix:///nonexistent/docker.sock' });
   t.equal(
