@@ -75,7 +75,7 @@ export function scanForLeaks(input: ScanInput): Scan {
   for (const file of logs) {
     for (const hit of searchLog(file)) {
       note(
-        `leak: ${file} holds ${hit.label} (${hit.encoding}); if this value is not a secret, do not take it from 1Password (put it in the agents file)`,
+        `leak: ${file} holds ${hit.label} (${hit.encoding}); treat the value as exposed (rotate a secret) and remove it from that log; a value that is no secret (an id, a name) belongs in the agents file, not in the vault or 1Password`,
       );
     }
   }

@@ -186,7 +186,7 @@ t.test('a value taken from 1Password that the bridge logs: verify names its path
   t.equal(verify.exitCode, 1, 'verify reports it');
   t.match(
     verify.stdout,
-    /leak: .*copilot-bridge\.log holds \$\.channels\[0\]\.id \(raw\); if this value is not a secret, do not take it from 1Password \(put it in the agents file\)/,
+    /leak: .*copilot-bridge\.log holds \$\.channels\[0\]\.id \(raw\); treat the value as exposed \(rotate a secret\) and remove it from that log; a value that is no secret \(an id, a name\) belongs in the agents file, not in the vault or 1Password/,
   );
   assertNoSecrets(t, 'verify output', `${verify.stdout}${verify.stderr}`, s.secrets());
 });
