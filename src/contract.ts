@@ -71,6 +71,8 @@ export function agentOfVolume(project: string, volume: string): string | undefin
 export const BRIDGE_CAPABILITIES: readonly string[] = ['SETUID', 'SETGID'];
 
 /** Where the image keeps the template every agent's config is rendered from. */
+/** Beside the rendered config, the bridge's pid (in its container): the root of the one tree that may hold its GitHub token. */
+export const BRIDGE_PID_FILE = '.copilot-bridge.pid';
 export const IMAGE_AGENT_TEMPLATE = '/etc/copilot-bridge/agent.config.json.tpl';
 /** The bridge's home in every bridge container: its volume is mounted here. */
 export const BRIDGE_HOME = '/home/bridge';

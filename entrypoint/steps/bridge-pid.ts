@@ -2,8 +2,9 @@
 // may hold the bridge's GitHub token in its environment (verify reads it).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { BRIDGE_PID_FILE } from '../../src/contract.js';
 
-export const bridgePidFile = (output: string) => join(dirname(output), '.copilot-bridge.pid');
+export const bridgePidFile = (output: string) => join(dirname(output), BRIDGE_PID_FILE);
 
 export function writePid(file: string, pid: number): void {
   try {

@@ -11,7 +11,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readAdminEntry, readAgentsFile } from '../../src/agents/agents-file.js';
 import { GITHUB_TOKEN_VARIABLE } from '../../src/agents/render-template.js';
-import { AGENT_LABEL, PROJECT_LABEL } from '../../src/contract.js';
+import { AGENT_LABEL, BRIDGE_PID_FILE, PROJECT_LABEL } from '../../src/contract.js';
 import { keyOfReference } from '../../src/vault/document.js';
 import type { Stack } from '../stack/stack.js';
 import type { Finding, Search } from './search.js';
@@ -315,10 +315,11 @@ function descendsFrom(pid: number, root: number): boolean {
 export function searchProcesses(scope: Scope, list: Container[]): void {
   const { search } = scope;
   const own = ownGithubTokens(scope, list);
-  const supervisors = new Map(list.map((c) => [c.Id, c.State?.Pid ?? 0]));
   const names = new Map(list.map((c) => [c.Id, nameOf(c)]));
+  const pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid);
+  const bridges = bridgeProcesses(list, pids);
   let count = 0;
-  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid)) {
+  for (const pid of pids) {
     const read = (file: string) => {
       try {
         return readFileSync(`/proc/${pid}/${file}`);
@@ -334,10 +335,12 @@ export function searchProcesses(scope: Scope, list: Container[]): void {
     const where = `process ${pid} (${(read('comm')?.toString() ?? '?').trim()})${container && names.has(container) ? ` in ${names.get(container)}` : ''}`;
     if (cmdline) search.bytes(`${where} command line`, cmdline);
     const ownToken = container ? own.get(container) : undefined;
+    const bridge = container ? bridges.get(container) : undefined;
     const inBridgeTree =
       ownToken !== undefined &&
+      bridge !== undefined &&
       (processInfo(Number(pid))?.uid ?? 0) !== 0 &&
-      descendsFrom(Number(pid), supervisors.get(container!) ?? 0);
+      (Number(pid) === bridge || descendsFrom(Number(pid), bridge));
     for (const entry of (environ ?? Buffer.alloc(0)).toString('utf8').split('\0')) {
       const before = search.findings.length;
       search.bytes(`${where} environment ${entry.split('=')[0]}`, entry);
@@ -349,6 +352,45 @@ export function searchProcesses(scope: Scope, list: Container[]): void {
     }
   }
   scope.places.push(`${count} processes' environment and command line`);
+}
+
+/**
+ * Each running bridge container's bridge process, as a host pid: the pid its entrypoint wrote beside the rendered
+ * config (in the container's own pid namespace), found among the container's processes by their NSpid. A process
+ * that only lives in the container (a `docker exec`, one that left its parent for the container's first process)
+ * is no descendant of it.
+ */
+function bridgeProcesses(list: Container[], pids: string[]): Map<string, number> {
+  const wanted = new Map<string, number>();
+  for (const c of list) {
+    const pid = c.State?.Pid ?? 0;
+    if (pid <= 0) continue;
+    try {
+      const inside = Number(
+        readFileSync(`/proc/${pid}/root${dirname(configPathOf(c))}/${BRIDGE_PID_FILE}`, 'utf8').trim(),
+      );
+      if (Number.isInteger(inside) && inside > 0) wanted.set(c.Id, inside);
+    } catch {
+      // No bridge pid: no process of this container holds a declared token.
+    }
+  }
+  const found = new Map<string, number>();
+  if (wanted.size === 0) return found;
+  for (const pid of pids) {
+    try {
+      const container = /[0-9a-f]{64}/.exec(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))?.[0];
+      if (!container || !wanted.has(container)) continue;
+      const nspid = /^NSpid:\s+([\d\s]+)$/m
+        .exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+        ?.trim()
+        .split(/\s+/)
+        .at(-1);
+      if (Number(nspid) === wanted.get(container)) found.set(container, Number(pid));
+    } catch {
+      // gone since listed
+    }
+  }
+  return found;
 }
 
 export function searchHost(scope: Scope, model: string | undefined): void {

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { readAdminEntry, readAgentsFile, sharedItem } from '../../src/agents/agents-file.js';
-import { ADMIN_VAULT_SUBSET, agentCredential } from '../../src/contract.js';
+import { ADMIN_VAULT_SUBSET, agentCredential, PROJECT_NAME } from '../../src/contract.js';
 import { ExitCode, StackError } from '../../src/errors.js';
 import { releaseDir, stackSettings } from '../../src/stack/settings.js';
 import { dockerfileDigest } from '../doctor/docker.js';
@@ -38,7 +38,7 @@ export function stackProject(settings: Record<string, string>): string {
   const name = settings.COMPOSE_PROJECT_NAME!;
   // Compose lower-cases a project name and drops other characters in its labels, but compose.yml passes the name
   // as written to the bridges and names a network with it: only a name Compose keeps as it is means one project.
-  if (!/^[a-z0-9][a-z0-9_-]*$/.test(name))
+  if (!PROJECT_NAME.test(name))
     throw new StackError(
       'project-name',
       `COMPOSE_PROJECT_NAME=${name} is not a name Compose keeps as it is (it would label the stack ${
