@@ -140,7 +140,9 @@ function readAuthFile(file: string): Buffer {
   try {
     const buffer = Buffer.alloc(257);
     let length = 0;
-    for (let n = -1; n !== 0 && length < buffer.length; length += n) {
+    // The value is one line: a pipe whose writer keeps it open is read to its first newline, not to an end that
+    // may never come.
+    for (let n = -1; n !== 0 && length < buffer.length && buffer.subarray(0, length).indexOf(10) === -1; length += n) {
       try {
         n = readSync(fd, buffer, length, buffer.length - length, null);
       } catch (error) {

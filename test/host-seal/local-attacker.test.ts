@@ -234,4 +234,13 @@ t.test('an auth file that is a named pipe or a link: refused at once, nothing se
     { env, extendEnv: false, reject: false, input: token },
   );
   t.equal(slow.exitCode, 0, `control: an auth value from a slow pipe is read (${slow.stderr.trim()})`);
+  // And one whose writer keeps it open after the line: read to the newline, not to an end that comes a minute later.
+  const started = Date.now();
+  const open = await execa(
+    'bash',
+    ['-c', `node ${MAIN} seal --name auth-z --auth-file /dev/fd/3 3< <(printf 'slow but right\n'; exec sleep 60 2>/dev/null)`],
+    { env, extendEnv: false, reject: false, input: token, timeout: 50_000 },
+  );
+  t.equal(open.exitCode, 0, `a pipe kept open: its line is the value (${open.stderr.trim()})`);
+  t.ok(Date.now() - started < 40_000, 'without waiting for the writer to close it');
 });
