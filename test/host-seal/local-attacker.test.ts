@@ -238,7 +238,10 @@ t.test('an auth file that is a named pipe or a link: refused at once, nothing se
   const started = Date.now();
   const open = await execa(
     'bash',
-    ['-c', `node ${MAIN} seal --name auth-z --auth-file /dev/fd/3 3< <(printf 'slow but right\n'; exec sleep 60 2>/dev/null)`],
+    [
+      '-c',
+      `node ${MAIN} seal --name auth-z --auth-file /dev/fd/3 3< <(printf 'slow but right\n'; exec sleep 60 2>/dev/null)`,
+    ],
     { env, extendEnv: false, reject: false, input: token, timeout: 50_000 },
   );
   t.equal(open.exitCode, 0, `a pipe kept open: its line is the value (${open.stderr.trim()})`);
