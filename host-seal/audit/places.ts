@@ -92,10 +92,16 @@ export async function searchContainers(scope: Scope, list: Container[], images: 
     .filter(Boolean);
   // A layer shared by several images (each build's base) is searched once.
   const searched = new Set<string>();
+  const whole = new Set<string>();
   for (const image of new Set([...list.map((c) => c.Image), ...images, ...ofProject])) {
     const r = await docker(['image', 'inspect', image]);
     if (r.failed) continue;
-    const [info] = JSON.parse(r.stdout) as Array<{ RepoTags?: string[]; GraphDriver?: Container['GraphDriver'] }>;
+    const [info] = JSON.parse(r.stdout) as Array<{
+      Id?: string;
+      RepoTags?: string[];
+      GraphDriver?: Container['GraphDriver'];
+    }>;
+    if (info?.Id) whole.add(info.Id);
     const label = info?.RepoTags?.[0] ?? image.slice(0, 19);
     scope.places.push(`image ${label}: configuration, history, layers`);
     search.json(`image ${label} (docker image inspect)`, info);
@@ -110,6 +116,23 @@ export async function searchContainers(scope: Scope, list: Container[], images: 
       }
     else await search.command(`image ${label} (docker save)`, 'docker', ['save', image], scope.env);
   }
+  // Every other image on this host: its configuration (environment, labels, command, as docker image inspect shows
+  // it), a value put there by hand (docker commit, a build with the value in an ENV or a LABEL).
+  const all = await docker(['images', '-a', '-q', '--no-trunc']);
+  const others = [...new Set(all.stdout.split('\n').map((s) => s.trim()))].filter((id) => id && !whole.has(id));
+  for (let at = 0; at < others.length; at += 100) {
+    const batch = others.slice(at, at + 100);
+    // One inspect for a hundred; one by one when an image of them went away meanwhile (the call fails as a whole).
+    const r = await docker(['image', 'inspect', ...batch]);
+    const infos = r.failed
+      ? (await Promise.all(batch.map((id) => docker(['image', 'inspect', id])))).flatMap((one) =>
+          one.failed ? [] : (JSON.parse(one.stdout) as unknown[]),
+        )
+      : (JSON.parse(r.stdout) as unknown[]);
+    for (const info of infos as Array<{ Id: string; RepoTags?: string[] }>)
+      search.json(`image ${info.RepoTags?.[0] ?? info.Id.slice(0, 19)} (docker image inspect)`, info);
+  }
+  if (others.length > 0) scope.places.push(`${others.length} other image(s): configuration`);
 }
 
 export async function searchVolumes(scope: Scope, list: Container[]): Promise<void> {

@@ -156,6 +156,28 @@ t.test(
   },
 );
 
+t.test('an image of no stack, run by nothing, with a value in its configuration: found there', async (t) => {
+  const build = join(env.XDG_RUNTIME_DIR!, '..', `${project}-other`);
+  mkdirSync(build, { recursive: true });
+  t.teardown(() => rmSync(build, { recursive: true, force: true }));
+  writeFileSync(join(build, 'Dockerfile'), `FROM ${image}\nENV LEAK=${token}\n`);
+  const tag = `cbs-audit-other:${process.pid}`;
+  await docker(['build', '-q', '-t', tag, build], { timeoutMs: 120_000 });
+  t.teardown(() => attempt('docker', ['rmi', '-f', tag]));
+  rmSync(join(build, 'Dockerfile'));
+  const run = await audit();
+  t.equal(run.exitCode, 1);
+  t.match(
+    run.stdout,
+    new RegExp(
+      `^finding: image ${tag} \\(docker image inspect\\) \\$\\.Config\\.Env\\[\\d+\\] holds the sealed op-sa-token \\(raw\\)$`,
+      'm',
+    ),
+  );
+  t.match(run.stderr, /\d+ other image\(s\): configuration/);
+  noValue(t, run);
+});
+
 t.test("a value in a container's environment: found by its JSON path", async (t) => {
   await start(t, ['--name', `${project}-env`, '-e', `LEAK=${token}`, 'hello']);
   const run = await audit();
