@@ -69,6 +69,14 @@ t.teardown(async () => {
   await attempt('docker', ['rmi', '-f', leakyImage, image]);
 });
 
+/** A directory of this test's own beside the runtime directory (not under /tmp, which audit searches anyway). */
+function scratch(t: Test, name: string): string {
+  const dir = join(env.XDG_RUNTIME_DIR!, '..', `${project}-${name}`);
+  mkdirSync(dir, { recursive: true });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 async function start(t: Test, args: string[], from = image): Promise<string> {
   const id = (
     await docker([
@@ -134,9 +142,7 @@ t.test(
   "an image a build of the stack left behind, untagged and run by nothing (its project's label): searched",
   async (t) => {
     // As a stage of the stack's Dockerfile (or an earlier build) leaves it: the label the Dockerfile sets, no tag.
-    const build = join(env.XDG_RUNTIME_DIR!, '..', `${project}-stage`);
-    mkdirSync(build, { recursive: true });
-    t.teardown(() => rmSync(build, { recursive: true, force: true }));
+    const build = scratch(t, 'stage');
     writeFileSync(join(build, 'stage.txt'), `${token.slice(0, 40)}\n${token.slice(40)}`);
     writeFileSync(
       join(build, 'Dockerfile'),
@@ -157,9 +163,7 @@ t.test(
 );
 
 t.test('an image of no stack, run by nothing, with a value in its configuration: found there', async (t) => {
-  const build = join(env.XDG_RUNTIME_DIR!, '..', `${project}-other`);
-  mkdirSync(build, { recursive: true });
-  t.teardown(() => rmSync(build, { recursive: true, force: true }));
+  const build = scratch(t, 'other');
   writeFileSync(join(build, 'Dockerfile'), `FROM ${image}\nENV LEAK=${token}\n`);
   const tag = `cbs-audit-other:${process.pid}`;
   await docker(['build', '-q', '-t', tag, build], { timeoutMs: 120_000 });
@@ -312,29 +316,14 @@ t.test(
     );
     noValue(t, own, Object.values(tokens));
 
-    // The admin's token in agent lal's bridge, and in a process docker exec starts in the admin container.
+    // The admin's token in agent lal's bridge.
     await bridge(`${project}-agent-lal`, [`${PROJECT_LABEL}=${project}`, `${AGENT_LABEL}=lal`], tokens.admin);
-    await docker([
-      'exec',
-      '-d',
-      '-e',
-      `COPILOT_GITHUB_TOKEN=${tokens.admin}`,
-      admin,
-      'node',
-      '-e',
+    // In the admin container, a process docker exec starts, and one that left its docker exec parent (a daemon).
+    for (const script of [
       'setInterval(() => {}, 1e9)',
-    ]);
-    // And one a docker exec started that left its parent for the container's first process (a daemon).
-    await docker([
-      'exec',
-      '-d',
-      '-e',
-      `COPILOT_GITHUB_TOKEN=${tokens.admin}`,
-      admin,
-      'node',
-      '-e',
       "require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { detached: true, stdio: 'ignore' }).unref()",
-    ]);
+    ])
+      await docker(['exec', '-d', '-e', `COPILOT_GITHUB_TOKEN=${tokens.admin}`, admin, 'node', '-e', script]);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const other = await audit();
     t.equal(other.exitCode, 1);
@@ -446,9 +435,7 @@ t.test(
 );
 
 t.test("the checkout's .env, agents file and compose files an operator edits", async (t) => {
-  const checkout = join(env.XDG_RUNTIME_DIR!, '..', `${project}-checkout`);
-  mkdirSync(checkout, { recursive: true });
-  t.teardown(() => rmSync(checkout, { recursive: true, force: true }));
+  const checkout = scratch(t, 'checkout');
   copyFileSync(join(ROOT, 'compose.yml'), join(checkout, 'compose.yml'));
   const agents = join(checkout, 'agents.json');
   copyFileSync(join(ROOT, 'test', 'fixtures', 'agents.json'), agents);
@@ -532,9 +519,7 @@ t.test(
 );
 
 t.test("a container's anonymous volume and bind mount are searched too", async (t) => {
-  const bound = join(env.XDG_RUNTIME_DIR!, '..', `${project}-bound`);
-  mkdirSync(bound, { recursive: true });
-  t.teardown(() => rmSync(bound, { recursive: true, force: true }));
+  const bound = scratch(t, 'bound');
   writeFileSync(join(bound, 'notes.txt'), `${token}\n`);
   const id = await start(t, ['--name', `${project}-mounts`, '-v', '/data', '-v', `${bound}:/bound`, 'hello']);
   const anonymous = (
