@@ -101,6 +101,8 @@ export async function searchContainers(scope: Scope, list: Container[], images: 
       RepoTags?: string[];
       GraphDriver?: Container['GraphDriver'];
     }>;
+    // One image under two names (a container's image id, the compose model's tag) is searched once.
+    if (info?.Id && whole.has(info.Id)) continue;
     if (info?.Id) whole.add(info.Id);
     const label = info?.RepoTags?.[0] ?? image.slice(0, 19);
     scope.places.push(`image ${label}: configuration, history, layers`);

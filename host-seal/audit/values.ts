@@ -3,8 +3,10 @@
 // value; the local vault is opened and each of its items is one (these are
 // what the templates render, and the bridges' GitHub tokens). And which of
 // them each file of the release directory may hold: the parts `up` releases.
+
 import { resolve } from 'node:path';
 import { VAULT_CREDENTIAL } from '../../src/contract.js';
+import { isStackError } from '../../src/errors.js';
 import { type LabeledSecret, SecretSet } from '../../src/secrets/secret-set.js';
 import { secretsSource } from '../../src/stack/settings.js';
 import { parseVault } from '../../src/vault/document.js';
@@ -19,16 +21,29 @@ export interface SealedValues {
   values: LabeledSecret[];
   /** The local vault's items, when it is sealed. */
   vault?: Map<string, string>;
+  /** Credentials not unsealed: they need an auth value, and none was given (no --auth-file, no terminal). */
+  locked: string[];
 }
 
 export async function sealedValues(context: BackendContext, io: Io, authFile?: string): Promise<SealedValues> {
   const values: LabeledSecret[] = [];
   let vault: Map<string, string> | undefined;
+  const locked: string[] = [];
   for (const entry of await sealedNames(context)) {
-    const value = await backend(entry.backend, context).unseal(entry.name, {
-      askAuth: () => readAuth(io, authFile, false),
-      leaveNoCache: true,
-    });
+    let value: string;
+    try {
+      value = await backend(entry.backend, context).unseal(entry.name, {
+        askAuth: () => readAuth(io, authFile, false),
+        leaveNoCache: true,
+      });
+    } catch (error) {
+      // A cron'd audit has no terminal: a credential behind an auth value is named as not searched for, not fatal.
+      if (isStackError(error, 'auth-needed')) {
+        locked.push(entry.name);
+        continue;
+      }
+      throw error;
+    }
     if (entry.name !== VAULT_CREDENTIAL) {
       values.push({ label: `the sealed ${entry.name}`, value: value.trim() });
       continue;
@@ -36,7 +51,7 @@ export async function sealedValues(context: BackendContext, io: Io, authFile?: s
     vault = parseVault(value, 'the sealed local vault', 'audit');
     for (const [key, item] of vault) values.push({ label: `the local vault's ${key}`, value: item });
   }
-  return vault ? { values, vault } : { values };
+  return vault ? { values, vault, locked } : { values, locked };
 }
 
 /**

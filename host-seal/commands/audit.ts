@@ -45,6 +45,12 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   const sealed = await sealedValues(contextOf(io), io, authFile);
   const values = sealed.values;
   const secrets = searchSet(values);
+  if (secrets.needles.length === 0 && sealed.locked.length > 0)
+    throw new StackError(
+      'auth-needed',
+      `every sealed credential (${sealed.locked.join(', ')}) needs an auth value and stdin is not a terminal: pass --auth-file FILE`,
+      { step: 'audit', exitCode: ExitCode.usage },
+    );
   if (secrets.needles.length === 0)
     throw new StackError(
       'nothing-sealed',
@@ -69,6 +75,10 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   const docker = runner(env);
   const dockerCall = (args: string[]) => docker('docker', args);
   const search = new Search(secrets);
+  for (const name of sealed.locked)
+    search.unsearched.push(
+      `the values of ${name} (sealed behind an auth value: pass --auth-file FILE to look for them)`,
+    );
   const scope = { stack, env, docker: dockerCall, search, expected, places: [] as string[] };
   const engine = await dockerCall(['version', '--format', '{{.Server.Version}}']);
   if (engine.failed)

@@ -74,7 +74,23 @@ export async function preflight(
   if (taken) throw unavailable(step, 'port-taken', `${taken.check}: ${taken.detail}; ${taken.fix}, then retry`);
   // What Compose must pull (a service's image, or a base image of a build): named now, and again if the pull fails.
   const missing = await missingImages(model, composeFilesOf(stack), runner(env));
-  for (const w of missing) io.stderr.write(`${step}: ${named(w)} is not on this host; Compose pulls it for ${w.by}\n`);
+  // A service's image is pulled now, before anything is released or started: a pull that fails leaves nothing behind.
+  for (const w of missing.filter((m) => m.by.startsWith('service '))) {
+    io.stderr.write(`${step}: ${named(w)} is not on this host; pulling it for ${w.by}\n`);
+    const pull = execa('docker', ['pull', w.image], {
+      env,
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+      all: true,
+      cancelSignal: cancel,
+    });
+    pull.all?.pipe(io.stderr, { end: false });
+    const pulled = await pull;
+    if (pulled.failed) throw pullFailed([w], pulled, step);
+  }
+  for (const w of missing.filter((m) => !m.by.startsWith('service ')))
+    io.stderr.write(`${step}: ${named(w)} is not on this host; the build pulls it for ${w.by}\n`);
   for (const [service, definition] of Object.entries(model.services ?? {})) {
     if (!build || !definition.build || !definition.image) continue;
     const present = await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', definition.image], {

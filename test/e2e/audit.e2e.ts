@@ -461,6 +461,32 @@ t.test(
   },
 );
 
+t.test(
+  'a credential behind an auth value, and no --auth-file nor terminal: named as not searched for (74)',
+  async (t) => {
+    const auth = join(scratch(t, 'auth'), 'auth');
+    writeFileSync(auth, 'an auth value\n', { mode: 0o600 });
+    const other = fakeToken();
+    t.equal(
+      (
+        await cli(['seal', '--backend', 'tpm2', '--name', 'agent-zz', '--auth-file', auth], {
+          env,
+          input: `${other}\n`,
+        })
+      ).exitCode,
+      0,
+    );
+    t.teardown(() => cli(['forget', '--name', 'agent-zz'], { env }));
+    const run = await audit();
+    t.equal(run.exitCode, 74, run.stderr);
+    t.match(
+      run.stderr,
+      /^audit: could not search: the values of agent-zz \(sealed behind an auth value: pass --auth-file FILE to look for them\)$/m,
+    );
+    noValue(t, run, [other]);
+  },
+);
+
 t.test('as a user who is not root: refused before anything is unsealed, not a partial "clean"', async (t) => {
   const run = await asNobody(['node', MAIN, 'audit'], { env: { ...env, HOME: '/nonexistent' } });
   t.equal(run.exitCode, 77);
