@@ -13,7 +13,7 @@ import { SecretSet } from '../../src/secrets/secret-set.js';
 import { secretsSource } from '../../src/stack/settings.js';
 import { contextOf } from '../backends/registry.js';
 import { composeModel, composeTool, engine, image, ports, pulledImages, runner, swarm } from '../doctor/docker.js';
-import { type Finding, failed, line, ok } from '../doctor/finding.js';
+import { type Finding, failed, line, ok, shown } from '../doctor/finding.js';
 import { type AuthTries, agentCredentials, opCli, releaseRoom, sealed, tpm } from '../doctor/sealing.js';
 import { type Io, writeAll } from '../io.js';
 import type { OptionSpec, Parsed } from '../options.js';
@@ -36,11 +36,12 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   // Printed once every value unsealed is known, each masked wherever a check quoted it (an image's label holding a
   // token in a package URL, a compose file's error quoting its line): doctor never prints a value.
   const secrets = new SecretSet(tries.values.map((value) => ({ label: 'an unsealed value', value })));
-  const failure = findings.find((f) => f.status === 'fail');
+  const printed = findings.map((f) => shown(f, (text) => redact(secrets, text)));
+  const failure = printed.find((f) => f.status === 'fail');
   const text = parsed.json
-    ? `${JSON.stringify({ ok: failure === undefined, checks: findings }, null, 2)}\n`
-    : findings.map((f) => `${line(f)}\n`).join('');
-  await writeAll(io.stdout, redact(secrets, text));
+    ? `${JSON.stringify({ ok: failure === undefined, checks: printed }, null, 2)}\n`
+    : printed.map((f) => `${line(f)}\n`).join('');
+  await writeAll(io.stdout, text);
   if (failure) {
     const count = findings.filter((f) => f.status === 'fail').length;
     throw new StackError('doctor', `${count} check(s) failed; the first: ${failure.check}`, {

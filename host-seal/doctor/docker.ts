@@ -10,7 +10,7 @@ import { ExitCode } from '../../src/errors.js';
 import { findCompose } from '../stack/compose.js';
 import { composeFilesOf, missingImages } from '../stack/images.js';
 import type { Stack } from '../stack/stack.js';
-import { type Finding, fail, failed, firstLine, maskShapes, ok, warn } from './finding.js';
+import { type Finding, fail, failed, firstLine, ok, warn } from './finding.js';
 
 /** The label the image build records the Dockerfile's SHA-256 in (compose.yml passes it as a build argument). */
 const DOCKERFILE_LABEL = 'com.copilot-bridge-stack.dockerfile-sha256';
@@ -196,8 +196,8 @@ export async function image(model: Model, projectDir: string, run: Run): Promise
       'rebuild it with npm run compose -- build copilot-bridge',
     );
   }
-  // A package URL may carry a token (git+https://x-access-token:...@github.com/...): masked by its shape.
-  const bridge = maskShapes(labels[PACKAGE_LABEL] ?? 'an unknown bridge package');
+  // A package URL may carry a token (git+https://x-access-token:...@github.com/...): masked when printed.
+  const bridge = labels[PACKAGE_LABEL] ?? 'an unknown bridge package';
   const wanted = dockerfileDigest(projectDir);
   const recorded = labels[DOCKERFILE_LABEL];
   if (!recorded || recorded === 'unknown')

@@ -34,13 +34,30 @@ export function line(f: Finding): string {
   return `${f.status.padEnd(4)}  ${f.check}: ${f.detail}${fix}`;
 }
 
-/**
- * The first line of a tool's output that says something, cut to fit one line of the report. What a tool quotes
- * may be a value doctor never unsealed (a GitHub token in a compose file, with the 1Password source): every long
- * token-like run is masked by its shape first, then the line is cut, so no cut leaves a part of one unmasked.
- */
-export const firstLine = (text: string) =>
-  maskShapes((text.split('\n').find((l) => l.trim()) ?? '').trim()).slice(0, 200);
+/** The first line of a tool's output that says something (masked and cut only when printed: see `shown`). */
+export const firstLine = (text: string) => (text.split('\n').find((l) => l.trim()) ?? '').trim().slice(0, 4096);
 
-/** Every run of 20 or more token characters (letters, digits, `_`, `-`) as `<redacted>`. */
-export const maskShapes = (text: string) => text.replace(/[A-Za-z0-9_-]{20,}/g, '<redacted>');
+/**
+ * Every run of token characters (letters, digits, `_`, `-`) that looks random as `<redacted>`: one with a piece
+ * (between `-` and `_`) of 16 or more letters and digits, both. A name made of words (copilot-bridge-stack,
+ * mattermost-admin-bot) is not one; a GitHub or 1Password token, a hash, is.
+ */
+const maskShapes = (text: string) =>
+  text.replace(/[A-Za-z0-9_-]{16,}/g, (run) =>
+    run.split(/[-_]/).some((piece) => piece.length >= 16 && /[0-9]/.test(piece) && /[A-Za-z]/.test(piece))
+      ? '<redacted>'
+      : run,
+  );
+
+/**
+ * A finding as printed: every value doctor unsealed masked whole (`mask`), then every long token-like run masked
+ * by its shape (a value doctor never unsealed, a GitHub token in a label or a compose error quoted), and only then
+ * cut to one line, so no cut leaves a part of a value unmasked.
+ */
+export function shown(f: Finding, mask: (text: string) => string): Finding {
+  const clean = (text: string) => {
+    const masked = maskShapes(mask(text));
+    return masked.length > 300 ? `${masked.slice(0, 300)}...` : masked;
+  };
+  return { ...f, detail: clean(f.detail), ...(f.fix === undefined ? {} : { fix: clean(f.fix) }) };
+}

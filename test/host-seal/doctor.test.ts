@@ -367,6 +367,16 @@ t.test(
       t.match(run.stdout, /x-access-token:<redacted>@github\.com/, `masked (${args.join(' ') || 'lines'})`);
       t.notOk(leaks(run.stdout + run.stderr, github), 'the vault item is in no output');
     }
+    // A value with separators (a password) that a compose error quotes: masked whole, though the shape mask alone
+    // would leave its parts; masked first, then cut.
+    const password = `pw+${randomBytes(9).toString('hex')}/x=${randomBytes(6).toString('base64url')}!`;
+    t.equal((await cli(['vault', 'set', 'db/password'], { env, input: password })).exitCode, 0);
+    const bad = join(box.root, 'quotes.yml');
+    writeFileSync(bad, `services:\n  x:\n    image: "\${${password}"\n`);
+    const quoted = await doctor({ ...env, BRIDGE_IMAGE: name }, ['--file', bad]);
+    t.match(lineOf(quoted.stdout, 'compose file'), /<redacted>/, 'the compose error is quoted, masked');
+    for (const piece of password.split(/[+/=!]/).filter((p) => p.length >= 4))
+      t.notOk(quoted.stdout.includes(piece), 'no piece of the value printed');
     // With 1Password as the source doctor unseals no GitHub token: the label's token is masked by its shape.
     t.equal((await cli(['forget', '--name', 'vault'], { env })).exitCode, 0, 'the vault forgotten');
     const unknown = await doctor({ ...env, BRIDGE_IMAGE: name });
