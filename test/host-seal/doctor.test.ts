@@ -369,7 +369,7 @@ t.test(
     }
     // A value with separators (a password) that a compose error quotes: masked whole, though the shape mask alone
     // would leave its parts; masked first, then cut.
-    const password = `pw+${randomBytes(9).toString('hex')}/x=${randomBytes(6).toString('base64url')}!`;
+    const password = `pw+${randomBytes(12).toString('hex')}/x=${randomBytes(6).toString('base64url')}!`;
     t.equal((await cli(['vault', 'set', 'db/password'], { env, input: password })).exitCode, 0);
     const bad = join(box.root, 'quotes.yml');
     writeFileSync(bad, `services:\n  x:\n    image: "\${${password}"\n`);
