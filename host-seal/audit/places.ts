@@ -29,7 +29,7 @@ interface Container {
   GraphDriver?: { Name: string; Data?: Record<string, string> };
   Mounts?: Array<{ Type: string; Name?: string; Source: string; Destination: string }>;
   State?: { Pid?: number };
-  HostConfig?: { Tmpfs?: Record<string, string> | null };
+  HostConfig?: { Tmpfs?: Record<string, string> | null; IpcMode?: string };
 }
 
 export interface Scope {
@@ -200,15 +200,33 @@ export async function searchVolumes(scope: Scope, list: Container[]): Promise<vo
       else if (!binds.has(`bind mount ${m.Source}`)) binds.set(`bind mount ${m.Source}`, m.Source);
     }
   for (const [where, path] of binds) {
-    let real: string;
+    let real: string | undefined;
     try {
-      real = path.startsWith('/proc/') ? path : realpathSync(path);
+      real = path.startsWith('/proc/') ? insideRoot(path) : realpathSync(path);
     } catch {
+      continue;
+    }
+    if (real === undefined) {
+      search.unsearched.push(`${where}: a link on its way inside the container (not followed from the host)`);
       continue;
     }
     search.tree(where, real);
     scope.places.push(where);
   }
+}
+
+/**
+ * `/proc/PID/root/DEST` when no component of DEST is a link: through a container's root, an absolute link would
+ * resolve from the host's root instead (a user of the container could point audit at any host path, or away).
+ */
+function insideRoot(path: string): string | undefined {
+  const [, pid, rest = ''] = /^\/proc\/(\d+)\/root(\/.*)?$/.exec(path) ?? [];
+  let at = `/proc/${pid}/root`;
+  for (const part of rest.split('/').filter(Boolean)) {
+    at = `${at}/${part}`;
+    if (lstatSync(at).isSymbolicLink()) return undefined;
+  }
+  return at;
 }
 
 /**
@@ -224,17 +242,25 @@ export function searchTmpfs(scope: Scope, list: Container[]): void {
   const own = ownValueLabels(scope, list);
   for (const c of list) {
     const pid = c.State?.Pid ?? 0;
+    const ipc = c.HostConfig?.IpcMode ?? 'private';
     const mounts = new Set([
       ...Object.keys(c.HostConfig?.Tmpfs ?? {}),
       ...(c.Mounts ?? []).filter((m) => m.Type === 'tmpfs').map((m) => m.Destination),
+      // Its own /dev/shm, a tmpfs every container has (writable even when read_only), unless shared with the host.
+      ...(ipc === 'private' || ipc === 'shareable' || ipc === '' ? ['/dev/shm'] : []),
     ]);
     if (pid <= 0 || mounts.size === 0) continue;
     const name = nameOf(c);
     const config = configPathOf(c);
     for (const mount of mounts) {
-      const root = `/proc/${pid}/root${mount}`;
-      if (!existsSync(root)) {
-        search.unsearched.push(`container ${name} (tmpfs ${mount}): ${root} cannot be read`);
+      let root: string | undefined;
+      try {
+        root = insideRoot(`/proc/${pid}/root${mount}`);
+      } catch {
+        root = undefined;
+      }
+      if (root === undefined || !existsSync(root)) {
+        search.unsearched.push(`container ${name} (tmpfs ${mount}): it cannot be read through the container's root`);
         continue;
       }
       const where = `container ${name} (tmpfs ${mount})`;
@@ -394,7 +420,8 @@ function bridgeProcesses(list: Container[], pids: string[]): Map<string, number>
       const inside = Number(
         readFileSync(`/proc/${pid}/root${dirname(configPathOf(c))}/${BRIDGE_PID_FILE}`, 'utf8').trim(),
       );
-      if (Number.isInteger(inside) && inside > 0) wanted.set(c.Id, inside);
+      // The container's first process (1) is every orphan's parent: never the bridge (a bridge user could write 1).
+      if (Number.isInteger(inside) && inside > 1) wanted.set(c.Id, inside);
     } catch {
       // No bridge pid: no process of this container holds a declared token.
     }

@@ -365,7 +365,7 @@ t.test(
     // (declared) and lal's (a finding), and a log file beside it holds its own (a finding: not the config).
     const { bridge: bridgeImage } = await buildTestImages();
     const write =
-      "const fs = require('fs'); const [own, other] = JSON.parse(process.env.SEED); fs.writeFileSync('/tmp/config.json', JSON.stringify({ own, other: [...other].reverse().join('') })); fs.writeFileSync('/tmp/debug.log', 'token ' + own); setInterval(() => {}, 1e9)";
+      "const fs = require('fs'); const [own, other] = JSON.parse(process.env.SEED); fs.writeFileSync('/tmp/config.json', JSON.stringify({ own, other: [...other].reverse().join('') })); fs.writeFileSync('/tmp/debug.log', 'token ' + own); fs.writeFileSync('/dev/shm/scratch.txt', own); setInterval(() => {}, 1e9)";
     const id = (
       await docker([
         'run',
@@ -404,6 +404,11 @@ t.test(
       "its own value in its config declared; the other bridge's, and a log beside it, found",
     );
     t.match(run.stderr, new RegExp(`container ${project}-tmpfs \\(tmpfs /tmp\\)`), 'named among the places');
+    // Its /dev/shm, the tmpfs every container has, writable even when read_only.
+    t.match(
+      run.stdout,
+      `finding: container ${project}-tmpfs (tmpfs /dev/shm) /scratch.txt holds the local vault's mattermost-admin-bot/token (raw)`,
+    );
     noValue(t, run, Object.values(bots));
   },
 );
