@@ -259,7 +259,17 @@ export async function sealed(
       continue;
     }
     // An auth value goes only to a credential this stack uses: each refusal counts toward the TPM's lockout.
-    if (record.auth && used !== undefined && !used.includes(entry.name)) {
+    if (record.auth && used === undefined) {
+      out.push(
+        warn(
+          check,
+          `${entry.backend}, needs an auth value: not unsealed, as which credentials the stack uses cannot be told (see the agents file's line)`,
+          'fix the agents file, then run doctor again',
+        ),
+      );
+      continue;
+    }
+    if (record.auth && !used!.includes(entry.name)) {
       out.push(
         ok(check, `${entry.backend}, fingerprint ${record.fingerprint} (this stack does not use it: not unsealed)`),
       );

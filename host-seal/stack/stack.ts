@@ -98,7 +98,9 @@ export async function openStack(parsed: Parsed, io: Io, cwd = process.cwd()): Pr
     env: {
       ...io.env,
       DOCKERFILE_SHA256: dockerfileDigest(projectDir) ?? 'unknown',
-      STACK_PROJECT: stackProject(settings),
+      // The project as this CLI names it, for Compose too: with COMPOSE_PROJECT_NAME empty Compose would name it
+      // after the directory, and audit, status and down would look for another (the image's build label too).
+      COMPOSE_PROJECT_NAME: stackProject(settings),
     },
     settings,
     project: stackProject(settings),

@@ -479,6 +479,16 @@ t.test('a credential behind an auth value that the stack does not use: not unsea
   );
   t.notMatch(run.stdout, /refused/, 'the wrong value reached no credential');
   t.equal(run.exitCode, 0, run.stdout);
+  // An agents file that cannot be read: which credentials the stack uses is unknown, so none behind an auth value is
+  // tried (that is when doctor is run again and again).
+  const broken = join(box.root, 'broken.json');
+  writeFileSync(broken, '{');
+  const blind = await doctor({ ...env, AGENTS_FILE: broken }, ['--auth-file', wrong]);
+  t.match(
+    lineOf(blind.stdout, 'sealed agent-zed'),
+    /^warn {2}sealed agent-zed: tpm2, needs an auth value: not unsealed, as which credentials the stack uses cannot be told/,
+  );
+  t.notMatch(blind.stdout, /refused/, 'no try spent');
 });
 
 t.test('a release directory on disk: a failure, as root too (up mounts a tmpfs only at its own default)', async (t) => {

@@ -482,6 +482,14 @@ t.test('the stack project: the environment, then .env, then the default', async 
       exitCode: 78,
       message: `COMPOSE_PROJECT_NAME=${name} is not a name Compose keeps as it is (it would label the stack ${becomes}); use lower-case letters, digits, - and _, starting with a letter or digit`,
     });
+  // An empty COMPOSE_PROJECT_NAME is the default for this CLI, and Compose is told so (it would take the directory's).
+  const { openStack } = await import('../../host-seal/stack/stack.js');
+  const io = { env: { ...box.env, COMPOSE_PROJECT_NAME: '' }, platform: 'linux' as const } as unknown as Parameters<
+    typeof openStack
+  >[1];
+  const opened = await openStack({}, io, ROOT);
+  t.equal(opened.project, 'copilot-bridge-stack');
+  t.equal(opened.env.COMPOSE_PROJECT_NAME, 'copilot-bridge-stack', 'what Compose is given');
   const up = await cli(['up'], { env: { ...box.env, COMPOSE_PROJECT_NAME: 'CopilotBridge' }, cwd: ROOT });
   t.equal(up.exitCode, 78, 'up refuses it in one line');
   t.match(up.stderr, /^copilot-bridge-seal: settings: COMPOSE_PROJECT_NAME=CopilotBridge is not a name/m);
