@@ -467,8 +467,14 @@ export function searchHost(scope: Scope, model: string | undefined): void {
   operatorFile(search, docker);
   // Dotfile managers link each file of ~/.docker to where they keep it: followed one level.
   if (existsSync(docker) && lstatSync(docker).isDirectory())
-    for (const name of readdirSync(docker))
-      if (lstatSync(join(docker, name)).isSymbolicLink()) operatorFile(search, join(docker, name));
+    for (const name of readdirSync(docker)) {
+      // A name that is not UTF-8 reads back as another: its link is not followed, and nothing else stops.
+      try {
+        if (lstatSync(join(docker, name)).isSymbolicLink()) operatorFile(search, join(docker, name));
+      } catch {
+        search.unsearched.push(`${join(docker, name)} (a name that is not UTF-8: if a link, not followed)`);
+      }
+    }
   const zdotdir = scope.env.ZDOTDIR?.startsWith('/') ? scope.env.ZDOTDIR : undefined;
   for (const file of [
     '.bash_history',

@@ -220,22 +220,35 @@ export class Search {
 
   /** A gzip file's content, searched as its own place (`WHERE (gunzipped)`); too big or broken: named unsearched. */
   #gunzipped(where: string, fd: number, size: number): void {
-    const place = `${where} (gunzipped)`;
     if (size > MAX_GZIP_BYTES) {
-      this.unsearched.push(`${place} (${size} bytes compressed: larger than the ${MAX_GZIP_BYTES >> 20} MiB unpacked)`);
+      this.unsearched.push(
+        `${where} (gunzipped) (${size} bytes compressed: larger than the ${MAX_GZIP_BYTES >> 20} MiB unpacked)`,
+      );
       return;
     }
+    const packed = Buffer.allocUnsafe(size);
+    let at = 0;
+    try {
+      for (let n = -1; n !== 0 && at < size; at += n) n = readSync(fd, packed, at, size - at, at);
+    } catch (error) {
+      this.unsearched.push(`${where} (gunzipped) (${code(error)})`);
+      return;
+    }
+    this.#gunzipBytes(where, packed.subarray(0, at), 0);
+  }
+
+  #gunzipBytes(where: string, packed: Buffer, depth: number): void {
+    const place = `${where} (gunzipped)`;
     let content: Buffer;
     try {
-      const packed = Buffer.allocUnsafe(size);
-      let at = 0;
-      for (let n = -1; n !== 0 && at < size; at += n) n = readSync(fd, packed, at, size - at, at);
-      content = gunzipSync(packed.subarray(0, at), { maxOutputLength: MAX_GUNZIPPED_BYTES });
+      content = gunzipSync(packed, { maxOutputLength: MAX_GUNZIPPED_BYTES });
     } catch (error) {
       this.unsearched.push(`${place} (${(error as NodeJS.ErrnoException).code ?? 'not gzip'})`);
       return;
     }
-    this.bytes(place, content);
+    // A gzip inside (a log compressed twice): unpacked too, a few levels deep.
+    if (content[0] === 0x1f && content[1] === 0x8b && depth < 3) this.#gunzipBytes(place, content, depth + 1);
+    else this.bytes(place, content);
   }
 
   /**

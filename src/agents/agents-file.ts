@@ -66,8 +66,11 @@ const MATTERMOST_ID = /^[a-z0-9]{26}$/;
 function unknownField(value: unknown, allowed: readonly string[], where: string, fail: Fail): void {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
   const extra = Object.keys(value).find((key) => !allowed.includes(key));
+  // Quoted only when it looks like a field name: a value pasted as a key (a token) is not printed.
   if (extra !== undefined)
-    fail(`${where} has a field '${extra}' this file does not know (a typo?); its fields are ${allowed.join(', ')}`);
+    fail(
+      `${where} has a field ${/^[A-Za-z$][A-Za-z0-9]{0,23}$/.test(extra) ? `'${extra}'` : `(not shown: ${extra.length} characters that are no field name)`} this file does not know (a typo?); its fields are ${allowed.join(', ')}`,
+    );
 }
 
 function readTop(file: string): unknown {

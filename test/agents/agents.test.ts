@@ -305,6 +305,13 @@ t.test('the agents file: clear errors', async (t) => {
     writeFileSync(file, JSON.stringify(json));
     t.throws(() => readAgentsFile(file), { exitCode: 78, message }, String(message.split(';')[0]));
   }
+  // A value pasted where a field's name goes (a token) is not printed in the refusal.
+  const pasted = 'a-value-pasted-where-a-field-name-goes-0123456789';
+  writeFileSync(file, JSON.stringify({ agents: [{ ...lal, [pasted]: true }] }));
+  t.throws(() => readAgentsFile(file), {
+    exitCode: 78,
+    message: `agents[0] has a field (not shown: ${pasted.length} characters that are no field name) this file does not know (a typo?); its fields are name, botTokenItem, githubTokenItem, persona, model, channels, users`,
+  });
   writeFileSync(file, JSON.stringify({ $comment: 'mine', agents: [lal] }));
   t.equal(readAgentsFile(file).length, 1, 'a $comment is no field of the agents');
   writeFileSync(file, JSON.stringify({ agents: [lal] }));

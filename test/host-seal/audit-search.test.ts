@@ -175,10 +175,16 @@ t.test('a gzip file (a rotated log): its content is searched, named as gunzipped
   const dir = tree(t);
   writeFileSync(join(dir, 'bridge.log.1.gz'), gzipSync(`line\nauth ${token}\nline\n`));
   writeFileSync(join(dir, 'broken.gz'), Buffer.concat([gzipSync('x'.repeat(1000)).subarray(0, 20)]));
+  writeFileSync(join(dir, 'twice.gz'), gzipSync(gzipSync(`auth ${token}\n`)));
   const search = new Search(secrets);
   search.tree(dir, dir);
-  t.same(search.findings, [
-    { where: `${join(dir, 'bridge.log.1.gz')} (gunzipped)`, what: 'the sealed op-sa-token (raw)' },
-  ]);
+  t.same(
+    search.findings.map((f) => `${f.where} ${f.what}`).sort(),
+    [
+      `${join(dir, 'bridge.log.1.gz')} (gunzipped) the sealed op-sa-token (raw)`,
+      `${join(dir, 'twice.gz')} (gunzipped) (gunzipped) the sealed op-sa-token (raw)`,
+    ],
+    'once or twice compressed',
+  );
   t.match(search.unsearched, [new RegExp(`^${join(dir, 'broken.gz')} \\(gunzipped\\) \\(`)]);
 });
