@@ -137,6 +137,23 @@ export async function searchContainers(scope: Scope, list: Container[], images: 
   if (others.length > 0) scope.places.push(`${others.length} other image(s): configuration`);
 }
 
+/**
+ * Every other container on this host, stopped ones too: its configuration (`docker inspect`: command, environment,
+ * labels). A build the classic builder left stopped holds its build arguments in its command.
+ */
+export async function searchOtherContainers(scope: Scope, list: Container[]): Promise<void> {
+  const { docker, search } = scope;
+  const ours = new Set(list.map((c) => c.Id));
+  const all = await docker(['ps', '-aq', '--no-trunc']);
+  const others = [...new Set(all.stdout.split('\n').map((s) => s.trim()))].filter((id) => id && !ours.has(id));
+  for (const id of others) {
+    const r = await docker(['inspect', id]);
+    if (r.failed) continue;
+    for (const c of JSON.parse(r.stdout) as Container[]) search.json(`container ${nameOf(c)} (docker inspect)`, c);
+  }
+  if (others.length > 0) scope.places.push(`${others.length} other container(s): configuration`);
+}
+
 export async function searchVolumes(scope: Scope, list: Container[]): Promise<void> {
   const { docker, search, stack } = scope;
   // Compose labels the volumes it creates; the admin bridge labels each agent's home volume with the project's label.
@@ -155,22 +172,26 @@ export async function searchVolumes(scope: Scope, list: Container[]): Promise<vo
   );
   const botTokens = botTokenFindings(scope);
   for (const name of names) {
-    const inspected = await docker(['volume', 'inspect', '--format', '{{.Mountpoint}}\t{{json .Options}}', name]);
-    const [mountpoint = '', optionsJson = 'null'] = inspected.stdout.trim().split('\t');
+    const inspected = await docker(['volume', 'inspect', name]);
     if (inspected.failed) continue;
+    const [info] = JSON.parse(inspected.stdout) as Array<{
+      Mountpoint: string;
+      Options?: Record<string, string> | null;
+    }>;
+    // Its options and labels too (a cifs volume's password= is one).
+    search.json(`volume ${name} (docker volume inspect)`, info);
+    const mountpoint = info?.Mountpoint ?? '';
+    const options = info?.Options ?? null;
     // A volume of the local driver bound to a directory (o=bind, device=DIR) is empty at its mount point while no
-    // container uses it: its directory is searched itself.
-    let options: Record<string, string> | null = null;
-    try {
-      options = JSON.parse(optionsJson) as Record<string, string> | null;
-    } catch {
-      // no options
-    }
+    // container uses it: its directory is searched itself. One of another file system (nfs, cifs) cannot be.
     const mounted = list.some((c) => c.State?.Pid && (c.Mounts ?? []).some((m) => m.Name === name));
     if (!mounted && options?.device && /(^|,)r?bind(,|$)/.test(options.o ?? '')) {
       const where = `volume ${name} (bound to ${options.device})`;
       operatorFile(search, options.device);
       scope.places.push(where);
+    } else if (!mounted && options?.type && !['none', 'tmpfs'].includes(options.type)) {
+      search.unsearched.push(`volume ${name}: a ${options.type} file system, mounted only while a container uses it`);
+      continue;
     }
     if (!existsSync(mountpoint)) {
       search.unsearched.push(`volume ${name}: ${mountpoint} cannot be read`);

@@ -33,6 +33,10 @@ export class Withhold {
   }
 }
 
-/** `line` with control characters (a terminal's escapes among them) shown as \xNN. */
+/** `line` with control characters (a terminal's escapes) and invisible or direction marks shown as \xNN / \uNNNN. */
 export const printable = (line: string): string =>
-  line.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  line.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) =>
+    c.charCodeAt(0) > 0xff
+      ? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`
+      : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );

@@ -11,6 +11,7 @@ import {
   containers,
   searchContainers,
   searchHost,
+  searchOtherContainers,
   searchProcesses,
   searchTmpfs,
   searchVolumes,
@@ -100,6 +101,7 @@ export async function run(parsed: Parsed, io: Io): Promise<void> {
   const model = await docker(stack.tool.file, [...stack.tool.prefix, ...stack.files, 'config']);
   const list = await containers(scope);
   await searchContainers(scope, list, model.failed ? [] : modelImages(model.stdout));
+  await searchOtherContainers(scope, list);
   await searchVolumes(scope, list);
   searchTmpfs(scope, list);
   searchProcesses(scope, list);

@@ -638,6 +638,64 @@ t.test(
   },
 );
 
+t.test(
+  "a stopped container of no stack, a volume's options and labels, a volume on a network file system: searched or named",
+  async (t) => {
+    // A container a failed build leaves: no label, stopped, the value in its command (a build argument).
+    const stopped = (
+      await docker(['create', '--label', `${TEST_LABEL}=1`, '--name', `${project}-leftover`, image, `ARG=${token}`])
+    ).trim();
+    t.teardown(() => attempt('docker', ['rm', '-f', stopped]));
+    const labelled = `${project}_noted`;
+    await docker([
+      'volume',
+      'create',
+      '--label',
+      `com.docker.compose.project=${project}`,
+      '--label',
+      `note=${token}`,
+      labelled,
+    ]);
+    t.teardown(() => attempt('docker', ['volume', 'rm', '-f', labelled]));
+    const remote = `${project}_remote`;
+    await docker([
+      'volume',
+      'create',
+      '--label',
+      `com.docker.compose.project=${project}`,
+      '--opt',
+      'type=nfs',
+      '--opt',
+      'o=addr=127.0.0.1',
+      '--opt',
+      'device=:/export',
+      remote,
+    ]);
+    t.teardown(() => attempt('docker', ['volume', 'rm', '-f', remote]));
+    const run = await audit();
+    t.equal(run.exitCode, 1);
+    t.match(
+      run.stdout,
+      new RegExp(
+        `^finding: container ${project}-leftover \\(docker inspect\\) \\$\\.Args\\[0\\] holds the sealed op-sa-token \\(raw\\)$`,
+        'm',
+      ),
+    );
+    t.match(
+      run.stdout,
+      new RegExp(
+        `^finding: volume ${labelled} \\(docker volume inspect\\) \\$\\.Labels\\.note holds the sealed op-sa-token \\(raw\\)$`,
+        'm',
+      ),
+    );
+    t.match(
+      run.stderr,
+      `audit: could not search: volume ${remote}: a nfs file system, mounted only while a container uses it`,
+    );
+    noValue(t, run);
+  },
+);
+
 t.test('a value spread over the parts of a path: the line naming it is withheld', async (t) => {
   const root = join('/tmp', `${project}-spread`);
   let dir = root;

@@ -37,4 +37,5 @@ t.test('a line that shares no run of twelve with a value: printed, control chara
   t.notOk(screen.names(line), 'eleven characters of a value are not a value');
   t.equal(printable('finding: /tmp/\u001b[2Jclean\u0007.txt'), 'finding: /tmp/\\x1b[2Jclean\\x07.txt');
   t.equal(printable('finding: /tmp/café.txt'), 'finding: /tmp/café.txt', 'printable text as it is');
+  t.equal(printable('finding: /tmp/a\u202etxt.exe'), 'finding: /tmp/a\\u202etxt.exe', 'a direction mark shown');
 });
