@@ -564,10 +564,14 @@ t.test(
       line: `release: ${squatted} belongs to uid 0, not to you; ask root to remove it (in a sticky directory only its owner or root can), or point XDG_RUNTIME_DIR at a directory of yours (normally /run/user/UID)`,
     });
     chmodSync(squatted, 0o700);
-    t.equal(
-      (await caught(() => asUser(NOBODY, () => release.prepareReleaseDir(squatted, 'linux')))).code,
-      'EACCES',
-      'one they cannot even open: the system says why',
+    t.same(
+      said(await caught(() => asUser(NOBODY, () => release.prepareReleaseDir(squatted, 'linux')))),
+      {
+        code: 'unsafe-dir',
+        exitCode: 77,
+        line: `release: ${squatted} cannot be entered by you (uid ${NOBODY}): it is another user's; point XDG_RUNTIME_DIR at a directory of yours (normally /run/user/${NOBODY})`,
+      },
+      'one they cannot even open: said in one line, whose it is',
     );
 
     const rootOnly = shm();
