@@ -37,7 +37,8 @@ const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
   seal     [--name NAME] [--backend auto|tpm2|keychain] [--pcrs LIST] [--auth | --auth-file FILE] [--force]
            reads the token from stdin when it is a pipe (op read "op://..." | npm run seal), else asks for it hidden
   unseal   [--name NAME] [--auth-file FILE]      writes the token to stdout, only when stdout is not a terminal
-  status                                         lists sealed names: backend, sealed at, PCRs, fingerprint, released
+  status                                         (npm run seal:status) lists sealed names: backend, sealed at, PCRs,
+                                                 fingerprint, released; npm run status is ps, below
   forget   --name NAME                           removes the seal and any released copy (asks at a terminal)
   up       [--file COMPOSE_FILE]... [--timeout SECONDS] [--auth-file FILE]
            checks Docker and the compose files, builds a missing image, releases the names the stack
@@ -49,8 +50,9 @@ const USAGE = `usage: copilot-bridge-seal COMMAND [OPTIONS]
   audit    [--file COMPOSE_FILE]... [--auth-file FILE]
            did a value leak: searches the stack's containers, images, volumes, processes, logs,
            the compose model, ~/.docker, shell histories, /tmp; names places, never values; 1 on a finding
-  ps       [--file COMPOSE_FILE]... [--json]     each service and agent: state, health, uptime, restarts,
-           the sealed credential it runs on (by fingerprint), the last healthcheck's output
+  ps       [--file COMPOSE_FILE]... [--json]     (npm run status) each service and agent: state, health, uptime,
+           restarts, the sealed credential it runs on (by fingerprint), the last healthcheck's output;
+           1 while one is not running or unhealthy
   compose  ARGS...                               Docker Compose with the stack's paths: ps, logs, exec, build...
   init     [--admin-user NAME] [--admin-email ADDR] [--team NAME] [--user NAME] [--url URL] [--file FILE]...
            the first run: Mattermost alone, its admin, a bot, token and channel per bridge (tokens into

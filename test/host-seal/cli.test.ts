@@ -165,6 +165,9 @@ t.test('options are checked before anything is read or sealed', async (t) => {
   const help = await cli(['--help'], { env: box.env });
   t.equal(help.exitCode, 0);
   t.match(help.stdout, /usage: copilot-bridge-seal COMMAND/);
+  // npm run status is the CLI's ps; its status is npm run seal:status: the help says which is which.
+  t.match(help.stdout, /^ {2}ps .*\(npm run status\) each service and agent/m);
+  t.match(help.stdout, /^ {2}status .*\(npm run seal:status\) lists sealed names/m);
   const status = await cli(['status'], { env: { ...box.env, SECRETS_SOURCE: '1password' } });
   t.equal(status.exitCode, 0, 'status with nothing sealed is not an error');
   t.match(status.stdout, /^secrets source: 1password /, 'it names the source first');
