@@ -5,6 +5,7 @@
 // asked about its account only with --online. Exit 0 when nothing failed,
 // else the first failure's status from the sysexits table.
 import { resolve } from 'node:path';
+import { PLACEHOLDER } from '../../src/agents/agents-file.js';
 import type { SecretsSource } from '../../src/contract.js';
 import { VAULT_CREDENTIAL } from '../../src/contract.js';
 import { ExitCode, StackError } from '../../src/errors.js';
@@ -13,7 +14,7 @@ import { SecretSet } from '../../src/secrets/secret-set.js';
 import { secretsSource } from '../../src/stack/settings.js';
 import { contextOf } from '../backends/registry.js';
 import { composeModel, composeTool, engine, image, ports, pulledImages, runner, swarm } from '../doctor/docker.js';
-import { type Finding, failed, line, ok, shown } from '../doctor/finding.js';
+import { type Finding, fail, failed, line, ok, shown } from '../doctor/finding.js';
 import { type AuthTries, agentCredentials, opCli, releaseRoom, sealed, tpm } from '../doctor/sealing.js';
 import { type Io, writeAll } from '../io.js';
 import type { OptionSpec, Parsed } from '../options.js';
@@ -96,7 +97,18 @@ async function gather(
         settings: stack.settings,
       };
     } catch (error) {
-      report(failed('agents file', error));
+      // On a fresh clone the agents file is the example, placeholders and all: init is what fills it in.
+      const example = error instanceof Error && error.message.includes(PLACEHOLDER);
+      report(
+        example
+          ? fail(
+              'agents file',
+              `${stack.settings.AGENTS_FILE} still holds the example's placeholders`,
+              'npm run init fills it in (or put the real values there: docs/agents-file.md)',
+              ExitCode.config,
+            )
+          : failed('agents file', error),
+      );
     }
     report(await releaseRoom(stack.dir, io.platform));
   } catch (error) {

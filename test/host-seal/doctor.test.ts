@@ -188,6 +188,16 @@ t.test('the keyring locked: the sealed credential fails with how to unlock it; e
   t.notOk(leaks(`${unlocked.stdout}${unlocked.stderr}${locked.stdout}${locked.stderr}`, token));
 });
 
+t.test("a fresh clone's agents file, the example: its line says init fills it in; exit 78", async (t) => {
+  const { env } = await host(t);
+  const run = await doctor({ ...env, AGENTS_FILE: join(ROOT, 'agents.example.json') });
+  t.equal(run.exitCode, 78);
+  t.equal(
+    lineOf(run.stdout, 'agents file'),
+    `fail  agents file: ${join(ROOT, 'agents.example.json')} still holds the example's placeholders; fix: npm run init fills it in (or put the real values there: docs/agents-file.md)`,
+  );
+});
+
 t.test('an invalid agents file: its line names the problem; exit 78', async (t) => {
   const { box, env } = await host(t);
   const bad = join(box.root, 'bad-agents.json');
