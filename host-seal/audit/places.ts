@@ -6,7 +6,7 @@
 // histories, /tmp, and the release directory (where only the released files
 // may hold a value). Read-only: it starts nothing but its own docker CLI calls.
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { readAdminEntry, readAgentsFile } from '../../src/agents/agents-file.js';
@@ -227,8 +227,10 @@ export async function searchVolumes(scope: Scope, list: Container[]): Promise<vo
     } catch {
       continue;
     }
-    if (real === undefined) {
-      search.unsearched.push(`${where}: a link on its way inside the container (not followed from the host)`);
+    // Where the container's links lead must be a mount point of the container: a user of it who renamed the mount's
+    // parent and left a link in its place would lead audit away from the mount.
+    if (real === undefined || (path.startsWith('/proc/') && !isMountPoint(real))) {
+      search.unsearched.push(`${where}: the container's path to it does not lead to a mount (renamed, or a link)`);
       continue;
     }
     search.tree(where, real);
@@ -237,17 +239,56 @@ export async function searchVolumes(scope: Scope, list: Container[]): Promise<vo
 }
 
 /**
- * `/proc/PID/root/DEST` when no component of DEST is a link: through a container's root, an absolute link would
- * resolve from the host's root instead (a user of the container could point audit at any host path, or away).
+ * `/proc/PID/root/DEST` with each link on the way resolved as the container resolves it: an absolute target from
+ * the container's root (through /proc/PID/root the kernel would take it from the host's root: a user of the
+ * container could point audit at any host path, or away). Undefined after too many links.
  */
+/** Whether `/proc/PID/root/PATH` is a mount point in that container (its mountinfo names it). */
+function isMountPoint(resolved: string): boolean {
+  const [, pid, inside = '/'] = /^\/proc\/(\d+)\/root(\/.*)?$/.exec(resolved) ?? [];
+  try {
+    const unescape = (field: string) =>
+      field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
+    return readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+      .split('\n')
+      .some(
+        (line) =>
+          unescape(line.split(' ')[4] ?? '') === inside.replace(/\/+$/, '') ||
+          (inside === '/' && line.split(' ')[4] === '/'),
+      );
+  } catch {
+    return false;
+  }
+}
+
 function insideRoot(path: string): string | undefined {
   const [, pid, rest = ''] = /^\/proc\/(\d+)\/root(\/.*)?$/.exec(path) ?? [];
-  let at = `/proc/${pid}/root`;
-  for (const part of rest.split('/').filter(Boolean)) {
-    at = `${at}/${part}`;
-    if (lstatSync(at).isSymbolicLink()) return undefined;
+  const root = `/proc/${pid}/root`;
+  let parts = rest.split('/').filter(Boolean);
+  let resolved: string[] = [];
+  for (let links = 0; parts.length > 0; ) {
+    const part = parts.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      resolved.pop();
+      continue;
+    }
+    const at = `${root}/${[...resolved, part].join('/')}`;
+    let link: string | undefined;
+    try {
+      link = lstatSync(at).isSymbolicLink() ? readlinkSync(at) : undefined;
+    } catch {
+      return `${root}/${[...resolved, part, ...parts].join('/')}`; // not there (yet): nothing to follow
+    }
+    if (link === undefined) {
+      resolved.push(part);
+      continue;
+    }
+    if (++links > 40) return undefined;
+    if (link.startsWith('/')) resolved = [];
+    parts = [...link.split('/').filter(Boolean), ...parts];
   }
-  return at;
+  return `${root}/${resolved.join('/')}`;
 }
 
 /**

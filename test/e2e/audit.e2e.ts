@@ -696,6 +696,66 @@ t.test(
   },
 );
 
+t.test(
+  "a bind mount behind a link of the container's own (/var/run): found; one whose path a user of it renamed: named",
+  async (t) => {
+    const { bridge: bridgeImage } = await buildTestImages();
+    const data = scratch(t, 'run-data');
+    writeFileSync(join(data, 'notes.txt'), token);
+    const moved = scratch(t, 'moved-data');
+    writeFileSync(join(moved, 'notes.txt'), token);
+    const run = (name: string, mount: string) =>
+      docker([
+        'run',
+        '-d',
+        '--name',
+        `${project}-${name}`,
+        '--label',
+        `com.docker.compose.project=${project}`,
+        '--label',
+        `${TEST_LABEL}=1`,
+        '-v',
+        mount,
+        '--entrypoint',
+        'node',
+        bridgeImage,
+        '-e',
+        'setInterval(() => {}, 1e9)',
+      ]);
+    await run('varrun', `${data}:/var/run/data`);
+    t.teardown(() => attempt('docker', ['rm', '-f', `${project}-varrun`]));
+    await run('renamed', `${moved}:/home/bridge/work/data`);
+    t.teardown(() => attempt('docker', ['rm', '-f', `${project}-renamed`]));
+    // Inside, the mount's parent renamed and a link left in its place, leading elsewhere.
+    await docker([
+      'exec',
+      '-u',
+      '0',
+      `${project}-renamed`,
+      'sh',
+      '-c',
+      'mv /home/bridge/work /home/bridge/old && ln -s /etc /home/bridge/work',
+    ]);
+    const audited = await audit();
+    t.match(
+      audited.stdout,
+      new RegExp(
+        `^finding: bind mount \\S+ \\(as ${project}-varrun sees it at /var/run/data\\) /notes\\.txt holds the sealed op-sa-token \\(raw\\)$`,
+        'm',
+      ),
+      'through /var/run, a link to /run in the container: found',
+    );
+    t.match(
+      audited.stderr,
+      new RegExp(
+        `audit: could not search: bind mount \\S+ \\(as ${project}-renamed sees it at /home/bridge/work/data\\): the container's path to it does not lead to a mount`,
+      ),
+      'renamed: named as not searched, not passed over',
+    );
+    noValue(t, audited);
+  },
+);
+
 t.test('a value spread over the parts of a path: the line naming it is withheld', async (t) => {
   const root = join('/tmp', `${project}-spread`);
   let dir = root;
