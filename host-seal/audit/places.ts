@@ -247,15 +247,13 @@ export async function searchVolumes(scope: Scope, list: Container[]): Promise<vo
 function isMountPoint(resolved: string): boolean {
   const [, pid, inside = '/'] = /^\/proc\/(\d+)\/root(\/.*)?$/.exec(resolved) ?? [];
   try {
-    const unescape = (field: string) =>
+    // mountinfo writes a space, a tab, a newline and a backslash in a path as octal escapes.
+    const decoded = (field: string) =>
       field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
+    const wanted = inside === '/' ? '/' : inside.replace(/\/+$/, '');
     return readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
       .split('\n')
-      .some(
-        (line) =>
-          unescape(line.split(' ')[4] ?? '') === inside.replace(/\/+$/, '') ||
-          (inside === '/' && line.split(' ')[4] === '/'),
-      );
+      .some((line) => decoded(line.split(' ')[4] ?? '') === wanted);
   } catch {
     return false;
   }
