@@ -77,6 +77,37 @@ function scratch(t: Test, name: string): string {
   return dir;
 }
 
+/**
+ * A container of the test bridge image running `script` with node as its first process (a bridge stand-in), with
+ * the test's label and `labels`, and `args` before the image (mounts, tmpfs, environment); removed afterwards.
+ */
+async function nodeContainer(t: Test, name: string, labels: string[], args: string[], script: string): Promise<string> {
+  const { bridge: bridgeImage } = await buildTestImages();
+  const id = (
+    await docker([
+      'run',
+      '-d',
+      '--name',
+      name,
+      ...[`${TEST_LABEL}=1`, ...labels].flatMap((l) => ['--label', l]),
+      ...args,
+      '--entrypoint',
+      'node',
+      bridgeImage,
+      '-e',
+      script,
+    ])
+  ).trim();
+  t.teardown(() => attempt('docker', ['rm', '-f', id]));
+  return id;
+}
+
+/** Items put in the local vault (made-up values standing for bridges' tokens). */
+async function vaultItems(t: Test, items: Record<string, string>): Promise<void> {
+  for (const [item, value] of Object.entries(items))
+    t.equal((await cli(['vault', 'set', item], { env, input: value })).exitCode, 0, `${item} in the vault`);
+}
+
 async function start(t: Test, args: string[], from = image): Promise<string> {
   const id = (
     await docker([
@@ -263,42 +294,14 @@ t.test(
       admin: `ghp_${randomBytes(27).toString('base64url')}`,
       lal: `ghp_${randomBytes(27).toString('base64url')}`,
     };
-    for (const [name, value] of Object.entries(tokens))
-      t.equal(
-        (await cli(['vault', 'set', `github-${name}/token`], { env, input: value })).exitCode,
-        0,
-        `github-${name} in the vault`,
-      );
+    await vaultItems(t, { 'github-admin/token': tokens.admin, 'github-lal/token': tokens.lal });
     // A bridge stand-in: node as the container's first process (the supervisor's place), which starts a child with
     // the token in its environment, as the entrypoint starts the bridge. The first process holds it reversed only.
     // It writes the bridge's pid beside the config, as the entrypoint does: only that process's tree is the bridge's.
     const supervise =
       "const c = require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { env: { COPILOT_GITHUB_TOKEN: [...process.env.SEED].reverse().join('') }, stdio: 'ignore' }); require('fs').writeFileSync('/tmp/.copilot-bridge.pid', c.pid + '\\n'); setInterval(() => {}, 1e9)";
-    const { bridge: bridgeImage } = await buildTestImages();
-    const bridge = async (name: string, labels: string[], value: string) => {
-      const id = (
-        await docker([
-          'run',
-          '-d',
-          '--name',
-          name,
-          '--user',
-          '61001',
-          '--label',
-          `${TEST_LABEL}=1`,
-          ...labels.flatMap((l) => ['--label', l]),
-          '-e',
-          `SEED=${[...value].reverse().join('')}`,
-          '--entrypoint',
-          'node',
-          bridgeImage,
-          '-e',
-          supervise,
-        ])
-      ).trim();
-      t.teardown(() => attempt('docker', ['rm', '-f', id]));
-      return id;
-    };
+    const bridge = (name: string, labels: string[], value: string) =>
+      nodeContainer(t, name, labels, ['--user', '61001', '-e', `SEED=${[...value].reverse().join('')}`], supervise);
     const admin = await bridge(
       `${project}-admin`,
       [`com.docker.compose.project=${project}`, 'com.docker.compose.service=copilot-bridge'],
@@ -356,40 +359,18 @@ t.test(
       admin: `bot${randomBytes(16).toString('hex')}`,
       lal: `bot${randomBytes(16).toString('hex')}`,
     };
-    for (const [item, value] of [
-      ['mattermost-admin-bot/token', bots.admin],
-      ['mattermost-lal/token', bots.lal],
-    ])
-      t.equal((await cli(['vault', 'set', item!], { env, input: value })).exitCode, 0, `${item} in the vault`);
+    await vaultItems(t, { 'mattermost-admin-bot/token': bots.admin, 'mattermost-lal/token': bots.lal });
     // An admin bridge stand-in with the stack's tmpfs at /tmp: the rendered config there holds its own bot token
     // (declared) and lal's (a finding), and a log file beside it holds its own (a finding: not the config).
-    const { bridge: bridgeImage } = await buildTestImages();
     const write =
       "const fs = require('fs'); const [own, other] = JSON.parse(process.env.SEED); fs.writeFileSync('/tmp/config.json', JSON.stringify({ own, other: [...other].reverse().join('') })); fs.writeFileSync('/tmp/debug.log', 'token ' + own); fs.writeFileSync('/dev/shm/scratch.txt', own); setInterval(() => {}, 1e9)";
-    const id = (
-      await docker([
-        'run',
-        '-d',
-        '--name',
-        `${project}-tmpfs`,
-        '--tmpfs',
-        '/tmp:size=1m',
-        '--label',
-        `${TEST_LABEL}=1`,
-        '--label',
-        `com.docker.compose.project=${project}`,
-        '--label',
-        'com.docker.compose.service=copilot-bridge',
-        '-e',
-        `SEED=${JSON.stringify([bots.admin, [...bots.lal].reverse().join('')])}`,
-        '--entrypoint',
-        'node',
-        bridgeImage,
-        '-e',
-        write,
-      ])
-    ).trim();
-    t.teardown(() => attempt('docker', ['rm', '-f', id]));
+    await nodeContainer(
+      t,
+      `${project}-tmpfs`,
+      [`com.docker.compose.project=${project}`, 'com.docker.compose.service=copilot-bridge'],
+      ['--tmpfs', '/tmp:size=1m', '-e', `SEED=${JSON.stringify([bots.admin, [...bots.lal].reverse().join('')])}`],
+      write,
+    );
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const run = await audit();
     t.equal(run.exitCode, 1);
@@ -699,33 +680,20 @@ t.test(
 t.test(
   "a bind mount behind a link of the container's own (/var/run): found; one whose path a user of it renamed: named",
   async (t) => {
-    const { bridge: bridgeImage } = await buildTestImages();
     const data = scratch(t, 'run-data');
     writeFileSync(join(data, 'notes.txt'), token);
     const moved = scratch(t, 'moved-data');
     writeFileSync(join(moved, 'notes.txt'), token);
     const run = (name: string, mount: string) =>
-      docker([
-        'run',
-        '-d',
-        '--name',
+      nodeContainer(
+        t,
         `${project}-${name}`,
-        '--label',
-        `com.docker.compose.project=${project}`,
-        '--label',
-        `${TEST_LABEL}=1`,
-        '-v',
-        mount,
-        '--entrypoint',
-        'node',
-        bridgeImage,
-        '-e',
+        [`com.docker.compose.project=${project}`],
+        ['-v', mount],
         'setInterval(() => {}, 1e9)',
-      ]);
+      );
     await run('varrun', `${data}:/var/run/data`);
-    t.teardown(() => attempt('docker', ['rm', '-f', `${project}-varrun`]));
     await run('renamed', `${moved}:/home/bridge/work/data`);
-    t.teardown(() => attempt('docker', ['rm', '-f', `${project}-renamed`]));
     // Inside, the mount's parent renamed and a link left in its place, leading elsewhere.
     await docker([
       'exec',
