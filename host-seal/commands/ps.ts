@@ -11,6 +11,7 @@ import { PROJECT_LABEL, VAULT_CREDENTIAL } from '../../src/contract.js';
 import { ExitCode, StackError } from '../../src/errors.js';
 import { backend, contextOf, sealedNames } from '../backends/registry.js';
 import { type Io, writeAll } from '../io.js';
+import { maskLongRuns } from '../mask.js';
 import type { OptionSpec, Parsed } from '../options.js';
 import { composeEnv, openStack } from '../stack/stack.js';
 
@@ -19,7 +20,8 @@ export const options: OptionSpec = { file: 'strings', json: 'boolean' };
 /** What a failed tool said: its first line, or a Python traceback's last (Compose v1's error is there). */
 const said = (stderr: string) => {
   const lines = stderr.split('\n').filter((l) => l.trim());
-  return ((lines[0]?.startsWith('Traceback') ? lines.at(-1) : lines[0]) ?? '').trim().slice(0, 200);
+  // Masked before it is cut: Compose's error may quote a line of .env that holds a value.
+  return maskLongRuns(((lines[0]?.startsWith('Traceback') ? lines.at(-1) : lines[0]) ?? '').trim()).slice(0, 200);
 };
 
 /** The sealed credential a container runs on: null fields where there is nothing to say (--json's shape). */

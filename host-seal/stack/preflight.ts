@@ -6,6 +6,7 @@ import { parse } from 'yaml';
 import { ExitCode, StackError } from '../../src/errors.js';
 import { type Model, ports, runner } from '../doctor/docker.js';
 import type { Io } from '../io.js';
+import { maskLongRuns } from '../mask.js';
 import { compose } from './compose.js';
 import { composeFilesOf, missingImages, named, pullFailed, type Wanted } from './images.js';
 import type { Stack } from './stack.js';
@@ -58,10 +59,7 @@ export async function preflight(
         .find((line) => line.trim()) ?? '';
     // Compose quotes the line it could not read, which may be a value pasted into .env: nothing is unsealed yet to
     // mask by, so every long token-like run is masked by its shape (npm run doctor masks by the unsealed values).
-    const masked = said
-      .trim()
-      .replace(/[A-Za-z0-9_-]{20,}/g, '<masked>')
-      .slice(0, 200);
+    const masked = maskLongRuns(said.trim()).slice(0, 200);
     throw new StackError(
       'compose-invalid',
       `${stack.tool.label} cannot read the compose file (${masked}); fix it or the .env setting it names`,

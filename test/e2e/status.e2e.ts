@@ -10,12 +10,14 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { PROJECT_LABEL } from '../../src/contract.js';
+import { fakeToken } from '../fixtures/host-seal/fake-token.js';
 import { ensureDockerEngine } from '../support/e2e/engine.js';
 import { TEST_LABEL } from '../support/e2e/paths.js';
 import { attempt, docker } from '../support/e2e/run.js';
 import { waitFor } from '../support/e2e/wait.js';
 import { buildWaiter } from '../support/e2e/waiter.js';
 import { cli, sandbox } from '../support/host-seal/cli.js';
+import { leaks } from '../support/host-seal/leaks.js';
 import { ROOT } from '../support/scenario.js';
 
 const project = `cbs-status-${process.pid}`;
@@ -145,3 +147,19 @@ t.test('a container whose released file is gone (wiped): its credential says it 
     { credential: { sealed: 'op-sa-token', released: false } },
   );
 });
+
+t.test(
+  'a compose file Compose cannot read, at a line that holds a value: its error quoted masked, exit 69',
+  async (t) => {
+    const dir = join(env.XDG_RUNTIME_DIR!, 'unreadable');
+    mkdirSync(dir, { recursive: true });
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const value = fakeToken();
+    writeFileSync(join(dir, 'compose.yml'), `services:\n  x:\n    image: "\${${value}"\n`);
+    const run = await cli(['ps', '--file', join(dir, 'compose.yml')], { env, cwd: ROOT });
+    t.equal(run.exitCode, 69);
+    t.match(run.stderr, /^copilot-bridge-seal: ps: docker-compose ps failed \(.*<masked>.*\)/m);
+    t.notOk(leaks(run.stdout + run.stderr, value), 'no part of the value printed');
+    t.notOk(run.stderr.includes(value.slice(4, 40)), 'not its start either');
+  },
+);
